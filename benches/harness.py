@@ -1,0 +1,99 @@
+"""Side-by-side benchmark harness: mailprims and its peer timed in one run, reported as ratios.
+
+Each ``bench_*.py`` module defines ``cases()`` returning :class:`Case` objects. Timing is the
+best of several repeats of a loop sized to take a measurable time, with both sides measured
+alternately in the same process so machine load affects them alike.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class Case:
+    group: str
+    name: str
+    ours: Callable[[], object]
+    peer: Callable[[], object]
+    peer_name: str
+    target: float | None = None  # required speed-up, None to only report
+    unit_bytes: int | None = None  # bytes processed per call, for MB/s
+    unit: str = "call"
+
+
+@dataclass
+class Result:
+    case: Case
+    ours_s: float
+    peer_s: float
+
+    @property
+    def ratio(self) -> float:
+        return self.peer_s / self.ours_s
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.case.target is None else self.ratio >= self.case.target
+
+
+def _time(fn: Callable[[], object], budget: float) -> float:
+    """Seconds per call: calibrate the loop count, then the best of 5 runs."""
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= budget / 10 or n >= 1 << 20:
+            break
+        n *= 2
+    best = dt / n
+    for _ in range(4):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / n)
+    return best
+
+
+def run_case(case: Case, budget: float = 0.5) -> Result:
+    gc.collect()
+    ours = peer = float("inf")
+    for _ in range(2):  # alternate so drift in machine load hits both sides
+        ours = min(ours, _time(case.ours, budget))
+        peer = min(peer, _time(case.peer, budget))
+    return Result(case, ours, peer)
+
+
+def _fmt_time(s: float) -> str:
+    if s >= 1:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s * 1e6:.1f} µs"
+
+
+def _fmt_rate(case: Case, s: float) -> str:
+    if case.unit_bytes:
+        return f"{case.unit_bytes / s / 1e6:,.0f} MB/s"
+    return f"{1 / s:,.0f} {case.unit}/s"
+
+
+def table(results: list[Result]) -> str:
+    lines = [
+        "| benchmark | mailprims | peer | ratio | target |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        c = r.case
+        target = "" if c.target is None else f"≥ {c.target:g}x " + ("✅" if r.met else "❌")
+        lines.append(
+            f"| {c.group}: {c.name} | {_fmt_time(r.ours_s)} ({_fmt_rate(c, r.ours_s)}) "
+            f"| {c.peer_name}: {_fmt_time(r.peer_s)} ({_fmt_rate(c, r.peer_s)}) "
+            f"| **{r.ratio:.1f}x** | {target} |"
+        )
+    return "\n".join(lines)

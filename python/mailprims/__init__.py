@@ -1,0 +1,44 @@
+"""mailprims: every Internet-mail primitive for Python, on a Rust core.
+
+Codecs: :mod:`mailprims.base64`, :mod:`mailprims.quoted_printable`,
+:mod:`mailprims.encoded_word` (RFC 2047) and :mod:`mailprims.params` (RFC 2231).
+"""
+
+from __future__ import annotations
+
+from mailprims import base64, encoded_word, params, quoted_printable
+from mailprims._mailprims import __version__
+from mailprims.exceptions import (
+    AddressError,
+    CodecError,
+    MailConnectionError,
+    MailError,
+    MailTimeoutError,
+    ParseError,
+    Pop3Error,
+    ProtocolError,
+    SmtpError,
+    SmtpPermanentError,
+    SmtpRecipientsRefused,
+    SmtpTemporaryError,
+)
+
+__all__ = [
+    "AddressError",
+    "CodecError",
+    "MailConnectionError",
+    "MailError",
+    "MailTimeoutError",
+    "ParseError",
+    "Pop3Error",
+    "ProtocolError",
+    "SmtpError",
+    "SmtpPermanentError",
+    "SmtpRecipientsRefused",
+    "SmtpTemporaryError",
+    "__version__",
+    "base64",
+    "encoded_word",
+    "params",
+    "quoted_printable",
+]

@@ -1,0 +1,36 @@
+"""Command line: ``python -m mailprims <command>`` (also installed as ``mailprims``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from mailprims import _demo
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the mailprims command line; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="mailprims",
+        description="Internet mail primitives: codecs, MIME, SMTP and POP3.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="command")
+    sub.add_parser("demo", help="walk through the textbook examples, live")
+    args = parser.parse_args(argv)
+    if args.version:
+        from mailprims import __version__
+
+        print(__version__)
+        return 0
+    if args.command == "demo":
+        return _demo.run(sys.stdout)
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Exceptions raised by mailprims.
+
+Every exception derives from :class:`MailError`. Where the meaning matches a built-in
+exception, the class derives from that too, so existing ``except`` clauses keep working:
+decoding problems are also :class:`ValueError`, timeouts also :class:`TimeoutError`,
+connection failures also :class:`ConnectionError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AddressError",
+    "CodecError",
+    "MailConnectionError",
+    "MailError",
+    "MailTimeoutError",
+    "ParseError",
+    "Pop3Error",
+    "ProtocolError",
+    "SmtpError",
+    "SmtpPermanentError",
+    "SmtpRecipientsRefused",
+    "SmtpTemporaryError",
+]
+
+
+class MailError(Exception):
+    """Root of every exception mailprims raises."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword attributes survive pickling (process pools, distributed workers).
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[MailError], args: tuple[Any, ...], state: dict[str, Any]) -> MailError:
+    exc = cls.__new__(cls, *args)
+    Exception.__init__(exc, *args)
+    exc.__dict__.update(state)
+    return exc
+
+
+class CodecError(MailError, ValueError):
+    """Data could not be encoded or (strictly) decoded.
+
+    ``offset`` and ``byte`` locate the offending input byte when there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        codec: str | None = None,
+        reason: str | None = None,
+        offset: int | None = None,
+        byte: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.codec = codec
+        self.reason = reason
+        self.offset = offset
+        self.byte = byte
+
+
+class ParseError(MailError, ValueError):
+    """Input could not be read as the requested structure (strict parsing only)."""
+
+
+class AddressError(MailError, ValueError):
+    """An e-mail address is not valid; ``text`` is the offending input."""
+
+    def __init__(self, message: str, *, text: str | None = None) -> None:
+        super().__init__(message)
+        self.text = text
+
+
+class ProtocolError(MailError):
+    """The peer broke the protocol (malformed reply, unexpected state)."""
+
+
+class MailTimeoutError(MailError, TimeoutError):
+    """A network operation timed out."""
+
+
+class MailConnectionError(MailError, ConnectionError):
+    """A connection could not be made, or was lost."""
+
+
+class SmtpError(MailError):
+    """An SMTP server replied with an error.
+
+    ``code`` is the three-digit reply code, ``enhanced_code`` the RFC 3463 status code
+    (such as ``"5.1.1"``) when the server sent one, and ``text`` the reply text.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        enhanced_code: str | None = None,
+        text: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.enhanced_code = enhanced_code
+        self.text = text
+
+
+class SmtpTemporaryError(SmtpError):
+    """A 4xx reply: the server may accept the same command later."""
+
+
+class SmtpPermanentError(SmtpError):
+    """A 5xx reply: retrying the same command will fail again."""
+
+
+class SmtpRecipientsRefused(SmtpError):
+    """Every recipient was refused; ``recipients`` maps each address to its reply."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        recipients: dict[str, Any] | None = None,
+        code: int | None = None,
+        enhanced_code: str | None = None,
+        text: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, enhanced_code=enhanced_code, text=text)
+        self.recipients = recipients or {}
+
+
+class Pop3Error(MailError):
+    """A POP3 server answered ``-ERR``; ``text`` is the server's text."""
+
+    def __init__(self, message: str, *, text: str | None = None) -> None:
+        super().__init__(message)
+        self.text = text

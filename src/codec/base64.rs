@@ -1,0 +1,329 @@
+//! Base64 (RFC 4648 §4, standard alphabet with padding) as MIME uses it (RFC 2045 §6.8).
+//!
+//! Encoding and the strict decoder run on the `base64` crate's runtime-detected SIMD engine.
+//! The lenient decoder is what a mail client needs: it skips line breaks, whitespace and
+//! anything else outside the alphabet, accepts missing padding, and never fails.
+
+use std::sync::LazyLock;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::GeneralPurposeConfig;
+use base64::engine::{DecodePaddingMode, Simd};
+
+use super::CodecError;
+
+/// RFC 2045 §6.8: encoded lines are at most 76 characters.
+pub const MIME_LINE: usize = 76;
+
+static STRICT: LazyLock<Simd> = LazyLock::new(|| Simd::standard(GeneralPurposeConfig::new()));
+
+// Lenient engine for whole runs of alphabet characters: padding optional, stray low bits
+// in the last symbol ignored (real encoders get this wrong).
+static LENIENT: LazyLock<Simd> = LazyLock::new(|| {
+    Simd::standard(
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    )
+});
+
+const INVALID: u8 = 0xff;
+const PAD: u8 = 0xfe;
+
+static DECODE_TABLE: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t[b'=' as usize] = PAD;
+    t
+};
+
+/// Length of the encoding of `n` bytes, with CRLF between lines of `wrap` characters.
+pub fn encoded_len(n: usize, wrap: Option<usize>) -> usize {
+    let plain = n.div_ceil(3) * 4;
+    match wrap {
+        Some(w) if w > 0 && plain > 0 => plain + 2 * ((plain - 1) / w),
+        _ => plain,
+    }
+}
+
+/// Encode `input`, lines of `wrap` characters separated by CRLF (`None` or 0: one line).
+pub fn encode(input: &[u8], wrap: Option<usize>) -> Vec<u8> {
+    let mut out = crate::mem::zeroed(encoded_len(input.len(), wrap));
+    encode_into(input, wrap, &mut out);
+    out
+}
+
+/// Encode into `out`, which must be exactly `encoded_len(input.len(), wrap)` bytes long.
+pub fn encode_into(input: &[u8], wrap: Option<usize>, out: &mut [u8]) {
+    debug_assert_eq!(out.len(), encoded_len(input.len(), wrap));
+    let wrap = match wrap {
+        Some(w) if w > 0 && w < encoded_len(input.len(), None) => w,
+        _ => {
+            let n = encode_flat(input, out);
+            debug_assert_eq!(n, out.len());
+            return;
+        }
+    };
+    if wrap % 4 == 0 {
+        encode_wrapped_aligned(input, wrap, out);
+    } else {
+        // Lines that split a 4-character group: encode once, then cut into lines.
+        let flat = encode(input, None);
+        split_lines(&flat, wrap, out);
+    }
+}
+
+/// Unwrapped encoding into a buffer sized by `encoded_len`, so it cannot run out of room.
+fn encode_flat(input: &[u8], out: &mut [u8]) -> usize {
+    STRICT.encode_slice(input, out).unwrap_or(0)
+}
+
+fn split_lines(flat: &[u8], wrap: usize, out: &mut [u8]) {
+    let mut w = 0;
+    for (i, line) in flat.chunks(wrap).enumerate() {
+        if i > 0 {
+            out[w..w + 2].copy_from_slice(b"\r\n");
+            w += 2;
+        }
+        out[w..w + line.len()].copy_from_slice(line);
+        w += line.len();
+    }
+}
+
+/// Encode blocks of whole lines into a cache-sized scratch buffer with the SIMD engine, then
+/// lay them out with CRLF: faster than encoding each 57-byte line on its own, which is too
+/// short for the vector kernel.
+fn encode_wrapped_aligned(input: &[u8], wrap: usize, out: &mut [u8]) {
+    let line_in = wrap / 4 * 3;
+    let lines_per_block = (4096 / wrap).max(1);
+    let block_in = line_in * lines_per_block;
+    let mut scratch = vec![0u8; block_in / 3 * 4];
+    let mut w = 0;
+    for block in input.chunks(block_in) {
+        let n = encode_flat(block, &mut scratch[..block.len().div_ceil(3) * 4]);
+        for line in scratch[..n].chunks(wrap) {
+            if w > 0 {
+                out[w..w + 2].copy_from_slice(b"\r\n");
+                w += 2;
+            }
+            out[w..w + line.len()].copy_from_slice(line);
+            w += line.len();
+        }
+    }
+}
+
+/// RFC 4648 decoding: only alphabet characters, canonical padding, no line breaks.
+pub fn decode_strict(input: &[u8]) -> Result<Vec<u8>, CodecError> {
+    match STRICT.decode(input) {
+        Ok(v) => Ok(v),
+        Err(e) => Err(strict_error(input, e)),
+    }
+}
+
+#[cold]
+fn strict_error(input: &[u8], e: base64::DecodeError) -> CodecError {
+    use base64::DecodeError as E;
+    match e {
+        E::InvalidByte(offset, byte) if byte == b'=' => {
+            CodecError::at("base64", "misplaced padding", offset, Some(byte))
+        }
+        E::InvalidByte(offset, byte) => {
+            CodecError::at("base64", "invalid character", offset, Some(byte))
+        }
+        E::InvalidLength(_) => CodecError::at(
+            "base64",
+            "input length is not a multiple of 4",
+            input.len(),
+            None,
+        ),
+        E::InvalidLastSymbol { offset, symbol, .. } => CodecError::at(
+            "base64",
+            "non-zero trailing bits in final symbol",
+            offset,
+            Some(symbol),
+        ),
+        E::InvalidPadding => {
+            let offset = input.iter().position(|&b| b == b'=').unwrap_or(input.len());
+            CodecError::at(
+                "base64",
+                "invalid padding",
+                offset,
+                input.get(offset).copied(),
+            )
+        }
+    }
+}
+
+/// Upper bound of the decoded size of `n` input bytes.
+pub fn decoded_len_estimate(n: usize) -> usize {
+    n.div_ceil(4) * 3
+}
+
+/// Lenient decoding, never fails: skips everything outside the alphabet, stops after the
+/// first complete padding (as `binascii.a2b_base64` does), tolerates missing padding and
+/// drops a dangling single character.
+pub fn decode_lenient(input: &[u8]) -> Vec<u8> {
+    let mut out = crate::mem::zeroed(decoded_len_estimate(input.len()));
+    let n = decode_lenient_into(input, &mut out);
+    out.truncate(n);
+    out
+}
+
+/// Lenient decode into `out` (at least `decoded_len_estimate(input.len())` bytes); returns
+/// the number of bytes written.
+pub fn decode_lenient_into(input: &[u8], out: &mut [u8]) -> usize {
+    let mut w = 0;
+    let mut quad = [0u8; 4];
+    let mut qn = 0;
+    let mut pos = 0;
+    while pos < input.len() {
+        // Segments end at line feeds; a well-formed MIME line is whole groups of alphabet
+        // characters that the vector decoder takes in one call.
+        let nl = memchr::memchr(b'\n', &input[pos..]).map_or(input.len(), |i| pos + i);
+        let mut seg_end = nl;
+        while seg_end > pos && matches!(input[seg_end - 1], b'\r' | b' ' | b'\t') {
+            seg_end -= 1;
+        }
+        let seg = &input[pos..seg_end];
+        if qn == 0
+            && !seg.is_empty()
+            && seg.len().is_multiple_of(4)
+            && let Ok(n) = LENIENT.decode_slice_unchecked(seg, &mut out[w..])
+        {
+            w += n;
+            if seg[seg.len() - 1] == b'=' {
+                return w;
+            }
+            pos = nl + 1;
+            continue;
+        }
+        // Slow path for this segment: one character at a time.
+        for &b in seg {
+            let v = DECODE_TABLE[b as usize];
+            if v < 64 {
+                quad[qn] = v;
+                qn += 1;
+                if qn == 4 {
+                    out[w] = (quad[0] << 2) | (quad[1] >> 4);
+                    out[w + 1] = (quad[1] << 4) | (quad[2] >> 2);
+                    out[w + 2] = (quad[2] << 6) | quad[3];
+                    w += 3;
+                    qn = 0;
+                }
+            } else if v == PAD && qn >= 2 {
+                return w + flush_partial(&quad, qn, &mut out[w..]);
+            }
+        }
+        pos = nl + 1;
+    }
+    w + flush_partial(&quad, qn, &mut out[w..])
+}
+
+fn flush_partial(quad: &[u8; 4], qn: usize, out: &mut [u8]) -> usize {
+    match qn {
+        2 => {
+            out[0] = (quad[0] << 2) | (quad[1] >> 4);
+            1
+        }
+        3 => {
+            out[0] = (quad[0] << 2) | (quad[1] >> 4);
+            out[1] = (quad[1] << 4) | (quad[2] >> 2);
+            2
+        }
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_examples() {
+        // The textbook chapter's examples, from RFC 4648 §9.
+        assert_eq!(
+            encode(&[0x14, 0xfb, 0x9c, 0x03, 0xd9, 0x7e], None),
+            b"FPucA9l+"
+        );
+        assert_eq!(encode(&[0x14], None), b"FA==");
+        assert_eq!(encode(&[0x14, 0xfb], None), b"FPs=");
+    }
+
+    #[test]
+    fn rfc4648_vectors() {
+        let cases: [(&[u8], &[u8]); 7] = [
+            (b"", b""),
+            (b"f", b"Zg=="),
+            (b"fo", b"Zm8="),
+            (b"foo", b"Zm9v"),
+            (b"foob", b"Zm9vYg=="),
+            (b"fooba", b"Zm9vYmE="),
+            (b"foobar", b"Zm9vYmFy"),
+        ];
+        for (plain, enc) in cases {
+            assert_eq!(encode(plain, Some(76)), enc);
+            assert_eq!(decode_strict(enc).unwrap(), plain);
+            assert_eq!(decode_lenient(enc), plain);
+        }
+    }
+
+    #[test]
+    fn wrapping() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let out = encode(&data, Some(76));
+        let lines: Vec<&[u8]> = out.split(|&b| b == b'\n').collect();
+        assert!(
+            lines[..lines.len() - 1]
+                .iter()
+                .all(|l| l.len() == 77 && l.ends_with(b"\r"))
+        );
+        assert!(!out.ends_with(b"\r\n"));
+        assert_eq!(decode_lenient(&out), data);
+        for wrap in [1, 3, 4, 5, 64, 75, 76, 77, 1000, 2000] {
+            let out = encode(&data, Some(wrap));
+            assert_eq!(
+                out.len(),
+                encoded_len(data.len(), Some(wrap)),
+                "wrap {wrap}"
+            );
+            assert!(
+                out.split(|&b| b == b'\n').all(|l| l.len() <= wrap + 1),
+                "wrap {wrap}"
+            );
+            assert_eq!(decode_lenient(&out), data, "wrap {wrap}");
+        }
+    }
+
+    #[test]
+    fn strict_errors_locate_the_byte() {
+        let e = decode_strict(b"QUJD\r\nREVG").unwrap_err();
+        assert_eq!((e.offset, e.byte), (Some(4), Some(b'\r')));
+        let e = decode_strict(b"QUJ").unwrap_err();
+        assert_eq!(e.offset, Some(3));
+        let e = decode_strict(b"QR==").unwrap_err();
+        assert_eq!((e.offset, e.byte), (Some(1), Some(b'R')));
+        let e = decode_strict(b"Q=JD").unwrap_err();
+        assert_eq!(e.byte, Some(b'='));
+    }
+
+    #[test]
+    fn lenient() {
+        assert_eq!(decode_lenient(b"QUJD\r\nREVG"), b"ABCDEF");
+        assert_eq!(decode_lenient(b"QUJD \t\nRE VG\n"), b"ABCDEF");
+        assert_eq!(decode_lenient(b"QQ==QQ=="), b"A");
+        assert_eq!(decode_lenient(b"QQ="), b"A");
+        assert_eq!(decode_lenient(b"QQ"), b"A");
+        assert_eq!(decode_lenient(b"QUI"), b"AB");
+        assert_eq!(decode_lenient(b"Q"), b"");
+        assert_eq!(decode_lenient(b"Q!Q=="), b"A");
+        assert_eq!(decode_lenient(b"=QQ=="), b"A");
+        assert_eq!(decode_lenient(b"QR=="), b"A");
+        assert_eq!(decode_lenient(b""), b"");
+        assert_eq!(decode_lenient(b"\r\n\r\n"), b"");
+    }
+}

@@ -1,0 +1,11 @@
+//! mailprims: Internet mail primitives.
+//!
+//! The core (`codec`, and later `message`, `smtp`, `pop3`, `store`, `net`) is plain Rust with no
+//! pyo3, so `cargo test` runs without Python. Every binding lives in `python/`, compiled only
+//! with the `python` feature that maturin enables.
+
+pub mod codec;
+pub mod mem;
+
+#[cfg(feature = "python")]
+mod python;

@@ -1,0 +1,15 @@
+//! The `mailprims._mailprims` extension module. Every pyo3 line of the crate lives in this
+//! folder; the core modules know nothing about Python.
+
+mod buffer;
+mod codec;
+mod errors;
+
+use pyo3::prelude::*;
+
+#[pymodule(gil_used = false)]
+fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    codec::register(m)?;
+    Ok(())
+}
