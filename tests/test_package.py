@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pathlib
 import pickle
-import subprocess
 import re
+import subprocess
 import sys
 
 import pytest
