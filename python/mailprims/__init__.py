@@ -6,11 +6,12 @@ Codecs: :mod:`mailprims.base64`, :mod:`mailprims.quoted_printable`,
 
 from __future__ import annotations
 
-from mailprims import base64, encoded_word, params, quoted_printable
+from mailprims import base64, encoded_word, params, quoted_printable, tls
 from mailprims._mailprims import __version__
 from mailprims.exceptions import (
     AddressError,
     CodecError,
+    ConfigError,
     MailConnectionError,
     MailError,
     MailTimeoutError,
@@ -21,11 +22,13 @@ from mailprims.exceptions import (
     SmtpPermanentError,
     SmtpRecipientsRefused,
     SmtpTemporaryError,
+    TlsError,
 )
 
 __all__ = [
     "AddressError",
     "CodecError",
+    "ConfigError",
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
@@ -36,9 +39,11 @@ __all__ = [
     "SmtpPermanentError",
     "SmtpRecipientsRefused",
     "SmtpTemporaryError",
+    "TlsError",
     "__version__",
     "base64",
     "encoded_word",
     "params",
     "quoted_printable",
+    "tls",
 ]

@@ -13,6 +13,7 @@ from typing import Any
 __all__ = [
     "AddressError",
     "CodecError",
+    "ConfigError",
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
@@ -23,6 +24,7 @@ __all__ = [
     "SmtpPermanentError",
     "SmtpRecipientsRefused",
     "SmtpTemporaryError",
+    "TlsError",
 ]
 
 
@@ -85,6 +87,14 @@ class MailTimeoutError(MailError, TimeoutError):
 
 class MailConnectionError(MailError, ConnectionError):
     """A connection could not be made, or was lost."""
+
+
+class TlsError(MailConnectionError):
+    """The TLS handshake failed, e.g. the server's certificate did not verify."""
+
+
+class ConfigError(MailError, ValueError):
+    """Bad configuration, such as a certificate that does not match its key."""
 
 
 class SmtpError(MailError):

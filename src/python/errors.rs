@@ -9,6 +9,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyType};
 
 use crate::codec::CodecError;
+use crate::net::NetError;
 
 macro_rules! exception_type {
     ($fn_name:ident, $name:literal) => {
@@ -45,4 +46,28 @@ pub fn codec_error(py: Python<'_>, e: CodecError) -> PyErr {
         kw.set_item("offset", e.offset)?;
         kw.set_item("byte", e.byte)
     })
+}
+
+exception_type!(connection_error_type, "MailConnectionError");
+exception_type!(timeout_error_type, "MailTimeoutError");
+exception_type!(tls_error_type, "TlsError");
+exception_type!(config_error_type, "ConfigError");
+exception_type!(protocol_error_type, "ProtocolError");
+
+/// Network errors: connection problems are `ConnectionError`s, timeouts `TimeoutError`s.
+#[cold]
+pub fn net_error(py: Python<'_>, e: NetError) -> PyErr {
+    let message = e.to_string();
+    let cls = match &e {
+        NetError::Connect { .. } | NetError::Closed | NetError::Io(_) => connection_error_type(py),
+        NetError::Timeout { .. } => timeout_error_type(py),
+        NetError::Tls(_) => tls_error_type(py),
+        NetError::Config(_) => config_error_type(py),
+        NetError::LineTooLong { .. } => protocol_error_type(py),
+    };
+    let err = instantiate(py, cls, message, |_| Ok(()));
+    if let NetError::Connect { source, .. } | NetError::Io(source) = e {
+        err.set_cause(py, Some(PyErr::from(source)));
+    }
+    err
 }

@@ -4,6 +4,8 @@
 mod buffer;
 mod codec;
 mod errors;
+mod runtime;
+mod tls;
 
 use pyo3::prelude::*;
 
@@ -11,5 +13,7 @@ use pyo3::prelude::*;
 fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     codec::register(m)?;
+    runtime::register(m)?;
+    tls::register(m)?;
     Ok(())
 }

@@ -1,0 +1,13 @@
+//! Networking shared by the SMTP and POP3 clients and servers: connections that can switch to
+//! TLS mid-stream (STARTTLS/STLS), a line reader with limits, TLS configuration on rustls, and
+//! graceful shutdown. Plain Rust on tokio; no pyo3.
+
+mod error;
+pub mod line;
+pub mod shutdown;
+pub mod stream;
+pub mod tls;
+
+pub use error::{NetError, with_timeout};
+pub use line::LineReader;
+pub use stream::Stream;

@@ -1,0 +1,213 @@
+//! The bridge between Python and the one tokio runtime (pyo3-async-runtimes').
+//!
+//! * `block_on` drives a future for the sync API: it runs on the runtime while the calling
+//!   thread waits with the GIL released, checking for Ctrl-C.
+//! * `awaitable` turns a future into an asyncio future for the async API. Cancelling the
+//!   asyncio future aborts the Rust task (dropping its connection).
+//! * `attach` is the only way runtime threads call into Python. pyo3-async-runtimes' own
+//!   `future_into_py` attaches to the interpreter from a tokio thread when a future completes,
+//!   which crashes if that happens while Python finalizes (pyo3-async-runtimes issue 40: exit
+//!   codes 134/139, "PyGILState_Release ... finalizing"). Here an `atexit` hook marks the
+//!   interpreter as going away and waits for threads already inside Python; after that no
+//!   runtime thread attaches again.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use pyo3::IntoPyObjectExt;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use tokio::task::AbortHandle;
+
+static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+static INSIDE_PYTHON: AtomicUsize = AtomicUsize::new(0);
+static LEFT_PYTHON: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
+
+/// How long the exit hook waits for runtime threads that are inside Python.
+const EXIT_WAIT: Duration = Duration::from_secs(5);
+/// How often a blocked sync call looks for Ctrl-C.
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
+
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    pyo3_async_runtimes::tokio::get_runtime()
+}
+
+/// Run `f` attached to the interpreter, unless it is exiting (then `None`).
+pub fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
+    // Count ourselves in before checking the flag, so the exit hook either sees us and waits,
+    // or we see the flag and stay out.
+    INSIDE_PYTHON.fetch_add(1, Ordering::SeqCst);
+    let result = if SHUTTING_DOWN.load(Ordering::SeqCst) {
+        None
+    } else {
+        Python::try_attach(f)
+    };
+    if INSIDE_PYTHON.fetch_sub(1, Ordering::SeqCst) == 1 {
+        let _guard = LEFT_PYTHON.0.lock();
+        LEFT_PYTHON.1.notify_all();
+    }
+    result
+}
+
+/// Registered with `atexit` when the module is imported.
+#[pyfunction]
+fn _at_exit(py: Python<'_>) {
+    SHUTTING_DOWN.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = Instant::now() + EXIT_WAIT;
+        let Ok(mut guard) = LEFT_PYTHON.0.lock() else {
+            return;
+        };
+        while INSIDE_PYTHON.load(Ordering::SeqCst) > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            match LEFT_PYTHON.1.wait_timeout(guard, deadline - now) {
+                Ok((g, _)) => guard = g,
+                Err(_) => break,
+            }
+        }
+    });
+}
+
+/// Run `fut` on the runtime and wait for it with the GIL released. Ctrl-C aborts the task
+/// (dropping whatever connection it held) and raises `KeyboardInterrupt`.
+pub fn block_on<T, F>(py: Python<'_>, fut: F) -> PyResult<T>
+where
+    T: Send + 'static,
+    F: Future<Output = T> + Send + 'static,
+{
+    let (tx, rx) = mpsc::sync_channel(1);
+    let task = runtime().spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    let abort = task.abort_handle();
+    py.detach(move || {
+        loop {
+            match rx.recv_timeout(SIGNAL_POLL) {
+                Ok(value) => return Ok(value),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(e) = Python::attach(|py| py.check_signals()) {
+                        abort.abort();
+                        return Err(e);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(PyRuntimeError::new_err(
+                        "mailprims internal error: the operation stopped without a result",
+                    ));
+                }
+            }
+        }
+    })
+}
+
+/// An asyncio future, on the running loop, that completes with `fut`'s result.
+pub fn awaitable<'py, T, F>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = PyResult<T>> + Send + 'static,
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    let event_loop = pyo3_async_runtimes::get_running_loop(py)?;
+    let py_fut = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+    let loop_ref = event_loop.unbind();
+    let fut_ref = py_fut.clone().unbind();
+    let task = runtime().spawn(async move {
+        let result = fut.await;
+        // Waiting for the GIL must not stall a runtime worker thread.
+        let _ = tokio::task::spawn_blocking(move || {
+            attach(|py| deliver(py, loop_ref, fut_ref, result));
+        })
+        .await;
+    });
+    py_fut.call_method1(
+        pyo3::intern!(py, "add_done_callback"),
+        (AbortOnCancel {
+            handle: Some(task.abort_handle()),
+        },),
+    )?;
+    Ok(py_fut)
+}
+
+fn deliver<T>(py: Python<'_>, event_loop: Py<PyAny>, fut: Py<PyAny>, result: PyResult<T>)
+where
+    T: for<'a> IntoPyObject<'a>,
+{
+    let (ok, value) = match result.and_then(|v| v.into_py_any(py)) {
+        Ok(v) => (true, v),
+        Err(e) => (false, e.into_value(py).into_any()),
+    };
+    let Ok(setter) = wrap_pyfunction!(_set_future_result, py) else {
+        return;
+    };
+    // A closed loop (the program has moved on) raises RuntimeError: nobody is waiting then.
+    let _ = event_loop.bind(py).call_method1(
+        pyo3::intern!(py, "call_soon_threadsafe"),
+        (setter, fut, ok, value),
+    );
+}
+
+/// Runs on the event loop's thread: completes the future unless it was cancelled meanwhile.
+#[pyfunction]
+fn _set_future_result(fut: &Bound<'_, PyAny>, ok: bool, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    if fut.call_method0("done")?.is_truthy()? {
+        return Ok(());
+    }
+    if ok {
+        fut.call_method1("set_result", (value,))?;
+    } else {
+        fut.call_method1("set_exception", (value,))?;
+    }
+    Ok(())
+}
+
+/// Done-callback of an awaitable: a cancelled asyncio future aborts the Rust task.
+#[pyclass]
+struct AbortOnCancel {
+    handle: Option<AbortHandle>,
+}
+
+#[pymethods]
+impl AbortOnCancel {
+    fn __call__(&mut self, fut: &Bound<'_, PyAny>) -> PyResult<()> {
+        if fut.call_method0("cancelled")?.is_truthy()?
+            && let Some(h) = self.handle.take()
+        {
+            h.abort();
+        }
+        Ok(())
+    }
+}
+
+/// Self-test hooks for the runtime bridge (used by the test suite).
+#[pyfunction]
+fn _runtime_sleep(py: Python<'_>, seconds: f64) -> PyResult<Bound<'_, PyAny>> {
+    let d = Duration::from_secs_f64(seconds.max(0.0));
+    awaitable(py, async move {
+        tokio::time::sleep(d).await;
+        Ok(seconds)
+    })
+}
+
+#[pyfunction]
+fn _runtime_sleep_blocking(py: Python<'_>, seconds: f64) -> PyResult<f64> {
+    let d = Duration::from_secs_f64(seconds.max(0.0));
+    block_on(py, async move {
+        tokio::time::sleep(d).await;
+        seconds
+    })
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let at_exit = wrap_pyfunction!(_at_exit, m)?;
+    m.add_function(at_exit.clone())?;
+    m.add_function(wrap_pyfunction!(_set_future_result, m)?)?;
+    m.add_function(wrap_pyfunction!(_runtime_sleep, m)?)?;
+    m.add_function(wrap_pyfunction!(_runtime_sleep_blocking, m)?)?;
+    py.import("atexit")?.call_method1("register", (at_exit,))?;
+    Ok(())
+}
