@@ -1,0 +1,716 @@
+//! Server tests over loopback: raw-byte transcripts for the protocol rules, and the client
+//! core against the server. The backend is an in-memory test double; the real Maildir store is
+//! exercised from Python.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::*;
+use crate::net::tls::{Trust, self_signed, server_config};
+use crate::pop3::Error;
+use crate::pop3::client::{ClientConfig, Connection, LoginMethod, TlsMode};
+
+#[derive(Default)]
+struct Mailbox {
+    messages: Vec<(String, Vec<u8>)>,
+    seen: HashSet<String>,
+    locked: bool,
+}
+
+#[derive(Default)]
+struct Memory {
+    users: HashMap<String, (String, Option<String>)>,
+    boxes: Arc<Mutex<HashMap<String, Mailbox>>>,
+}
+
+struct MemoryDrop {
+    account: String,
+    boxes: Arc<Mutex<HashMap<String, Mailbox>>>,
+}
+
+impl Drop for MemoryDrop {
+    fn drop(&mut self) {
+        if let Some(b) = self.boxes.lock().unwrap().get_mut(&self.account) {
+            b.locked = false;
+        }
+    }
+}
+
+impl Maildrop for MemoryDrop {
+    fn list(&self) -> Result<Vec<Entry>, String> {
+        let boxes = self.boxes.lock().unwrap();
+        Ok(boxes[&self.account]
+            .messages
+            .iter()
+            .map(|(k, d)| Entry {
+                key: k.clone(),
+                uid: format!("uid-{k}"),
+                size: crate::pop3::response::crlf_size(d),
+            })
+            .collect())
+    }
+    fn read(&self, key: &str) -> Result<Vec<u8>, String> {
+        let boxes = self.boxes.lock().unwrap();
+        boxes[&self.account]
+            .messages
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, d)| d.clone())
+            .ok_or_else(|| "gone".to_owned())
+    }
+    fn mark_seen(&self, keys: &[String]) -> Result<(), String> {
+        let mut boxes = self.boxes.lock().unwrap();
+        boxes
+            .get_mut(&self.account)
+            .unwrap()
+            .seen
+            .extend(keys.iter().cloned());
+        Ok(())
+    }
+    fn remove(&self, keys: &[String]) -> Result<(), String> {
+        let mut boxes = self.boxes.lock().unwrap();
+        boxes
+            .get_mut(&self.account)
+            .unwrap()
+            .messages
+            .retain(|(k, _)| !keys.contains(k));
+        Ok(())
+    }
+}
+
+impl Backend for Memory {
+    type Maildrop = MemoryDrop;
+    fn verify_password(&self, user: &str, password: &str) -> Option<String> {
+        match self.users.get(user) {
+            Some((p, _)) if p == password => Some(user.to_owned()),
+            _ => None,
+        }
+    }
+    fn apop_secret(&self, user: &str) -> Option<(String, String)> {
+        self.users
+            .get(user)
+            .and_then(|(_, s)| s.clone().map(|s| (user.to_owned(), s)))
+    }
+    fn open_maildrop(&self, account: &str) -> Result<MemoryDrop, OpenError> {
+        let mut boxes = self.boxes.lock().unwrap();
+        let b = boxes.entry(account.to_owned()).or_default();
+        if b.locked {
+            return Err(OpenError::InUse);
+        }
+        b.locked = true;
+        Ok(MemoryDrop {
+            account: account.to_owned(),
+            boxes: self.boxes.clone(),
+        })
+    }
+}
+
+/// A message of exactly `size` octets in CRLF form (`lf`: stored with bare LF ends).
+fn message(size: usize, subject: &str, lf: bool) -> Vec<u8> {
+    let eol: &[u8] = if lf { b"\n" } else { b"\r\n" };
+    let mut m = format!("Subject: {subject}").into_bytes();
+    m.extend_from_slice(eol);
+    m.extend_from_slice(eol);
+    let mut crlf = crate::pop3::response::crlf_size(&m) as usize;
+    while crlf + 2 < size {
+        m.push(b'x');
+        crlf += 1;
+    }
+    m.extend_from_slice(eol);
+    assert_eq!(crate::pop3::response::crlf_size(&m) as usize, size);
+    m
+}
+
+struct Running {
+    port: u16,
+    shutdown: Shutdown,
+    boxes: Arc<Mutex<HashMap<String, Mailbox>>>,
+}
+
+impl Running {
+    fn keys(&self, user: &str) -> Vec<String> {
+        self.boxes.lock().unwrap()[user]
+            .messages
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+    fn seen(&self, user: &str) -> HashSet<String> {
+        self.boxes.lock().unwrap()[user].seen.clone()
+    }
+}
+
+async fn start(config: ServerConfig) -> Running {
+    let mut memory = Memory::default();
+    memory.users.insert(
+        "alice".into(),
+        ("12345pass".into(), Some("tanstaaf".into())),
+    );
+    memory.users.insert("bob".into(), ("bobpw".into(), None));
+    {
+        let mut boxes = memory.boxes.lock().unwrap();
+        boxes.insert(
+            "alice".into(),
+            Mailbox {
+                messages: vec![
+                    ("m1".into(), message(120, "first", true)),
+                    ("m2".into(), message(500, "second", false)),
+                ],
+                ..Default::default()
+            },
+        );
+        boxes.insert("bob".into(), Mailbox::default());
+    }
+    let boxes = memory.boxes.clone();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let shutdown = Shutdown::new();
+    tokio::spawn(serve(
+        listener,
+        Arc::new(memory),
+        Arc::new(config),
+        shutdown.clone(),
+    ));
+    Running {
+        port,
+        shutdown,
+        boxes,
+    }
+}
+
+fn fast() -> ServerConfig {
+    ServerConfig {
+        auth_failure_delay: Duration::from_millis(10),
+        ..ServerConfig::default()
+    }
+}
+
+/// A raw client: sends lines, reads until a reply is complete.
+struct Raw {
+    tcp: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    async fn connect(port: u16) -> (Raw, String) {
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let mut raw = Raw {
+            tcp,
+            buf: Vec::new(),
+        };
+        let greeting = raw.line().await;
+        (raw, greeting)
+    }
+
+    async fn fill(&mut self) -> bool {
+        let mut chunk = vec![0u8; 65536];
+        let n = tokio::time::timeout(Duration::from_secs(10), self.tcp.read(&mut chunk))
+            .await
+            .expect("server answered in time")
+            .unwrap_or(0);
+        self.buf.extend_from_slice(&chunk[..n]);
+        n > 0
+    }
+
+    async fn line(&mut self) -> String {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line: Vec<u8> = self.buf.drain(..i + 2).collect();
+                return String::from_utf8(line[..i].to_vec()).unwrap();
+            }
+            if !self.fill().await {
+                return String::new();
+            }
+        }
+    }
+
+    /// The lines of a multi-line response after its status line, terminator excluded.
+    async fn body(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            let l = self.line().await;
+            if l == "." {
+                return out;
+            }
+            out.push(l);
+        }
+    }
+
+    async fn send(&mut self, data: &str) {
+        self.tcp.write_all(data.as_bytes()).await.unwrap();
+    }
+
+    async fn cmd(&mut self, line: &str) -> String {
+        self.send(&format!("{line}\r\n")).await;
+        self.line().await
+    }
+
+    async fn closed(&mut self) -> bool {
+        self.buf.is_empty() && !self.fill().await
+    }
+}
+
+#[tokio::test]
+async fn seed_chapter_session_transcript() {
+    // The textbook's example session, byte for byte (its greeting plus an APOP timestamp).
+    let srv = start(fast()).await;
+    let (mut c, greeting) = Raw::connect(srv.port).await;
+    assert!(
+        greeting.starts_with("+OK POP3 server ready <"),
+        "{greeting}"
+    );
+    assert!(greeting.ends_with('>'));
+    assert_eq!(c.cmd("USER alice").await, "+OK");
+    assert_eq!(
+        c.cmd("PASS 12345pass").await,
+        "+OK alice's maildrop has 2 messages (620 octets)"
+    );
+    assert_eq!(c.cmd("STAT").await, "+OK 2 620");
+    assert_eq!(c.cmd("LIST").await, "+OK 2 messages (620 octets)");
+    assert_eq!(c.body().await, ["1 120", "2 500"]);
+    assert_eq!(c.cmd("RETR 1").await, "+OK 120 octets");
+    let body = c.body().await.join("\r\n") + "\r\n";
+    // stored with LF, sent with CRLF, and exactly as long as announced
+    assert_eq!(body.len(), 120);
+    assert!(body.starts_with("Subject: first\r\n\r\nxxx"));
+    assert_eq!(c.cmd("DELE 1").await, "+OK message 1 deleted");
+    assert_eq!(
+        c.cmd("QUIT").await,
+        "+OK POP3 server signing off (1 message left)"
+    );
+    assert!(c.closed().await);
+    assert_eq!(srv.keys("alice"), ["m2"]);
+    // RETR'd and not deleted would be marked seen; m1 was deleted, m2 never retrieved
+    assert!(srv.seen("alice").is_empty());
+}
+
+#[tokio::test]
+async fn deletions_only_at_quit() {
+    let srv = start(fast()).await;
+    // RFC 1939 §6: a session that ends without QUIT deletes nothing
+    let (mut c, _) = Raw::connect(srv.port).await;
+    c.cmd("USER alice").await;
+    assert!(c.cmd("PASS 12345pass").await.starts_with("+OK"));
+    assert_eq!(c.cmd("DELE 1").await, "+OK message 1 deleted");
+    assert_eq!(c.cmd("DELE 2").await, "+OK message 2 deleted");
+    // deleted messages are hidden from later commands (RFC 1939 §5)
+    assert_eq!(c.cmd("STAT").await, "+OK 0 0");
+    assert_eq!(c.cmd("RETR 1").await, "-ERR Message 1 already deleted.");
+    assert_eq!(c.cmd("LIST 2").await, "-ERR Message 2 already deleted.");
+    assert_eq!(c.cmd("DELE 2").await, "-ERR Message 2 already deleted.");
+    assert_eq!(c.cmd("LIST").await, "+OK 0 messages (0 octets)");
+    assert!(c.body().await.is_empty());
+    drop(c);
+    // the lock is released once the server sees the connection gone
+    let mut c = loop {
+        let (mut c, _) = Raw::connect(srv.port).await;
+        c.cmd("USER alice").await;
+        let r = c.cmd("PASS 12345pass").await;
+        if r.starts_with("+OK") {
+            break c;
+        }
+        assert!(r.starts_with("-ERR [IN-USE]"), "{r}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(srv.keys("alice"), ["m1", "m2"]);
+    // RSET unmarks
+    c.cmd("DELE 1").await;
+    assert_eq!(
+        c.cmd("RSET").await,
+        "+OK maildrop has 2 messages (620 octets)"
+    );
+    assert_eq!(c.cmd("RETR 2").await, "+OK 500 octets");
+    c.body().await;
+    assert_eq!(c.cmd("DELE 1").await, "+OK message 1 deleted");
+    assert_eq!(
+        c.cmd("QUIT").await,
+        "+OK POP3 server signing off (1 message left)"
+    );
+    assert_eq!(srv.keys("alice"), ["m2"]);
+    // retrieved messages are marked seen in the UPDATE state
+    assert_eq!(srv.seen("alice"), HashSet::from(["m2".to_owned()]));
+}
+
+#[tokio::test]
+async fn second_session_gets_in_use() {
+    // RFC 3206 §4: IN-USE when the maildrop lock is held
+    let srv = start(fast()).await;
+    let (mut a, _) = Raw::connect(srv.port).await;
+    a.cmd("USER alice").await;
+    assert!(a.cmd("PASS 12345pass").await.starts_with("+OK"));
+    let (mut b, _) = Raw::connect(srv.port).await;
+    b.cmd("USER alice").await;
+    assert_eq!(
+        b.cmd("PASS 12345pass").await,
+        "-ERR [IN-USE] Mailbox is locked by another POP3 session."
+    );
+    // still in AUTHORIZATION: it may try again after the first session quits
+    assert_eq!(
+        a.cmd("QUIT").await,
+        "+OK POP3 server signing off (2 messages left)"
+    );
+    b.cmd("USER alice").await;
+    assert!(b.cmd("PASS 12345pass").await.starts_with("+OK alice's"));
+}
+
+#[tokio::test]
+async fn failed_logins_do_not_reveal_users() {
+    let srv = start(fast()).await;
+    let (mut c, _) = Raw::connect(srv.port).await;
+    // USER is accepted for anyone (RFC 1939 §7 allows it): no user enumeration
+    assert_eq!(c.cmd("USER nobody").await, "+OK");
+    let unknown = c.cmd("PASS whatever").await;
+    assert_eq!(c.cmd("USER alice").await, "+OK");
+    let wrong = c.cmd("PASS wrong").await;
+    assert_eq!(unknown, wrong);
+    assert_eq!(unknown, "-ERR [AUTH] Authentication failed.");
+    // the third failure ends the connection
+    c.cmd("USER alice").await;
+    assert_eq!(
+        c.cmd("PASS again").await,
+        "-ERR [AUTH] Authentication failed."
+    );
+    assert!(c.closed().await);
+    // APOP: unknown user, user without APOP secret, bad digest: the same answer
+    for line in [
+        "APOP nobody c4c9334bac560ecc979e58001b3e22fb",
+        "APOP bob c4c9334bac560ecc979e58001b3e22fb",
+        "APOP alice c4c9334bac560ecc979e58001b3e22fb",
+    ] {
+        let (mut c, _) = Raw::connect(srv.port).await;
+        assert_eq!(c.cmd(line).await, "-ERR [AUTH] Authentication failed.");
+    }
+}
+
+#[tokio::test]
+async fn apop_and_auth_plain() {
+    let srv = start(fast()).await;
+    let (mut c, greeting) = Raw::connect(srv.port).await;
+    let ts = &greeting[greeting.find('<').unwrap()..];
+    let digest = apop_digest(ts, "tanstaaf");
+    assert_eq!(
+        c.cmd(&format!("APOP alice {digest}")).await,
+        "+OK alice's maildrop has 2 messages (620 octets)"
+    );
+    c.cmd("QUIT").await;
+    // AUTH PLAIN with an initial response (RFC 5034 §4)
+    let (mut c, _) = Raw::connect(srv.port).await;
+    assert!(
+        c.cmd("AUTH PLAIN AGFsaWNlADEyMzQ1cGFzcw==")
+            .await
+            .starts_with("+OK alice's")
+    );
+    c.cmd("QUIT").await;
+    // ... and without one, and cancelled
+    let (mut c, _) = Raw::connect(srv.port).await;
+    assert_eq!(c.cmd("AUTH PLAIN").await, "+ ");
+    assert_eq!(c.cmd("*").await, "-ERR Authentication cancelled.");
+    assert_eq!(c.cmd("AUTH PLAIN").await, "+ ");
+    assert!(c.cmd("AHBvcAB4").await.starts_with("-ERR [AUTH]"));
+    assert_eq!(c.cmd("AUTH PLAIN").await, "+ ");
+    assert!(
+        c.cmd("YWxpY2UAYWxpY2UAMTIzNDVwYXNz")
+            .await
+            .starts_with("+OK alice's")
+    );
+    // AUTH with no mechanism lists them
+    let (mut c, _) = Raw::connect(srv.port).await;
+    assert_eq!(c.cmd("AUTH").await, "+OK");
+    assert_eq!(c.body().await, ["PLAIN"]);
+    assert_eq!(
+        c.cmd("AUTH CRAM-MD5").await,
+        "-ERR Unsupported authentication mechanism."
+    );
+    // a proxy identity is refused
+    assert!(
+        c.cmd("AUTH PLAIN Ym9iAGFsaWNlADEyMzQ1cGFzcw==")
+            .await
+            .starts_with("-ERR")
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_err_and_the_session_continues() {
+    let srv = start(fast()).await;
+    let (mut c, _) = Raw::connect(srv.port).await;
+    assert_eq!(c.cmd("XYZZY").await, "-ERR Unknown command: XYZZY");
+    assert_eq!(c.cmd("STAT").await, "-ERR STAT is not valid before login.");
+    assert_eq!(
+        c.cmd("PASS x").await,
+        "-ERR No user name given: USER first."
+    );
+    assert_eq!(c.cmd("").await, "-ERR Empty command.");
+    let long = "USER ".to_owned() + &"a".repeat(5000);
+    assert_eq!(c.cmd(&long).await, "-ERR Command line too long.");
+    c.cmd("USER alice").await;
+    c.cmd("PASS 12345pass").await;
+    assert_eq!(c.cmd("RETR").await, "-ERR Syntax: RETR msg");
+    assert_eq!(c.cmd("RETR x").await, "-ERR Syntax: RETR msg");
+    assert_eq!(
+        c.cmd("RETR 0").await,
+        "-ERR No such message, only 2 in maildrop."
+    );
+    assert_eq!(
+        c.cmd("RETR 3").await,
+        "-ERR No such message, only 2 in maildrop."
+    );
+    assert_eq!(c.cmd("TOP 1").await, "-ERR Syntax: TOP msg n");
+    assert_eq!(c.cmd("USER bob").await, "-ERR Already logged in.");
+    assert_eq!(c.cmd("STLS").await, "-ERR STLS is only valid before login.");
+    assert_eq!(c.cmd("NOOP").await, "+OK");
+    assert_eq!(
+        c.cmd("QUIT").await,
+        "+OK POP3 server signing off (2 messages left)"
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_bad_commands_ends_the_connection() {
+    let srv = start(ServerConfig {
+        max_errors: 5,
+        ..fast()
+    })
+    .await;
+    let (mut c, _) = Raw::connect(srv.port).await;
+    // pipelined in one write: answered in order, then the connection closes
+    c.send(&"BOGUS\r\n".repeat(50)).await;
+    for _ in 0..5 {
+        assert_eq!(c.line().await, "-ERR Unknown command: BOGUS");
+    }
+    assert_eq!(c.line().await, "-ERR Too many invalid commands, closing.");
+    let mut rest = Vec::new();
+    while c.fill().await {}
+    rest.extend_from_slice(&c.buf);
+    assert!(rest.is_empty(), "{rest:?}");
+}
+
+#[tokio::test]
+async fn capa_top_uidl_and_pipelining() {
+    let srv = start(fast()).await;
+    let (mut c, _) = Raw::connect(srv.port).await;
+    assert_eq!(c.cmd("CAPA").await, "+OK Capability list follows");
+    let caps = c.body().await;
+    for cap in [
+        "TOP",
+        "UIDL",
+        "RESP-CODES",
+        "PIPELINING",
+        "USER",
+        "SASL PLAIN",
+        "EXPIRE NEVER",
+    ] {
+        assert!(caps.iter().any(|c| c == cap), "{cap} in {caps:?}");
+    }
+    // no certificate: no STLS
+    assert!(!caps.iter().any(|c| c == "STLS"));
+    // RFC 2449 §6.6: a pipelined batch is answered in order
+    c.send("USER alice\r\nPASS 12345pass\r\nUIDL\r\nUIDL 2\r\nTOP 2 0\r\nLIST 1\r\n")
+        .await;
+    assert_eq!(c.line().await, "+OK");
+    assert!(c.line().await.starts_with("+OK alice's"));
+    assert_eq!(c.line().await, "+OK Unique-ID listing follows");
+    assert_eq!(c.body().await, ["1 uid-m1", "2 uid-m2"]);
+    assert_eq!(c.line().await, "+OK 2 uid-m2");
+    assert_eq!(c.line().await, "+OK Top of message follows");
+    assert_eq!(c.body().await, ["Subject: second", ""]);
+    assert_eq!(c.line().await, "+OK 1 120");
+    // after login, CAPA no longer offers login mechanisms
+    assert_eq!(c.cmd("CAPA").await, "+OK Capability list follows");
+    let caps = c.body().await;
+    assert!(!caps.iter().any(|c| c == "USER"));
+}
+
+#[tokio::test]
+async fn idle_timeout_deletes_nothing() {
+    let srv = start(ServerConfig {
+        idle_timeout: Duration::from_millis(300),
+        ..fast()
+    })
+    .await;
+    let (mut c, _) = Raw::connect(srv.port).await;
+    c.cmd("USER alice").await;
+    c.cmd("PASS 12345pass").await;
+    c.cmd("DELE 1").await;
+    // RFC 1939 §3: the autologout timer closes the session without UPDATE
+    assert_eq!(c.line().await, "-ERR Disconnected for inactivity.");
+    assert!(c.closed().await);
+    assert_eq!(srv.keys("alice"), ["m1", "m2"]);
+}
+
+#[tokio::test]
+async fn shutdown_ends_idle_sessions_without_update() {
+    let srv = start(fast()).await;
+    let (mut c, _) = Raw::connect(srv.port).await;
+    c.cmd("USER alice").await;
+    c.cmd("PASS 12345pass").await;
+    c.cmd("DELE 1").await;
+    srv.shutdown.trigger();
+    assert_eq!(c.line().await, "-ERR [SYS/TEMP] Server shutting down.");
+    tokio::time::timeout(Duration::from_secs(10), srv.shutdown.wait_idle())
+        .await
+        .unwrap();
+    assert_eq!(srv.keys("alice"), ["m1", "m2"]);
+}
+
+#[tokio::test]
+async fn plaintext_passwords_need_tls_from_other_hosts() {
+    // Like Dovecot's disable_plaintext_auth: a client on another address may not send a
+    // password in the clear. 127.0.0.2 is another address on the loopback interface.
+    let srv = start(fast()).await;
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let tcp = sock
+        .connect(format!("127.0.0.1:{}", srv.port).parse().unwrap())
+        .await
+        .unwrap();
+    let mut c = Raw {
+        tcp,
+        buf: Vec::new(),
+    };
+    assert!(c.line().await.starts_with("+OK"));
+    let refused =
+        "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
+    assert_eq!(c.cmd("USER alice").await, refused);
+    assert_eq!(c.cmd("AUTH PLAIN AGFsaWNlADEyMzQ1cGFzcw==").await, refused);
+    assert_eq!(c.cmd("CAPA").await, "+OK Capability list follows");
+    let caps = c.body().await;
+    assert!(!caps.iter().any(|c| c == "USER" || c.starts_with("SASL")));
+    // APOP sends no password: allowed
+    let srv_greeting_ts = {
+        // a fresh connection from the same foreign address to learn its timestamp
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let tcp = sock
+            .connect(format!("127.0.0.1:{}", srv.port).parse().unwrap())
+            .await
+            .unwrap();
+        let mut c2 = Raw {
+            tcp,
+            buf: Vec::new(),
+        };
+        let g = c2.line().await;
+        (c2, g[g.find('<').unwrap()..].to_owned())
+    };
+    let (mut c2, ts) = srv_greeting_ts;
+    let digest = apop_digest(&ts, "tanstaaf");
+    assert!(
+        c2.cmd(&format!("APOP alice {digest}"))
+            .await
+            .starts_with("+OK alice's")
+    );
+}
+
+fn tls_config() -> (Arc<rustls::ServerConfig>, String) {
+    let (cert, key) = self_signed(&["localhost".into()]).unwrap();
+    (
+        server_config(cert.as_bytes(), key.as_bytes()).unwrap(),
+        cert,
+    )
+}
+
+fn client(port: u16, tls: TlsMode, cert: &str) -> Arc<ClientConfig> {
+    let mut cfg = ClientConfig::new("localhost", port);
+    cfg.tls = tls;
+    cfg.trust = Trust::CaPem(cert.as_bytes().to_vec());
+    cfg.io_timeout = Some(Duration::from_secs(10));
+    Arc::new(cfg)
+}
+
+#[tokio::test]
+async fn client_against_server_with_stls() {
+    let (tls, cert) = tls_config();
+    let srv = start(ServerConfig {
+        tls: Some(tls),
+        ..fast()
+    })
+    .await;
+    let mut conn = Connection::connect(client(srv.port, TlsMode::StartTls, &cert))
+        .await
+        .unwrap();
+    assert!(conn.is_tls());
+    assert!(conn.apop_timestamp().is_some());
+    // after STLS the capabilities are asked again and STLS is gone (RFC 2595 §4)
+    let caps = conn.capa().await.unwrap();
+    assert!(!caps.has("STLS") && caps.has_sasl("PLAIN"));
+    conn.login("alice", "12345pass", LoginMethod::Auto)
+        .await
+        .unwrap();
+    assert_eq!(conn.stat().await.unwrap(), (2, 620));
+    assert_eq!(conn.list().await.unwrap(), vec![(1, 120), (2, 500)]);
+    assert_eq!(conn.list_one(2).await.unwrap(), 500);
+    assert_eq!(conn.uidl_one(1).await.unwrap(), "uid-m1");
+    let all = conn.retr_many(&[1, 2]).await.unwrap();
+    assert_eq!(all[0].len(), 120);
+    assert_eq!(all[1], message(500, "second", false));
+    assert_eq!(conn.top(1, 0).await.unwrap(), b"Subject: first\r\n\r\n");
+    let err = conn.retr(9).await.unwrap_err();
+    assert!(matches!(err, Error::Err(_)), "{err}");
+    // an -ERR leaves the connection usable
+    conn.dele(1).await.unwrap();
+    conn.quit().await.unwrap();
+    assert_eq!(srv.keys("alice"), ["m2"]);
+}
+
+#[tokio::test]
+async fn client_refuses_plaintext_passwords_and_allows_apop() {
+    let srv = start(fast()).await;
+    let mut cfg = ClientConfig::new("127.0.0.1", srv.port);
+    cfg.tls = TlsMode::None;
+    let mut conn = Connection::connect(Arc::new(cfg)).await.unwrap();
+    let err = conn
+        .login("alice", "12345pass", LoginMethod::UserPass)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InsecureAuth));
+    conn.apop("alice", "tanstaaf").await.unwrap();
+    assert_eq!(conn.stat().await.unwrap(), (2, 620));
+    conn.abort();
+    assert!(matches!(conn.noop().await, Err(Error::Closed)));
+}
+
+#[tokio::test]
+async fn stls_injection_is_refused() {
+    // RFC 2595 §4 / CVE-2011-0411: a command sent with STLS in the same packet must not be
+    // executed inside the TLS session. The server drops the connection.
+    let (tls, _) = tls_config();
+    let srv = start(ServerConfig {
+        tls: Some(tls),
+        ..fast()
+    })
+    .await;
+    let (mut c, _) = Raw::connect(srv.port).await;
+    c.send("STLS\r\nUSER alice\r\n").await;
+    assert_eq!(c.line().await, "+OK Begin TLS negotiation now.");
+    assert!(c.closed().await);
+}
+
+#[tokio::test]
+async fn implicit_tls_and_connection_limit() {
+    let (tls, cert) = tls_config();
+    let srv = start(ServerConfig {
+        tls: Some(tls),
+        implicit_tls: true,
+        max_connections: 1,
+        ..fast()
+    })
+    .await;
+    let mut conn = Connection::connect(client(srv.port, TlsMode::Implicit, &cert))
+        .await
+        .unwrap();
+    assert!(conn.is_tls());
+    // the second connection is over the limit
+    let (mut c, line) = Raw::connect(srv.port).await;
+    assert_eq!(
+        line,
+        "-ERR [SYS/TEMP] Too many connections, try again later."
+    );
+    assert!(c.closed().await);
+    conn.login("bob", "bobpw", LoginMethod::UserPass)
+        .await
+        .unwrap();
+    assert_eq!(conn.stat().await.unwrap(), (0, 0));
+    conn.quit().await.unwrap();
+}
