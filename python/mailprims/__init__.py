@@ -24,15 +24,18 @@ from mailprims.exceptions import (
     SmtpTemporaryError,
     TlsError,
 )
+from mailprims.pop3 import AsyncPop3Client, Pop3Client
 
 __all__ = [
     "AddressError",
+    "AsyncPop3Client",
     "CodecError",
     "ConfigError",
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
     "ParseError",
+    "Pop3Client",
     "Pop3Error",
     "ProtocolError",
     "SmtpError",

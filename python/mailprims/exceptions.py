@@ -143,8 +143,11 @@ class SmtpRecipientsRefused(SmtpError):
 
 
 class Pop3Error(MailError):
-    """A POP3 server answered ``-ERR``; ``text`` is the server's text."""
+    """A POP3 server answered ``-ERR``; ``text`` is the server's text and ``code`` its
+    response code (RFC 2449 §8, RFC 3206) such as ``"IN-USE"``, ``"AUTH"`` or ``"SYS/TEMP"``,
+    when it sent one."""
 
-    def __init__(self, message: str, *, text: str | None = None) -> None:
+    def __init__(self, message: str, *, text: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.text = text
+        self.code = code

@@ -173,6 +173,11 @@ impl Connection {
         conn.greeting = greeting;
         match conn.config.tls {
             TlsMode::StartTls => {
+                if !conn.capa().await?.has("STLS") {
+                    return Err(Error::Net(NetError::Tls(
+                        "the server does not offer STLS".into(),
+                    )));
+                }
                 conn.stls().await?;
             }
             TlsMode::Opportunistic => {
@@ -292,7 +297,9 @@ impl Connection {
     pub async fn apop(&mut self, user: &str, secret: &str) -> Result<Status, Error> {
         let timestamp = self
             .apop_timestamp()
-            .ok_or_else(|| Error::Usage("the server's greeting has no APOP timestamp".into()))?;
+            .ok_or_else(|| {
+                Error::NotSupported("the server's greeting has no APOP timestamp".into())
+            })?;
         let digest = apop_digest(timestamp, secret);
         let line = command::format("APOP", &[user, &digest], false).map_err(Error::Usage)?;
         let status = self.simple(&line).await?;

@@ -25,6 +25,8 @@ pub enum Error {
     Protocol(String),
     /// The command cannot be sent: a bad argument, a feature the server lacks, wrong state.
     Usage(String),
+    /// The server lacks something the call needs (an APOP timestamp, a SASL mechanism).
+    NotSupported(String),
     /// A password would be sent over an unencrypted connection.
     InsecureAuth,
     /// The connection was closed by `quit()` or an earlier fatal error.
@@ -56,7 +58,7 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Protocol(m) => write!(f, "POP3 protocol error: {m}"),
-            Error::Usage(m) => write!(f, "{m}"),
+            Error::Usage(m) | Error::NotSupported(m) => write!(f, "{m}"),
             Error::InsecureAuth => write!(
                 f,
                 "refusing to send a password over an unencrypted connection; use TLS \

@@ -71,3 +71,26 @@ pub fn net_error(py: Python<'_>, e: NetError) -> PyErr {
     }
     err
 }
+
+exception_type!(pop3_error_type, "Pop3Error");
+
+/// POP3 errors: `-ERR` replies are `Pop3Error` with the server's `text` and RFC 2449 `code`;
+/// below POP3, the network mapping of `net_error`.
+#[cold]
+pub fn pop3_error(py: Python<'_>, e: crate::pop3::Error) -> PyErr {
+    use crate::pop3::Error;
+    let message = e.to_string();
+    match e {
+        Error::Net(n) => net_error(py, n),
+        Error::Err(status) => instantiate(py, pop3_error_type(py), message, |kw| {
+            kw.set_item("text", status.text)?;
+            kw.set_item("code", status.code)
+        }),
+        Error::NotSupported(_) => instantiate(py, pop3_error_type(py), message, |_| Ok(())),
+        Error::Protocol(_) => instantiate(py, protocol_error_type(py), message, |_| Ok(())),
+        Error::Usage(_) | Error::InsecureAuth => {
+            instantiate(py, config_error_type(py), message, |_| Ok(()))
+        }
+        Error::Closed => instantiate(py, connection_error_type(py), message, |_| Ok(())),
+    }
+}

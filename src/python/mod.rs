@@ -4,6 +4,7 @@
 mod buffer;
 mod codec;
 mod errors;
+mod pop3;
 mod runtime;
 mod tls;
 
@@ -15,5 +16,6 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     codec::register(m)?;
     runtime::register(m)?;
     tls::register(m)?;
+    pop3::register(m)?;
     Ok(())
 }

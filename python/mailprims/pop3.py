@@ -1,0 +1,493 @@
+"""POP3 (RFC 1939): a client, sync and asyncio, and a server over a Maildir store.
+
+:class:`Pop3Client` and :class:`AsyncPop3Client` drive the same Rust core on one tokio runtime.
+They speak USER/PASS, APOP and AUTH PLAIN (RFC 5034), STLS (RFC 2595) and implicit TLS
+(port 995), with certificate verification on by default, and pipeline retrievals when the
+server allows it (RFC 2449). Message lines of any length are accepted (the stdlib's
+:mod:`poplib` gives up at 2048 octets).
+
+Deletions happen only when the session ends with QUIT (RFC 1939 §6): :meth:`Pop3Client.quit`,
+or leaving a ``with`` block normally. Leaving it with an exception, :meth:`Pop3Client.close`, a
+dropped connection or a timeout deletes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.message
+import email.policy
+import os
+import pathlib
+import types
+from collections.abc import AsyncIterator, Container, Iterator
+from typing import Any, Literal, cast, overload
+
+from mailprims import _mailprims
+from mailprims.exceptions import MailError
+
+__all__ = ["AsyncPop3Client", "Pop3Client"]
+
+TlsMode = Literal["auto", "starttls", "implicit", "none"]
+LoginMechanism = Literal["auto", "user", "plain"]
+Message = email.message.EmailMessage
+
+
+def _parse(data: bytes) -> Message:
+    """The one place retrieved bytes become a message object."""
+    return cast(Message, email.message_from_bytes(data, policy=email.policy.default))
+
+
+def _tls_mode(tls: str, port: int) -> str:
+    if tls == "auto":
+        return "implicit" if port == 995 else "opportunistic"
+    if tls in ("starttls", "implicit", "none"):
+        return tls
+    raise ValueError(f"tls must be 'auto', 'starttls', 'implicit' or 'none', not {tls!r}")
+
+
+def _cadata(cafile: str | os.PathLike[str] | None, cadata: str | bytes | None) -> bytes | None:
+    if cafile is not None and cadata is not None:
+        raise ValueError("give cafile or cadata, not both")
+    if cafile is not None:
+        return pathlib.Path(cafile).read_bytes()
+    if isinstance(cadata, str):
+        return cadata.encode()
+    return cadata
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _message_number(n: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"message numbers are int, not {type(n).__name__}")
+    if not 1 <= n <= 0xFFFFFFFF:
+        raise ValueError(f"message numbers start at 1, got {n}")
+    return n
+
+
+class _Pop3Base:
+    _core: Any
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        tls: TlsMode = "auto",
+        cafile: str | os.PathLike[str] | None = None,
+        cadata: str | bytes | None = None,
+        verify: bool = True,
+        tls_hostname: str | None = None,
+        allow_insecure_auth: bool = False,
+        timeout: float | None = 60.0,
+        connect_timeout: float | None = None,
+        max_message_size: int | None = None,
+        _blocking: bool,
+    ) -> None:
+        if port is None:
+            port = 995 if tls == "implicit" else 110
+        self.host = host
+        self.port = port
+        self._core = _mailprims.Pop3ClientCore(
+            host,
+            port,
+            tls=_tls_mode(tls, port),
+            cadata=_cadata(cafile, cadata),
+            verify=verify,
+            tls_hostname=tls_hostname,
+            allow_insecure_auth=allow_insecure_auth,
+            timeout=_seconds(timeout),
+            connect_timeout=_seconds(connect_timeout),
+            max_message_size=max_message_size,
+            blocking=_blocking,
+        )
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is open."""
+        return bool(self._core.info()["connected"])
+
+    @property
+    def welcome(self) -> str | None:
+        """The text of the server's greeting (after ``+OK``), None before connecting."""
+        greeting: str | None = self._core.info()["greeting"]
+        return greeting
+
+    @property
+    def apop_timestamp(self) -> str | None:
+        """The ``<...>`` timestamp of the greeting that APOP signs, if the server sent one."""
+        timestamp: str | None = self._core.info()["apop_timestamp"]
+        return timestamp
+
+    @property
+    def tls_version(self) -> str | None:
+        """The TLS version of the connection ("TLSv1.3"), None when unencrypted."""
+        tls = self._core.info()["tls"]
+        return tls[0] if tls else None
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether a login succeeded on this connection."""
+        return bool(self._core.info()["authenticated"])
+
+    def close(self) -> None:
+        """Close the connection without QUIT: nothing is deleted (RFC 1939 §6)."""
+        self._core.close()
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "not connected"
+        return f"<{type(self).__name__} {self.host}:{self.port} {state}>"
+
+
+class Pop3Client(_Pop3Base):
+    """A blocking POP3 client over one connection.
+
+    ``tls``: ``"auto"`` (implicit TLS on port 995, otherwise STLS when offered),
+    ``"starttls"`` (required: fails with :class:`~mailprims.TlsError` if not offered),
+    ``"implicit"`` (port 995 by default), or ``"none"``. Certificates are verified against the
+    system's roots, or ``cafile``/``cadata`` (PEM); ``verify=False`` turns verification off.
+    Passwords are never sent over an unencrypted connection unless ``allow_insecure_auth=True``
+    (APOP sends none). ``timeout`` bounds connecting and each read or write.
+
+    The connection opens on :meth:`connect`, ``with``, or the first login. Server refusals
+    raise :class:`~mailprims.Pop3Error` with the server's ``text`` and RFC 2449 ``code``.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        tls: TlsMode = "auto",
+        cafile: str | os.PathLike[str] | None = None,
+        cadata: str | bytes | None = None,
+        verify: bool = True,
+        tls_hostname: str | None = None,
+        allow_insecure_auth: bool = False,
+        timeout: float | None = 60.0,
+        connect_timeout: float | None = None,
+        max_message_size: int | None = None,
+    ) -> None:
+        super().__init__(
+            host,
+            port,
+            tls=tls,
+            cafile=cafile,
+            cadata=cadata,
+            verify=verify,
+            tls_hostname=tls_hostname,
+            allow_insecure_auth=allow_insecure_auth,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_message_size=max_message_size,
+            _blocking=True,
+        )
+
+    def connect(self) -> str:
+        """Connect (and STLS or TLS as configured); returns the greeting's text."""
+        greeting: str = self._core.connect()
+        return greeting
+
+    def _ensure_connected(self) -> None:
+        if not self.connected:
+            self.connect()
+
+    def capabilities(self) -> dict[str, list[str]]:
+        """The server's capabilities (CAPA, RFC 2449): name to arguments, e.g.
+        ``{"TOP": [], "SASL": ["PLAIN"], ...}``; empty if the server has no CAPA."""
+        return dict(self._core.capa())
+
+    def stls(self) -> str:
+        """Switch to TLS now (RFC 2595); ``tls="starttls"`` does this on connecting."""
+        text: str = self._core.stls()
+        return text
+
+    def login(self, user: str, password: str, *, mechanism: LoginMechanism = "auto") -> str:
+        """Log in with a password: AUTH PLAIN when the server offers it, else USER/PASS
+        (``mechanism="user"`` or ``"plain"`` to choose). Returns the server's text."""
+        self._ensure_connected()
+        text: str = self._core.login(user, password, mechanism)
+        return text
+
+    def apop(self, user: str, secret: str) -> str:
+        """Log in with APOP (RFC 1939 §7): proves the shared secret without sending it."""
+        self._ensure_connected()
+        text: str = self._core.apop(user, secret)
+        return text
+
+    def stat(self) -> tuple[int, int]:
+        """``(message count, mailbox size in octets)``."""
+        result: tuple[int, int] = self._core.stat()
+        return result
+
+    @overload
+    def list(self) -> dict[int, int]: ...
+    @overload
+    def list(self, which: int) -> int: ...
+    def list(self, which: int | None = None) -> dict[int, int] | int:
+        """Message sizes: ``{number: octets}``, or one message's size."""
+        if which is not None:
+            size: int = self._core.list_one(_message_number(which))
+            return size
+        return dict(self._core.list())
+
+    @overload
+    def uidl(self) -> dict[int, str]: ...
+    @overload
+    def uidl(self, which: int) -> str: ...
+    def uidl(self, which: int | None = None) -> dict[int, str] | str:
+        """Unique ids that stay the same across sessions: ``{number: uid}``, or one."""
+        if which is not None:
+            uid: str = self._core.uidl_one(_message_number(which))
+            return uid
+        return dict(self._core.uidl())
+
+    def retr_bytes(self, which: int) -> bytes:
+        """Message ``which`` as bytes (CRLF line ends, dots unstuffed)."""
+        data: bytes = self._core.retr(_message_number(which))
+        return data
+
+    def retr(self, which: int) -> Message:
+        """Message ``which``, parsed."""
+        return _parse(self.retr_bytes(which))
+
+    def top_bytes(self, which: int, lines: int) -> bytes:
+        """The header of message ``which`` and the first ``lines`` lines of its body."""
+        data: bytes = self._core.top(_message_number(which), lines)
+        return data
+
+    def top(self, which: int, lines: int) -> Message:
+        """The header and first ``lines`` body lines of message ``which``, parsed."""
+        return _parse(self.top_bytes(which, lines))
+
+    def dele(self, which: int) -> str:
+        """Mark message ``which`` deleted; it goes at QUIT (RSET undoes it)."""
+        text: str = self._core.dele(_message_number(which))
+        return text
+
+    def rset(self) -> str:
+        """Unmark every message marked deleted in this session."""
+        text: str = self._core.rset()
+        return text
+
+    def noop(self) -> str:
+        """NOOP: keep the session alive."""
+        text: str = self._core.noop()
+        return text
+
+    def quit(self) -> str:
+        """QUIT: the server deletes the marked messages and closes the connection."""
+        text: str = self._core.quit()
+        return text
+
+    def fetch_all_bytes(self, *, delete: bool = False) -> list[bytes]:
+        """Every message as bytes, in order, with pipelined RETRs when the server allows
+        them. With ``delete=True`` each is marked deleted (removed at QUIT)."""
+        numbers = sorted(self.list())
+        messages: list[bytes] = self._core.retr_many(numbers)
+        if delete and numbers:
+            self._core.dele_many(numbers)
+        return messages
+
+    def fetch_all(self, *, delete: bool = False) -> list[Message]:
+        """Every message, parsed (see :meth:`fetch_all_bytes`)."""
+        return [_parse(data) for data in self.fetch_all_bytes(delete=delete)]
+
+    def new_messages(self, seen: Container[str]) -> Iterator[tuple[str, Message]]:
+        """``(uid, message)`` for each message whose UIDL is not in ``seen``, retrieved as the
+        iteration reaches it: keep the uids to skip these next time."""
+        for number, uid in sorted(self.uidl().items()):
+            if uid not in seen:
+                yield uid, self.retr(number)
+
+    def __enter__(self) -> Pop3Client:
+        self._ensure_connected()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        # QUIT commits deletions: only when the block completed. Before login there is
+        # nothing to commit, and a server that already hung up is no error.
+        if exc_type is None and self.connected:
+            if self.authenticated:
+                self.quit()
+            else:
+                with contextlib.suppress(MailError):
+                    self.quit()
+        self.close()
+
+
+class AsyncPop3Client(_Pop3Base):
+    """The asyncio POP3 client: the options and methods of :class:`Pop3Client`, awaitable.
+
+    Cancelling a call (``asyncio.timeout``, ``task.cancel()``) closes the connection, deleting
+    nothing, and raises :class:`asyncio.CancelledError` as usual.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int | None = None,
+        *,
+        tls: TlsMode = "auto",
+        cafile: str | os.PathLike[str] | None = None,
+        cadata: str | bytes | None = None,
+        verify: bool = True,
+        tls_hostname: str | None = None,
+        allow_insecure_auth: bool = False,
+        timeout: float | None = 60.0,
+        connect_timeout: float | None = None,
+        max_message_size: int | None = None,
+    ) -> None:
+        super().__init__(
+            host,
+            port,
+            tls=tls,
+            cafile=cafile,
+            cadata=cadata,
+            verify=verify,
+            tls_hostname=tls_hostname,
+            allow_insecure_auth=allow_insecure_auth,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_message_size=max_message_size,
+            _blocking=False,
+        )
+
+    async def connect(self) -> str:
+        """Connect (and STLS or TLS as configured); returns the greeting's text."""
+        greeting: str = await self._core.connect()
+        return greeting
+
+    async def _ensure_connected(self) -> None:
+        if not self.connected:
+            await self.connect()
+
+    async def capabilities(self) -> dict[str, list[str]]:
+        """The server's capabilities (see :meth:`Pop3Client.capabilities`)."""
+        return dict(await self._core.capa())
+
+    async def stls(self) -> str:
+        """Switch to TLS now (RFC 2595)."""
+        text: str = await self._core.stls()
+        return text
+
+    async def login(self, user: str, password: str, *, mechanism: LoginMechanism = "auto") -> str:
+        """Log in with a password (see :meth:`Pop3Client.login`)."""
+        await self._ensure_connected()
+        text: str = await self._core.login(user, password, mechanism)
+        return text
+
+    async def apop(self, user: str, secret: str) -> str:
+        """Log in with APOP (RFC 1939 §7)."""
+        await self._ensure_connected()
+        text: str = await self._core.apop(user, secret)
+        return text
+
+    async def stat(self) -> tuple[int, int]:
+        """``(message count, mailbox size in octets)``."""
+        result: tuple[int, int] = await self._core.stat()
+        return result
+
+    @overload
+    async def list(self) -> dict[int, int]: ...
+    @overload
+    async def list(self, which: int) -> int: ...
+    async def list(self, which: int | None = None) -> dict[int, int] | int:
+        """Message sizes: ``{number: octets}``, or one message's size."""
+        if which is not None:
+            size: int = await self._core.list_one(_message_number(which))
+            return size
+        return dict(await self._core.list())
+
+    @overload
+    async def uidl(self) -> dict[int, str]: ...
+    @overload
+    async def uidl(self, which: int) -> str: ...
+    async def uidl(self, which: int | None = None) -> dict[int, str] | str:
+        """Unique ids: ``{number: uid}``, or one."""
+        if which is not None:
+            uid: str = await self._core.uidl_one(_message_number(which))
+            return uid
+        return dict(await self._core.uidl())
+
+    async def retr_bytes(self, which: int) -> bytes:
+        """Message ``which`` as bytes (CRLF line ends, dots unstuffed)."""
+        data: bytes = await self._core.retr(_message_number(which))
+        return data
+
+    async def retr(self, which: int) -> Message:
+        """Message ``which``, parsed."""
+        return _parse(await self.retr_bytes(which))
+
+    async def top_bytes(self, which: int, lines: int) -> bytes:
+        """The header of message ``which`` and the first ``lines`` lines of its body."""
+        data: bytes = await self._core.top(_message_number(which), lines)
+        return data
+
+    async def top(self, which: int, lines: int) -> Message:
+        """The header and first ``lines`` body lines of message ``which``, parsed."""
+        return _parse(await self.top_bytes(which, lines))
+
+    async def dele(self, which: int) -> str:
+        """Mark message ``which`` deleted; it goes at QUIT."""
+        text: str = await self._core.dele(_message_number(which))
+        return text
+
+    async def rset(self) -> str:
+        """Unmark every message marked deleted in this session."""
+        text: str = await self._core.rset()
+        return text
+
+    async def noop(self) -> str:
+        """NOOP: keep the session alive."""
+        text: str = await self._core.noop()
+        return text
+
+    async def quit(self) -> str:
+        """QUIT: the server deletes the marked messages and closes the connection."""
+        text: str = await self._core.quit()
+        return text
+
+    async def fetch_all_bytes(self, *, delete: bool = False) -> list[bytes]:
+        """Every message as bytes (see :meth:`Pop3Client.fetch_all_bytes`)."""
+        numbers = sorted(await self.list())
+        messages: list[bytes] = await self._core.retr_many(numbers)
+        if delete and numbers:
+            await self._core.dele_many(numbers)
+        return messages
+
+    async def fetch_all(self, *, delete: bool = False) -> list[Message]:
+        """Every message, parsed."""
+        return [_parse(data) for data in await self.fetch_all_bytes(delete=delete)]
+
+    async def new_messages(self, seen: Container[str]) -> AsyncIterator[tuple[str, Message]]:
+        """``(uid, message)`` for each message whose UIDL is not in ``seen``."""
+        for number, uid in sorted((await self.uidl()).items()):
+            if uid not in seen:
+                yield uid, await self.retr(number)
+
+    async def __aenter__(self) -> AsyncPop3Client:
+        await self._ensure_connected()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        if exc_type is None and self.connected:
+            if self.authenticated:
+                await self.quit()
+            else:
+                with contextlib.suppress(MailError):
+                    await self.quit()
+        self.close()

@@ -1,0 +1,355 @@
+//! Bindings for POP3 (`crate::pop3`). The client core wraps one connection; the sync client
+//! waits for it with `block_on`, the async client gets awaitables from `awaitable`: same core,
+//! two ways to wait.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pyo3::IntoPyObjectExt;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+use super::errors::pop3_error;
+use super::runtime::{awaitable, block_on, runtime};
+use crate::net::tls::Trust;
+use crate::pop3::client::{ClientConfig, Connection, LoginMethod, TlsMode};
+use crate::pop3::{Error, Status};
+
+pub(crate) fn seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
+    match value {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) => Err(PyValueError::new_err(format!(
+            "{what} must be a positive number of seconds or None, not {s}"
+        ))),
+    }
+}
+
+/// What an operation gives Python.
+enum Value {
+    None,
+    Text(String),
+    Int(u64),
+    Stat(u32, u64),
+    Bytes(Vec<u8>),
+    BytesList(Vec<Vec<u8>>),
+    Sizes(Vec<(u32, u64)>),
+    Uids(Vec<(u32, String)>),
+    Caps(Vec<(String, Vec<String>)>),
+}
+
+/// A result converted to Python where the GIL is held (on the event loop thread for async
+/// calls); errors become exceptions there.
+struct Outcome(Result<Value, Error>);
+
+impl<'py> IntoPyObject<'py> for Outcome {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let value = self.0.map_err(|e| pop3_error(py, e))?;
+        Ok(match value {
+            Value::None => py.None().into_bound(py),
+            Value::Text(t) => t.into_bound_py_any(py)?,
+            Value::Int(n) => n.into_bound_py_any(py)?,
+            Value::Stat(n, s) => (n, s).into_bound_py_any(py)?,
+            Value::Bytes(b) => PyBytes::new(py, &b).into_any(),
+            Value::BytesList(list) => {
+                let out = PyList::empty(py);
+                for b in list {
+                    out.append(PyBytes::new(py, &b))?;
+                }
+                out.into_any()
+            }
+            Value::Sizes(v) => v.into_bound_py_any(py)?,
+            Value::Uids(v) => v.into_bound_py_any(py)?,
+            Value::Caps(v) => v.into_bound_py_any(py)?,
+        })
+    }
+}
+
+/// What Python can ask about the connection without waiting for it.
+#[derive(Default, Clone)]
+struct Info {
+    connected: bool,
+    greeting: Option<String>,
+    apop_timestamp: Option<String>,
+    tls: Option<(String, String)>,
+    authenticated: bool,
+}
+
+impl Info {
+    fn of(conn: Option<&Connection>, previous: &Info) -> Info {
+        match conn {
+            Some(c) => Info {
+                connected: c.is_open(),
+                greeting: Some(c.greeting().text.clone()),
+                apop_timestamp: c.apop_timestamp().map(str::to_owned),
+                tls: c.tls_info().map(|t| (t.version, t.cipher)),
+                authenticated: c.is_authenticated(),
+            },
+            None => Info {
+                connected: false,
+                ..previous.clone()
+            },
+        }
+    }
+}
+
+struct Shared {
+    conn: tokio::sync::Mutex<Option<Connection>>,
+    info: Mutex<Info>,
+}
+
+impl Shared {
+    fn set_info(&self, conn: Option<&Connection>) {
+        if let Ok(mut info) = self.info.lock() {
+            *info = Info::of(conn, &info);
+        }
+    }
+}
+
+/// The core of `Pop3Client` and `AsyncPop3Client`: one POP3 connection.
+#[pyclass(module = "mailprims._mailprims", frozen)]
+pub struct Pop3ClientCore {
+    config: Arc<ClientConfig>,
+    shared: Arc<Shared>,
+    blocking: bool,
+}
+
+/// Run `$body` with the connection taken out of its slot: if the future is dropped midway
+/// (Ctrl-C, asyncio cancellation) the connection goes with it instead of being left
+/// half-way through a response; after a fatal error it is not put back either.
+macro_rules! with_conn {
+    ($self:ident, $py:ident, |$c:ident| $body:expr) => {{
+        let shared = $self.shared.clone();
+        $self.run($py, async move {
+            let mut slot = shared.conn.lock().await;
+            let mut $c = slot.take().ok_or(Error::Closed)?;
+            let result = $body;
+            shared.set_info(Some(&$c));
+            if $c.is_open() {
+                *slot = Some($c);
+            }
+            result
+        })
+    }};
+}
+
+impl Pop3ClientCore {
+    fn run<F>(&self, py: Python<'_>, fut: F) -> PyResult<Py<PyAny>>
+    where
+        F: Future<Output = Result<Value, Error>> + Send + 'static,
+    {
+        if self.blocking {
+            let result = block_on(py, fut)?;
+            Outcome(result).into_py_any(py)
+        } else {
+            awaitable(py, async move { Ok(Outcome(fut.await)) }).map(Bound::unbind)
+        }
+    }
+}
+
+fn text(status: Status) -> Value {
+    Value::Text(status.text)
+}
+
+#[pymethods]
+impl Pop3ClientCore {
+    #[new]
+    #[pyo3(signature = (host, port, *, tls, cadata=None, verify=true, tls_hostname=None,
+        allow_insecure_auth=false, timeout=None, connect_timeout=None, max_message_size=None,
+        blocking=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        host: String,
+        port: u16,
+        tls: &str,
+        cadata: Option<Vec<u8>>,
+        verify: bool,
+        tls_hostname: Option<String>,
+        allow_insecure_auth: bool,
+        timeout: Option<f64>,
+        connect_timeout: Option<f64>,
+        max_message_size: Option<usize>,
+        blocking: bool,
+    ) -> PyResult<Self> {
+        let mut config = ClientConfig::new(host, port);
+        config.tls = match tls {
+            "none" => TlsMode::None,
+            "opportunistic" => TlsMode::Opportunistic,
+            "starttls" => TlsMode::StartTls,
+            "implicit" => TlsMode::Implicit,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "tls must be 'auto', 'starttls', 'implicit' or 'none', not {other:?}"
+                )));
+            }
+        };
+        config.trust = match (verify, cadata) {
+            (false, _) => Trust::Insecure,
+            (true, Some(pem)) => Trust::CaPem(pem),
+            (true, None) => Trust::System,
+        };
+        config.tls_name = tls_hostname;
+        config.allow_insecure_auth = allow_insecure_auth;
+        let timeout = seconds(timeout, "timeout")?;
+        config.io_timeout = timeout;
+        config.connect_timeout = seconds(connect_timeout, "connect_timeout")?.or(timeout);
+        config.max_message_size = max_message_size;
+        Ok(Pop3ClientCore {
+            config: Arc::new(config),
+            shared: Arc::new(Shared {
+                conn: tokio::sync::Mutex::new(None),
+                info: Mutex::new(Info::default()),
+            }),
+            blocking,
+        })
+    }
+
+    /// Connect (and secure the session as configured); returns the greeting's text.
+    fn connect(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let shared = self.shared.clone();
+        let config = self.config.clone();
+        self.run(py, async move {
+            let mut slot = shared.conn.lock().await;
+            if slot.as_ref().is_some_and(Connection::is_open) {
+                return Err(Error::Usage("already connected".into()));
+            }
+            let conn = Connection::connect(config).await?;
+            let greeting = conn.greeting().text.clone();
+            shared.set_info(Some(&conn));
+            *slot = Some(conn);
+            Ok(Value::Text(greeting))
+        })
+    }
+
+    /// Connection state: a dict with connected, greeting, apop_timestamp, tls, authenticated.
+    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let info = self.shared.info.lock().map(|i| i.clone()).unwrap_or_default();
+        let d = PyDict::new(py);
+        d.set_item("connected", info.connected)?;
+        d.set_item("greeting", info.greeting)?;
+        d.set_item("apop_timestamp", info.apop_timestamp)?;
+        d.set_item("tls", info.tls)?;
+        d.set_item("authenticated", info.authenticated)?;
+        Ok(d)
+    }
+
+    fn capa(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c.capa().await.map(|caps| Value::Caps(caps.0)))
+    }
+
+    fn stls(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c.stls().await.map(text))
+    }
+
+    #[pyo3(signature = (user, password, method="auto"))]
+    fn login(
+        &self,
+        py: Python<'_>,
+        user: String,
+        password: String,
+        method: &str,
+    ) -> PyResult<Py<PyAny>> {
+        let method = match method {
+            "auto" => LoginMethod::Auto,
+            "user" => LoginMethod::UserPass,
+            "plain" => LoginMethod::Plain,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "mechanism must be 'auto', 'user' or 'plain', not {other:?}"
+                )));
+            }
+        };
+        with_conn!(self, py, |c| c
+            .login(&user, &password, method)
+            .await
+            .map(text))
+    }
+
+    fn apop(&self, py: Python<'_>, user: String, secret: String) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c.apop(&user, &secret).await.map(text))
+    }
+
+    fn stat(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c.stat().await.map(|(n, s)| Value::Stat(n, s)))
+    }
+
+    fn list(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c.list().await.map(Value::Sizes))
+    }
+
+    fn list_one(&self, py: Python<'_>, msg: u32) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c.list_one(msg).await.map(Value::Int))
+    }
+
+    fn uidl(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c.uidl().await.map(Value::Uids))
+    }
+
+    fn uidl_one(&self, py: Python<'_>, msg: u32) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c.uidl_one(msg).await.map(Value::Text))
+    }
+
+    fn retr(&self, py: Python<'_>, msg: u32) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c.retr(msg).await.map(Value::Bytes))
+    }
+
+    fn retr_many(&self, py: Python<'_>, msgs: Vec<u32>) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c.retr_many(&msgs).await.map(Value::BytesList))
+    }
+
+    fn top(&self, py: Python<'_>, msg: u32, lines: u64) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c.top(msg, lines).await.map(Value::Bytes))
+    }
+
+    fn dele(&self, py: Python<'_>, msg: u32) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c.dele(msg).await.map(text))
+    }
+
+    fn dele_many(&self, py: Python<'_>, msgs: Vec<u32>) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c.dele_many(&msgs).await.map(|()| Value::None))
+    }
+
+    fn rset(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c.rset().await.map(text))
+    }
+
+    fn noop(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c.noop().await.map(text))
+    }
+
+    fn quit(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c.quit().await.map(text))
+    }
+
+    /// Close without QUIT: nothing is deleted (RFC 1939 §6). Never waits.
+    fn close(&self) {
+        let taken = match self.shared.conn.try_lock() {
+            Ok(mut slot) => {
+                slot.take();
+                true
+            }
+            Err(_) => false,
+        };
+        if taken {
+            self.shared.set_info(None);
+        } else {
+            // An operation is running: it finishes or fails, then the connection goes.
+            let shared = self.shared.clone();
+            runtime().spawn(async move {
+                shared.conn.lock().await.take();
+                shared.set_info(None);
+            });
+        }
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Pop3ClientCore>()?;
+    Ok(())
+}
