@@ -28,9 +28,15 @@ pub struct LineReader<S> {
 
 impl<S: AsyncRead + Unpin> LineReader<S> {
     pub fn new(inner: S) -> Self {
+        Self::with_capacity(inner, READ_CHUNK)
+    }
+
+    /// A reader whose reads ask for up to `capacity` bytes at once: fewer system calls for a
+    /// client receiving whole messages.
+    pub fn with_capacity(inner: S, capacity: usize) -> Self {
         Self {
             inner,
-            buf: vec![0; READ_CHUNK],
+            buf: vec![0; capacity.max(64)],
             start: 0,
             end: 0,
         }

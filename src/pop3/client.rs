@@ -22,6 +22,8 @@ const MAX_STATUS_LINE: usize = 64 * 1024;
 const MAX_AUTH_LINE: usize = 255;
 /// Commands sent ahead of the responses read when the server allows pipelining.
 const PIPELINE_WINDOW: usize = 64;
+/// Read size: responses carry whole messages.
+const READ_BUFFER: usize = 256 * 1024;
 
 /// How the connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,7 +157,7 @@ impl Connection {
                 .await?;
         }
         let mut conn = Connection {
-            lines: Some(LineReader::new(stream)),
+            lines: Some(LineReader::with_capacity(stream, READ_BUFFER)),
             config,
             greeting: Status {
                 ok: true,
@@ -255,7 +257,7 @@ impl Connection {
         let stream = stream
             .start_tls_client(config.rustls()?, config.tls_name(), config.io_timeout)
             .await?;
-        self.lines = Some(LineReader::new(stream));
+        self.lines = Some(LineReader::with_capacity(stream, READ_BUFFER));
         self.capabilities = None;
         Ok(status)
     }
@@ -295,11 +297,9 @@ impl Connection {
 
     /// APOP (RFC 1939 §7): proves the shared secret without sending it.
     pub async fn apop(&mut self, user: &str, secret: &str) -> Result<Status, Error> {
-        let timestamp = self
-            .apop_timestamp()
-            .ok_or_else(|| {
-                Error::NotSupported("the server's greeting has no APOP timestamp".into())
-            })?;
+        let timestamp = self.apop_timestamp().ok_or_else(|| {
+            Error::NotSupported("the server's greeting has no APOP timestamp".into())
+        })?;
         let digest = apop_digest(timestamp, secret);
         let line = command::format("APOP", &[user, &digest], false).map_err(Error::Usage)?;
         let status = self.simple(&line).await?;

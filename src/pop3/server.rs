@@ -11,6 +11,7 @@
 //! - bad input gets `-ERR` and the session goes on, until too many errors end it.
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -48,6 +49,9 @@ pub trait Maildrop: Send + Sync + 'static {
     fn mark_seen(&self, keys: &[String]) -> Result<(), String>;
     /// UPDATE state: remove the deleted messages, durably and together where possible.
     fn remove(&self, keys: &[String]) -> Result<(), String>;
+    /// Refresh the lock so other processes do not take it for stale; called about once a
+    /// minute while a session is active.
+    fn touch(&self) {}
 }
 
 /// Why a maildrop could not be opened.
@@ -95,6 +99,8 @@ pub struct ServerConfig {
     pub allow_insecure_auth: bool,
     /// Sent with the IMPLEMENTATION capability.
     pub implementation: String,
+    /// How long `Running::stop` lets commands in flight finish.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServerConfig {
@@ -110,6 +116,7 @@ impl Default for ServerConfig {
             max_connections: 1000,
             allow_insecure_auth: false,
             implementation: concat!("mailprims ", env!("CARGO_PKG_VERSION")).into(),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -122,22 +129,98 @@ const MAX_SASL_LINE: usize = 16 * 1024;
 /// Output is flushed once this much is queued even if more pipelined commands are waiting.
 const FLUSH_AT: usize = 256 * 1024;
 
+/// How often an active session refreshes its maildrop lock.
+const LOCK_REFRESH: Duration = Duration::from_secs(60);
+
 const AUTH_FAILED: &str = "-ERR [AUTH] Authentication failed.\r\n";
 
-/// Accept connections on `listener` until `shutdown` is triggered, each in its own task
-/// registered with `shutdown` (so the owner can wait for them). Returns once the listener is
-/// closed; sessions may still be finishing.
+/// A server accepting connections (see [`start`]).
+pub struct Running {
+    pub local_addr: SocketAddr,
+    shutdown: Shutdown,
+    hard: Shutdown,
+    grace: Duration,
+}
+
+impl Running {
+    pub fn is_stopping(&self) -> bool {
+        self.shutdown.is_triggered()
+    }
+
+    /// Open connections, plus one for the accept loop while it runs.
+    pub fn active_tasks(&self) -> usize {
+        self.shutdown.active_tasks()
+    }
+
+    /// Stop accepting; sessions waiting for a command are told and closed, commands in
+    /// flight (a RETR being sent, a QUIT's UPDATE) may finish within the grace period, after
+    /// which the remaining connections are cut. Nothing is deleted for a session that did not
+    /// reach QUIT.
+    pub async fn stop(&self) {
+        self.shutdown.trigger();
+        if tokio::time::timeout(self.grace, self.shutdown.wait_idle())
+            .await
+            .is_err()
+        {
+            self.hard.trigger();
+            let _ = tokio::time::timeout(Duration::from_secs(5), self.shutdown.wait_idle()).await;
+        }
+    }
+
+    /// Resolves once `stop` has been called (by anyone).
+    pub async fn stopped(&self) {
+        self.shutdown.signal().wait().await;
+    }
+}
+
+/// Bind `host:port` (port 0: any free port) and start serving on the current runtime.
+pub async fn start<B: Backend>(
+    host: &str,
+    port: u16,
+    backend: Arc<B>,
+    config: Arc<ServerConfig>,
+) -> Result<Running, NetError> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let listener = TcpListener::bind((host, port))
+        .await
+        .map_err(|source| NetError::Connect {
+            target: format!("{host}:{port}"),
+            source,
+        })?;
+    let local_addr = listener.local_addr()?;
+    let shutdown = Shutdown::new();
+    let hard = Shutdown::new();
+    let grace = config.shutdown_grace;
+    let guard = shutdown.task();
+    let accept = serve(listener, backend, config, shutdown.clone(), hard.clone());
+    tokio::spawn(async move {
+        let _guard = guard;
+        accept.await;
+    });
+    Ok(Running {
+        local_addr,
+        shutdown,
+        hard,
+        grace,
+    })
+}
+
+/// Accept connections on `listener` until `shutdown` is triggered, each session in its own
+/// task registered with `shutdown` (so the owner can wait for them); then wait for the
+/// sessions, or cut them off when `hard` is triggered.
 pub async fn serve<B: Backend>(
     listener: TcpListener,
     backend: Arc<B>,
     config: Arc<ServerConfig>,
     shutdown: Shutdown,
+    hard: Shutdown,
 ) {
     let limit = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let mut signal = shutdown.signal();
     let mut tasks = JoinSet::new();
     loop {
         let accepted = tokio::select! {
+            biased;
             _ = signal.wait() => break,
             r = listener.accept() => r,
         };
@@ -172,8 +255,20 @@ pub async fn serve<B: Backend>(
             drop(guard);
         });
     }
-    // Sessions keep running (they watch the signal); detach them from this set.
-    tasks.detach_all();
+    drop(listener);
+    let mut cut = hard.signal();
+    loop {
+        tokio::select! {
+            biased;
+            _ = cut.wait() => {
+                // Dropping a session drops its maildrop (and lock) without UPDATE.
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+                return;
+            }
+            next = tasks.join_next() => if next.is_none() { return },
+        }
+    }
 }
 
 /// A message in the session's snapshot of the maildrop.
@@ -206,6 +301,7 @@ struct Session<B: Backend> {
     secure: bool,
     errors: u32,
     auth_failures: u32,
+    last_touch: std::time::Instant,
 }
 
 impl<B: Backend> Session<B> {
@@ -243,6 +339,7 @@ impl<B: Backend> Session<B> {
             secure,
             errors: 0,
             auth_failures: 0,
+            last_touch: std::time::Instant::now(),
         };
         let greeting = format!("+OK POP3 server ready {}\r\n", session.timestamp);
         session.out.extend_from_slice(greeting.as_bytes());
@@ -663,6 +760,12 @@ impl<B: Backend> Session<B> {
         else {
             return Ok(Next::Continue);
         };
+        if self.last_touch.elapsed() >= LOCK_REFRESH {
+            self.last_touch = std::time::Instant::now();
+            let md = maildrop.clone();
+            // Fire and forget: a failed refresh only risks the lock being taken as stale.
+            drop(tokio::task::spawn_blocking(move || md.touch()));
+        }
         match cmd {
             Command::Stat => {
                 let (n, size) = totals(slots);

@@ -53,6 +53,10 @@ impl Maildrop for MemoryDrop {
             .collect())
     }
     fn read(&self, key: &str) -> Result<Vec<u8>, String> {
+        if key == "slow" {
+            // a disk that takes its time: for the shutdown cut-off test
+            std::thread::sleep(Duration::from_millis(1500));
+        }
         let boxes = self.boxes.lock().unwrap();
         boxes[&self.account]
             .messages
@@ -124,13 +128,13 @@ fn message(size: usize, subject: &str, lf: bool) -> Vec<u8> {
     m
 }
 
-struct Running {
+struct Started {
     port: u16,
-    shutdown: Shutdown,
+    server: Running,
     boxes: Arc<Mutex<HashMap<String, Mailbox>>>,
 }
 
-impl Running {
+impl Started {
     fn keys(&self, user: &str) -> Vec<String> {
         self.boxes.lock().unwrap()[user]
             .messages
@@ -143,7 +147,7 @@ impl Running {
     }
 }
 
-async fn start(config: ServerConfig) -> Running {
+async fn start(config: ServerConfig) -> Started {
     let mut memory = Memory::default();
     memory.users.insert(
         "alice".into(),
@@ -163,20 +167,24 @@ async fn start(config: ServerConfig) -> Running {
             },
         );
         boxes.insert("bob".into(), Mailbox::default());
+        memory
+            .users
+            .insert("carol".into(), ("carolpw".into(), None));
+        boxes.insert(
+            "carol".into(),
+            Mailbox {
+                messages: vec![("slow".into(), message(200, "slow", false))],
+                ..Default::default()
+            },
+        );
     }
     let boxes = memory.boxes.clone();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let shutdown = Shutdown::new();
-    tokio::spawn(serve(
-        listener,
-        Arc::new(memory),
-        Arc::new(config),
-        shutdown.clone(),
-    ));
-    Running {
-        port,
-        shutdown,
+    let server = super::start("127.0.0.1", 0, Arc::new(memory), Arc::new(config))
+        .await
+        .unwrap();
+    Started {
+        port: server.local_addr.port(),
+        server,
         boxes,
     }
 }
@@ -547,12 +555,46 @@ async fn shutdown_ends_idle_sessions_without_update() {
     c.cmd("USER alice").await;
     c.cmd("PASS 12345pass").await;
     c.cmd("DELE 1").await;
-    srv.shutdown.trigger();
+    let stop = tokio::spawn(async move {
+        srv.server.stop().await;
+        srv
+    });
     assert_eq!(c.line().await, "-ERR [SYS/TEMP] Server shutting down.");
-    tokio::time::timeout(Duration::from_secs(10), srv.shutdown.wait_idle())
+    let srv = tokio::time::timeout(Duration::from_secs(10), stop)
         .await
+        .unwrap()
         .unwrap();
+    assert_eq!(srv.server.active_tasks(), 0);
     assert_eq!(srv.keys("alice"), ["m1", "m2"]);
+    // no longer accepting
+    assert!(TcpStream::connect(("127.0.0.1", srv.port)).await.is_err());
+}
+
+#[tokio::test]
+async fn stop_cuts_off_sessions_after_the_grace_period() {
+    let srv = start(ServerConfig {
+        shutdown_grace: Duration::from_millis(100),
+        ..fast()
+    })
+    .await;
+    let (mut c, _) = Raw::connect(srv.port).await;
+    c.cmd("USER carol").await;
+    assert!(c.cmd("PASS carolpw").await.starts_with("+OK"));
+    c.cmd("DELE 1").await;
+    assert!(c.cmd("RSET").await.starts_with("+OK"));
+    c.send("RETR 1\r\n").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    srv.server.stop().await;
+    // the slow RETR was cut off: stop did not wait for it
+    assert!(
+        started.elapsed() < Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
+    let rest = c.line().await;
+    assert!(rest.is_empty(), "{rest:?}");
+    assert_eq!(srv.keys("carol"), ["slow"]);
 }
 
 #[tokio::test]

@@ -229,7 +229,12 @@ impl Pop3ClientCore {
 
     /// Connection state: a dict with connected, greeting, apop_timestamp, tls, authenticated.
     fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let info = self.shared.info.lock().map(|i| i.clone()).unwrap_or_default();
+        let info = self
+            .shared
+            .info
+            .lock()
+            .map(|i| i.clone())
+            .unwrap_or_default();
         let d = PyDict::new(py);
         d.set_item("connected", info.connected)?;
         d.set_item("greeting", info.greeting)?;
