@@ -22,10 +22,10 @@ import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
 
-from _dovecot import Dovecot, available, write_messages  # noqa: E402
-from harness import Case  # noqa: E402
+from _dovecot import Dovecot, available, write_messages
 
-import mailprims  # noqa: E402
+import mailprims
+from harness import Case
 
 USER, PASSWORD = "bob", "bench password"
 COUNT = 1000

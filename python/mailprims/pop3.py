@@ -13,6 +13,7 @@ dropped connection or a timeout deletes nothing.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import email
 import email.message
@@ -21,15 +22,15 @@ import os
 import pathlib
 import types
 from collections.abc import AsyncIterator, Container, Iterator
-from typing import Any, Literal, cast, overload
+from typing import Any, Literal, TypeAlias, cast, overload
 
 from mailprims import _mailprims
 from mailprims.exceptions import MailError
 
 __all__ = ["AsyncPop3Client", "Pop3Client"]
 
-TlsMode = Literal["auto", "starttls", "implicit", "none"]
-LoginMechanism = Literal["auto", "user", "plain"]
+_TlsMode: TypeAlias = Literal["auto", "starttls", "implicit", "none"]
+_LoginMechanism: TypeAlias = Literal["auto", "user", "plain"]
 Message = email.message.EmailMessage
 
 
@@ -76,7 +77,7 @@ class _Pop3Base:
         host: str,
         port: int | None = None,
         *,
-        tls: TlsMode = "auto",
+        tls: _TlsMode = "auto",
         cafile: str | os.PathLike[str] | None = None,
         cadata: str | bytes | None = None,
         verify: bool = True,
@@ -161,7 +162,7 @@ class Pop3Client(_Pop3Base):
         host: str,
         port: int | None = None,
         *,
-        tls: TlsMode = "auto",
+        tls: _TlsMode = "auto",
         cafile: str | os.PathLike[str] | None = None,
         cadata: str | bytes | None = None,
         verify: bool = True,
@@ -195,7 +196,7 @@ class Pop3Client(_Pop3Base):
         if not self.connected:
             self.connect()
 
-    def capabilities(self) -> dict[str, list[str]]:
+    def capabilities(self) -> dict[str, builtins.list[str]]:
         """The server's capabilities (CAPA, RFC 2449): name to arguments, e.g.
         ``{"TOP": [], "SASL": ["PLAIN"], ...}``; empty if the server has no CAPA."""
         return dict(self._core.capa())
@@ -205,7 +206,7 @@ class Pop3Client(_Pop3Base):
         text: str = self._core.stls()
         return text
 
-    def login(self, user: str, password: str, *, mechanism: LoginMechanism = "auto") -> str:
+    def login(self, user: str, password: str, *, mechanism: _LoginMechanism = "auto") -> str:
         """Log in with a password: AUTH PLAIN when the server offers it, else USER/PASS
         (``mechanism="user"`` or ``"plain"`` to choose). Returns the server's text."""
         self._ensure_connected()
@@ -224,7 +225,7 @@ class Pop3Client(_Pop3Base):
         return result
 
     @overload
-    def list(self) -> dict[int, int]: ...
+    def list(self, which: None = None) -> dict[int, int]: ...
     @overload
     def list(self, which: int) -> int: ...
     def list(self, which: int | None = None) -> dict[int, int] | int:
@@ -235,7 +236,7 @@ class Pop3Client(_Pop3Base):
         return dict(self._core.list())
 
     @overload
-    def uidl(self) -> dict[int, str]: ...
+    def uidl(self, which: None = None) -> dict[int, str]: ...
     @overload
     def uidl(self, which: int) -> str: ...
     def uidl(self, which: int | None = None) -> dict[int, str] | str:
@@ -283,16 +284,16 @@ class Pop3Client(_Pop3Base):
         text: str = self._core.quit()
         return text
 
-    def fetch_all_bytes(self, *, delete: bool = False) -> list[bytes]:
+    def fetch_all_bytes(self, *, delete: bool = False) -> builtins.list[bytes]:
         """Every message as bytes, in order, with pipelined RETRs when the server allows
         them. With ``delete=True`` each is marked deleted (removed at QUIT)."""
         numbers = sorted(self.list())
-        messages: list[bytes] = self._core.retr_many(numbers)
+        messages: builtins.list[bytes] = self._core.retr_many(numbers)
         if delete and numbers:
             self._core.dele_many(numbers)
         return messages
 
-    def fetch_all(self, *, delete: bool = False) -> list[Message]:
+    def fetch_all(self, *, delete: bool = False) -> builtins.list[Message]:
         """Every message, parsed (see :meth:`fetch_all_bytes`)."""
         return [_parse(data) for data in self.fetch_all_bytes(delete=delete)]
 
@@ -336,7 +337,7 @@ class AsyncPop3Client(_Pop3Base):
         host: str,
         port: int | None = None,
         *,
-        tls: TlsMode = "auto",
+        tls: _TlsMode = "auto",
         cafile: str | os.PathLike[str] | None = None,
         cadata: str | bytes | None = None,
         verify: bool = True,
@@ -370,7 +371,7 @@ class AsyncPop3Client(_Pop3Base):
         if not self.connected:
             await self.connect()
 
-    async def capabilities(self) -> dict[str, list[str]]:
+    async def capabilities(self) -> dict[str, builtins.list[str]]:
         """The server's capabilities (see :meth:`Pop3Client.capabilities`)."""
         return dict(await self._core.capa())
 
@@ -379,7 +380,7 @@ class AsyncPop3Client(_Pop3Base):
         text: str = await self._core.stls()
         return text
 
-    async def login(self, user: str, password: str, *, mechanism: LoginMechanism = "auto") -> str:
+    async def login(self, user: str, password: str, *, mechanism: _LoginMechanism = "auto") -> str:
         """Log in with a password (see :meth:`Pop3Client.login`)."""
         await self._ensure_connected()
         text: str = await self._core.login(user, password, mechanism)
@@ -397,7 +398,7 @@ class AsyncPop3Client(_Pop3Base):
         return result
 
     @overload
-    async def list(self) -> dict[int, int]: ...
+    async def list(self, which: None = None) -> dict[int, int]: ...
     @overload
     async def list(self, which: int) -> int: ...
     async def list(self, which: int | None = None) -> dict[int, int] | int:
@@ -408,7 +409,7 @@ class AsyncPop3Client(_Pop3Base):
         return dict(await self._core.list())
 
     @overload
-    async def uidl(self) -> dict[int, str]: ...
+    async def uidl(self, which: None = None) -> dict[int, str]: ...
     @overload
     async def uidl(self, which: int) -> str: ...
     async def uidl(self, which: int | None = None) -> dict[int, str] | str:
@@ -456,15 +457,15 @@ class AsyncPop3Client(_Pop3Base):
         text: str = await self._core.quit()
         return text
 
-    async def fetch_all_bytes(self, *, delete: bool = False) -> list[bytes]:
+    async def fetch_all_bytes(self, *, delete: bool = False) -> builtins.list[bytes]:
         """Every message as bytes (see :meth:`Pop3Client.fetch_all_bytes`)."""
         numbers = sorted(await self.list())
-        messages: list[bytes] = await self._core.retr_many(numbers)
+        messages: builtins.list[bytes] = await self._core.retr_many(numbers)
         if delete and numbers:
             await self._core.dele_many(numbers)
         return messages
 
-    async def fetch_all(self, *, delete: bool = False) -> list[Message]:
+    async def fetch_all(self, *, delete: bool = False) -> builtins.list[Message]:
         """Every message, parsed."""
         return [_parse(data) for data in await self.fetch_all_bytes(delete=delete)]
 
