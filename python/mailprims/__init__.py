@@ -2,6 +2,8 @@
 
 Codecs: :mod:`mailprims.base64`, :mod:`mailprims.quoted_printable`,
 :mod:`mailprims.encoded_word` (RFC 2047) and :mod:`mailprims.params` (RFC 2231).
+Storage (:mod:`mailprims.store`): :class:`Maildir`, :class:`Mbox`, :class:`MaildirStore`,
+:class:`Users`.
 """
 
 from __future__ import annotations
@@ -9,11 +11,14 @@ from __future__ import annotations
 from mailprims import base64, encoded_word, params, quoted_printable
 from mailprims._mailprims import __version__
 from mailprims.exceptions import (
+    AccountError,
     AddressError,
     CodecError,
     MailConnectionError,
     MailError,
+    MailboxLockedError,
     MailTimeoutError,
+    MessageNotFoundError,
     ParseError,
     Pop3Error,
     ProtocolError,
@@ -21,14 +26,25 @@ from mailprims.exceptions import (
     SmtpPermanentError,
     SmtpRecipientsRefused,
     SmtpTemporaryError,
+    StoreError,
+    UsersFileError,
 )
+from mailprims.store import Maildir, MaildirEntry, MaildirStore, MaildropLock, Mbox, Users
 
 __all__ = [
+    "AccountError",
     "AddressError",
     "CodecError",
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
+    "MailboxLockedError",
+    "Maildir",
+    "MaildirEntry",
+    "MaildirStore",
+    "MaildropLock",
+    "Mbox",
+    "MessageNotFoundError",
     "ParseError",
     "Pop3Error",
     "ProtocolError",
@@ -36,6 +52,9 @@ __all__ = [
     "SmtpPermanentError",
     "SmtpRecipientsRefused",
     "SmtpTemporaryError",
+    "StoreError",
+    "Users",
+    "UsersFileError",
     "__version__",
     "base64",
     "encoded_word",

@@ -4,6 +4,7 @@
 mod buffer;
 mod codec;
 mod errors;
+mod store;
 
 use pyo3::prelude::*;
 
@@ -11,5 +12,6 @@ use pyo3::prelude::*;
 fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     codec::register(m)?;
+    store::register(m)?;
     Ok(())
 }

@@ -110,10 +110,10 @@ impl std::fmt::Debug for Maildir {
     }
 }
 
-/// The name of the POP3 maildrop lock: Dovecot's `dovecot-uidlist.lock`, which Dovecot's own
-/// POP3 server holds for a session when `pop3_lock_session = yes`, so the two exclude each
-/// other.
-pub const MAILDROP_LOCK: &str = "dovecot-uidlist.lock";
+/// The name of the POP3 maildrop lock: the dot-lock Dovecot's own POP3 server holds for a
+/// session when `pop3_lock_session = yes` (same name, same `<pid>:<host>` content), so a
+/// mailprims POP3 session and a Dovecot one exclude each other.
+pub const MAILDROP_LOCK: &str = "dovecot-pop3-session.lock";
 
 impl Maildir {
     /// Open the Maildir at `path`; with `create`, make it (mode 0700, like Dovecot and Python)

@@ -301,6 +301,13 @@ impl UserDb {
         Ok(())
     }
 
+    /// Store an already computed hash (from [`hash_password`], or `!` for no login).
+    pub fn set_password_hash(&mut self, name: &str, hash: String) -> Result<()> {
+        check_hash(&hash).map_err(|reason| StoreError::Password { reason })?;
+        self.account_mut(name)?.hash = hash;
+        Ok(())
+    }
+
     /// Set or clear an account's APOP secret.
     pub fn set_apop_secret(&mut self, name: &str, secret: Option<&str>) -> Result<()> {
         self.account_mut(name)?.apop = secret.map(str::to_owned);
