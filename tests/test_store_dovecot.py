@@ -59,7 +59,7 @@ class Dovecot:
     def hand_over(self) -> None:
         if IS_ROOT:
             os.chmod(self.base, 0o755)
-            for dirpath, dirnames, filenames in os.walk(self.maildir):
+            for dirpath, _dirnames, filenames in os.walk(self.maildir):
                 shutil.chown(dirpath, "nobody", "nogroup")
                 for n in filenames:
                     shutil.chown(os.path.join(dirpath, n), "nobody", "nogroup")
@@ -115,7 +115,9 @@ def imap_fetch(dc: Dovecot) -> dict[bytes, tuple[set[str], int, bytes]]:
     )
     found = {}
     pos = 0
-    pattern = re.compile(rb"\* \d+ FETCH \(FLAGS \(([^)]*)\) RFC822\.SIZE (\d+) BODY\[\] \{(\d+)\}\r\n")
+    pattern = re.compile(
+        rb"\* \d+ FETCH \(FLAGS \(([^)]*)\) RFC822\.SIZE (\d+) BODY\[\] \{(\d+)\}\r\n"
+    )
     while m := pattern.search(out, pos):
         start = m.end()
         body = out[start : start + int(m[3])]

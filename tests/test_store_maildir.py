@@ -67,7 +67,7 @@ def test_mapping_api(md: mp.Maildir) -> None:
     assert len(md) == len(MESSAGES)
     assert [md[k] for k in keys] == MESSAGES
     assert list(md) == MESSAGES
-    assert list(md.items_bytes()) == list(zip(keys, MESSAGES))
+    assert list(md.items_bytes()) == list(zip(keys, MESSAGES, strict=True))
     assert list(md.iterkeys()) == keys
     assert keys[0] in md
     assert "nope" not in md
@@ -93,7 +93,7 @@ def test_sizes_without_reading(md: mp.Maildir) -> None:
     keys = [md.add(m) for m in MESSAGES]
     entries = md.entries()
     assert [e.key for e in entries] == keys
-    for e, m in zip(entries, MESSAGES):
+    for e, m in zip(entries, MESSAGES, strict=True):
         assert e.size == len(m) == md.get_size(e.key)
         assert e.crlf_size == len(crlf(m)) == md.get_crlf_size(e.key)
         assert e.subdir == "new"
@@ -133,7 +133,7 @@ def test_python_mailbox_reads_what_we_write(md: mp.Maildir) -> None:
     flagged = md.add(MESSAGES[0], flags="T")
     std = mailbox.Maildir(md.path, factory=None, create=False)
     assert sorted(std.keys()) == sorted([*keys, flagged])
-    for k, m in zip(keys, MESSAGES):
+    for k, m in zip(keys, MESSAGES, strict=True):
         assert std.get_bytes(k) == m
     expected = {keys[1]: ("S", "cur"), keys[2]: ("FR", "cur"), flagged: ("T", "cur")}
     for k in std.keys():
@@ -150,7 +150,7 @@ def test_we_read_what_python_mailbox_writes(tmp_path: Path) -> None:
     k_seen = std.add(seen)
     md = mp.Maildir(tmp_path / "std", create=False)
     assert sorted(md.keys()) == sorted([*plain, k_seen])
-    for k, m in zip(plain, MESSAGES):
+    for k, m in zip(plain, MESSAGES, strict=True):
         assert md.get_bytes(k) == m
         assert md.get_size(k) == len(m)  # from stat: Python writes no ,S=
         assert md.get_crlf_size(k) == len(crlf(m))  # computed by reading

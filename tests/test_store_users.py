@@ -141,9 +141,7 @@ def test_users_file_round_trip(tmp_path: Path, users: mp.Users) -> None:
         ("a: b\nb: a\n", 1, "alias loop"),
     ],
 )
-def test_bad_users_files_name_the_line(
-    tmp_path: Path, text: str, lineno: int, reason: str
-) -> None:
+def test_bad_users_files_name_the_line(tmp_path: Path, text: str, lineno: int, reason: str) -> None:
     path = tmp_path / "users"
     path.write_text(text)
     with pytest.raises(mp.UsersFileError) as exc:

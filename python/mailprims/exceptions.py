@@ -156,7 +156,9 @@ class StoreError(MailError, OSError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # OSError's own reduce keeps errno, strerror and filename.
-        return OSError.__reduce__(self)
+        reduced = OSError.__reduce__(self)
+        assert isinstance(reduced, tuple)
+        return reduced
 
 
 class MailboxLockedError(StoreError):
@@ -186,9 +188,7 @@ class AccountError(MailError, ValueError):
     """A user or alias name is invalid (path traversal, control characters...), already
     exists, is unknown, or is still in use. ``name`` and ``reason`` say which and why."""
 
-    def __init__(
-        self, message: str, *, name: str | None = None, reason: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, name: str | None = None, reason: str | None = None) -> None:
         super().__init__(message)
         self.name = name
         self.reason = reason

@@ -120,7 +120,7 @@ fn io_error(py: Python<'_>, op: &str, path: &std::path::Path, e: io::Error) -> P
         K::ConnectionReset => builtin::<PyConnectionResetError>(py),
         K::ConnectionAborted => builtin::<PyConnectionAbortedError>(py),
         // StorageFull, QuotaExceeded, FileTooLarge, ReadOnlyFilesystem, Other, ...
-        _ => store_error_type(py).map(|t| t.clone()),
+        _ => store_error_type(py).cloned(),
     };
     os_error(
         py,
@@ -145,7 +145,7 @@ pub fn store_error(py: Python<'_>, e: StoreError) -> PyErr {
         }
         StoreError::Locked { path, holder } => os_error(
             py,
-            mailbox_locked_error_type(py).map(|t| t.clone()),
+            mailbox_locked_error_type(py).cloned(),
             Some(libc::EAGAIN),
             match &holder {
                 Some(h) => format!("mailbox is locked (held by {h})"),

@@ -13,8 +13,8 @@ use pyo3::types::{PyBytes, PyDict, PyTuple, PyType};
 use super::buffer::{BytesLike, bytes_from};
 use super::errors::store_error;
 use crate::store::{
-    self, AddOptions, DotLock, Maildir, MaildirStore, Mbox, MboxAddOptions, MboxIter,
-    MessageInfo, StoreError, UserDb,
+    self, AddOptions, DotLock, Maildir, MaildirStore, Mbox, MboxAddOptions, MboxIter, MessageInfo,
+    StoreError, UserDb,
 };
 
 type PyStoreResult<T> = Result<T, StoreError>;
@@ -24,8 +24,9 @@ fn wrap<T>(py: Python<'_>, r: PyStoreResult<T>) -> PyResult<T> {
 }
 
 fn seconds(what: &str, value: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(value)
-        .map_err(|_| PyValueError::new_err(format!("{what} must be a non-negative number of seconds")))
+    Duration::try_from_secs_f64(value).map_err(|_| {
+        PyValueError::new_err(format!("{what} must be a non-negative number of seconds"))
+    })
 }
 
 fn path_str(p: &std::path::Path) -> String {
@@ -35,7 +36,12 @@ fn path_str(p: &std::path::Path) -> String {
 // ---- Maildir -------------------------------------------------------------------------------
 
 /// One Maildir (base class of `mailprims.Maildir`).
-#[pyclass(module = "mailprims._mailprims", name = "MaildirBase", subclass, frozen)]
+#[pyclass(
+    module = "mailprims._mailprims",
+    name = "MaildirBase",
+    subclass,
+    frozen
+)]
 pub struct PyMaildir {
     md: Maildir,
 }
@@ -450,9 +456,7 @@ impl PyMbox {
     /// ``(index, bytes)`` for every message, read from the file as the iteration goes.
     fn items_bytes(&self, py: Python<'_>) -> PyResult<PyMboxItems> {
         let it = wrap(py, py.detach(|| self.mbox.iter()))?;
-        Ok(PyMboxItems {
-            it: Mutex::new(it),
-        })
+        Ok(PyMboxItems { it: Mutex::new(it) })
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
@@ -510,7 +514,12 @@ impl PyMboxItems {
 // ---- MaildirStore --------------------------------------------------------------------------
 
 /// One Maildir per user under a root (base class of `mailprims.MaildirStore`).
-#[pyclass(module = "mailprims._mailprims", name = "MaildirStoreBase", subclass, frozen)]
+#[pyclass(
+    module = "mailprims._mailprims",
+    name = "MaildirStoreBase",
+    subclass,
+    frozen
+)]
 pub struct PyMaildirStore {
     store: MaildirStore,
 }

@@ -70,8 +70,7 @@ impl MessageInfo {
 #[derive(Debug, Clone)]
 pub struct AddOptions {
     /// fsync the file and the directory before returning (default). `false` is for bulk
-    /// imports that sync once at the end, and for comparing with Python's `mailbox`, which
-    /// never fsyncs.
+    /// imports that sync once at the end. (Python's `mailbox` fsyncs the file but not `new/`.)
     pub durable: bool,
     /// Deliver straight into `cur/` with these flags (as when copying mail that was already
     /// read); `None` delivers into `new/`.
