@@ -352,3 +352,29 @@ def test_store_error_pickles() -> None:
     locked = mp.MailboxLockedError(errno.EAGAIN, "mailbox is locked", "/m/l", holder="1:h")
     again2 = pickle.loads(pickle.dumps(locked))
     assert (again2.holder, again2.filename) == ("1:h", "/m/l")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def test_delivery_to_maildirs_on_different_file_systems(tmp_path: Path) -> None:
+    # A hard link cannot cross file systems (EXDEV): the message is copied instead.
+    store = mp.MaildirStore(tmp_path / "mail")
+    mnt = tmp_path / "mail" / "mem"
+    mnt.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr!r}")
+    try:
+        for users in (["disk", "mem"], ["mem", "disk"]):
+            data = f"Subject: to {users}\n\n".encode()
+            got = store.deliver(data, users)
+            for user in users:
+                assert store[user][got[user]] == data
+        for user in ("disk", "mem"):
+            assert listing(tmp_path / "mail" / user / "tmp") == []
+            assert len(store[user]) == 2
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)

@@ -174,8 +174,13 @@ impl<R: Read> Scanner<R> {
                     end: n,
                 }),
                 Some((start, Some(body))) => {
-                    let at = |off: u64| w[(off - base) as usize];
-                    let end = if n > body && at(n - 1) == b'\n' && at(n - 2) == b'\n' {
+                    let at = |off: u64| {
+                        off.checked_sub(base)
+                            .and_then(|i| w.get(i as usize))
+                            .copied()
+                    };
+                    let nl = Some(b'\n');
+                    let end = if n > body && at(n - 1) == nl && at(n - 2) == nl {
                         n - 1
                     } else {
                         n
@@ -587,7 +592,7 @@ impl Mbox {
         let entry = MboxEntry {
             start,
             body_start: start + from_line.len() as u64 + 1,
-            end: new_meta.len() - 1,
+            end: new_meta.len().saturating_sub(1),
         };
         let mut toc = self.toc.lock().unwrap_or_else(|e| e.into_inner());
         match toc.as_mut() {
@@ -720,6 +725,28 @@ mod tests {
             assert_eq!(got[0].len(), CHUNK - shift - 7 + 1);
             assert_eq!(got[1], b"second\n");
             assert_eq!(got[2], b"third\n");
+        }
+    }
+
+    #[test]
+    fn end_of_file_rule_across_chunks() {
+        // The final empty line (the separator) straddling a chunk boundary, or in the last
+        // chunk alone.
+        for total in [
+            CHUNK - 2,
+            CHUNK - 1,
+            CHUNK,
+            CHUNK + 1,
+            CHUNK + 2,
+            2 * CHUNK + 1,
+        ] {
+            let mut data = b"From a\n".to_vec();
+            data.resize(total - 2, b'x');
+            data.extend_from_slice(b"\n\n");
+            let got = bodies(&data);
+            assert_eq!(got.len(), 1, "{total}");
+            assert_eq!(got[0].len(), total - 7 - 1, "{total}");
+            assert!(got[0].ends_with(b"x\n"));
         }
     }
 
