@@ -155,6 +155,9 @@ impl MaildirStore {
         options: &AddOptions,
     ) -> Result<Vec<(String, String)>> {
         let targets = self.targets(users)?;
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
         let names: Vec<String> = targets.iter().map(|(u, _)| u.clone()).collect();
         let mut d = Delivery::new(targets.into_iter().map(|(_, m)| m).collect(), options)?;
         d.write(data)?;
@@ -207,6 +210,7 @@ mod tests {
             assert_eq!(md.read(&key).unwrap(), b"Subject: hi\n\n");
         }
         assert!(store.exists("alice"));
+        assert!(store.deliver(b"x\n", &[] as &[&str]).unwrap().is_empty());
         assert!(!store.exists("carol"));
         assert!(store.mailbox("carol", false).is_err());
     }

@@ -38,3 +38,21 @@ pub use maildir::{AddOptions, MAILDROP_LOCK, Maildir, MessageInfo, Subdir, crlf_
 pub use maildir_store::MaildirStore;
 pub use mbox::{Mbox, MboxAddOptions, MboxEntry, MboxIter};
 pub use users::{UserDb, hash_password, validate_name, verify_password_hash};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Servers move these into `spawn_blocking` closures and share them across tasks.
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Maildir>();
+        send_sync::<MaildirStore>();
+        send_sync::<Delivery>();
+        send_sync::<Mbox>();
+        send_sync::<UserDb>();
+        send_sync::<DotLock>();
+        send_sync::<StoreError>();
+    }
+}
