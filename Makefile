@@ -10,6 +10,8 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 # Real protocol peers the tests talk to (Debian packages), installed when missing.
 PEER_PACKAGES ?=
+# Dovecot reads and writes the Maildirs in tests/test_store_dovecot.py.
+PEER_PACKAGES += dovecot-core dovecot-imapd dovecot-pop3d
 
 .PHONY: demo test bench build venv peers lint rust-test pytest stubtest clean
 

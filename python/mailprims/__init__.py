@@ -2,6 +2,8 @@
 
 Codecs: :mod:`mailprims.base64`, :mod:`mailprims.quoted_printable`,
 :mod:`mailprims.encoded_word` (RFC 2047) and :mod:`mailprims.params` (RFC 2231).
+Storage (:mod:`mailprims.store`): :class:`Maildir`, :class:`Mbox`, :class:`MaildirStore`,
+:class:`Users`.
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ from __future__ import annotations
 from mailprims import base64, encoded_word, params, quoted_printable, tls
 from mailprims._mailprims import __version__
 from mailprims.exceptions import (
+    AccountError,
     AddressError,
     CodecError,
     ConfigError,
+    MailboxLockedError,
     MailConnectionError,
     MailError,
     MailTimeoutError,
+    MessageNotFoundError,
     ParseError,
     Pop3Error,
     ProtocolError,
@@ -22,11 +27,15 @@ from mailprims.exceptions import (
     SmtpPermanentError,
     SmtpRecipientsRefused,
     SmtpTemporaryError,
+    StoreError,
     TlsError,
+    UsersFileError,
 )
 from mailprims.pop3 import AsyncPop3Client, Pop3Client
+from mailprims.store import Maildir, MaildirEntry, MaildirStore, MaildropLock, Mbox, Users
 
 __all__ = [
+    "AccountError",
     "AddressError",
     "AsyncPop3Client",
     "CodecError",
@@ -34,6 +43,13 @@ __all__ = [
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
+    "MailboxLockedError",
+    "Maildir",
+    "MaildirEntry",
+    "MaildirStore",
+    "MaildropLock",
+    "Mbox",
+    "MessageNotFoundError",
     "ParseError",
     "Pop3Client",
     "Pop3Error",
@@ -42,7 +58,10 @@ __all__ = [
     "SmtpPermanentError",
     "SmtpRecipientsRefused",
     "SmtpTemporaryError",
+    "StoreError",
     "TlsError",
+    "Users",
+    "UsersFileError",
     "__version__",
     "base64",
     "encoded_word",
