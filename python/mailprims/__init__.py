@@ -31,7 +31,7 @@ from mailprims.exceptions import (
     TlsError,
     UsersFileError,
 )
-from mailprims.pop3 import AsyncPop3Client, Pop3Client
+from mailprims.pop3 import AsyncPop3Client, Pop3Client, Pop3Server
 from mailprims.store import Maildir, MaildirEntry, MaildirStore, MaildropLock, Mbox, Users
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "ParseError",
     "Pop3Client",
     "Pop3Error",
+    "Pop3Server",
     "ProtocolError",
     "SmtpError",
     "SmtpPermanentError",

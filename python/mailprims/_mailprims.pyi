@@ -67,6 +67,39 @@ class Pop3ClientCore:
     def noop(self) -> Any: ...
     def quit(self) -> Any: ...
     def close(self) -> None: ...
+
+@final
+class Pop3ServerCore:
+    def __new__(
+        cls,
+        host: str,
+        port: int,
+        *,
+        store: MaildirStoreBase,
+        users: UsersBase,
+        hostname: str,
+        tls_cert: bytes | None = None,
+        tls_key: bytes | None = None,
+        implicit_tls: bool = False,
+        allow_insecure_auth: bool = False,
+        timeout: float = 600.0,
+        auth_failure_delay: float = 2.0,
+        max_auth_failures: int = 3,
+        max_errors: int = 20,
+        max_connections: int = 1000,
+        shutdown_grace: float = 30.0,
+    ) -> Pop3ServerCore: ...
+    def start(self) -> int: ...
+    def stop(self) -> None: ...
+    def stop_async(self) -> Awaitable[None]: ...
+    def wait_stopped(self) -> Awaitable[None]: ...
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def active_connections(self) -> int: ...
+
 # ---- the mail store (src/python/store.rs) ----
 
 @disjoint_base

@@ -1,5 +1,9 @@
 """POP3 (RFC 1939): a client, sync and asyncio, and a server over a Maildir store.
 
+:class:`Pop3Server` serves the Maildirs of a :class:`~mailprims.MaildirStore` to the accounts
+of a :class:`~mailprims.Users`: USER/PASS, APOP, AUTH PLAIN, STLS, the RFC 2449 extensions
+and RFC 3206 response codes, one session per maildrop at a time (the lock Dovecot takes too).
+
 :class:`Pop3Client` and :class:`AsyncPop3Client` drive the same Rust core on one tokio runtime.
 They speak USER/PASS, APOP and AUTH PLAIN (RFC 5034), STLS (RFC 2595) and implicit TLS
 (port 995), with certificate verification on by default, and pipeline retrievals when the
@@ -13,6 +17,7 @@ dropped connection or a timeout deletes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import contextlib
 import email
@@ -20,14 +25,16 @@ import email.message
 import email.policy
 import os
 import pathlib
+import socket
 import types
 from collections.abc import AsyncIterator, Container, Iterator
 from typing import Any, Literal, TypeAlias, cast, overload
 
 from mailprims import _mailprims
 from mailprims.exceptions import MailError
+from mailprims.store import MaildirStore, Users
 
-__all__ = ["AsyncPop3Client", "Pop3Client"]
+__all__ = ["AsyncPop3Client", "Pop3Client", "Pop3Server"]
 
 _TlsMode: TypeAlias = Literal["auto", "starttls", "implicit", "none"]
 _LoginMechanism: TypeAlias = Literal["auto", "user", "plain"]
@@ -492,3 +499,120 @@ class AsyncPop3Client(_Pop3Base):
                 with contextlib.suppress(MailError):
                     await self.quit()
         self.close()
+
+
+class Pop3Server:
+    """A POP3 server on ``host:port`` (``port=0`` picks a free port; see :attr:`port`)
+    serving ``store``'s Maildirs to ``users``' accounts.
+
+    Run it in the background with :meth:`start`/:meth:`stop` (or ``with``), or in asyncio with
+    ``await server.serve()``.
+
+    Sessions follow RFC 1939: messages marked with DELE are removed only at QUIT, and
+    messages retrieved are then marked seen (moved from ``new/`` to ``cur/`` with the ``S``
+    flag, as Dovecot does); a dropped connection, an idle ``timeout`` (RFC 1939 §3: 10
+    minutes) or a server stop changes nothing. A second session for the same account gets
+    ``-ERR [IN-USE]`` (RFC 3206).
+
+    Security: ``tls_cert``/``tls_key`` (PEM file paths) offer STLS, or TLS from the first
+    byte with ``implicit_tls=True`` (port 995). Passwords (USER/PASS, AUTH PLAIN) are
+    refused over unencrypted connections from other hosts unless
+    ``allow_insecure_auth=True``; clients on the server's own address count as secure, as in
+    Dovecot. APOP works for accounts with an ``apop_secret``. A failed login is answered after
+    ``auth_failure_delay`` seconds, the same way whether or not the user exists; after
+    ``max_auth_failures`` the connection is closed, as it is after ``max_errors`` bad
+    commands. :meth:`stop` lets commands in flight finish for up to ``shutdown_grace``
+    seconds.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        store: MaildirStore,
+        users: Users,
+        hostname: str | None = None,
+        tls_cert: str | os.PathLike[str] | None = None,
+        tls_key: str | os.PathLike[str] | None = None,
+        implicit_tls: bool = False,
+        allow_insecure_auth: bool = False,
+        timeout: float = 600.0,
+        auth_failure_delay: float = 2.0,
+        max_auth_failures: int = 3,
+        max_errors: int = 20,
+        max_connections: int = 1000,
+        shutdown_grace: float = 30.0,
+    ) -> None:
+        def read(path: str | os.PathLike[str] | None) -> bytes | None:
+            return None if path is None else pathlib.Path(path).read_bytes()
+
+        self.store = store
+        self.users = users
+        self._core = _mailprims.Pop3ServerCore(
+            host,
+            port,
+            store=store,
+            users=users,
+            hostname=hostname or socket.getfqdn(),
+            tls_cert=read(tls_cert),
+            tls_key=read(tls_key),
+            implicit_tls=implicit_tls,
+            allow_insecure_auth=allow_insecure_auth,
+            timeout=float(timeout),
+            auth_failure_delay=float(auth_failure_delay),
+            max_auth_failures=max_auth_failures,
+            max_errors=max_errors,
+            max_connections=max_connections,
+            shutdown_grace=float(shutdown_grace),
+        )
+
+    @property
+    def host(self) -> str:
+        """The address the server listens on."""
+        return self._core.host
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (known once started)."""
+        port = self._core.port
+        if port is None:
+            raise RuntimeError("the server is not started")
+        return port
+
+    @property
+    def active_connections(self) -> int:
+        """How many connections are open."""
+        return self._core.active_connections
+
+    def start(self) -> None:
+        """Start serving in the background; the server accepts connections on return."""
+        self._core.start()
+
+    def stop(self) -> None:
+        """Stop accepting, close idle sessions (without UPDATE: nothing deleted), let
+        commands in flight finish (up to ``shutdown_grace``), and close every connection."""
+        self._core.stop()
+
+    async def serve(self) -> None:
+        """Serve until :meth:`stop` is called or this coroutine is cancelled (which stops the
+        server gracefully)."""
+        self._core.start()
+        try:
+            await self._core.wait_stopped()
+        except asyncio.CancelledError:
+            await asyncio.shield(self._core.stop_async())
+            raise
+        await self._core.stop_async()
+
+    def __enter__(self) -> Pop3Server:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        port = self._core.port
+        where = f"{self.host}:{port}" if port is not None else f"{self.host} (not started)"
+        return f"<Pop3Server {where}>"

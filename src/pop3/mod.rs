@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod command;
+pub mod maildrop;
 pub mod response;
 pub mod server;
 

@@ -1,20 +1,23 @@
 //! Bindings for POP3 (`crate::pop3`). The client core wraps one connection; the sync client
 //! waits for it with `block_on`, the async client gets awaitables from `awaitable`: same core,
-//! two ways to wait.
+//! two ways to wait. The server core serves a `MaildirStore` to the accounts of a `Users`.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pyo3::IntoPyObjectExt;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use super::errors::pop3_error;
+use super::errors::{net_error, pop3_error};
 use super::runtime::{awaitable, block_on, runtime};
-use crate::net::tls::Trust;
+use super::store::{PyMaildirStore, PyUsers};
+use crate::net::tls::{self, Trust};
 use crate::pop3::client::{ClientConfig, Connection, LoginMethod, TlsMode};
+use crate::pop3::maildrop::StoreBackend;
+use crate::pop3::server::{self, Running, ServerConfig};
 use crate::pop3::{Error, Status};
 
 pub(crate) fn seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
@@ -356,5 +359,197 @@ impl Pop3ClientCore {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Pop3ClientCore>()?;
+    m.add_class::<Pop3ServerCore>()?;
     Ok(())
+}
+
+// ---- the server ----------------------------------------------------------------------------
+
+/// The core of `Pop3Server`: the configured server and, once started, its accept loop.
+#[pyclass(module = "mailprims._mailprims", frozen)]
+pub struct Pop3ServerCore {
+    backend: Arc<StoreBackend>,
+    config: Arc<ServerConfig>,
+    host: String,
+    port: u16,
+    running: Mutex<Option<Arc<Running>>>,
+}
+
+impl Pop3ServerCore {
+    fn current(&self) -> PyResult<Option<Arc<Running>>> {
+        self.running
+            .lock()
+            .map(|r| r.clone())
+            .map_err(|_| PyRuntimeError::new_err("server state poisoned"))
+    }
+}
+
+fn positive(value: f64, what: &str) -> PyResult<Duration> {
+    seconds(Some(value), what)?.ok_or_else(|| PyValueError::new_err(format!("{what} is required")))
+}
+
+#[pymethods]
+impl Pop3ServerCore {
+    #[new]
+    #[pyo3(signature = (host, port, *, store, users, hostname, tls_cert=None, tls_key=None,
+        implicit_tls=false, allow_insecure_auth=false, timeout=600.0, auth_failure_delay=2.0,
+        max_auth_failures=3, max_errors=20, max_connections=1000, shutdown_grace=30.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        host: String,
+        port: u16,
+        store: &Bound<'_, PyAny>,
+        users: &Bound<'_, PyAny>,
+        hostname: String,
+        tls_cert: Option<Vec<u8>>,
+        tls_key: Option<Vec<u8>>,
+        implicit_tls: bool,
+        allow_insecure_auth: bool,
+        timeout: f64,
+        auth_failure_delay: f64,
+        max_auth_failures: u32,
+        max_errors: u32,
+        max_connections: usize,
+        shutdown_grace: f64,
+    ) -> PyResult<Self> {
+        let store = store
+            .cast::<PyMaildirStore>()
+            .map_err(|_| PyTypeError::new_err("store must be a mailprims.MaildirStore"))?
+            .get()
+            .store()
+            .clone();
+        let users = users
+            .cast::<PyUsers>()
+            .map_err(|_| PyTypeError::new_err("users must be a mailprims.Users"))?
+            .get()
+            .shared();
+        let tls = match (tls_cert, tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(tls::server_config(&cert, &key).map_err(|e| net_error(py, e))?)
+            }
+            (None, None) => None,
+            _ => {
+                return Err(PyValueError::new_err(
+                    "tls_cert and tls_key must be given together",
+                ));
+            }
+        };
+        if implicit_tls && tls.is_none() {
+            return Err(PyValueError::new_err(
+                "implicit_tls needs tls_cert and tls_key",
+            ));
+        }
+        if max_auth_failures == 0 || max_errors == 0 || max_connections == 0 {
+            return Err(PyValueError::new_err(
+                "max_auth_failures, max_errors and max_connections must be at least 1",
+            ));
+        }
+        let idle_timeout = positive(timeout, "timeout")?;
+        let auth_failure_delay = if auth_failure_delay == 0.0 {
+            Duration::ZERO
+        } else {
+            positive(auth_failure_delay, "auth_failure_delay")?
+        };
+        let config = ServerConfig {
+            hostname,
+            tls,
+            implicit_tls,
+            idle_timeout,
+            auth_failure_delay,
+            max_auth_failures,
+            max_errors,
+            max_connections,
+            allow_insecure_auth,
+            shutdown_grace: positive(shutdown_grace, "shutdown_grace")?,
+            ..ServerConfig::default()
+        };
+        let backend = StoreBackend {
+            store,
+            users,
+            // Idle sessions do not refresh their lock; it must outlive the idle timeout.
+            stale_after: idle_timeout + Duration::from_secs(300),
+        };
+        Ok(Self {
+            backend: Arc::new(backend),
+            config: Arc::new(config),
+            host,
+            port,
+            running: Mutex::new(None),
+        })
+    }
+
+    /// Bind and start accepting; returns the port.
+    fn start(&self, py: Python<'_>) -> PyResult<u16> {
+        let mut running = self
+            .running
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("server state poisoned"))?;
+        if let Some(r) = running.as_ref() {
+            if r.is_stopping() {
+                return Err(PyRuntimeError::new_err(
+                    "the server was stopped; create a new one",
+                ));
+            }
+            return Ok(r.local_addr.port());
+        }
+        let (backend, config) = (self.backend.clone(), self.config.clone());
+        let (host, port) = (self.host.clone(), self.port);
+        let started = block_on(py, async move {
+            server::start(&host, port, backend, config).await
+        })?
+        .map_err(|e| net_error(py, e))?;
+        let port = started.local_addr.port();
+        *running = Some(Arc::new(started));
+        Ok(port)
+    }
+
+    /// Stop gracefully and wait (bounded by the grace period).
+    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        if let Some(r) = self.current()? {
+            block_on(py, async move { r.stop().await })?;
+        }
+        Ok(())
+    }
+
+    /// Awaitable form of `stop`.
+    fn stop_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.current()?;
+        awaitable(py, async move {
+            if let Some(r) = r {
+                r.stop().await;
+            }
+            Ok(())
+        })
+    }
+
+    /// Resolves when the server has been told to stop.
+    fn wait_stopped<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self
+            .current()?
+            .ok_or_else(|| PyRuntimeError::new_err("the server is not started"))?;
+        awaitable(py, async move {
+            r.stopped().await;
+            Ok(())
+        })
+    }
+
+    #[getter]
+    fn port(&self) -> PyResult<Option<u16>> {
+        Ok(self.current()?.map(|r| r.local_addr.port()))
+    }
+
+    #[getter]
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Open connections.
+    #[getter]
+    fn active_connections(&self) -> PyResult<usize> {
+        Ok(self.current()?.map_or(0, |r| {
+            r.active_tasks()
+                .saturating_sub(usize::from(!r.is_stopping()))
+        }))
+    }
 }
