@@ -339,3 +339,32 @@ def test_bad_arguments() -> None:
     # no connection yet
     with pytest.raises(mailprims.MailConnectionError):
         c.stat()
+
+
+def test_server_matches_dovecot_on_the_same_maildir(box: Box) -> None:
+    # Octet counts and message bytes of mailprims' server cross-checked with Dovecot's on one
+    # Maildir: LF and CRLF line ends, dots to stuff, a bare CR, no final newline.
+    messages = [
+        FIRST,
+        SECOND,
+        b"Subject: dots\n\n.\n..\n.x\nend\n",
+        b"Subject: bare CR\r\n\r\nx\ry\r\n",
+        b"Subject: no final newline\n\nlast line",
+    ]
+    box.deliver(*messages)
+    with box.client() as c:
+        c.login(box.user, box.password)
+        dovecot_sizes = c.list()
+        dovecot_bytes = c.fetch_all_bytes()
+        c.rset()
+    store = mailprims.MaildirStore(box.path.parent)
+    users = mailprims.Users()
+    users.add(box.user, box.password)
+    with mailprims.Pop3Server(store=store, users=users) as server:
+        with Pop3Client("127.0.0.1", server.port, tls="none", allow_insecure_auth=True) as c:
+            c.login(box.user, box.password)
+            assert c.list() == dovecot_sizes
+            assert c.fetch_all_bytes() == dovecot_bytes
+    # RFC 1939 §11: each size is that of the message as sent, before the terminating dot line
+    # (Dovecot and mailprims both end a message without a final newline with CRLF)
+    assert [len(b) for b in dovecot_bytes[:4]] == [dovecot_sizes[i] for i in range(1, 5)]

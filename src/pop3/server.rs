@@ -129,6 +129,9 @@ const MAX_SASL_LINE: usize = 16 * 1024;
 /// Output is flushed once this much is queued even if more pipelined commands are waiting.
 const FLUSH_AT: usize = 256 * 1024;
 
+/// Messages up to this size are read on the session's task rather than the blocking pool.
+const INLINE_READ: u64 = 64 * 1024;
+
 /// How often an active session refreshes its maildrop lock.
 const LOCK_REFRESH: Duration = Duration::from_secs(60);
 
@@ -833,10 +836,17 @@ impl<B: Backend> Session<B> {
                     }
                 };
                 let size = slots[n as usize - 1].entry.size;
-                let md = maildrop.clone();
-                let read = tokio::task::spawn_blocking(move || md.read(&key))
-                    .await
-                    .unwrap_or_else(|_| Err("internal error".into()));
+                let read = if size <= INLINE_READ {
+                    // A small file is read in place: handing it to the blocking pool costs
+                    // more than the read (tens of microseconds, from the page cache), and a
+                    // client that waits for each RETR pays that per message.
+                    maildrop.read(&key)
+                } else {
+                    let md = maildrop.clone();
+                    tokio::task::spawn_blocking(move || md.read(&key))
+                        .await
+                        .unwrap_or_else(|_| Err("internal error".into()))
+                };
                 let data = match read {
                     Ok(d) => d,
                     Err(why) => {
