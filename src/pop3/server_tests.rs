@@ -54,7 +54,8 @@ impl Maildrop for MemoryDrop {
     }
     fn read(&self, key: &str) -> Result<Vec<u8>, String> {
         if key == "slow" {
-            // a disk that takes its time: for the shutdown cut-off test
+            // a disk that takes its time (a message large enough for the blocking pool): for
+            // the shutdown cut-off test
             std::thread::sleep(Duration::from_millis(1500));
         }
         let boxes = self.boxes.lock().unwrap();
@@ -173,7 +174,7 @@ async fn start(config: ServerConfig) -> Started {
         boxes.insert(
             "carol".into(),
             Mailbox {
-                messages: vec![("slow".into(), message(200, "slow", false))],
+                messages: vec![("slow".into(), message(100_000, "slow", false))],
                 ..Default::default()
             },
         );
