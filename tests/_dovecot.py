@@ -10,6 +10,7 @@ Run as an ordinary user, everything runs as that user ("rootless installation").
 
 from __future__ import annotations
 
+import grp
 import os
 import pathlib
 import pwd
@@ -57,6 +58,7 @@ class Dovecot:
         else:
             self.mail_uid, self.mail_gid = os.getuid(), os.getgid()
             self.service_user = pwd.getpwuid(os.getuid()).pw_name
+            self.service_group = grp.getgrgid(os.getgid()).gr_name
         for user in users:
             self.maildir(user)
 
@@ -118,6 +120,7 @@ class Dovecot:
         if self.service_user is not None:
             lines += [
                 f"default_internal_user = {self.service_user}",
+                f"default_internal_group = {self.service_group}",
                 f"default_login_user = {self.service_user}",
                 "service pop3-login {\n  chroot =\n}",
                 "service imap-login {\n  chroot =\n}",
