@@ -294,8 +294,9 @@ class Pop3Client(_Pop3Base):
     def fetch_all_bytes(self, *, delete: bool = False) -> builtins.list[bytes]:
         """Every message as bytes, in order, with pipelined RETRs when the server allows
         them. With ``delete=True`` each is marked deleted (removed at QUIT)."""
-        numbers = sorted(self.list())
-        messages: builtins.list[bytes] = self._core.retr_many(numbers)
+        sizes = self.list()
+        numbers = sorted(sizes)
+        messages: builtins.list[bytes] = self._core.retr_many(numbers, [sizes[n] for n in numbers])
         if delete and numbers:
             self._core.dele_many(numbers)
         return messages
@@ -466,8 +467,11 @@ class AsyncPop3Client(_Pop3Base):
 
     async def fetch_all_bytes(self, *, delete: bool = False) -> builtins.list[bytes]:
         """Every message as bytes (see :meth:`Pop3Client.fetch_all_bytes`)."""
-        numbers = sorted(await self.list())
-        messages: builtins.list[bytes] = await self._core.retr_many(numbers)
+        sizes = await self.list()
+        numbers = sorted(sizes)
+        messages: builtins.list[bytes] = await self._core.retr_many(
+            numbers, [sizes[n] for n in numbers]
+        )
         if delete and numbers:
             await self._core.dele_many(numbers)
         return messages

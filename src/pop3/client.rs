@@ -400,12 +400,17 @@ impl Connection {
 
     /// RETR for each message in turn, pipelined when the server allows it (RFC 2449 §6.6).
     /// All responses are read even if one is `-ERR`; then the first error is returned.
-    pub async fn retr_many(&mut self, msgs: &[u32]) -> Result<Vec<Vec<u8>>, Error> {
+    /// `size_hints` (the LIST sizes, in the same order) let each buffer be allocated once.
+    pub async fn retr_many(
+        &mut self,
+        msgs: &[u32],
+        size_hints: Option<&[u64]>,
+    ) -> Result<Vec<Vec<u8>>, Error> {
         let lines: Vec<Vec<u8>> = msgs
             .iter()
             .map(|n| format!("RETR {n}\r\n").into_bytes())
             .collect();
-        self.pipelined(&lines, true).await
+        self.pipelined(&lines, true, size_hints).await
     }
 
     /// DELE for each message, pipelined when the server allows it.
@@ -414,7 +419,7 @@ impl Connection {
             .iter()
             .map(|n| format!("DELE {n}\r\n").into_bytes())
             .collect();
-        self.pipelined(&lines, false).await.map(|_| ())
+        self.pipelined(&lines, false, None).await.map(|_| ())
     }
 
     pub async fn dele(&mut self, msg: u32) -> Result<Status, Error> {
@@ -457,6 +462,7 @@ impl Connection {
         &mut self,
         lines: &[Vec<u8>],
         multiline: bool,
+        size_hints: Option<&[u64]>,
     ) -> Result<Vec<Vec<u8>>, Error> {
         let window = if self.capa().await?.has("PIPELINING") {
             PIPELINE_WINDOW
@@ -478,7 +484,11 @@ impl Connection {
             }
             let status = self.read_status_line().await?;
             if status.ok {
-                let mut body = Vec::new();
+                let hint = size_hints
+                    .and_then(|h| h.get(results.len()))
+                    .map_or(0, |&n| usize::try_from(n).unwrap_or(0));
+                // A hint is only a hint: a lying server costs a reallocation, not a crash.
+                let mut body = Vec::with_capacity(hint.min(64 << 20) + 64);
                 if multiline {
                     self.read_body(&mut body, self.config.max_message_size)
                         .await?;

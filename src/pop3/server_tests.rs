@@ -685,7 +685,7 @@ async fn client_against_server_with_stls() {
     assert_eq!(conn.list().await.unwrap(), vec![(1, 120), (2, 500)]);
     assert_eq!(conn.list_one(2).await.unwrap(), 500);
     assert_eq!(conn.uidl_one(1).await.unwrap(), "uid-m1");
-    let all = conn.retr_many(&[1, 2]).await.unwrap();
+    let all = conn.retr_many(&[1, 2], Some(&[120, 500])).await.unwrap();
     assert_eq!(all[0].len(), 120);
     assert_eq!(all[1], message(500, "second", false));
     assert_eq!(conn.top(1, 0).await.unwrap(), b"Subject: first\r\n\r\n");

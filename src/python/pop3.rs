@@ -307,8 +307,17 @@ impl Pop3ClientCore {
         with_conn!(self, py, |c| c.retr(msg).await.map(Value::Bytes))
     }
 
-    fn retr_many(&self, py: Python<'_>, msgs: Vec<u32>) -> PyResult<Py<PyAny>> {
-        with_conn!(self, py, |c| c.retr_many(&msgs).await.map(Value::BytesList))
+    #[pyo3(signature = (msgs, size_hints=None))]
+    fn retr_many(
+        &self,
+        py: Python<'_>,
+        msgs: Vec<u32>,
+        size_hints: Option<Vec<u64>>,
+    ) -> PyResult<Py<PyAny>> {
+        with_conn!(self, py, |c| c
+            .retr_many(&msgs, size_hints.as_deref())
+            .await
+            .map(Value::BytesList))
     }
 
     fn top(&self, py: Python<'_>, msg: u32, lines: u64) -> PyResult<Py<PyAny>> {
