@@ -757,3 +757,74 @@ async fn implicit_tls_and_connection_limit() {
     assert_eq!(conn.stat().await.unwrap(), (0, 0));
     conn.quit().await.unwrap();
 }
+
+/// A scripted server: answers each expected command line with the given reply, in order.
+async fn scripted(
+    script: Vec<(&'static str, &'static str)>,
+) -> (u16, tokio::task::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut lines = LineReader::new(tcp);
+        lines
+            .get_mut()
+            .write_all(b"+OK RFC 1939 only\r\n")
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        for (_, reply) in script {
+            let line = lines.read_line(1024).await.unwrap();
+            seen.push(String::from_utf8(line).unwrap());
+            lines.get_mut().write_all(reply.as_bytes()).await.unwrap();
+        }
+        seen
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn client_with_a_server_without_capa() {
+    // RFC 2449 §5: a server without CAPA answers -ERR; the client then has no capabilities,
+    // logs in with USER/PASS and does not pipeline.
+    let (port, server) = scripted(vec![
+        ("CAPA", "-ERR unknown command\r\n"),
+        ("USER", "+OK\r\n"),
+        ("PASS", "+OK 2 messages\r\n"),
+        ("CAPA", "-ERR unknown command\r\n"),
+        ("RETR 1", "+OK\r\nSubject: a\r\n\r\n..dot\r\n.\r\n"),
+        ("RETR 2", "-ERR no such message\r\n"),
+        ("QUIT", "+OK bye\r\n"),
+    ])
+    .await;
+    let mut cfg = ClientConfig::new("127.0.0.1", port);
+    cfg.tls = TlsMode::Opportunistic;
+    cfg.allow_insecure_auth = true;
+    let mut conn = Connection::connect(Arc::new(cfg)).await.unwrap();
+    assert!(!conn.is_tls());
+    assert_eq!(conn.apop_timestamp(), None);
+    assert!(matches!(
+        conn.apop("a", "b").await,
+        Err(Error::NotSupported(_))
+    ));
+    conn.login("alice", "pw", LoginMethod::Auto).await.unwrap();
+    let err = conn.retr_many(&[1, 2], None).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Err(s) if s.text == "no such message"),
+        "{err}"
+    );
+    conn.quit().await.unwrap();
+    let seen = server.await.unwrap();
+    assert_eq!(
+        seen,
+        [
+            "CAPA",
+            "USER alice",
+            "PASS pw",
+            "CAPA",
+            "RETR 1",
+            "RETR 2",
+            "QUIT"
+        ]
+    );
+}
