@@ -9,7 +9,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 # Real protocol peers the tests talk to (Debian packages), installed when missing.
-PEER_PACKAGES ?=
+PEER_PACKAGES ?= postfix
 
 .PHONY: demo test bench build venv peers lint rust-test pytest stubtest clean
 
@@ -19,6 +19,7 @@ demo: build
 test: peers build lint rust-test stubtest pytest
 
 bench: build
+	$(PY) -m pip install --quiet "aiosmtplib>=3"
 	$(PY) benches/run.py
 
 venv: $(VENV)/.installed
@@ -27,6 +28,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "maturin>=1.9,<2" "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.11"
+	$(PY) -m pip install --quiet "aiosmtpd>=1.4" "dnslib>=0.9"
 	touch $@
 
 # maturin reuses cargo's incremental build: a second `make` only relinks when sources changed.
@@ -40,6 +42,7 @@ peers:
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	  echo "installing test peers:$$missing"; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | $$SUDO debconf-set-selections; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 

@@ -14,6 +14,7 @@ __all__ = [
     "AddressError",
     "CodecError",
     "ConfigError",
+    "DnsError",
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
@@ -21,6 +22,7 @@ __all__ = [
     "Pop3Error",
     "ProtocolError",
     "SmtpError",
+    "SmtpNotSupportedError",
     "SmtpPermanentError",
     "SmtpRecipientsRefused",
     "SmtpTemporaryError",
@@ -148,3 +150,20 @@ class Pop3Error(MailError):
     def __init__(self, message: str, *, text: str | None = None) -> None:
         super().__init__(message)
         self.text = text
+
+
+class SmtpNotSupportedError(SmtpError):
+    """The message or the options need an SMTP extension the server does not offer
+    (SMTPUTF8 for non-ASCII addresses, 8BITMIME for an 8-bit body, AUTH, DSN...)."""
+
+
+class DnsError(MailError):
+    """A DNS lookup failed. ``permanent`` is true when the domain does not exist or accepts
+    no mail (null MX, RFC 7505); otherwise the lookup may succeed later."""
+
+    def __init__(
+        self, message: str, *, domain: str | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.domain = domain
+        self.permanent = permanent
