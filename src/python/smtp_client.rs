@@ -391,9 +391,7 @@ impl SmtpClientCore {
         )?;
         let pool = self.pool.clone();
         awaitable(py, async move {
-            Ok(Converted(pool.send(&msg, &opts).await, |py, o| {
-                outcome_to_py(py, o)
-            }))
+            Ok(Converted(pool.send(&msg, &opts).await, outcome_to_py))
         })
     }
 
@@ -409,7 +407,7 @@ impl SmtpClientCore {
     fn connect_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let pool = self.pool.clone();
         awaitable(py, async move {
-            Ok(Converted(pool.connect().await, |py, i| info_to_py(py, i)))
+            Ok(Converted(pool.connect().await, info_to_py))
         })
     }
 

@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use base64::Engine;
@@ -617,11 +618,11 @@ impl Connection {
         if self.busy || !self.lines.buffer().is_empty() {
             return false;
         }
-        // The read is polled once: pending means the connection is open and quiet.
-        matches!(
-            tokio::time::timeout(Duration::ZERO, self.lines.fill()).await,
-            Err(_)
-        )
+        // Poll a read exactly once (a zero timeout would wait for the next timer tick, about
+        // a millisecond): pending means the connection is open and quiet.
+        let mut cx = Context::from_waker(Waker::noop());
+        let fill = std::pin::pin!(self.lines.fill());
+        fill.poll(&mut cx).is_pending()
     }
 
     /// Send one message. Refusals leave the connection ready for the next one (after RSET).

@@ -310,7 +310,10 @@ Resent-Date: Mon, 9 Mar 2010 18:22:32 +0100\r\nFrom: a@x.example\r\nTo: b@x.exam
         assert_eq!(canonical(b"a\nb\rc\r\nd", &[]), b"a\r\nb\r\nc\r\nd\r\n");
         assert_eq!(canonical(b"", &[]), b"");
         // a CRLF split by a cut range stays one line end
-        assert_eq!(canonical(b"a\rXX\nb", &[2..4]), b"a\r\nb\r\n");
+        assert_eq!(
+            canonical(b"a\rXX\nb", std::slice::from_ref(&(2..4))),
+            b"a\r\nb\r\n"
+        );
         assert_eq!(
             dot_stuffed(b".\r\n..x\r\ny.\r\n"),
             b"..\r\n...x\r\ny.\r\n.\r\n"

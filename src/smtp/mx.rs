@@ -239,7 +239,7 @@ async fn deliver_domain(
                 result
             };
             let result = match template.transaction_timeout {
-                Some(t) => tokio::time::timeout(t, attempt).await.unwrap_or_else(|_| {
+                Some(t) => tokio::time::timeout(t, attempt).await.unwrap_or({
                     Err(Error::Net(crate::net::NetError::Timeout {
                         during: "delivering the message (transaction timeout)",
                         after: t,
