@@ -21,9 +21,8 @@ import sys
 import time
 from collections.abc import Callable
 
-from harness import Case
-
 import mailprims as mp
+from harness import Case
 
 SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
 BATCH = 64
@@ -36,7 +35,7 @@ _HEADER = (
     "Date: Mon, 9 Mar 2010 18:22:32 +0100\r\nMessage-ID: <bench@example.org>\r\n\r\n"
 ).encode()
 _LINE = b"The quick brown fox jumps over the lazy dog, 0123456789.\r\n"
-MESSAGE = (_HEADER + _LINE * 32)[:1024 - 2] + b"\r\n"
+MESSAGE = (_HEADER + _LINE * 32)[: 1024 - 2] + b"\r\n"
 assert len(MESSAGE) == 1024
 
 
@@ -147,7 +146,8 @@ def cases() -> list[Case]:
     port = _start_sink()
     if port is None:
         print(
-            f"bench_smtp_client: {SMTP_SINK} not found (Debian package postfix): SMTP cases skipped",
+            f"bench_smtp_client: {SMTP_SINK} not found (Debian package postfix): "
+            "SMTP cases skipped",
             file=sys.stderr,
         )
         return []

@@ -246,5 +246,7 @@ def test_no_crash_at_exit_after_async_sends() -> None:
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
             results = list(pool.map(run, range(runs)))
     failed = [r for r in results if r.returncode != 0 or r.stderr]
-    assert not failed, f"{len(failed)}/{runs} runs failed; first: rc={failed[0].returncode} {failed[0].stderr}"
+    assert not failed, (
+        f"{len(failed)}/{runs} runs failed; first: rc={failed[0].returncode} {failed[0].stderr}"
+    )
     assert len(handler.messages) >= 3 * runs

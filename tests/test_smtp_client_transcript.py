@@ -90,7 +90,9 @@ def test_pipelining_sends_mail_rcpt_data_in_one_flight() -> None:
         result = c.send(message)
     server.wait()
     assert result.accepted == ["c@y.example"]
-    assert result.refused == {"b@y.example": mp.SmtpReply(550, "5.1.1", "<b@y.example> no such user")}
+    assert result.refused == {
+        "b@y.example": mp.SmtpReply(550, "5.1.1", "<b@y.example> no such user")
+    }
     assert "REFUSED 1" in repr(result) and "b@y.example" in repr(result)
     assert server.transcripts[0].endswith(b".\r\nQUIT\r\n")
     server.close()
@@ -167,8 +169,12 @@ def test_dsn_needs_the_extension() -> None:
         )
     )
     with client(server) as c, pytest.raises(mp.SmtpNotSupportedError, match="DSN"):
-        c.send(b"Subject: x\r\n\r\nx\r\n", sender="a@x.example", recipients=["b@y.example"],
-               dsn_notify=["NEVER"])
+        c.send(
+            b"Subject: x\r\n\r\nx\r\n",
+            sender="a@x.example",
+            recipients=["b@y.example"],
+            dsn_notify=["NEVER"],
+        )
     server.wait()
     assert server.transcripts[0] == b"EHLO mta.example.org\r\nQUIT\r\n"
     server.close()
@@ -259,8 +265,12 @@ def test_command_injection_through_addresses_is_refused() -> None:
             with pytest.raises(mp.AddressError):
                 c.send(b"Subject: x\r\n\r\nx\r\n", sender="a@x.example", recipients=[evil])
         with pytest.raises(mp.ConfigError):
-            c.send(b"x\r\n", sender="a@x.example", recipients=["b@y.example"],
-                   mail_options=["X=1\r\nRSET"])
+            c.send(
+                b"x\r\n",
+                sender="a@x.example",
+                recipients=["b@y.example"],
+                mail_options=["X=1\r\nRSET"],
+            )
     server.wait()
     assert server.transcripts[0] == b"EHLO mta.example.org\r\nQUIT\r\n"
     server.close()

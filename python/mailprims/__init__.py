@@ -6,8 +6,7 @@ Codecs: :mod:`mailprims.base64`, :mod:`mailprims.quoted_printable`,
 
 from __future__ import annotations
 
-from mailprims import base64, encoded_word, params, quoted_printable, tls
-from mailprims import smtp
+from mailprims import base64, encoded_word, params, quoted_printable, smtp, tls
 from mailprims._mailprims import __version__
 from mailprims.exceptions import (
     AddressError,

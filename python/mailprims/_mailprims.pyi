@@ -1,6 +1,6 @@
 # Stubs for the Rust extension module; checked with `python -m mypy.stubtest mailprims`.
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, final
 
 from mailprims._typing import Buffer
 
@@ -26,6 +26,7 @@ def tls_self_signed(hostnames: list[str]) -> tuple[str, str]: ...
 def tls_check_server_identity(cert_pem: bytes, key_pem: bytes) -> None: ...
 
 # SMTP client (wrapped by mailprims.smtp)
+@final
 class SmtpClientCore:
     def __new__(
         cls,

@@ -161,9 +161,7 @@ class DnsError(MailError):
     """A DNS lookup failed. ``permanent`` is true when the domain does not exist or accepts
     no mail (null MX, RFC 7505); otherwise the lookup may succeed later."""
 
-    def __init__(
-        self, message: str, *, domain: str | None = None, permanent: bool = False
-    ) -> None:
+    def __init__(self, message: str, *, domain: str | None = None, permanent: bool = False) -> None:
         super().__init__(message)
         self.domain = domain
         self.permanent = permanent

@@ -13,13 +13,13 @@ transmitted.
 from __future__ import annotations
 
 import email.message
+import email.policy
 import os
 import pathlib
 import socket
 import types
 from collections.abc import Iterable, Sequence
-from functools import cache
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 from mailprims import _mailprims
 from mailprims.exceptions import MailError
@@ -35,8 +35,7 @@ __all__ = [
     "resolve_mx",
 ]
 
-TlsMode = Literal["auto", "starttls", "implicit", "none"]
-Nameserver = str | tuple[str, int]
+Nameserver: TypeAlias = str | tuple[str, int]
 
 
 class SmtpReply(NamedTuple):
@@ -136,7 +135,7 @@ def _message_bytes(message: Any) -> Any:
         addresses = "".join(
             str(v) for k in ("From", "Sender", "To", "Cc", "Bcc") for v in message.get_all(k, [])
         )
-        if not addresses.isascii() and hasattr(policy, "utf8"):
+        if not addresses.isascii() and isinstance(policy, email.policy.EmailPolicy):
             policy = policy.clone(utf8=True)
         return message.as_bytes(policy=policy)
     as_bytes = getattr(message, "as_bytes", None)
@@ -151,14 +150,17 @@ def _message_bytes(message: Any) -> Any:
         ) from None
 
 
-@cache
+_LOCAL_HOSTNAME: list[str | None] = []
+
+
 def _local_hostname() -> str | None:
     # Like smtplib: the fully qualified name when there is one; otherwise the core uses an
-    # address literal of the connection's local address (RFC 5321 §4.1.3).
-    name = socket.getfqdn()
-    if "." in name and all(c.isalnum() or c in "-." for c in name):
-        return name
-    return None
+    # address literal of the connection's local address (RFC 5321 §4.1.3). Looked up once.
+    if not _LOCAL_HOSTNAME:
+        name = socket.getfqdn()
+        ok = "." in name and all(c.isalnum() or c in "-." for c in name)
+        _LOCAL_HOSTNAME.append(name if ok else None)
+    return _LOCAL_HOSTNAME[0]
 
 
 def _tls_mode(tls: str, port: int) -> str:
@@ -191,7 +193,7 @@ class _ClientBase:
         host: str,
         port: int = 25,
         *,
-        tls: TlsMode = "auto",
+        tls: Literal["auto", "starttls", "implicit", "none"] = "auto",
         username: str | None = None,
         password: str | None = None,
         oauth2_token: str | None = None,
@@ -468,7 +470,7 @@ def _deliver_core(port: int, options: dict[str, Any]) -> Any:
 def _deliveries(raw: list[tuple[str, list[str], Any]]) -> dict[str, SendResult | MailError]:
     out: dict[str, SendResult | MailError] = {}
     for domain, _recipients, result in raw:
-        out[domain] = result if isinstance(result, BaseException) else _result(result)
+        out[domain] = result if isinstance(result, MailError) else _result(result)
     return out
 
 
