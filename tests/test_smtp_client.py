@@ -5,6 +5,7 @@ dropped connection, timeouts, the async pool, cancellation, and the envelope rul
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.message
 import email.policy
 import pathlib
@@ -518,3 +519,31 @@ def _no_thread_leak() -> Iterator[None]:
     deadline = time.monotonic() + WAIT
     while threading.active_count() > before + 1 and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+class OAuthRecorder(Recorder):
+    """aiosmtpd with an XOAUTH2 mechanism (a handler ``auth_<MECHANISM>`` hook)."""
+
+    blobs: list[str] = []  # noqa: RUF012 - one test, one class
+
+    async def auth_XOAUTH2(self, server: object, args: list[str]) -> object:
+        from aiosmtpd.smtp import AuthResult
+
+        blob = base64.b64decode(args[1]).decode()
+        self.blobs.append(blob)
+        return AuthResult(success=blob.endswith("auth=Bearer ya29.good\x01\x01"), handled=False)
+
+
+def test_xoauth2(certs: tuple[pathlib.Path, pathlib.Path]) -> None:
+    """XOAUTH2 (Google/Microsoft SASL profile): user and bearer token in one initial response."""
+    handler = OAuthRecorder()
+    with aiosmtpd_server(handler, tls_context=server_context(certs), auth_required=True) as server:
+        options = {"tls": "starttls", "cafile": certs[0], "username": "alice", "timeout": 5}
+        with mp.SmtpClient("localhost", server.port, oauth2_token="ya29.good", **options) as c:
+            assert "XOAUTH2" in c.extensions["auth"].split()
+            c.send(MESSAGE)
+        with pytest.raises(mp.SmtpPermanentError) as info:
+            mp.SmtpClient("localhost", server.port, oauth2_token="ya29.bad", **options).connect()
+        assert info.value.code == 535
+    assert handler.blobs[0] == "user=alice\x01auth=Bearer ya29.good\x01\x01"
+    assert len(handler.messages) == 1

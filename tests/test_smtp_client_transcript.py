@@ -274,3 +274,32 @@ def test_command_injection_through_addresses_is_refused() -> None:
     server.wait()
     assert server.transcripts[0] == b"EHLO mta.example.org\r\nQUIT\r\n"
     server.close()
+
+
+def test_8bit_body_needs_8bitmime() -> None:
+    """RFC 6152: 8-bit data only to a server that offers 8BITMIME, declared with BODY=."""
+    server = ScriptedServer(
+        (
+            b"220 ready\r\n",
+            [(b"EHLO mta.example.org\r\n", b"250 hello\r\n"), (b"QUIT\r\n", b"221 bye\r\n")],
+        ),
+        (
+            b"220 ready\r\n",
+            [
+                (b"EHLO mta.example.org\r\n", b"250-hello\r\n250 8BITMIME\r\n"),
+                (b"MAIL FROM:<a@x.example> BODY=8BITMIME\r\n", b"250 ok\r\n"),
+                (b"RCPT TO:<b@y.example>\r\n", b"250 ok\r\n"),
+                (b"DATA\r\n", b"354 go\r\n"),
+                ("Subject: x\r\n\r\nvoilà\r\n.\r\n".encode(), b"250 ok\r\n"),
+                (b"QUIT\r\n", b"221 bye\r\n"),
+            ],
+        ),
+    )
+    body = "Subject: x\r\n\r\nvoilà\r\n".encode()
+    envelope = {"sender": "a@x.example", "recipients": ["b@y.example"]}
+    with client(server) as c, pytest.raises(mp.SmtpNotSupportedError, match="8BITMIME"):
+        c.send(body, **envelope)  # type: ignore[arg-type]
+    with client(server) as c:
+        c.send(body, **envelope)  # type: ignore[arg-type]
+    server.wait(2)
+    server.close()
