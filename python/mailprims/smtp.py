@@ -187,6 +187,7 @@ def _seconds(value: float | None) -> float | None:
 
 class _ClientBase:
     _core: Any
+    _default_max_connections = 1
 
     def __init__(
         self,
@@ -209,7 +210,7 @@ class _ClientBase:
         transaction_timeout: float | None = None,
         pipelining: bool = True,
         chunking: bool = False,
-        max_connections: int = 1,
+        max_connections: int | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -231,7 +232,9 @@ class _ClientBase:
             transaction_timeout=_seconds(transaction_timeout),
             pipelining=pipelining,
             chunking=chunking,
-            max_connections=max_connections,
+            max_connections=(
+                self._default_max_connections if max_connections is None else max_connections
+            ),
         )
 
     def _info(self) -> dict[str, Any] | None:
@@ -311,7 +314,8 @@ class SmtpClient(_ClientBase):
     and each read or write, ``transaction_timeout`` one whole :meth:`send`.
 
     The connection opens on :meth:`connect`, ``with``, or the first :meth:`send`; if the server
-    closes it, the next call reconnects.
+    closes it, the next call reconnects. ``max_connections`` (default 1) lets several threads
+    send at once over that many connections.
     """
 
     def connect(self) -> SmtpReply:
@@ -373,22 +377,14 @@ class SmtpClient(_ClientBase):
 
 class AsyncSmtpClient(_ClientBase):
     """The asyncio SMTP client: the options of :class:`SmtpClient`, awaitable methods, and a
-    pool of up to ``max_connections`` connections for concurrent sends.
+    pool of up to ``max_connections`` (default 4) connections for concurrent sends.
 
     Idle connections are checked before reuse; one the server closed is replaced. Cancelling
     a send (``asyncio.timeout``, ``task.cancel()``) closes the connection it was using and
     raises :class:`asyncio.CancelledError` as usual; later sends open a new one.
     """
 
-    def __init__(
-        self,
-        host: str,
-        port: int = 25,
-        *,
-        max_connections: int = 4,
-        **options: Any,
-    ) -> None:
-        super().__init__(host, port, max_connections=max_connections, **options)
+    _default_max_connections = 4
 
     async def connect(self) -> SmtpReply:
         """Open one connection now and return the server's greeting."""

@@ -217,14 +217,18 @@ impl Prepared {
             .body_offset
             .saturating_sub(info.hidden.iter().map(|r| r.end - r.start).sum::<usize>());
         let (headers_8bit, body_8bit) = message::eight_bit(&content, body_offset);
+        // UTF-8 header fields are RFC 6532 internationalized mail and need SMTPUTF8; other
+        // 8-bit header bytes are legacy raw charsets, which travel as 8BITMIME like a body.
+        let utf8_headers =
+            headers_8bit && std::str::from_utf8(&content[..body_offset.min(content.len())]).is_ok();
         let needs_smtputf8 =
-            headers_8bit || !sender.is_ascii() || recipients.iter().any(|r| !r.is_ascii());
+            utf8_headers || !sender.is_ascii() || recipients.iter().any(|r| !r.is_ascii());
         Ok(Prepared {
             sender,
             recipients,
             content,
             needs_smtputf8,
-            needs_8bitmime: body_8bit,
+            needs_8bitmime: body_8bit || (headers_8bit && !utf8_headers),
         })
     }
 }
@@ -1011,5 +1015,65 @@ impl Pool {
 
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepared_envelope_and_extension_needs() {
+        let p = Prepared::new(
+            b"From: a@x.example\r\nTo: b@y.example\r\n\r\nhi\r\n",
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (p.sender.as_str(), p.recipients.as_slice()),
+            ("a@x.example", &["b@y.example".to_owned()][..])
+        );
+        assert!(!p.needs_smtputf8 && !p.needs_8bitmime);
+        // RFC 6532 UTF-8 header: SMTPUTF8
+        let p = Prepared::new(
+            "Subject: é\r\n\r\nhi\r\n".as_bytes(),
+            Some("a@x"),
+            Some(&["b@y".into()]),
+        )
+        .unwrap();
+        assert!(p.needs_smtputf8);
+        // legacy Latin-1 header bytes: plain 8-bit, like a body (RFC 6152)
+        let p = Prepared::new(
+            b"Subject: \xe9\r\n\r\nhi\r\n",
+            Some("a@x"),
+            Some(&["b@y".into()]),
+        )
+        .unwrap();
+        assert!(!p.needs_smtputf8 && p.needs_8bitmime);
+        let p = Prepared::new(
+            b"Subject: x\r\n\r\n\xe9\r\n",
+            Some("a@x"),
+            Some(&["b@y".into()]),
+        )
+        .unwrap();
+        assert!(!p.needs_smtputf8 && p.needs_8bitmime);
+        assert!(matches!(
+            Prepared::new(b"Subject: x\r\n\r\n", None, Some(&["b@y".into()])),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+
+    #[test]
+    fn dsn_options_are_checked() {
+        let mut o = SendOptions {
+            dsn_notify: Some(vec!["NEVER".into(), "SUCCESS".into()]),
+            ..SendOptions::default()
+        };
+        assert!(o.validate().is_err());
+        o.dsn_notify = Some(vec!["success".into(), "delay".into()]);
+        o.validate().unwrap();
+        o.dsn_return = Some("ALL".into());
+        assert!(o.validate().is_err());
     }
 }
