@@ -126,7 +126,7 @@ def _result(raw: tuple[str, list[tuple[str, SmtpReply]], SmtpReply, str]) -> Sen
 def _message_bytes(message: Any) -> Any:
     """The message in a form the core takes: bytes-like or str as they are, the rest
     serialized."""
-    if isinstance(message, (bytes, bytearray, memoryview, str)):
+    if type(message) is bytes or isinstance(message, (bytearray, memoryview, str)):
         return message
     if isinstance(message, email.message.Message):
         # As smtplib.send_message does: CRLF line ends; UTF-8 headers when an address needs
@@ -286,22 +286,6 @@ class _ClientBase:
         return f"<{type(self).__name__} {self.host}:{self.port} {state}>"
 
 
-def _send_kwargs(
-    dsn_notify: Iterable[str] | None,
-    dsn_return: str | None,
-    dsn_envelope_id: str | None,
-    mail_options: Sequence[str],
-    rcpt_options: Sequence[str],
-) -> dict[str, Any]:
-    return {
-        "dsn_notify": None if dsn_notify is None else list(dsn_notify),
-        "dsn_return": dsn_return,
-        "dsn_envelope_id": dsn_envelope_id,
-        "mail_options": list(mail_options),
-        "rcpt_options": list(rcpt_options),
-    }
-
-
 class SmtpClient(_ClientBase):
     """A blocking SMTP client over one connection, reused for every message.
 
@@ -347,7 +331,11 @@ class SmtpClient(_ClientBase):
             _message_bytes(message),
             sender,
             None if recipients is None else list(recipients),
-            **_send_kwargs(dsn_notify, dsn_return, dsn_envelope_id, mail_options, rcpt_options),
+            None if dsn_notify is None else list(dsn_notify),
+            dsn_return,
+            dsn_envelope_id,
+            list(mail_options),
+            list(rcpt_options),
         )
         return _result(raw)
 
@@ -409,7 +397,11 @@ class AsyncSmtpClient(_ClientBase):
             _message_bytes(message),
             sender,
             None if recipients is None else list(recipients),
-            **_send_kwargs(dsn_notify, dsn_return, dsn_envelope_id, mail_options, rcpt_options),
+            None if dsn_notify is None else list(dsn_notify),
+            dsn_return,
+            dsn_envelope_id,
+            list(mail_options),
+            list(rcpt_options),
         )
         return _result(raw)
 

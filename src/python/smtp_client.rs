@@ -10,7 +10,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
-use super::buffer::BytesLike;
+use super::buffer::{BytesLike, run};
 use super::errors::{smtp_error, smtp_reply};
 use super::runtime::{awaitable, block_on};
 use crate::net::tls::Trust;
@@ -256,9 +256,10 @@ fn prepare(
 ) -> PyResult<SendArgs> {
     let data = BytesLike::text_or_bytes(data, "send()")?;
     let raw = data.as_bytes();
-    let prepared = py
-        .detach(|| Prepared::new(raw, sender.as_deref(), recipients.as_deref()))
-        .map_err(|e| smtp_error(py, e))?;
+    let prepared = run(py, raw, |raw| {
+        Prepared::new(raw, sender.as_deref(), recipients.as_deref())
+    })
+    .map_err(|e| smtp_error(py, e))?;
     let opts = SendOptions {
         dsn_notify,
         dsn_return,
