@@ -1,9 +1,11 @@
 //! The bridge between Python and the one tokio runtime (pyo3-async-runtimes').
 //!
-//! * `block_on` drives a future for the sync API: it runs on the runtime while the calling
-//!   thread waits with the GIL released, checking for Ctrl-C.
+//! * `block_on` drives a future for the sync API on the calling thread, inside the runtime's
+//!   context and with the GIL released, checking for Ctrl-C.
 //! * `awaitable` turns a future into an asyncio future for the async API. Cancelling the
-//!   asyncio future aborts the Rust task (dropping its connection).
+//!   asyncio future aborts the Rust task (dropping its connection). Results go back through
+//!   a per-loop queue and a pipe the event loop watches, so they are delivered on the loop's
+//!   own thread, many per wake-up, and runtime threads never wait for the GIL.
 //! * `attach` is the only way runtime threads call into Python. pyo3-async-runtimes' own
 //!   `future_into_py` attaches to the interpreter from a tokio thread when a future completes,
 //!   which crashes if that happens while Python finalizes (pyo3-async-runtimes issue 40: exit
@@ -245,19 +247,23 @@ impl LoopBridge {
             Err(_) => return Ok(()),
         };
         for (fut, convert) in items {
-            let fut = fut.bind(py);
-            if fut.call_method0(pyo3::intern!(py, "done"))?.is_truthy()? {
-                continue;
-            }
-            match convert(py) {
-                Ok(v) => fut.call_method1(pyo3::intern!(py, "set_result"), (v,))?,
-                Err(e) => {
-                    fut.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),))?
-                }
-            };
+            // One future's trouble must not strand the others of the batch.
+            let _ = complete(py, fut.bind(py), convert);
         }
         Ok(())
     }
+}
+
+/// Complete `fut` with the converted result, unless it was cancelled meanwhile.
+fn complete(py: Python<'_>, fut: &Bound<'_, PyAny>, convert: Convert) -> PyResult<()> {
+    if fut.call_method0(pyo3::intern!(py, "done"))?.is_truthy()? {
+        return Ok(());
+    }
+    match convert(py) {
+        Ok(v) => fut.call_method1(pyo3::intern!(py, "set_result"), (v,))?,
+        Err(e) => fut.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),))?,
+    };
+    Ok(())
 }
 
 /// The completion queue of `event_loop`, created and registered on first use.
