@@ -303,3 +303,25 @@ def test_8bit_body_needs_8bitmime() -> None:
         c.send(body, **envelope)  # type: ignore[arg-type]
     server.wait(2)
     server.close()
+
+
+def test_bdat_without_pipelining() -> None:
+    """RFC 3030 §2: without PIPELINING, BDAT follows the RCPT replies; one LAST chunk."""
+    content = b"Subject: x\r\n\r\nbody\r\n"
+    server = ScriptedServer(
+        (
+            b"220 ready\r\n",
+            [
+                (b"EHLO mta.example.org\r\n", b"250-hello\r\n250 CHUNKING\r\n"),
+                (b"MAIL FROM:<a@x.example>\r\n", b"250 ok\r\n"),
+                (b"RCPT TO:<b@y.example>\r\n", b"250 ok\r\n"),
+                (b"BDAT %d LAST\r\n" % len(content) + content, b"250 2.0.0 queued\r\n"),
+                (b"QUIT\r\n", b"221 bye\r\n"),
+            ],
+        )
+    )
+    with client(server) as c:
+        result = c.send(content, sender="a@x.example", recipients=["b@y.example"])
+    assert result.reply == mp.SmtpReply(250, "2.0.0", "queued")
+    server.wait()
+    server.close()

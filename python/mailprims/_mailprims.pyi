@@ -47,7 +47,7 @@ class SmtpClientCore:
         connect_timeout: float | None = None,
         transaction_timeout: float | None = None,
         pipelining: bool = True,
-        chunking: bool = False,
+        chunking: bool = True,
         max_connections: int = 1,
     ) -> SmtpClientCore: ...
     def send_blocking(

@@ -209,7 +209,7 @@ class _ClientBase:
         connect_timeout: float | None = None,
         transaction_timeout: float | None = None,
         pipelining: bool = True,
-        chunking: bool = False,
+        chunking: bool = True,
         max_connections: int | None = None,
     ) -> None:
         self.host = host
@@ -295,7 +295,9 @@ class SmtpClient(_ClientBase):
     ``verify=False`` turns verification off. ``username`` with ``password`` (AUTH PLAIN or
     LOGIN) or ``oauth2_token`` (XOAUTH2) authenticates; credentials are never sent over an
     unencrypted connection unless ``allow_insecure_auth=True``. ``timeout`` bounds connecting
-    and each read or write, ``transaction_timeout`` one whole :meth:`send`.
+    and each read or write, ``transaction_timeout`` one whole :meth:`send`. PIPELINING and
+    CHUNKING (BDAT) are used when the server offers them, unless ``pipelining=False`` or
+    ``chunking=False``.
 
     The connection opens on :meth:`connect`, ``with``, or the first :meth:`send`; if the server
     closes it, the next call reconnects. ``max_connections`` (default 1) lets several threads

@@ -277,7 +277,7 @@ impl SmtpClientCore {
     #[pyo3(signature = (host, port, *, tls, cadata=None, verify=true, tls_hostname=None,
         local_hostname=None, username=None, password=None, oauth2_token=None,
         auth_mechanism=None, allow_insecure_auth=false, timeout=None, connect_timeout=None,
-        transaction_timeout=None, pipelining=true, chunking=false, max_connections=1))]
+        transaction_timeout=None, pipelining=true, chunking=true, max_connections=1))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,

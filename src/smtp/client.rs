@@ -117,7 +117,7 @@ impl ClientConfig {
             io_timeout: Some(Duration::from_secs(60)),
             transaction_timeout: None,
             use_pipelining: true,
-            use_chunking: false,
+            use_chunking: true,
             tls_config: OnceLock::new(),
         }
     }
