@@ -13,7 +13,6 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from smtp_peers import WAIT, Recorder, ScriptedServer, accept_users, aiosmtpd_server
@@ -510,15 +509,6 @@ def test_sync_send_can_be_called_from_threads() -> None:
         for t in threads:
             t.join(WAIT)
     assert len(handler.messages) == 4
-
-
-@pytest.fixture(autouse=True)
-def _no_thread_leak() -> Iterator[None]:
-    before = threading.active_count()
-    yield
-    deadline = time.monotonic() + WAIT
-    while threading.active_count() > before + 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
 
 
 class OAuthRecorder(Recorder):
