@@ -9,9 +9,8 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 # Real protocol peers the tests talk to (Debian packages), installed when missing.
-PEER_PACKAGES ?=
-# Dovecot reads and writes the Maildirs in tests/test_store_dovecot.py.
-PEER_PACKAGES += dovecot-core dovecot-imapd dovecot-pop3d
+# postfix: smtp-sink/smtp-source; dovecot: Maildir interop and a POP3 peer.
+PEER_PACKAGES ?= postfix dovecot-core dovecot-imapd dovecot-pop3d
 
 .PHONY: demo test bench build venv peers lint rust-test pytest stubtest clean
 
@@ -21,6 +20,7 @@ demo: build
 test: peers build lint rust-test stubtest pytest
 
 bench: build
+	$(PY) -m pip install --quiet "aiosmtplib>=3"
 	$(PY) benches/run.py
 
 venv: $(VENV)/.installed
@@ -29,6 +29,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "maturin>=1.9,<2" "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.11"
+	$(PY) -m pip install --quiet "aiosmtpd>=1.4" "dnslib>=0.9"
 	touch $@
 
 # maturin reuses cargo's incremental build: a second `make` only relinks when sources changed.

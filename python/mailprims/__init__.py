@@ -8,13 +8,14 @@ Storage (:mod:`mailprims.store`): :class:`Maildir`, :class:`Mbox`, :class:`Maild
 
 from __future__ import annotations
 
-from mailprims import base64, encoded_word, params, quoted_printable, tls
+from mailprims import base64, encoded_word, params, quoted_printable, smtp, tls
 from mailprims._mailprims import __version__
 from mailprims.exceptions import (
     AccountError,
     AddressError,
     CodecError,
     ConfigError,
+    DnsError,
     MailboxLockedError,
     MailConnectionError,
     MailError,
@@ -24,6 +25,7 @@ from mailprims.exceptions import (
     Pop3Error,
     ProtocolError,
     SmtpError,
+    SmtpNotSupportedError,
     SmtpPermanentError,
     SmtpRecipientsRefused,
     SmtpTemporaryError,
@@ -31,13 +33,25 @@ from mailprims.exceptions import (
     TlsError,
     UsersFileError,
 )
+from mailprims.smtp import (
+    AsyncSmtpClient,
+    MxRecord,
+    SendResult,
+    SmtpClient,
+    SmtpReply,
+    deliver,
+    deliver_async,
+    resolve_mx,
+)
 from mailprims.store import Maildir, MaildirEntry, MaildirStore, MaildropLock, Mbox, Users
 
 __all__ = [
     "AccountError",
     "AddressError",
+    "AsyncSmtpClient",
     "CodecError",
     "ConfigError",
+    "DnsError",
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
@@ -48,12 +62,17 @@ __all__ = [
     "MaildropLock",
     "Mbox",
     "MessageNotFoundError",
+    "MxRecord",
     "ParseError",
     "Pop3Error",
     "ProtocolError",
+    "SendResult",
+    "SmtpClient",
     "SmtpError",
+    "SmtpNotSupportedError",
     "SmtpPermanentError",
     "SmtpRecipientsRefused",
+    "SmtpReply",
     "SmtpTemporaryError",
     "StoreError",
     "TlsError",
@@ -61,8 +80,12 @@ __all__ = [
     "UsersFileError",
     "__version__",
     "base64",
+    "deliver",
+    "deliver_async",
     "encoded_word",
     "params",
     "quoted_printable",
+    "resolve_mx",
+    "smtp",
     "tls",
 ]

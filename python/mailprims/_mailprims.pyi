@@ -159,3 +159,75 @@ class UsersBase:
     def load(cls, path: str | os.PathLike[str]) -> Self: ...
     @classmethod
     def loads(cls, text: str) -> Self: ...
+
+# SMTP client (wrapped by mailprims.smtp)
+@final
+class SmtpClientCore:
+    def __new__(
+        cls,
+        host: str,
+        port: int,
+        *,
+        tls: str,
+        cadata: bytes | None = None,
+        verify: bool = True,
+        tls_hostname: str | None = None,
+        local_hostname: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        oauth2_token: str | None = None,
+        auth_mechanism: str | None = None,
+        allow_insecure_auth: bool = False,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        transaction_timeout: float | None = None,
+        pipelining: bool = True,
+        chunking: bool = True,
+        max_connections: int = 1,
+    ) -> SmtpClientCore: ...
+    def send_blocking(
+        self,
+        data: Any,
+        sender: str | None = None,
+        recipients: list[str] | None = None,
+        dsn_notify: list[str] | None = None,
+        dsn_return: str | None = None,
+        dsn_envelope_id: str | None = None,
+        mail_options: list[str] = ...,
+        rcpt_options: list[str] = ...,
+    ) -> Any: ...
+    def send_async(
+        self,
+        data: Any,
+        sender: str | None = None,
+        recipients: list[str] | None = None,
+        dsn_notify: list[str] | None = None,
+        dsn_return: str | None = None,
+        dsn_envelope_id: str | None = None,
+        mail_options: list[str] = ...,
+        rcpt_options: list[str] = ...,
+    ) -> Awaitable[Any]: ...
+    def connect_blocking(self) -> dict[str, Any]: ...
+    def connect_async(self) -> Awaitable[dict[str, Any]]: ...
+    def noop_blocking(self) -> Any: ...
+    def noop_async(self) -> Awaitable[Any]: ...
+    def close_blocking(self, final_: bool = True) -> None: ...
+    def close_async(self, final_: bool = True) -> Awaitable[None]: ...
+    def session_info(self) -> dict[str, Any] | None: ...
+    @property
+    def idle_connections(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+
+def smtp_resolve_mx(
+    domain: str, nameserver: tuple[str, int] | None = None, timeout: float | None = None
+) -> list[tuple[int, str]]: ...
+def smtp_deliver(
+    client: SmtpClientCore,
+    data: Any,
+    sender: str | None = None,
+    recipients: list[str] | None = None,
+    nameserver: tuple[str, int] | None = None,
+    dns_timeout: float | None = None,
+    asynchronous: bool = False,
+) -> Any: ...

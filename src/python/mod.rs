@@ -5,6 +5,7 @@ mod buffer;
 mod codec;
 mod errors;
 mod runtime;
+mod smtp_client;
 mod store;
 mod tls;
 
@@ -17,5 +18,6 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::register(m)?;
     tls::register(m)?;
     store::register(m)?;
+    smtp_client::register(m)?;
     Ok(())
 }
