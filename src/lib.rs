@@ -6,6 +6,7 @@
 
 pub mod codec;
 pub mod mem;
+pub mod message;
 
 #[cfg(feature = "python")]
 mod python;

@@ -1,0 +1,699 @@
+//! The MIME structure of a message (RFC 2045, RFC 2046 §5), found in one pass.
+//!
+//! mail-parser's header tokenizer reads each header section (names, byte ranges, and the
+//! `Content-Type`/`Content-Disposition` grammars); this module walks the bodies. It does not
+//! decode anything: a part is a set of byte ranges into the input, and payloads are decoded
+//! only when asked for. mail-parser's own `MessageParser::parse` would decode every body up
+//! front (doubling memory for large attachments), matches boundaries in the middle of lines
+//! and keeps byte offsets as `u32` in its parts, which is why the walk is ours.
+//!
+//! The walk is iterative (an explicit stack of open parts), so no input can exhaust the call
+//! stack, and every step moves forward through the input, so it ends in linear time for a
+//! bounded nesting depth.
+
+use std::sync::LazyLock;
+
+use mail_parser::{ContentType, Header, HeaderName, HeaderValue, MessageParser};
+use memchr::memmem;
+
+use super::defects::{Defect, DefectKind};
+
+/// Index of a part in `Tree::parts`.
+pub type PartId = u32;
+/// Index of a message in `Tree::messages` (0 is the top-level message).
+pub type MessageId = u32;
+
+/// Open containers (multiparts and attached messages) nested deeper than this are kept as
+/// opaque leaves: real mail nests a handful of levels, and the bound keeps the boundary
+/// check on each `--` line cheap.
+pub const MAX_DEPTH: usize = 100;
+
+/// What a part's body is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// A leaf: its payload is `body_start..body_end`, still transfer-encoded.
+    Leaf,
+    /// A multipart (RFC 2046 §5.1): the parts between its delimiters, in order.
+    Multipart { children: Vec<PartId> },
+    /// A `message/rfc822` or `message/global` part: the message it contains.
+    Message { message: MessageId },
+}
+
+/// One MIME entity: its header fields and where its pieces are in the input.
+#[derive(Debug, Clone)]
+pub struct PartNode<'a> {
+    /// The header fields, in order, with their byte ranges. Only `Content-Type` and
+    /// `Content-Disposition` values are parsed here; the others are read on demand.
+    pub headers: Vec<Header<'a>>,
+    /// Where the header section starts (for an edit API: the part's bytes are
+    /// `header_start..body_end`).
+    pub header_start: usize,
+    pub body_start: usize,
+    /// The body ends here; a delimiter's leading CRLF is not part of the body (RFC 2046
+    /// §5.1.1).
+    pub body_end: usize,
+    pub body: Body,
+    pub parent: Option<PartId>,
+    /// The message this part belongs to (its root part is `Tree::messages[m].root`).
+    pub message: MessageId,
+    /// This part and its descendants (also inside attached messages) are the parts
+    /// `self..subtree_end`: the walk creates parts in document order.
+    pub subtree_end: PartId,
+    /// Without a Content-Type this part is `message/rfc822` (it is in a multipart/digest,
+    /// RFC 2046 §5.1.5) rather than `text/plain`.
+    pub in_digest: bool,
+}
+
+/// A message: the top-level one, or one attached as a `message/rfc822` part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageNode {
+    pub root: PartId,
+    /// The `message/rfc822` part holding it (`None` for the top-level message).
+    pub container: Option<PartId>,
+    /// The message's own bytes are `start..end`.
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The parsed structure of a message: parts and attached messages, as byte ranges into `raw`.
+#[derive(Debug)]
+pub struct Tree<'a> {
+    pub raw: &'a [u8],
+    pub parts: Vec<PartNode<'a>>,
+    pub messages: Vec<MessageNode>,
+    /// Structural defects found during the walk, with the part each belongs to.
+    pub defects: Vec<(PartId, Defect)>,
+}
+
+/// mail-parser configured to read only what the structure needs; other fields are skipped
+/// (their byte ranges are kept) and parsed when first asked for.
+static STRUCTURE: LazyLock<MessageParser> = LazyLock::new(|| {
+    MessageParser::new()
+        .header_content_type(HeaderName::ContentType)
+        .header_content_type(HeaderName::ContentDisposition)
+        .default_header_ignore()
+});
+
+/// What kind of entity a header section announces.
+enum Kind {
+    Leaf,
+    Multipart(Vec<u8>),
+    Message,
+}
+
+/// A container on the path from the root to the entity being read.
+struct Open {
+    part: PartId,
+    /// The multipart boundary while its delimiters are still expected.
+    boundary: Option<Vec<u8>>,
+    /// A delimiter of this multipart has been seen (the preamble is over).
+    started: bool,
+    digest: bool,
+}
+
+/// A delimiter line found in the input.
+struct Delimiter {
+    /// Index in the open stack of the multipart it belongs to.
+    level: usize,
+    line_start: usize,
+    line_end: usize,
+    close: bool,
+}
+
+/// The first `Content-Type` of a header section, if it parsed.
+pub fn content_type<'h, 'a>(headers: &'h [Header<'a>]) -> Option<&'h ContentType<'a>> {
+    headers
+        .iter()
+        .find(|h| h.name == HeaderName::ContentType)
+        .and_then(|h| h.value.as_content_type())
+}
+
+/// Parse the structure of `raw`. Never fails; what had to be repaired is in `defects`.
+pub fn build(raw: &[u8]) -> Tree<'_> {
+    let mut walk = Walk {
+        raw,
+        tree: Tree {
+            raw,
+            parts: Vec::new(),
+            messages: vec![MessageNode {
+                root: 0,
+                container: None,
+                start: 0,
+                end: raw.len(),
+            }],
+            defects: Vec::new(),
+        },
+        open: Vec::new(),
+        newline_dash: memmem::Finder::new(b"\n--"),
+    };
+    walk.run();
+    walk.tree
+}
+
+struct Walk<'a> {
+    raw: &'a [u8],
+    tree: Tree<'a>,
+    open: Vec<Open>,
+    newline_dash: memmem::Finder<'static>,
+}
+
+impl<'a> Walk<'a> {
+    fn defect(&mut self, part: PartId, kind: DefectKind, message: String, offset: usize) {
+        self.tree
+            .defects
+            .push((part, Defect::new(kind, message, Some(offset))));
+    }
+
+    fn run(&mut self) {
+        let raw = self.raw;
+        // Where the next entity starts, the container it goes in and its message.
+        let mut at = 0;
+        let mut parent: Option<PartId> = None;
+        let mut message: MessageId = 0;
+        let mut in_digest = false;
+        'entity: loop {
+            let id = self.tree.parts.len() as PartId;
+            let (headers, header_start, body_start) = self.read_headers(id, at);
+            let node = PartNode {
+                headers,
+                header_start,
+                body_start,
+                body_end: body_start,
+                body: Body::Leaf,
+                parent,
+                message,
+                subtree_end: id + 1,
+                in_digest,
+            };
+            let kind = self.classify(id, &node);
+            self.tree.parts.push(node);
+            if let Some(p) = parent
+                && let Body::Multipart { children } = &mut self.tree.parts[p as usize].body
+            {
+                children.push(id);
+            }
+            let deep = self.open.len() >= MAX_DEPTH;
+            if deep && !matches!(kind, Kind::Leaf) {
+                self.defect(
+                    id,
+                    DefectKind::NestingTooDeep,
+                    format!("parts nest more than {MAX_DEPTH} deep; this one is kept whole"),
+                    header_start,
+                );
+            }
+            let mut open = Open {
+                part: id,
+                boundary: None,
+                started: false,
+                digest: false,
+            };
+            match kind {
+                Kind::Multipart(boundary) if !deep => {
+                    open.digest = content_type(&self.tree.parts[id as usize].headers)
+                        .and_then(|ct| ct.subtype())
+                        .is_some_and(|s| s.eq_ignore_ascii_case("digest"));
+                    open.boundary = Some(boundary);
+                    self.tree.parts[id as usize].body = Body::Multipart {
+                        children: Vec::new(),
+                    };
+                    self.open.push(open);
+                }
+                Kind::Message if !deep => {
+                    let m = self.tree.messages.len() as MessageId;
+                    self.tree.messages.push(MessageNode {
+                        root: id + 1,
+                        container: Some(id),
+                        start: body_start,
+                        end: raw.len(),
+                    });
+                    self.tree.parts[id as usize].body = Body::Message { message: m };
+                    self.open.push(open);
+                    // The attached message's header section starts right at the body.
+                    at = body_start;
+                    parent = Some(id);
+                    message = m;
+                    in_digest = false;
+                    continue 'entity;
+                }
+                _ => self.open.push(open),
+            }
+            // Read on to the next delimiter of any open multipart: it ends this part (and
+            // every container inside that multipart).
+            at = body_start;
+            loop {
+                let Some(d) = self.find_delimiter(at) else {
+                    self.close_to(0, raw.len());
+                    break 'entity;
+                };
+                let mut end = d.line_start;
+                if end > 0 && raw[end - 1] == b'\n' {
+                    end -= 1;
+                    if end > 0 && raw[end - 1] == b'\r' {
+                        end -= 1;
+                    }
+                }
+                self.close_to(d.level + 1, end);
+                let Some(multipart) = self.open.last_mut() else {
+                    break 'entity; // ok: `level` indexes `open`, so it is not empty
+                };
+                if d.close {
+                    // The epilogue follows; it ends at a delimiter of an outer multipart.
+                    let (part, started) = (multipart.part, multipart.started);
+                    multipart.boundary = None;
+                    if !started {
+                        self.defect(
+                            part,
+                            DefectKind::StartBoundaryNotFound,
+                            "a multipart closes before its first part; it has no parts".into(),
+                            d.line_start,
+                        );
+                    }
+                    at = d.line_end;
+                    continue;
+                }
+                multipart.started = true;
+                parent = Some(multipart.part);
+                in_digest = multipart.digest;
+                message = self.tree.parts[multipart.part as usize].message;
+                at = d.line_end;
+                continue 'entity;
+            }
+        }
+        // Attached messages end where their container parts end.
+        for m in self.tree.messages.iter_mut().skip(1) {
+            if let Some(c) = m.container {
+                m.end = self.tree.parts[c as usize].body_end;
+            }
+        }
+    }
+
+    /// Close the open containers from the innermost down to (and excluding) `keep`; their
+    /// bodies end at `end`.
+    fn close_to(&mut self, keep: usize, end: usize) {
+        while self.open.len() > keep {
+            let Some(o) = self.open.pop() else { break };
+            let count = self.tree.parts.len() as PartId;
+            let part = &mut self.tree.parts[o.part as usize];
+            part.body_end = end.max(part.body_start);
+            part.subtree_end = count;
+            if let Some(boundary) = o.boundary {
+                let b = String::from_utf8_lossy(&boundary).into_owned();
+                if o.started {
+                    self.defect(
+                        o.part,
+                        DefectKind::CloseBoundaryNotFound,
+                        format!("multipart boundary {b:?} is never closed with \"--{b}--\""),
+                        end,
+                    );
+                } else {
+                    // No delimiter at all: RFC 2046 gives no structure, so the body is
+                    // one piece of text, as the stdlib reads it.
+                    part.body = Body::Leaf;
+                    let at = part.body_start;
+                    self.defect(
+                        o.part,
+                        DefectKind::StartBoundaryNotFound,
+                        format!("multipart boundary {b:?} never appears; the body is read as text"),
+                        at,
+                    );
+                }
+            }
+        }
+    }
+
+    /// Find the next delimiter line at or after `from` (a line start) for any open
+    /// multipart, innermost first.
+    fn find_delimiter(&self, from: usize) -> Option<Delimiter> {
+        if !self.open.iter().any(|o| o.boundary.is_some()) {
+            return None;
+        }
+        let raw = self.raw;
+        let mut line = from;
+        loop {
+            if raw.get(line..line + 2) == Some(b"--")
+                && let Some(d) = self.match_delimiter(line)
+            {
+                return Some(d);
+            }
+            let k = self.newline_dash.find(raw.get(line..)?)?;
+            line += k + 1;
+        }
+    }
+
+    /// Is the line at `line` (which starts with `--`) a delimiter of an open multipart?
+    /// RFC 2046 §5.1.1: `--boundary`, then `--` for the close delimiter, then only
+    /// whitespace to the end of the line.
+    fn match_delimiter(&self, line: usize) -> Option<Delimiter> {
+        let raw = self.raw;
+        for (level, o) in self.open.iter().enumerate().rev() {
+            let Some(b) = &o.boundary else { continue };
+            let Some(rest) = raw.get(line + 2..) else {
+                continue;
+            };
+            if !rest.starts_with(b) {
+                continue;
+            }
+            let mut p = line + 2 + b.len();
+            let close = raw.get(p..p + 2) == Some(b"--");
+            if close {
+                p += 2;
+            }
+            while p < raw.len() && matches!(raw[p], b' ' | b'\t') {
+                p += 1;
+            }
+            let line_end = match raw.get(p) {
+                None => raw.len(),
+                Some(b'\n') => p + 1,
+                Some(b'\r') if raw.get(p + 1) == Some(&b'\n') => p + 2,
+                _ => continue,
+            };
+            return Some(Delimiter {
+                level,
+                line_start: line,
+                line_end,
+                close,
+            });
+        }
+        None
+    }
+
+    fn is_delimiter_line(&self, line: usize) -> bool {
+        self.raw.get(line..line + 2) == Some(b"--") && self.match_delimiter(line).is_some()
+    }
+
+    /// Read the header section starting at `at`: returns the fields, where the section
+    /// starts (after a skipped mbox `From ` line) and where the body starts.
+    fn read_headers(&mut self, id: PartId, at: usize) -> (Vec<Header<'a>>, usize, usize) {
+        let raw = self.raw;
+        let mut start = at;
+        if id == 0 && raw.starts_with(b"From ") {
+            // An mbox separator line left on the message (RFC 4155).
+            start = next_line(raw, 0);
+            self.defect(
+                id,
+                DefectKind::InvalidHeaderLine,
+                "an mbox \"From \" line precedes the headers; it is skipped".into(),
+                0,
+            );
+        }
+        let mut p = start;
+        let mut first = true;
+        let (end, body_start) = loop {
+            if p >= raw.len() {
+                break (raw.len(), raw.len());
+            }
+            let next = next_line(raw, p);
+            let line = trim_eol(&raw[p..next]);
+            if line.is_empty() {
+                break (next, next);
+            }
+            if self.is_delimiter_line(p) {
+                break (p, p);
+            }
+            if matches!(line[0], b' ' | b'\t') {
+                if first {
+                    if line.iter().all(|&b| b == b' ' || b == b'\t') {
+                        // mail-parser's tokenizer ends a section on a blank first line.
+                        break (next, next);
+                    }
+                    self.defect(
+                        id,
+                        DefectKind::InvalidHeaderLine,
+                        "the header section starts with a continuation line".into(),
+                        p,
+                    );
+                }
+                p = next;
+                continue;
+            }
+            if !is_field_line(line) {
+                let (kind, message) = if first && id == 0 {
+                    (
+                        DefectKind::NoHeaders,
+                        "the message has no header section; all of it is the body",
+                    )
+                } else {
+                    (
+                        DefectKind::MissingHeaderBodySeparator,
+                        "a line that is not a header field ends the header section; the body starts there",
+                    )
+                };
+                self.defect(id, kind, message.into(), p);
+                break (p, p);
+            }
+            first = false;
+            p = next;
+        };
+        let mut headers = Vec::new();
+        if end > start {
+            let mut stream = mail_parser::parsers::MessageStream::new(&raw[..end]);
+            stream.skip_bytes(start);
+            stream.parse_headers(&STRUCTURE, &mut headers);
+        }
+        (headers, start, body_start)
+    }
+
+    /// Decide what the entity is from its header fields.
+    fn classify(&mut self, id: PartId, node: &PartNode<'a>) -> Kind {
+        let ct_header = node
+            .headers
+            .iter()
+            .find(|h| h.name == HeaderName::ContentType);
+        let ct = match ct_header {
+            None => None,
+            Some(h) => match &h.value {
+                HeaderValue::ContentType(ct) => Some(ct),
+                _ => {
+                    self.defect(
+                        id,
+                        DefectKind::InvalidContentType,
+                        "the Content-Type header cannot be read; text/plain is assumed".into(),
+                        h.offset_field as usize,
+                    );
+                    None
+                }
+            },
+        };
+        let ct = match ct {
+            Some(c) if c.subtype().is_none_or(str::is_empty) => {
+                // RFC 2045 §5.2: an invalid Content-Type means text/plain (as the stdlib
+                // reads it too).
+                self.defect(
+                    id,
+                    DefectKind::InvalidContentType,
+                    format!(
+                        "Content-Type {:?} has no subtype; text/plain is assumed",
+                        c.ctype()
+                    ),
+                    node.header_start,
+                );
+                return Kind::Leaf;
+            }
+            c => c,
+        };
+        let is_message = match ct {
+            None => node.in_digest,
+            Some(ct) => {
+                ct.ctype().eq_ignore_ascii_case("message")
+                    && ct.subtype().is_some_and(|s| {
+                        s.eq_ignore_ascii_case("rfc822") || s.eq_ignore_ascii_case("global")
+                    })
+            }
+        };
+        if is_message {
+            let encoded = super::body::TransferEncoding::of(self.raw, &node.headers).is_encoded();
+            if encoded {
+                // Decoded and parsed when the attached message is asked for.
+                self.defect(
+                    id,
+                    DefectKind::EncodedMessage,
+                    "an attached message is base64 or quoted-printable encoded (RFC 2046 §5.2.1 forbids it); it is decoded first".into(),
+                    node.header_start,
+                );
+                return Kind::Leaf;
+            }
+            return Kind::Message;
+        }
+        let Some(ct) = ct else { return Kind::Leaf };
+        if !ct.ctype().eq_ignore_ascii_case("multipart") {
+            return Kind::Leaf;
+        }
+        match ct.attribute("boundary") {
+            Some(b) if !b.is_empty() => Kind::Multipart(b.as_bytes().to_vec()),
+            _ => {
+                self.defect(
+                    id,
+                    DefectKind::MultipartWithoutBoundary,
+                    "a multipart Content-Type has no boundary parameter; the body is read as text"
+                        .into(),
+                    node.header_start,
+                );
+                Kind::Leaf
+            }
+        }
+    }
+}
+
+/// The start of the line after the one at `p` (or the end of the input).
+pub fn next_line(raw: &[u8], p: usize) -> usize {
+    match memchr::memchr(b'\n', &raw[p..]) {
+        Some(k) => p + k + 1,
+        None => raw.len(),
+    }
+}
+
+/// A line without its CRLF or LF.
+pub fn trim_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// A header field line: a name of printable ASCII other than `:`, optional whitespace
+/// (RFC 5322 §4.5 obs-optional), then `:`.
+fn is_field_line(line: &[u8]) -> bool {
+    let Some(colon) = memchr::memchr(b':', line) else {
+        return false;
+    };
+    let name = &line[..colon];
+    let trimmed_len = name
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(0, |i| i + 1);
+    trimmed_len > 0
+        && name[..trimmed_len]
+            .iter()
+            .all(|&b| (0x21..=0x7e).contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaves<'a>(t: &Tree<'a>) -> Vec<&'a [u8]> {
+        t.parts
+            .iter()
+            .filter(|p| p.body == Body::Leaf)
+            .map(|p| &t.raw[p.body_start..p.body_end])
+            .collect()
+    }
+
+    #[test]
+    fn rfc2046_example() {
+        // RFC 2046 §5.1.1, the example the seed chapter copies.
+        let raw = b"From: Nathaniel Borenstein <nsb@bellcore.com>\r\n\
+To: Ned Freed <ned@innosoft.com>\r\n\
+Subject: Sample message\r\n\
+MIME-Version: 1.0\r\n\
+Content-type: multipart/mixed; boundary=\"simple boundary\"\r\n\
+\r\n\
+This is the preamble.  It is to be ignored, though it\r\n\
+is a handy place for composition agents to include an\r\n\
+explanatory note to non-MIME conformant readers.\r\n\
+\r\n\
+--simple boundary\r\n\
+\r\n\
+This is implicitly typed plain US-ASCII text.\r\n\
+It does NOT end with a linebreak.\r\n\
+--simple boundary\r\n\
+Content-type: text/plain; charset=us-ascii\r\n\
+\r\n\
+This is explicitly typed plain US-ASCII text.\r\n\
+It DOES end with a linebreak.\r\n\
+\r\n\
+--simple boundary--\r\n\
+\r\n\
+This is the epilogue.  It is also to be ignored.\r\n";
+        let t = build(raw);
+        assert_eq!(t.parts.len(), 3);
+        assert_eq!(
+            leaves(&t),
+            vec![
+                &b"This is implicitly typed plain US-ASCII text.\r\nIt does NOT end with a linebreak."[..],
+                &b"This is explicitly typed plain US-ASCII text.\r\nIt DOES end with a linebreak.\r\n"[..],
+            ]
+        );
+        assert!(t.defects.is_empty(), "{:?}", t.defects);
+        assert_eq!(t.parts[0].body_end, raw.len());
+        assert_eq!(t.parts[0].subtree_end, 3);
+    }
+
+    #[test]
+    fn missing_close_delimiter() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\none\n--b\n\ntwo\n";
+        let t = build(raw);
+        assert_eq!(leaves(&t), vec![&b"one"[..], &b"two\n"[..]]);
+        assert_eq!(t.defects.len(), 1);
+        assert_eq!(t.defects[0].1.kind, DefectKind::CloseBoundaryNotFound);
+    }
+
+    #[test]
+    fn boundary_never_found() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\n\nno parts here\n";
+        let t = build(raw);
+        assert_eq!(t.parts.len(), 1);
+        assert_eq!(t.parts[0].body, Body::Leaf);
+        assert_eq!(t.defects[0].1.kind, DefectKind::StartBoundaryNotFound);
+    }
+
+    #[test]
+    fn delimiter_must_be_alone_on_its_line() {
+        // "--b" inside a line, or followed by text, is content (RFC 2046 §5.1.1).
+        let raw =
+            b"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nx --b\n--bx\n--b--\nepilogue\n";
+        let t = build(raw);
+        assert_eq!(leaves(&t), vec![&b"x --b\n--bx"[..]]);
+        assert!(t.defects.is_empty());
+    }
+
+    #[test]
+    fn nested_message_and_outer_delimiter_closes_inner() {
+        let raw = b"Content-Type: multipart/mixed; boundary=outer\n\n--outer\n\
+Content-Type: message/rfc822\n\nSubject: inner\n\
+Content-Type: multipart/alternative; boundary=inner\n\n--inner\n\nA\n--inner\n\nB\n\
+--outer--\n";
+        let t = build(raw);
+        assert_eq!(t.messages.len(), 2);
+        assert_eq!(leaves(&t), vec![&b"A"[..], &b"B"[..]]);
+        // The inner multipart was never closed.
+        assert_eq!(t.defects.len(), 1);
+        assert_eq!(t.defects[0].1.kind, DefectKind::CloseBoundaryNotFound);
+        let inner = &t.messages[1];
+        assert!(t.raw[inner.start..inner.end].starts_with(b"Subject: inner"));
+        assert!(t.raw[inner.start..inner.end].ends_with(b"B"));
+        assert_eq!(t.parts[0].subtree_end as usize, t.parts.len());
+    }
+
+    #[test]
+    fn header_section_ends_at_a_non_field_line() {
+        let t = build(b"Subject: x\nthis is body\nKey: value\n");
+        assert_eq!(t.parts[0].headers.len(), 1);
+        assert_eq!(leaves(&t), vec![&b"this is body\nKey: value\n"[..]]);
+        assert_eq!(t.defects[0].1.kind, DefectKind::MissingHeaderBodySeparator);
+    }
+
+    #[test]
+    fn no_headers_and_empty_input() {
+        let t = build(b"just text\n");
+        assert_eq!(t.defects[0].1.kind, DefectKind::NoHeaders);
+        assert_eq!(leaves(&t), vec![&b"just text\n"[..]]);
+        let t = build(b"");
+        assert_eq!(t.parts.len(), 1);
+        assert!(t.defects.is_empty());
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        let mut raw = Vec::new();
+        for _ in 0..10_000 {
+            raw.extend_from_slice(b"Content-Type: message/rfc822\n\n");
+        }
+        raw.extend_from_slice(b"Subject: bottom\n\nbody\n");
+        let t = build(&raw);
+        assert_eq!(t.messages.len(), MAX_DEPTH + 1);
+        assert!(
+            t.defects
+                .iter()
+                .any(|(_, d)| d.kind == DefectKind::NestingTooDeep)
+        );
+    }
+}
