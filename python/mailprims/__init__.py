@@ -2,12 +2,27 @@
 
 Codecs: :mod:`mailprims.base64`, :mod:`mailprims.quoted_printable`,
 :mod:`mailprims.encoded_word` (RFC 2047) and :mod:`mailprims.params` (RFC 2231).
+
+Messages: :class:`Message` (``Message.parse``, ``Message.parse_file``), :func:`parse_many`,
+and the values they hold: :class:`Part`, :class:`Headers`, :class:`Header`,
+:class:`Address`, :class:`ContentType`, :class:`Received`, :class:`Defect`.
 """
 
 from __future__ import annotations
 
 from mailprims import base64, encoded_word, params, quoted_printable
-from mailprims._mailprims import __version__
+from mailprims._mailprims import (
+    Address,
+    ContentType,
+    Defect,
+    Header,
+    Headers,
+    Message,
+    Part,
+    Received,
+    __version__,
+    parse_many,
+)
 from mailprims.exceptions import (
     AddressError,
     CodecError,
@@ -24,14 +39,22 @@ from mailprims.exceptions import (
 )
 
 __all__ = [
+    "Address",
     "AddressError",
     "CodecError",
+    "ContentType",
+    "Defect",
+    "Header",
+    "Headers",
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
+    "Message",
     "ParseError",
+    "Part",
     "Pop3Error",
     "ProtocolError",
+    "Received",
     "SmtpError",
     "SmtpPermanentError",
     "SmtpRecipientsRefused",
@@ -40,5 +63,6 @@ __all__ = [
     "base64",
     "encoded_word",
     "params",
+    "parse_many",
     "quoted_printable",
 ]

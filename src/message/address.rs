@@ -47,10 +47,24 @@ pub fn parse_list(value: &[u8]) -> Vec<Address> {
 }
 
 fn convert(a: &Addr<'_>, group: Option<String>) -> Address {
-    Address {
-        name: a.name.as_deref().map(clean).unwrap_or_default(),
-        email: a.address.as_deref().map(clean).unwrap_or_default(),
-        group,
+    let name = a.name.as_deref().map(clean).unwrap_or_default();
+    match a.address.as_deref() {
+        Some(email) => Address {
+            name,
+            email: clean(email),
+            group,
+        },
+        // A lone word is an unqualified local address (`From: root`), not a name.
+        None if !name.is_empty() && !name.contains(char::is_whitespace) => Address {
+            name: String::new(),
+            email: name,
+            group,
+        },
+        None => Address {
+            name,
+            email: String::new(),
+            group,
+        },
     }
 }
 
@@ -117,9 +131,7 @@ mod tests {
         );
         // A.1.3: groups keep their name.
         assert_eq!(
-            parse_list(
-                b"A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;"
-            ),
+            parse_list(b"A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;"),
             vec![
                 a("Ed Jones", "c@a.test", Some("A Group")),
                 a("", "joe@where.test", Some("A Group")),
@@ -127,6 +139,8 @@ mod tests {
             ]
         );
         assert_eq!(parse_list(b"Undisclosed recipients:;"), vec![]);
+        // An unqualified local address (CPython msg_05.txt).
+        assert_eq!(parse_list(b"foo"), vec![a("", "foo", None)]);
     }
 
     #[test]
@@ -148,7 +162,10 @@ mod tests {
     #[test]
     fn formatting() {
         assert_eq!(format("Bob Smith", "bob@x.test"), "Bob Smith <bob@x.test>");
-        assert_eq!(format("Smith, Bob", "b@x.test"), "\"Smith, Bob\" <b@x.test>");
+        assert_eq!(
+            format("Smith, Bob", "b@x.test"),
+            "\"Smith, Bob\" <b@x.test>"
+        );
         assert_eq!(format("", "b@x.test"), "b@x.test");
         assert_eq!(format("a \"b\"", "c@d"), "\"a \\\"b\\\"\" <c@d>");
     }

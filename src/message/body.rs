@@ -26,9 +26,7 @@ impl TransferEncoding {
             .iter()
             .find(|h| h.name == HeaderName::ContentTransferEncoding)
         {
-            Some(h) => {
-                Self::parse(&raw[h.offset_start as usize..h.offset_end as usize])
-            }
+            Some(h) => Self::parse(&raw[h.offset_start as usize..h.offset_end as usize]),
             None => TransferEncoding::Identity,
         }
     }
@@ -111,7 +109,9 @@ fn token(value: &[u8]) -> Vec<u8> {
 /// a `begin` line every line is decoded; malformed lines are decoded as far as they go.
 pub fn uudecode(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() / 4 * 3);
-    let mut lines = body.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = body
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let has_begin = body
         .split(|&b| b == b'\n')
         .any(|l| l.starts_with(b"begin "));
@@ -136,7 +136,9 @@ pub fn uudecode(body: &[u8]) -> Vec<u8> {
         let chars = &line[1..];
         let mut got = 0;
         for group in chars.chunks(4) {
-            let v = |i: usize| -> u32 { (group.get(i).copied().unwrap_or(b' ').wrapping_sub(b' ') & 0x3f) as u32 };
+            let v = |i: usize| -> u32 {
+                (group.get(i).copied().unwrap_or(b' ').wrapping_sub(b' ') & 0x3f) as u32
+            };
             let w = (v(0) << 18) | (v(1) << 12) | (v(2) << 6) | v(3);
             for shift in [16u32, 8, 0] {
                 if got < n {
@@ -159,16 +161,17 @@ pub fn decode_text(payload: &[u8], declared: Option<&str>) -> (String, bool) {
         return (charset::decode_undeclared(payload), true);
     };
     let lower = label.to_ascii_lowercase();
-    if matches!(lower.as_str(), "us-ascii" | "ascii" | "unknown-8bit" | "x-unknown") {
+    if matches!(
+        lower.as_str(),
+        "us-ascii" | "ascii" | "unknown-8bit" | "x-unknown"
+    ) {
         return (charset::decode_undeclared(payload), true);
     }
     if let Some(text) = charset::decode(payload, label) {
         return (text, true);
     }
     // Charsets that WHATWG leaves out but mail still uses (UTF-7, UTF-16 with a BOM...).
-    if let Some(decoder) =
-        mail_parser::decoders::charsets::map::charset_decoder(label.as_bytes())
-    {
+    if let Some(decoder) = mail_parser::decoders::charsets::map::charset_decoder(label.as_bytes()) {
         return (decoder(payload), true);
     }
     (charset::decode_undeclared(payload), false)
@@ -177,8 +180,10 @@ pub fn decode_text(payload: &[u8], declared: Option<&str>) -> (String, bool) {
 /// Is `label` a charset that `decode_text` knows?
 pub fn charset_known(label: &str) -> bool {
     let lower = label.trim().to_ascii_lowercase();
-    matches!(lower.as_str(), "us-ascii" | "ascii" | "unknown-8bit" | "x-unknown")
-        || charset::lookup(label).is_some()
+    matches!(
+        lower.as_str(),
+        "us-ascii" | "ascii" | "unknown-8bit" | "x-unknown"
+    ) || charset::lookup(label).is_some()
         || mail_parser::decoders::charsets::map::charset_decoder(label.trim().as_bytes()).is_some()
 }
 
@@ -188,14 +193,26 @@ mod tests {
 
     #[test]
     fn encodings() {
-        assert_eq!(TransferEncoding::parse(b" Base64\r\n"), TransferEncoding::Base64);
+        assert_eq!(
+            TransferEncoding::parse(b" Base64\r\n"),
+            TransferEncoding::Base64
+        );
         assert_eq!(
             TransferEncoding::parse(b" quoted-printable (comment)\r\n"),
             TransferEncoding::QuotedPrintable
         );
-        assert_eq!(TransferEncoding::parse(b" 7BIT"), TransferEncoding::Identity);
-        assert_eq!(TransferEncoding::parse(b" x-gzip"), TransferEncoding::Unknown);
-        assert_eq!(TransferEncoding::parse(b" \"base64\""), TransferEncoding::Base64);
+        assert_eq!(
+            TransferEncoding::parse(b" 7BIT"),
+            TransferEncoding::Identity
+        );
+        assert_eq!(
+            TransferEncoding::parse(b" x-gzip"),
+            TransferEncoding::Unknown
+        );
+        assert_eq!(
+            TransferEncoding::parse(b" \"base64\""),
+            TransferEncoding::Base64
+        );
     }
 
     #[test]
@@ -212,6 +229,9 @@ mod tests {
         assert_eq!(decode_text(b"caf\xe9", None).0, "café");
         let (t, known) = decode_text(b"abc", Some("x-nonsense"));
         assert_eq!((t.as_str(), known), ("abc", false));
-        assert_eq!(decode_text(b"+ZYeB9FH6ckh5Pg-", Some("utf-7")).0, "文致出版社");
+        assert_eq!(
+            decode_text(b"+ZYeB9FH6ckh5Pg-", Some("utf-7")).0,
+            "文致出版社"
+        );
     }
 }

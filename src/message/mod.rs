@@ -301,11 +301,14 @@ impl<'d> MessageView<'d> {
                 );
             } else if is_inline {
                 if multipart_type == "alternative" {
-                    match mime.as_str() {
-                        "text/plain" => text.as_deref_mut().map(|v| v.push(id)),
-                        "text/html" => html.as_deref_mut().map(|v| v.push(id)),
-                        _ => Some(attachments.push(id)),
+                    let list = match mime.as_str() {
+                        "text/plain" => text.as_deref_mut(),
+                        "text/html" => html.as_deref_mut(),
+                        _ => Some(&mut *attachments),
                     };
+                    if let Some(v) = list {
+                        v.push(id);
+                    }
                     continue;
                 } else if in_alternative {
                     if mime == "text/plain" {
@@ -402,9 +405,9 @@ impl<'d> MessageView<'d> {
             }
         }
         if root.field("MIME-Version").is_none()
-            && root.fields().any(|f| {
-                f.is("Content-Type") || f.is("Content-Transfer-Encoding")
-            })
+            && root
+                .fields()
+                .any(|f| f.is("Content-Type") || f.is("Content-Transfer-Encoding"))
         {
             out.push(Defect::new(
                 DefectKind::MissingMimeVersion,
@@ -757,7 +760,10 @@ This is the second line of the body\r\n";
     fn too_large_is_refused_not_truncated() {
         assert_eq!(
             TooLarge(MAX_SIZE + 1).to_string(),
-            format!("message of {} bytes is larger than the {MAX_SIZE}-byte limit", MAX_SIZE + 1)
+            format!(
+                "message of {} bytes is larger than the {MAX_SIZE}-byte limit",
+                MAX_SIZE + 1
+            )
         );
     }
 }

@@ -241,7 +241,7 @@ impl<'a> Walk<'a> {
             // every container inside that multipart).
             at = body_start;
             loop {
-                let Some(d) = self.find_delimiter(at) else {
+                let Some(mut d) = self.find_delimiter(at) else {
                     self.close_to(0, raw.len());
                     break 'entity;
                 };
@@ -253,6 +253,15 @@ impl<'a> Walk<'a> {
                     }
                 }
                 self.close_to(d.level + 1, end);
+                // Delimiters with nothing between them count once (a body part needs the
+                // CRLF that the first delimiter line consumed); the stdlib reads them so too.
+                while !d.close
+                    && let Some(next) = self.delimiter_at(d.line_end)
+                    && next.level == d.level
+                {
+                    d.line_end = next.line_end;
+                    d.close = next.close;
+                }
                 let Some(multipart) = self.open.last_mut() else {
                     break 'entity; // ok: `level` indexes `open`, so it is not empty
                 };
@@ -261,10 +270,12 @@ impl<'a> Walk<'a> {
                     let (part, started) = (multipart.part, multipart.started);
                     multipart.boundary = None;
                     if !started {
+                        self.tree.parts[part as usize].body = Body::Leaf;
                         self.defect(
                             part,
                             DefectKind::StartBoundaryNotFound,
-                            "a multipart closes before its first part; it has no parts".into(),
+                            "a multipart closes before its first part; its body is read as text"
+                                .into(),
                             d.line_start,
                         );
                     }
@@ -330,9 +341,7 @@ impl<'a> Walk<'a> {
         let raw = self.raw;
         let mut line = from;
         loop {
-            if raw.get(line..line + 2) == Some(b"--")
-                && let Some(d) = self.match_delimiter(line)
-            {
+            if let Some(d) = self.delimiter_at(line) {
                 return Some(d);
             }
             let k = self.newline_dash.find(raw.get(line..)?)?;
@@ -377,8 +386,16 @@ impl<'a> Walk<'a> {
         None
     }
 
+    fn delimiter_at(&self, line: usize) -> Option<Delimiter> {
+        if self.raw.get(line..line + 2) == Some(b"--") {
+            self.match_delimiter(line)
+        } else {
+            None
+        }
+    }
+
     fn is_delimiter_line(&self, line: usize) -> bool {
-        self.raw.get(line..line + 2) == Some(b"--") && self.match_delimiter(line).is_some()
+        self.delimiter_at(line).is_some()
     }
 
     /// Read the header section starting at `at`: returns the fields, where the section
@@ -661,6 +678,32 @@ Content-Type: multipart/alternative; boundary=inner\n\n--inner\n\nA\n--inner\n\n
         assert!(t.raw[inner.start..inner.end].starts_with(b"Subject: inner"));
         assert!(t.raw[inner.start..inner.end].ends_with(b"B"));
         assert_eq!(t.parts[0].subtree_end as usize, t.parts.len());
+    }
+
+    #[test]
+    fn repeated_delimiters_count_once() {
+        // CPython test_email/data/msg_37.txt.
+        let raw = b"Content-Type: multipart/mixed; boundary=ABCDE\n\n--ABCDE\nContent-Type: text/x-one\n\nOne\n--ABCDE\n--ABCDE\n\nTwo\n--ABCDE\n--ABCDE\n--ABCDE\n\nThree\n--ABCDE--\n";
+        let t = build(raw);
+        assert_eq!(leaves(&t), vec![&b"One"[..], &b"Two"[..], &b"Three"[..]]);
+    }
+
+    #[test]
+    fn close_before_first_part() {
+        let raw = b"Content-Type: multipart/mixed; boundary=B\n\n--B--\n";
+        let t = build(raw);
+        assert_eq!(t.parts[0].body, Body::Leaf);
+        assert_eq!(t.defects[0].1.kind, DefectKind::StartBoundaryNotFound);
+    }
+
+    #[test]
+    fn same_boundary_nested_matches_innermost() {
+        // CPython msg_39.txt's shape: an inner multipart reuses its parent's boundary.
+        let raw = b"Content-Type: multipart/mixed; boundary=X\n\n--X\n\
+Content-Type: multipart/alternative; boundary=X\n\n--X\n\na\n--X\n\nb\n--X--\n--X\n\nc\n--X--\n";
+        let t = build(raw);
+        assert_eq!(leaves(&t), vec![&b"a"[..], &b"b"[..], &b"c"[..]]);
+        assert!(t.defects.is_empty());
     }
 
     #[test]

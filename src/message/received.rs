@@ -235,9 +235,8 @@ fn read_comment(r: &mut Received, clause: Option<Clause>, c: &str) {
                 if let Some(ip) = ip(w) {
                     // `(195.41.46.149)`, as LSMTP and qmail write it.
                     r.from_ip.get_or_insert(ip);
-                } else if let Some(rest) = w
-                    .strip_prefix("helo=")
-                    .or_else(|| w.strip_prefix("HELO="))
+                } else if let Some(rest) =
+                    w.strip_prefix("helo=").or_else(|| w.strip_prefix("HELO="))
                 {
                     let _ = rest; // Exim's EHLO name; the `from` host already names it.
                 } else if r.from_rdns.is_none()
@@ -247,11 +246,9 @@ fn read_comment(r: &mut Received, clause: Option<Clause>, c: &str) {
                     r.from_rdns = Some(w.trim_end_matches('.').to_string());
                 }
             }
-            Token::Comment(inner) => {
-                // `(may be forged)` and similar notes: only TLS matters there.
-                if r.tls.is_none() {
-                    read_tls(r, inner);
-                }
+            // `(may be forged)` and similar notes: only TLS matters there.
+            Token::Comment(inner) if r.tls.is_none() => {
+                read_tls(r, inner);
             }
             _ => {}
         }
@@ -262,8 +259,7 @@ fn looks_like_host(w: &str) -> bool {
     !w.contains('=')
         && !w.contains('@')
         && (w.contains('.') || w.eq_ignore_ascii_case("localhost"))
-        && w
-            .bytes()
+        && w.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
@@ -275,7 +271,9 @@ fn read_tls(r: &mut Received, c: &str) -> bool {
         .filter(|w| !w.is_empty())
         .collect();
     // Postfix: `using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) ...`.
-    if words.first().is_some_and(|w| w.eq_ignore_ascii_case("using"))
+    if words
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case("using"))
         && words.get(1).is_some_and(|w| is_tls_version(w))
     {
         r.tls = Some(text.to_string());
@@ -352,7 +350,10 @@ mod tests {
             Some("0KYY00L85LI5JLE0@mmp.sipr-dc.ucl.ac.be")
         );
         let d = r.date.unwrap();
-        assert_eq!((d.year, d.month, d.day, d.hour, d.offset), (2010, 3, 8, 11, 3600));
+        assert_eq!(
+            (d.year, d.month, d.day, d.hour, d.offset),
+            (2010, 3, 8, 11, 3600)
+        );
     }
 
     #[test]
@@ -436,7 +437,9 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        for s in ["", ";", "(((", "from", "from [", "by <", "with tls", "; ; ;", "(\\"] {
+        for s in [
+            "", ";", "(((", "from", "from [", "by <", "with tls", "; ; ;", "(\\",
+        ] {
             let _ = parse(s);
         }
     }

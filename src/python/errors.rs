@@ -46,3 +46,21 @@ pub fn codec_error(py: Python<'_>, e: CodecError) -> PyErr {
         kw.set_item("byte", e.byte)
     })
 }
+
+exception_type!(parse_error_type, "ParseError");
+exception_type!(address_error_type, "AddressError");
+
+/// `ParseError(message)`: an input that cannot be parsed at all (not malformed mail, which
+/// parses with defects, but an input over the size limit).
+#[cold]
+pub fn parse_error(py: Python<'_>, message: String) -> PyErr {
+    instantiate(py, parse_error_type(py), message, |_| Ok(()))
+}
+
+/// `AddressError(message, text=...)`.
+#[cold]
+pub fn address_error(py: Python<'_>, message: String, text: &str) -> PyErr {
+    instantiate(py, address_error_type(py), message, |kw| {
+        kw.set_item("text", text)
+    })
+}

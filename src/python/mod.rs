@@ -4,6 +4,9 @@
 mod buffer;
 mod codec;
 mod errors;
+mod headers;
+mod message;
+mod values;
 
 use pyo3::prelude::*;
 
@@ -11,5 +14,6 @@ use pyo3::prelude::*;
 fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     codec::register(m)?;
+    message::register(m)?;
     Ok(())
 }
