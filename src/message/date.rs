@@ -20,10 +20,8 @@ pub struct Date {
 
 /// Parse a date-time header value; `None` when it is not a valid date.
 pub fn parse(value: &[u8]) -> Option<Date> {
-    let mut input = value.to_vec();
-    if !input.ends_with(b"\n") {
-        input.push(b'\n');
-    }
+    let mut input = normalize(value);
+    input.push(b'\n');
     let HeaderValue::DateTime(dt) = MessageStream::new(&input).parse_date() else {
         return None;
     };
@@ -40,6 +38,52 @@ pub fn parse(value: &[u8]) -> Option<Date> {
         zone_unknown: offset == 0 && dt.tz_before_gmt,
     };
     date.is_valid().then_some(date)
+}
+
+/// Remove comments and line breaks, and the whitespace around `:` that RFC 5322 §4.3
+/// allows (`09(comment):   55  :  06`), which mail-parser's grammar does not expect.
+fn normalize(value: &[u8]) -> Vec<u8> {
+    let mut flat = Vec::with_capacity(value.len());
+    let mut depth = 0usize;
+    let mut escaped = false;
+    for &b in value {
+        if depth > 0 {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'(' => depth += 1,
+                b')' => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                flat.push(b' ');
+            }
+            continue;
+        }
+        match b {
+            b'(' => depth = 1,
+            b'\r' | b'\n' => flat.push(b' '),
+            _ => flat.push(b),
+        }
+    }
+    let mut out = Vec::with_capacity(flat.len());
+    let mut i = 0;
+    while i < flat.len() {
+        if flat[i] == b':' {
+            while out.last().is_some_and(|&c| c == b' ' || c == b'\t') {
+                out.pop();
+            }
+            out.push(b':');
+            i += 1;
+            while i < flat.len() && (flat[i] == b' ' || flat[i] == b'\t') {
+                i += 1;
+            }
+            continue;
+        }
+        out.push(flat[i]);
+        i += 1;
+    }
+    out
 }
 
 impl Date {
@@ -95,6 +139,15 @@ mod tests {
         assert_eq!(d.offset, -8 * 3600);
         let d = parse(b"Fri, 21 Nov 1997 09:55:06 EDT (comment)").unwrap();
         assert_eq!(d.offset, -4 * 3600);
+        // Appendix A.6.3: comments and folding inside the time.
+        let d = parse(b" Fri, 21\r\n Nov 1997 09(comment):   55  :  06 -0600").unwrap();
+        assert_eq!((d.hour, d.minute, d.second, d.offset), (9, 55, 6, -21600));
+        // Appendix A.5.
+        let d = parse(b" Thu,\r\n      13\r\n        Feb\r\n          1969\r\n      23:32\r\n               -0330 (Newfoundland Time)").unwrap();
+        assert_eq!(
+            (d.year, d.day, d.hour, d.minute, d.offset),
+            (1969, 13, 23, 32, -12600)
+        );
     }
 
     #[test]

@@ -204,11 +204,7 @@ impl<'d> MessageView<'d> {
         let Some(f) = self.field(name) else {
             return Vec::new();
         };
-        match MessageStream::new(f.value_eol).parse_id() {
-            HeaderValue::Text(t) => vec![t.into_owned()],
-            HeaderValue::TextList(l) => l.into_iter().map(Cow::into_owned).collect(),
-            _ => Vec::new(),
-        }
+        parse_ids(f.value_eol)
     }
 
     pub fn message_id(&self) -> Option<String> {
@@ -440,6 +436,40 @@ impl<'d> MessageView<'d> {
     }
 }
 
+/// The msg-ids of a field value (RFC 5322 §3.6.4) without angle brackets, read with
+/// mail-parser's grammar; the CFWS that the obsolete syntax allows inside an id is removed.
+fn parse_ids(value: &[u8]) -> Vec<String> {
+    // The grammar ends at a line break; a field at the very end of the input has none.
+    let value: Cow<'_, [u8]> = if value.ends_with(b"\n") {
+        Cow::Borrowed(value)
+    } else {
+        let mut v = value.to_vec();
+        v.push(b'\n');
+        Cow::Owned(v)
+    };
+    let ids: Vec<Cow<'_, str>> = match MessageStream::new(&value).parse_id() {
+        HeaderValue::Text(t) => vec![t],
+        HeaderValue::TextList(l) => l,
+        _ => Vec::new(),
+    };
+    ids.into_iter()
+        .map(|id| {
+            let mut out = String::with_capacity(id.len());
+            let mut depth = 0usize;
+            for c in id.chars() {
+                match c {
+                    '(' => depth += 1,
+                    ')' if depth > 0 => depth -= 1,
+                    _ if depth > 0 || c.is_whitespace() => {}
+                    _ => out.push(c),
+                }
+            }
+            out
+        })
+        .filter(|id| !id.is_empty())
+        .collect()
+}
+
 /// Long lines and mixed line endings in `bytes`.
 fn line_defects(bytes: &[u8], out: &mut Vec<Defect>) {
     let (mut crlf, mut lf) = (0usize, 0usize);
@@ -609,12 +639,9 @@ impl<'d> PartView<'d> {
 
     /// Content-ID without angle brackets.
     pub fn content_id(&self) -> Option<String> {
-        let f = self.field("Content-ID")?;
-        match MessageStream::new(f.value_eol).parse_id() {
-            HeaderValue::Text(t) => Some(t.into_owned()),
-            HeaderValue::TextList(l) => l.into_iter().next().map(Cow::into_owned),
-            _ => None,
-        }
+        parse_ids(self.field("Content-ID")?.value_eol)
+            .into_iter()
+            .next()
     }
 
     pub fn transfer_encoding(&self) -> TransferEncoding {

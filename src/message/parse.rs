@@ -403,7 +403,10 @@ impl<'a> Walk<'a> {
     fn read_headers(&mut self, id: PartId, at: usize) -> (Vec<Header<'a>>, usize, usize) {
         let raw = self.raw;
         let mut start = at;
-        if id == 0 && raw.starts_with(b"From ") {
+        if id == 0
+            && raw.starts_with(b"From ")
+            && !is_field_line(trim_eol(&raw[..next_line(raw, 0)]))
+        {
             // An mbox separator line left on the message (RFC 4155).
             start = next_line(raw, 0);
             self.defect(

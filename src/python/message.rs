@@ -210,7 +210,15 @@ impl PyMessage {
         if texts.is_empty() {
             return None;
         }
-        Some(PyString::new(py, &texts.concat()).unbind())
+        // Inline parts read one after another; each starts on a line of its own.
+        let mut joined = String::new();
+        for t in texts {
+            if !joined.is_empty() && !joined.ends_with('\n') {
+                joined.push('\n');
+            }
+            joined.push_str(&t);
+        }
+        Some(PyString::new(py, &joined).unbind())
     }
 
     fn bytes_object<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
