@@ -585,6 +585,11 @@ impl PyPart {
 
     fn decode_payload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let part = self.view();
+        if part.is_multipart() {
+            // A multipart's body is its parts; copying it whole would double the memory
+            // of a large message for nothing (`as_bytes()` has the raw bytes).
+            return Ok(PyBytes::new(py, b""));
+        }
         let enc = part.transfer_encoding();
         let body = part.raw_body();
         let big = body.len() >= DETACH_THRESHOLD;
@@ -655,7 +660,8 @@ impl PyPart {
         PyHeaders::new(self.doc.clone(), self.id)
     }
 
-    /// The body with its transfer encoding (base64, quoted-printable, x-uuencode) undone.
+    /// The body with its transfer encoding (base64, quoted-printable, x-uuencode) undone;
+    /// ``b""`` for a multipart, whose content is its ``parts``.
     #[getter]
     fn payload(&self, py: Python<'_>) -> PyResult<Py<PyBytes>> {
         self.payload

@@ -289,16 +289,13 @@ impl PyContentType {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let t = self.maintype.as_str().into_pyobject(py)?.repr()?;
+        let s = self.subtype.as_str().into_pyobject(py)?.repr()?;
         if self.params.is_empty() {
-            return Ok(format!(
-                "ContentType({:?}, {:?})",
-                self.maintype, self.subtype
-            ));
+            return Ok(format!("ContentType({t}, {s})"));
         }
         Ok(format!(
-            "ContentType({:?}, {:?}, {})",
-            self.maintype,
-            self.subtype,
+            "ContentType({t}, {s}, {})",
             self.params(py)?.repr()?
         ))
     }
