@@ -100,7 +100,9 @@ def test_seed_chapter_hello_world() -> None:
     )
     assert msg.cc == msg.bcc == msg.reply_to == msg.sender == []
     assert msg.message_id is None
-    assert msg.text == 'This is the "Hello world" of email messages.\r\nThis is the second line of the body\r\n'
+    assert msg.text == (
+        'This is the "Hello world" of email messages.\r\nThis is the second line of the body\r\n'
+    )
     assert msg.html is None
     assert msg.attachments == []
     assert msg.defects == []
@@ -401,7 +403,8 @@ def test_defect_objects() -> None:
     assert (d.kind, d.message, d.offset) == ("no-headers", "text", 3)
     assert str(d) == "no-headers: text"
     assert repr(d) == "Defect('no-headers', 'text', offset=3)"
-    assert d == mp.Defect("no-headers", "text", 3) and hash(d) == hash(mp.Defect("no-headers", "text", 3))
+    same = mp.Defect("no-headers", "text", 3)
+    assert d == same and hash(d) == hash(same)
 
 
 # --- value semantics, pickling, interop --------------------------------------------------
@@ -543,9 +546,7 @@ def test_concurrent_first_access_is_consistent() -> None:
     results: list[object] = []
 
     def read() -> None:
-        results.append(
-            (msg.subject, tuple(msg.to), msg.text, tuple(p.payload for p in msg.walk()))
-        )
+        results.append((msg.subject, tuple(msg.to), msg.text, tuple(p.payload for p in msg.walk())))
 
     threads = [threading.Thread(target=read) for _ in range(8)]
     for t in threads:
@@ -556,9 +557,7 @@ def test_concurrent_first_access_is_consistent() -> None:
 
 
 def test_parse_many() -> None:
-    items = [
-        HELLO.replace(b"Subject: Hello", f"Subject: n{i}".encode()) for i in range(1000)
-    ]
+    items = [HELLO.replace(b"Subject: Hello", f"Subject: n{i}".encode()) for i in range(1000)]
     msgs = mp.parse_many(items, threads=2)
     assert [m.subject for m in msgs] == [f"n{i}" for i in range(1000)]
     assert msgs == [mp.Message.parse(x) for x in items]

@@ -82,16 +82,17 @@ def exercise(msg: mp.Message) -> None:
     for h in msg.headers.fields():
         assert bytes(msg).find(h.raw) >= 0
     for part in msg.walk():
-        part.payload
-        part.text
-        part.filename
-        part.content_id
-        part.content_type.params
+        assert isinstance(part.payload, bytes)
+        assert part.text is None or isinstance(part.text, str)
+        assert part.filename is None or isinstance(part.filename, str)
+        assert part.content_id is None or isinstance(part.content_id, str)
+        assert isinstance(part.content_type.params, dict)
         repr(part)
         inner = part.message
         if inner is not None:
-            inner.subject
-            inner.defects
+            assert inner.subject is None or isinstance(inner.subject, str)
+            assert isinstance(inner.defects, list)
+            assert bytes(msg).find(bytes(inner)) >= 0 or part.transfer_encoding
             len(list(inner.walk()))
 
 

@@ -63,7 +63,9 @@ class Address:
 
 @final
 class ContentType:
-    def __new__(cls, maintype: str, subtype: str, params: dict[str, str] | None = None) -> ContentType: ...
+    def __new__(
+        cls, maintype: str, subtype: str, params: dict[str, str] | None = None
+    ) -> ContentType: ...
     @property
     def type(self) -> str: ...
     @property
