@@ -2,8 +2,7 @@
 
 use std::borrow::Cow;
 
-use mail_parser::{Header, HeaderName};
-
+use super::parse::FieldRange;
 use crate::codec::{base64, charset, quoted_printable};
 
 /// A part's Content-Transfer-Encoding.
@@ -21,12 +20,12 @@ pub enum TransferEncoding {
 
 impl TransferEncoding {
     /// The encoding a header section declares (the first Content-Transfer-Encoding field).
-    pub fn of(raw: &[u8], headers: &[Header<'_>]) -> Self {
+    pub fn of(raw: &[u8], headers: &[FieldRange]) -> Self {
         match headers
             .iter()
-            .find(|h| h.name == HeaderName::ContentTransferEncoding)
+            .find(|f| f.is(raw, "Content-Transfer-Encoding"))
         {
-            Some(h) => Self::parse(&raw[h.offset_start as usize..h.offset_end as usize]),
+            Some(f) => Self::parse(&raw[f.colon + 1..f.end]),
             None => TransferEncoding::Identity,
         }
     }

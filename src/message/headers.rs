@@ -1,7 +1,6 @@
 //! Header fields (RFC 5322 §2.2): names, raw bytes, unfolding and decoded values.
 
-use mail_parser::Header;
-
+use super::parse::FieldRange;
 use crate::codec::{charset, encoded_word};
 
 /// A header field's pieces in the message bytes.
@@ -20,25 +19,15 @@ pub struct Field<'a> {
 }
 
 impl<'a> Field<'a> {
-    pub fn new(raw: &'a [u8], h: &Header<'_>) -> Self {
-        let (start, value_start, end) = (
-            h.offset_field as usize,
-            h.offset_start as usize,
-            h.offset_end as usize,
-        );
-        let end = end.min(raw.len());
-        let value_start = value_start.clamp(start, end);
-        let name = &raw[start..value_start.saturating_sub(1).max(start)];
-        let name_len = name
-            .iter()
-            .rposition(|&b| b != b' ' && b != b'\t')
-            .map_or(0, |i| i + 1);
+    pub fn new(raw: &'a [u8], f: &FieldRange) -> Self {
+        let end = f.end.min(raw.len());
+        let value_start = (f.colon + 1).min(end);
         Field {
-            name: &name[..name_len],
+            name: f.name(raw),
             value: strip_eol(&raw[value_start..end]),
             value_eol: &raw[value_start..end],
-            line: &raw[start..end],
-            offset: start,
+            line: &raw[f.start..end],
+            offset: f.start,
         }
     }
 

@@ -19,7 +19,7 @@ pub mod received;
 
 use std::borrow::Cow;
 
-use mail_parser::{HeaderName, HeaderValue, parsers::MessageStream};
+use mail_parser::{HeaderValue, parsers::MessageStream};
 
 pub use address::Address;
 pub use body::TransferEncoding;
@@ -545,7 +545,7 @@ impl<'d> PartView<'d> {
     }
 
     fn parsed_content_type(&self) -> Option<&'d mail_parser::ContentType<'d>> {
-        parse::content_type(&self.node().headers)
+        self.node().content_type.as_ref()
     }
 
     /// Type and subtype, lowercase, with the RFC 2045 §5.2 / RFC 2046 §5.1.5 defaults.
@@ -563,10 +563,7 @@ impl<'d> PartView<'d> {
     }
 
     fn has_content_type(&self) -> bool {
-        self.node()
-            .headers
-            .iter()
-            .any(|h| h.name == HeaderName::ContentType)
+        self.field("Content-Type").is_some()
     }
 
     /// `type/subtype`.
@@ -602,11 +599,7 @@ impl<'d> PartView<'d> {
     }
 
     fn disposition_header(&self) -> Option<&'d mail_parser::ContentType<'d>> {
-        self.node()
-            .headers
-            .iter()
-            .find(|h| h.name == HeaderName::ContentDisposition)
-            .and_then(|h| h.value.as_content_type())
+        self.node().disposition.as_ref()
     }
 
     /// `inline`, `attachment` (lowercase), or `None` without Content-Disposition.

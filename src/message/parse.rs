@@ -11,9 +11,7 @@
 //! stack, and every step moves forward through the input, so it ends in linear time for a
 //! bounded nesting depth.
 
-use std::sync::LazyLock;
-
-use mail_parser::{ContentType, Header, HeaderName, HeaderValue, MessageParser};
+use mail_parser::{ContentType, HeaderValue, parsers::MessageStream};
 use memchr::memmem;
 
 use super::defects::{Defect, DefectKind};
@@ -39,12 +37,53 @@ pub enum Body {
     Message { message: MessageId },
 }
 
+/// Where a header field is in the input: `Name: value` and its line break are
+/// `start..end`, the colon is at `colon`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldRange {
+    pub start: usize,
+    pub colon: usize,
+    pub end: usize,
+}
+
+impl FieldRange {
+    /// The field name, without whitespace before the colon (RFC 5322 §4.5).
+    pub fn name<'a>(&self, raw: &'a [u8]) -> &'a [u8] {
+        let name = &raw[self.start..self.colon];
+        let len = name
+            .iter()
+            .rposition(|&b| b != b' ' && b != b'\t')
+            .map_or(0, |i| i + 1);
+        &name[..len]
+    }
+
+    /// Is this the field `name` (ASCII case-insensitive)?
+    pub fn is(&self, raw: &[u8], name: &str) -> bool {
+        self.name(raw).eq_ignore_ascii_case(name.as_bytes())
+    }
+
+    /// Parse the value with one of mail-parser's field grammars.
+    pub fn parse_with<'a, T>(
+        &self,
+        raw: &'a [u8],
+        grammar: impl FnOnce(&mut MessageStream<'a>) -> T,
+    ) -> T {
+        let mut stream = MessageStream::new(&raw[..self.end]);
+        stream.skip_bytes(self.colon + 1);
+        grammar(&mut stream)
+    }
+}
+
 /// One MIME entity: its header fields and where its pieces are in the input.
 #[derive(Debug, Clone)]
 pub struct PartNode<'a> {
-    /// The header fields, in order, with their byte ranges. Only `Content-Type` and
-    /// `Content-Disposition` values are parsed here; the others are read on demand.
-    pub headers: Vec<Header<'a>>,
+    /// The header fields, in order. Values are read on demand.
+    pub headers: Vec<FieldRange>,
+    /// The first Content-Type field, read with mail-parser's grammar (RFC 2045 §5.1,
+    /// RFC 2231); `None` when absent or unreadable.
+    pub content_type: Option<ContentType<'a>>,
+    /// The first Content-Disposition field (RFC 2183), likewise.
+    pub disposition: Option<ContentType<'a>>,
     /// Where the header section starts (for an edit API: the part's bytes are
     /// `header_start..body_end`).
     pub header_start: usize,
@@ -85,15 +124,6 @@ pub struct Tree<'a> {
     pub defects: Vec<(PartId, Defect)>,
 }
 
-/// mail-parser configured to read only what the structure needs; other fields are skipped
-/// (their byte ranges are kept) and parsed when first asked for.
-static STRUCTURE: LazyLock<MessageParser> = LazyLock::new(|| {
-    MessageParser::new()
-        .header_content_type(HeaderName::ContentType)
-        .header_content_type(HeaderName::ContentDisposition)
-        .default_header_ignore()
-});
-
 /// What kind of entity a header section announces.
 enum Kind {
     Leaf,
@@ -120,12 +150,12 @@ struct Delimiter {
     close: bool,
 }
 
-/// The first `Content-Type` of a header section, if it parsed.
-pub fn content_type<'h, 'a>(headers: &'h [Header<'a>]) -> Option<&'h ContentType<'a>> {
-    headers
-        .iter()
-        .find(|h| h.name == HeaderName::ContentType)
-        .and_then(|h| h.value.as_content_type())
+/// Read a Content-Type or Content-Disposition field.
+fn read_content_type<'a>(raw: &'a [u8], f: &FieldRange) -> Option<ContentType<'a>> {
+    match f.parse_with(raw, |s| s.parse_content_type()) {
+        HeaderValue::ContentType(ct) => Some(ct),
+        _ => None,
+    }
 }
 
 /// Parse the structure of `raw`. Never fails; what had to be repaired is in `defects`.
@@ -174,8 +204,14 @@ impl<'a> Walk<'a> {
         'entity: loop {
             let id = self.tree.parts.len() as PartId;
             let (headers, header_start, body_start) = self.read_headers(id, at);
+            let first = |name: &str| headers.iter().find(|f| f.is(raw, name));
+            let content_type = first("Content-Type").and_then(|f| read_content_type(raw, f));
+            let disposition =
+                first("Content-Disposition").and_then(|f| read_content_type(raw, f));
             let node = PartNode {
                 headers,
+                content_type,
+                disposition,
                 header_start,
                 body_start,
                 body_end: body_start,
@@ -209,7 +245,9 @@ impl<'a> Walk<'a> {
             };
             match kind {
                 Kind::Multipart(boundary) if !deep => {
-                    open.digest = content_type(&self.tree.parts[id as usize].headers)
+                    open.digest = self.tree.parts[id as usize]
+                        .content_type
+                        .as_ref()
                         .and_then(|ct| ct.subtype())
                         .is_some_and(|s| s.eq_ignore_ascii_case("digest"));
                     open.boundary = Some(boundary);
@@ -400,12 +438,16 @@ impl<'a> Walk<'a> {
 
     /// Read the header section starting at `at`: returns the fields, where the section
     /// starts (after a skipped mbox `From ` line) and where the body starts.
-    fn read_headers(&mut self, id: PartId, at: usize) -> (Vec<Header<'a>>, usize, usize) {
+    ///
+    /// A section ends at an empty line (RFC 5322 §2.1), at a delimiter of an open multipart,
+    /// or at the first line that is neither a field nor a continuation, which then starts
+    /// the body (as the stdlib reads it).
+    fn read_headers(&mut self, id: PartId, at: usize) -> (Vec<FieldRange>, usize, usize) {
         let raw = self.raw;
         let mut start = at;
         if id == 0
             && raw.starts_with(b"From ")
-            && !is_field_line(trim_eol(&raw[..next_line(raw, 0)]))
+            && field_colon(trim_eol(&raw[..next_line(raw, 0)])).is_none()
         {
             // An mbox separator line left on the message (RFC 4155).
             start = next_line(raw, 0);
@@ -416,38 +458,40 @@ impl<'a> Walk<'a> {
                 0,
             );
         }
+        let mut fields: Vec<FieldRange> = Vec::new();
         let mut p = start;
-        let mut first = true;
-        let (end, body_start) = loop {
+        let body_start = loop {
             if p >= raw.len() {
-                break (raw.len(), raw.len());
+                break raw.len();
             }
             let next = next_line(raw, p);
             let line = trim_eol(&raw[p..next]);
             if line.is_empty() {
-                break (next, next);
+                if let Some(f) = fields.last_mut() {
+                    f.end = p;
+                }
+                break next;
             }
-            if self.is_delimiter_line(p) {
-                break (p, p);
+            if line.starts_with(b"--") && self.is_delimiter_line(p) {
+                break p;
             }
             if matches!(line[0], b' ' | b'\t') {
-                if first {
-                    if line.iter().all(|&b| b == b' ' || b == b'\t') {
-                        // mail-parser's tokenizer ends a section on a blank first line.
-                        break (next, next);
-                    }
-                    self.defect(
+                // Folded: it belongs to the field above (RFC 5322 §2.2.3).
+                match fields.last_mut() {
+                    Some(f) => f.end = next,
+                    None => self.defect(
                         id,
                         DefectKind::InvalidHeaderLine,
-                        "the header section starts with a continuation line".into(),
+                        "the header section starts with a continuation line; it is skipped"
+                            .into(),
                         p,
-                    );
+                    ),
                 }
                 p = next;
                 continue;
             }
-            if !is_field_line(line) {
-                let (kind, message) = if first && id == 0 {
+            let Some(colon) = field_colon(line) else {
+                let (kind, message) = if fields.is_empty() && id == 0 {
                     (
                         DefectKind::NoHeaders,
                         "the message has no header section; all of it is the body",
@@ -459,40 +503,33 @@ impl<'a> Walk<'a> {
                     )
                 };
                 self.defect(id, kind, message.into(), p);
-                break (p, p);
-            }
-            first = false;
+                break p;
+            };
+            fields.push(FieldRange {
+                start: p,
+                colon: p + colon,
+                end: next,
+            });
             p = next;
         };
-        let mut headers = Vec::new();
-        if end > start {
-            let mut stream = mail_parser::parsers::MessageStream::new(&raw[..end]);
-            stream.skip_bytes(start);
-            stream.parse_headers(&STRUCTURE, &mut headers);
-        }
-        (headers, start, body_start)
+        (fields, start, body_start)
     }
 
     /// Decide what the entity is from its header fields.
     fn classify(&mut self, id: PartId, node: &PartNode<'a>) -> Kind {
-        let ct_header = node
-            .headers
-            .iter()
-            .find(|h| h.name == HeaderName::ContentType);
-        let ct = match ct_header {
-            None => None,
-            Some(h) => match &h.value {
-                HeaderValue::ContentType(ct) => Some(ct),
-                _ => {
-                    self.defect(
-                        id,
-                        DefectKind::InvalidContentType,
-                        "the Content-Type header cannot be read; text/plain is assumed".into(),
-                        h.offset_field as usize,
-                    );
-                    None
-                }
-            },
+        let ct_field = node.headers.iter().find(|f| f.is(self.raw, "Content-Type"));
+        let ct = match (ct_field, &node.content_type) {
+            (None, _) => None,
+            (Some(_), Some(ct)) => Some(ct),
+            (Some(f), None) => {
+                self.defect(
+                    id,
+                    DefectKind::InvalidContentType,
+                    "the Content-Type header cannot be read; text/plain is assumed".into(),
+                    f.start,
+                );
+                None
+            }
         };
         let ct = match ct {
             Some(c) if c.subtype().is_none_or(str::is_empty) => {
@@ -568,21 +605,17 @@ pub fn trim_eol(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// A header field line: a name of printable ASCII other than `:`, optional whitespace
-/// (RFC 5322 §4.5 obs-optional), then `:`.
-fn is_field_line(line: &[u8]) -> bool {
-    let Some(colon) = memchr::memchr(b':', line) else {
-        return false;
-    };
+/// The colon of a header field line: a name of printable ASCII other than `:`, optional
+/// whitespace (RFC 5322 §4.5 obs-optional), then `:`.
+fn field_colon(line: &[u8]) -> Option<usize> {
+    let colon = memchr::memchr(b':', line)?;
     let name = &line[..colon];
     let trimmed_len = name
         .iter()
         .rposition(|&b| b != b' ' && b != b'\t')
         .map_or(0, |i| i + 1);
-    trimmed_len > 0
-        && name[..trimmed_len]
-            .iter()
-            .all(|&b| (0x21..=0x7e).contains(&b))
+    (trimmed_len > 0 && name[..trimmed_len].iter().all(|&b| (0x21..=0x7e).contains(&b)))
+        .then_some(colon)
 }
 
 #[cfg(test)]
