@@ -65,7 +65,11 @@ def fast(data: bytes) -> None:
     for t in m.text_html:
         len(t)
     for a in m.attachments:
-        len(a.content)
+        if a.mimetype == "message/rfc822":
+            # The stdlib and mailprims decode an attached message's parts as well.
+            fast(a.content)
+        else:
+            len(a.content)
 
 
 def cpython_corpus() -> list[bytes]:

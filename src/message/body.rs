@@ -50,9 +50,10 @@ impl TransferEncoding {
         )
     }
 
-    /// The exact size of the decoded payload, when it can be known without decoding
-    /// (callers then decode straight into a buffer of that size).
-    pub fn decoded_len(self, body: &[u8]) -> Option<usize> {
+    /// A size the decoded payload cannot exceed, when one is cheap to know (today always
+    /// the exact size). Callers decode straight into a buffer of that size with
+    /// `decode_into` and keep the written prefix.
+    pub fn decoded_len_bound(self, body: &[u8]) -> Option<usize> {
         match self {
             TransferEncoding::Identity | TransferEncoding::Unknown => Some(body.len()),
             TransferEncoding::Base64 => Some(base64::decoded_len_lenient(body)),
@@ -60,15 +61,15 @@ impl TransferEncoding {
         }
     }
 
-    /// Decode into `out`, which is `decoded_len(body)` bytes long.
-    pub fn decode_into(self, body: &[u8], out: &mut [u8]) {
+    /// Decode into `out`, which is `decoded_len_bound(body)` bytes long; returns how many
+    /// bytes were written.
+    pub fn decode_into(self, body: &[u8], out: &mut [u8]) -> usize {
         match self {
-            TransferEncoding::Base64 => {
-                base64::decode_lenient_into(body, out);
-            }
+            TransferEncoding::Base64 => base64::decode_lenient_into(body, out),
             _ => {
                 let n = out.len().min(body.len());
                 out[..n].copy_from_slice(&body[..n]);
+                n
             }
         }
     }

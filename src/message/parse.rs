@@ -206,8 +206,7 @@ impl<'a> Walk<'a> {
             let (headers, header_start, body_start) = self.read_headers(id, at);
             let first = |name: &str| headers.iter().find(|f| f.is(raw, name));
             let content_type = first("Content-Type").and_then(|f| read_content_type(raw, f));
-            let disposition =
-                first("Content-Disposition").and_then(|f| read_content_type(raw, f));
+            let disposition = first("Content-Disposition").and_then(|f| read_content_type(raw, f));
             let node = PartNode {
                 headers,
                 content_type,
@@ -482,8 +481,7 @@ impl<'a> Walk<'a> {
                     None => self.defect(
                         id,
                         DefectKind::InvalidHeaderLine,
-                        "the header section starts with a continuation line; it is skipped"
-                            .into(),
+                        "the header section starts with a continuation line; it is skipped".into(),
                         p,
                     ),
                 }
@@ -614,8 +612,11 @@ fn field_colon(line: &[u8]) -> Option<usize> {
         .iter()
         .rposition(|&b| b != b' ' && b != b'\t')
         .map_or(0, |i| i + 1);
-    (trimmed_len > 0 && name[..trimmed_len].iter().all(|&b| (0x21..=0x7e).contains(&b)))
-        .then_some(colon)
+    (trimmed_len > 0
+        && name[..trimmed_len]
+            .iter()
+            .all(|&b| (0x21..=0x7e).contains(&b)))
+    .then_some(colon)
 }
 
 #[cfg(test)]

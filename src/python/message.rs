@@ -115,6 +115,12 @@ pub struct PyMessage {
     doc: Arc<Document>,
     id: MessageId,
     original: Option<Py<PyBytes>>,
+    /// Converted fields, allocated on first access so that creating a message (thousands
+    /// of them in `parse_many`) stays cheap.
+    cache: PyOnceLock<Box<MessageCache>>,
+}
+
+struct MessageCache {
     subject: PyOnceLock<Option<Py<PyString>>>,
     addresses: [PyOnceLock<Py<PyTuple>>; 6],
     date: PyOnceLock<Py<PyAny>>,
@@ -131,14 +137,9 @@ pub struct PyMessage {
     defects: PyOnceLock<Py<PyTuple>>,
 }
 
-const ADDRESS_FIELDS: [&str; 6] = ["From", "Sender", "To", "Cc", "Bcc", "Reply-To"];
-
-impl PyMessage {
-    fn new(doc: Arc<Document>, id: MessageId, original: Option<Py<PyBytes>>) -> Self {
-        PyMessage {
-            doc,
-            id,
-            original,
+impl MessageCache {
+    fn new() -> Self {
+        MessageCache {
             subject: PyOnceLock::new(),
             addresses: std::array::from_fn(|_| PyOnceLock::new()),
             date: PyOnceLock::new(),
@@ -155,6 +156,23 @@ impl PyMessage {
             defects: PyOnceLock::new(),
         }
     }
+}
+
+const ADDRESS_FIELDS: [&str; 6] = ["From", "Sender", "To", "Cc", "Bcc", "Reply-To"];
+
+impl PyMessage {
+    fn new(doc: Arc<Document>, id: MessageId, original: Option<Py<PyBytes>>) -> Self {
+        PyMessage {
+            doc,
+            id,
+            original,
+            cache: PyOnceLock::new(),
+        }
+    }
+
+    fn c(&self, py: Python<'_>) -> &MessageCache {
+        self.cache.get_or_init(py, || Box::new(MessageCache::new()))
+    }
 
     fn view(&self) -> crate::message::MessageView<'_> {
         // ok: `id` always names a message of `doc` (it came from the same tree).
@@ -162,7 +180,7 @@ impl PyMessage {
     }
 
     fn addresses_at<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
-        let t = self.addresses[i].get_or_try_init(py, || -> PyResult<_> {
+        let t = self.c(py).addresses[i].get_or_try_init(py, || -> PyResult<_> {
             let list = self.view().addresses(ADDRESS_FIELDS[i]);
             let objs: Vec<Py<PyAddress>> = list
                 .into_iter()
@@ -175,7 +193,7 @@ impl PyMessage {
 
     /// Every part of the message in walk order, created once.
     fn part_objects<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyTuple>> {
-        let t = self.parts.get_or_try_init(py, || -> PyResult<_> {
+        let t = self.c(py).parts.get_or_try_init(py, || -> PyResult<_> {
             let objs: Vec<Py<PyPart>> = self
                 .view()
                 .walk()
@@ -192,7 +210,8 @@ impl PyMessage {
     }
 
     fn structure(&self, py: Python<'_>) -> &crate::message::BodyStructure {
-        self.structure
+        self.c(py)
+            .structure
             .get_or_init(py, || self.view().body_structure())
     }
 
@@ -307,7 +326,8 @@ impl PyMessage {
     /// The header section (:class:`Headers`).
     #[getter]
     fn headers(&self, py: Python<'_>) -> PyResult<Py<PyHeaders>> {
-        self.headers
+        self.c(py)
+            .headers
             .get_or_try_init(py, || {
                 Py::new(py, PyHeaders::new(self.doc.clone(), self.view().root().id))
             })
@@ -317,7 +337,8 @@ impl PyMessage {
     /// The decoded Subject, or ``None``.
     #[getter]
     fn subject(&self, py: Python<'_>) -> Option<Py<PyString>> {
-        self.subject
+        self.c(py)
+            .subject
             .get_or_init(py, || {
                 self.view()
                     .subject()
@@ -362,7 +383,8 @@ impl PyMessage {
     /// is missing or invalid.
     #[getter]
     fn date(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.date
+        self.c(py)
+            .date
             .get_or_try_init(py, || match self.view().date() {
                 Some(d) => Ok::<_, PyErr>(to_datetime(py, &d)?.unbind()),
                 None => Ok(py.None()),
@@ -373,7 +395,8 @@ impl PyMessage {
     /// The Message-ID without angle brackets, or ``None``.
     #[getter]
     fn message_id(&self, py: Python<'_>) -> Option<String> {
-        self.message_id
+        self.c(py)
+            .message_id
             .get_or_init(py, || self.view().message_id())
             .clone()
     }
@@ -381,7 +404,8 @@ impl PyMessage {
     /// The msg-ids of In-Reply-To, without angle brackets.
     #[getter]
     fn in_reply_to(&self, py: Python<'_>) -> Vec<String> {
-        self.in_reply_to
+        self.c(py)
+            .in_reply_to
             .get_or_init(py, || self.view().ids("In-Reply-To"))
             .clone()
     }
@@ -389,7 +413,8 @@ impl PyMessage {
     /// The msg-ids of References, oldest first, without angle brackets.
     #[getter]
     fn references(&self, py: Python<'_>) -> Vec<String> {
-        self.references
+        self.c(py)
+            .references
             .get_or_init(py, || self.view().ids("References"))
             .clone()
     }
@@ -403,7 +428,8 @@ impl PyMessage {
     /// The Content-Type of the message's top-level entity.
     #[getter]
     fn content_type(&self, py: Python<'_>) -> PyResult<Py<PyContentType>> {
-        self.content_type
+        self.c(py)
+            .content_type
             .get_or_try_init(py, || Py::new(py, content_type_of(self.view().root())))
             .map(|c| c.clone_ref(py))
     }
@@ -411,7 +437,7 @@ impl PyMessage {
     /// The Received trace, newest hop first.
     #[getter]
     fn received<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let t = self.received.get_or_try_init(py, || -> PyResult<_> {
+        let t = self.c(py).received.get_or_try_init(py, || -> PyResult<_> {
             let objs: Vec<Py<PyReceived>> = self
                 .view()
                 .received()
@@ -450,7 +476,8 @@ impl PyMessage {
     /// ``textBody``), or ``None``.
     #[getter]
     fn text(&self, py: Python<'_>) -> Option<Py<PyString>> {
-        self.text
+        self.c(py)
+            .text
             .get_or_init(py, || {
                 let ids = self.structure(py).text.clone();
                 self.body_text(py, &ids, "plain")
@@ -462,7 +489,8 @@ impl PyMessage {
     /// The HTML body: the text of the ``text/html`` body parts (``htmlBody``), or ``None``.
     #[getter]
     fn html(&self, py: Python<'_>) -> Option<Py<PyString>> {
-        self.html
+        self.c(py)
+            .html
             .get_or_init(py, || {
                 let ids = self.structure(py).html.clone();
                 self.body_text(py, &ids, "html")
@@ -486,7 +514,7 @@ impl PyMessage {
     /// What was malformed and how it was read (:class:`Defect` objects).
     #[getter]
     fn defects<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let t = self.defects.get_or_try_init(py, || -> PyResult<_> {
+        let t = self.c(py).defects.get_or_try_init(py, || -> PyResult<_> {
             let view = self.view();
             let found = if view.bytes().len() >= DETACH_THRESHOLD {
                 py.detach(|| view.defects())
@@ -593,14 +621,23 @@ impl PyPart {
         let enc = part.transfer_encoding();
         let body = part.raw_body();
         let big = body.len() >= DETACH_THRESHOLD;
-        let exact = if big {
-            py.detach(|| enc.decoded_len(body))
+        let bound = if big {
+            py.detach(|| enc.decoded_len_bound(body))
         } else {
-            enc.decoded_len(body)
+            enc.decoded_len_bound(body)
         };
-        match exact {
+        match bound {
             // Straight into the bytes object: no intermediate copy of large attachments.
-            Some(n) => new_bytes(py, n, |out| enc.decode_into(body, out)),
+            Some(n) => {
+                let mut written = 0;
+                let bytes = new_bytes(py, n, |out| written = enc.decode_into(body, out))?;
+                if written == n {
+                    Ok(bytes)
+                } else {
+                    // Malformed base64 decodes to less than the bound: keep what was written.
+                    Ok(PyBytes::new(py, &bytes.as_bytes()[..written]))
+                }
+            }
             None => {
                 let decoded = if big {
                     py.detach(|| enc.decode(body).into_owned())
@@ -794,7 +831,7 @@ pub fn parse_many(
     docs.into_iter()
         .zip(originals)
         .map(|(d, original)| {
-            d.map(|doc| PyMessage::new(Arc::new(doc), 0, original))
+            d.map(|doc| PyMessage::new(doc, 0, original))
                 .map_err(|e| too_large(py, e))
         })
         .collect()
@@ -804,11 +841,15 @@ pub fn parse_many(
 /// that taking one costs nothing next to parsing it.
 const CHUNK: usize = 32;
 
-type Parsed = Result<Document, TooLarge>;
+type Parsed = Result<Arc<Document>, TooLarge>;
+
+fn parse_shared(source: Box<dyn Source>) -> Parsed {
+    Document::parse(source).map(Arc::new)
+}
 
 fn parse_parallel(sources: Vec<Box<dyn Source>>, threads: usize) -> Vec<Parsed> {
     if threads <= 1 || sources.len() <= CHUNK {
-        return sources.into_iter().map(Document::parse).collect();
+        return sources.into_iter().map(parse_shared).collect();
     }
     let mut chunks = Vec::new();
     let mut it = sources.into_iter();
@@ -834,7 +875,7 @@ fn parse_parallel(sources: Vec<Box<dyn Source>>, threads: usize) -> Vec<Parsed> 
                         Err(_) => None,
                     };
                     let Some((start, chunk)) = next else { break };
-                    let parsed: Vec<Parsed> = chunk.into_iter().map(Document::parse).collect();
+                    let parsed: Vec<Parsed> = chunk.into_iter().map(parse_shared).collect();
                     if let Ok(mut d) = done.lock() {
                         d.push((start, parsed));
                     }
