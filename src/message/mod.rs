@@ -48,25 +48,6 @@ self_cell::self_cell!(
     }
 );
 
-/// The largest message that can be parsed: header offsets are 32-bit in mail-parser.
-pub const MAX_SIZE: usize = u32::MAX as usize;
-
-/// The input is larger than [`MAX_SIZE`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TooLarge(pub usize);
-
-impl std::fmt::Display for TooLarge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "message of {} bytes is larger than the {MAX_SIZE}-byte limit",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for TooLarge {}
-
 /// A parsed message: its bytes and their structure.
 pub struct Document {
     cell: Cell,
@@ -82,19 +63,15 @@ impl std::fmt::Debug for Document {
 }
 
 impl Document {
-    /// Parse `source`. Only an input above [`MAX_SIZE`] is refused; malformed mail is read
-    /// as well as it can be, with [`Defect`]s saying how.
-    pub fn parse(source: Box<dyn Source>) -> Result<Self, TooLarge> {
-        let len = source.bytes().len();
-        if len > MAX_SIZE {
-            return Err(TooLarge(len));
-        }
-        Ok(Document {
+    /// Parse `source`. Never fails: malformed mail is read as well as it can be, with
+    /// [`Defect`]s saying how.
+    pub fn parse(source: Box<dyn Source>) -> Self {
+        Document {
             cell: Cell::new(source, |s| parse::build(s.bytes())),
-        })
+        }
     }
 
-    pub fn from_vec(data: Vec<u8>) -> Result<Self, TooLarge> {
+    pub fn from_vec(data: Vec<u8>) -> Self {
         Self::parse(Box::new(data))
     }
 
@@ -750,10 +727,7 @@ impl<'d> PartView<'d> {
 /// (`fuzz/`) and the mutation tests call this; it must never panic.
 #[doc(hidden)]
 pub fn exercise(data: &[u8]) {
-    let Ok(doc) = Document::from_vec(data.to_vec()) else {
-        return;
-    };
-    exercise_document(&doc, 0);
+    exercise_document(&Document::from_vec(data.to_vec()), 0);
 }
 
 fn exercise_document(doc: &Document, depth: usize) {
@@ -785,9 +759,7 @@ fn exercise_document(doc: &Document, depth: usize) {
             let _ = (part.content_id(), part.disposition(), part.text());
             let payload = part.payload();
             if part.is_message() && part.message().is_none() && depth < 2 {
-                if let Ok(inner) = Document::from_vec(payload.into_owned()) {
-                    exercise_document(&inner, depth + 1);
-                }
+                exercise_document(&Document::from_vec(payload.into_owned()), depth + 1);
             }
         }
     }
@@ -870,7 +842,7 @@ This is the second line of the body\r\n";
 
     #[test]
     fn seed_chapter_hello_world() {
-        let doc = Document::from_vec(SEED.to_vec()).unwrap();
+        let doc = Document::from_vec(SEED.to_vec());
         let m = doc.root();
         assert_eq!(m.subject().as_deref(), Some("Hello"));
         assert_eq!(m.addresses("from")[0].email, "Bob@machine.example");
@@ -885,16 +857,5 @@ This is the second line of the body\r\n";
             "This is the \"Hello world\" of email messages.\r\nThis is the second line of the body\r\n"
         );
         assert!(m.defects().is_empty(), "{:?}", m.defects());
-    }
-
-    #[test]
-    fn too_large_is_refused_not_truncated() {
-        assert_eq!(
-            TooLarge(MAX_SIZE + 1).to_string(),
-            format!(
-                "message of {} bytes is larger than the {MAX_SIZE}-byte limit",
-                MAX_SIZE + 1
-            )
-        );
     }
 }

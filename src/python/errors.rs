@@ -47,15 +47,7 @@ pub fn codec_error(py: Python<'_>, e: CodecError) -> PyErr {
     })
 }
 
-exception_type!(parse_error_type, "ParseError");
 exception_type!(address_error_type, "AddressError");
-
-/// `ParseError(message)`: an input that cannot be parsed at all (not malformed mail, which
-/// parses with defects, but an input over the size limit).
-#[cold]
-pub fn parse_error(py: Python<'_>, message: String) -> PyErr {
-    instantiate(py, parse_error_type(py), message, |_| Ok(()))
-}
 
 /// `AddressError(message, text=...)`.
 #[cold]

@@ -14,10 +14,9 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use super::buffer::{BytesLike, DETACH_THRESHOLD, new_bytes};
-use super::errors::parse_error;
 use super::headers::PyHeaders;
 use super::values::{PyAddress, PyContentType, PyDefect, PyReceived, to_datetime, type_error};
-use crate::message::{Body, Document, MessageId, PartId, Source, TooLarge};
+use crate::message::{Body, Document, MessageId, PartId, Source};
 
 /// A Python `bytes` object lent to a `Document`: bytes are immutable, so the document can
 /// read them in place for as long as it holds a reference.
@@ -75,29 +74,15 @@ fn input_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Input> {
     })
 }
 
-fn too_large(py: Python<'_>, e: TooLarge) -> PyErr {
-    parse_error(py, e.to_string())
-}
-
-fn check_size(py: Python<'_>, input: &Input) -> PyResult<()> {
-    let len = input.source.bytes().len();
-    if len > crate::message::MAX_SIZE {
-        return Err(too_large(py, TooLarge(len)));
-    }
-    Ok(())
-}
-
-fn parse_input(py: Python<'_>, input: Input) -> PyResult<PyMessage> {
-    check_size(py, &input)?;
+fn parse_input(py: Python<'_>, input: Input) -> PyMessage {
     let len = input.source.bytes().len();
     let source = input.source;
     let doc = if len >= DETACH_THRESHOLD {
         py.detach(|| Document::parse(source))
     } else {
         Document::parse(source)
-    }
-    .map_err(|e| too_large(py, e))?;
-    Ok(PyMessage::new(Arc::new(doc), 0, input.original))
+    };
+    PyMessage::new(Arc::new(doc), 0, input.original)
 }
 
 fn email_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
@@ -261,7 +246,7 @@ impl PyMessage {
     /// ``defects``); raises ``TypeError`` for other argument types.
     #[staticmethod]
     fn parse(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Self> {
-        parse_input(py, input_of(data, "Message.parse()")?)
+        Ok(parse_input(py, input_of(data, "Message.parse()")?))
     }
 
     /// Read and parse a message file (``str`` or path-like).
@@ -275,13 +260,13 @@ impl PyMessage {
             let code = e.raw_os_error().unwrap_or(0);
             pyo3::exceptions::PyOSError::new_err((code, e.to_string(), fspath.clone().unbind()))
         })?;
-        parse_input(
+        Ok(parse_input(
             py,
             Input {
                 source: Box::new(data),
                 original: None,
             },
-        )
+        ))
     }
 
     /// A message from a stdlib ``email.message.Message`` (through its bytes).
@@ -296,7 +281,10 @@ impl PyMessage {
             ));
         }
         let data = m.call_method0("as_bytes")?;
-        parse_input(py, input_of(&data, "Message.from_email_message()")?)
+        Ok(parse_input(
+            py,
+            input_of(&data, "Message.from_email_message()")?,
+        ))
     }
 
     /// The message as a stdlib ``email.message.EmailMessage`` (``policy=email.policy.default``).
@@ -762,7 +750,7 @@ impl PyPart {
                 // Encoded against RFC 2046 §5.2.1: decode, then parse on its own.
                 let payload = self.decode_payload(py)?;
                 let input = input_of(payload.as_any(), "Part.message")?;
-                Ok(Some(Py::new(py, parse_input(py, input)?)?))
+                Ok(Some(Py::new(py, parse_input(py, input))?))
             })
             .map(|m| m.as_ref().map(|m| m.clone_ref(py)))
     }
@@ -814,9 +802,7 @@ pub fn parse_many(
         .try_iter()
         .map_err(|_| type_error("parse_many()", "an iterable", items))?
     {
-        let input = input_of(&item?, "parse_many()")?;
-        check_size(py, &input)?;
-        inputs.push(input);
+        inputs.push(input_of(&item?, "parse_many()")?);
     }
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -828,23 +814,21 @@ pub fn parse_many(
         sources.push(i.source);
     }
     let docs = py.detach(|| parse_parallel(sources, threads));
-    docs.into_iter()
+    Ok(docs
+        .into_iter()
         .zip(originals)
-        .map(|(d, original)| {
-            d.map(|doc| PyMessage::new(doc, 0, original))
-                .map_err(|e| too_large(py, e))
-        })
-        .collect()
+        .map(|(doc, original)| PyMessage::new(doc, 0, original))
+        .collect())
 }
 
 /// Messages per unit of work handed to a thread: small enough to balance, large enough
 /// that taking one costs nothing next to parsing it.
 const CHUNK: usize = 32;
 
-type Parsed = Result<Arc<Document>, TooLarge>;
+type Parsed = Arc<Document>;
 
 fn parse_shared(source: Box<dyn Source>) -> Parsed {
-    Document::parse(source).map(Arc::new)
+    Arc::new(Document::parse(source))
 }
 
 fn parse_parallel(sources: Vec<Box<dyn Source>>, threads: usize) -> Vec<Parsed> {
