@@ -50,13 +50,13 @@ impl TransferEncoding {
         )
     }
 
-    /// A size the decoded payload cannot exceed, when one is cheap to know (today always
-    /// the exact size). Callers decode straight into a buffer of that size with
-    /// `decode_into` and keep the written prefix.
+    /// A size the decoded payload cannot exceed, when one is cheap to know: exact for the
+    /// identity encodings and for well-formed base64. Callers decode straight into a
+    /// buffer of that size with `decode_into` and keep the written prefix.
     pub fn decoded_len_bound(self, body: &[u8]) -> Option<usize> {
         match self {
             TransferEncoding::Identity | TransferEncoding::Unknown => Some(body.len()),
-            TransferEncoding::Base64 => Some(base64::decoded_len_lenient(body)),
+            TransferEncoding::Base64 => Some(base64::decoded_len_upper_bound(body)),
             TransferEncoding::QuotedPrintable | TransferEncoding::Uuencode => None,
         }
     }
