@@ -21,9 +21,8 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import Case
-
 import mailprims as mp
+from harness import Case
 
 try:
     import fast_mail_parser as fmp
@@ -35,10 +34,10 @@ POLICY = email.policy.default
 
 def ours(data: bytes) -> None:
     m = mp.Message.parse(data)
-    m.subject, m.from_, m.to, m.date
+    _ = m.subject, m.from_, m.to, m.date
     for p in m.walk():
         if not p.is_multipart and p.message is None:
-            p.payload
+            _ = p.payload
 
 
 def stdlib(data: bytes) -> None:
@@ -46,9 +45,9 @@ def stdlib(data: bytes) -> None:
     for name in ("subject", "from", "to", "date"):
         h = m[name]
         if h is not None and name in ("from", "to"):
-            h.addresses
+            _ = h.addresses
         elif h is not None and name == "date":
-            h.datetime
+            _ = h.datetime
     for p in m.walk():
         if not p.is_multipart():
             p.get_payload(decode=True)
@@ -59,7 +58,7 @@ def fast(data: bytes) -> None:
         m = fmp.parse_email(data)
     except fmp.ParseError:
         return
-    m.subject, m.from_, m.to, m.date_parsed
+    _ = m.subject, m.from_, m.to, m.date_parsed
     for t in m.text_plain:
         len(t)
     for t in m.text_html:
@@ -156,8 +155,7 @@ def nested() -> bytes:
     for level in range(3):
         inner = (
             headers().replace("Lunch on Thursday?", f"Fwd: level {level}").encode()
-            + b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="n%d"\r\n\r\n'
-            % level
+            + b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="n%d"\r\n\r\n' % level
             + b"--n%d\r\nContent-Type: text/plain\r\n\r\nForwarded.\r\n" % level
             + b"--n%d\r\nContent-Type: message/rfc822\r\n\r\n" % level
             + inner
