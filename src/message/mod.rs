@@ -29,8 +29,9 @@ pub use headers::Field;
 pub use parse::{Body, MessageId, PartId, PartNode, Tree};
 pub use received::Received;
 
-/// Bytes a [`Document`] can own: a `Vec<u8>`, or (in the Python layer) a `bytes` object.
-pub trait Source: Send + Sync {
+/// Bytes a [`Document`] can own: a `Vec<u8>`, or (in the Python layer) a `bytes` object,
+/// which that layer gets back with `Document::source` and a downcast.
+pub trait Source: Send + Sync + std::any::Any {
     fn bytes(&self) -> &[u8];
 }
 
@@ -73,6 +74,11 @@ impl Document {
 
     pub fn from_vec(data: Vec<u8>) -> Self {
         Self::parse(Box::new(data))
+    }
+
+    /// What the document owns.
+    pub fn source(&self) -> &dyn Source {
+        &**self.cell.borrow_owner()
     }
 
     pub fn tree(&self) -> &Tree<'_> {

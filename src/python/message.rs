@@ -21,68 +21,99 @@ use crate::message::{Body, Document, MessageId, PartId, Source};
 /// A Python `bytes` object lent to a `Document`: bytes are immutable, so the document can
 /// read them in place for as long as it holds a reference.
 struct PyBytesSource {
-    _owner: Py<PyBytes>,
+    owner: Py<PyBytes>,
     ptr: *const u8,
     len: usize,
+    /// The caller passed this very object, so `bytes(msg)` may return it.
+    is_input: bool,
 }
 
-// SAFETY: the pointer is into an immutable `bytes` object kept alive by `_owner`; it is only
+// SAFETY: the pointer is into an immutable `bytes` object kept alive by `owner`; it is only
 // read. Dropping `Py` without the GIL defers the decref to pyo3's reference pool.
 unsafe impl Send for PyBytesSource {}
 unsafe impl Sync for PyBytesSource {}
 
 impl Source for PyBytesSource {
     fn bytes(&self) -> &[u8] {
-        // SAFETY: see above; `len` bytes at `ptr` stay valid and unchanged while `_owner`
+        // SAFETY: see above; `len` bytes at `ptr` stay valid and unchanged while `owner`
         // lives.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 }
 
-/// The input of a parse: the bytes to own, and the `bytes` object itself when it can be
-/// handed back by `as_bytes()`.
-struct Input {
-    source: Box<dyn Source>,
-    original: Option<Py<PyBytes>>,
+/// A parse input, taken from a Python argument with the GIL held and turned into a
+/// document's source wherever the parse runs (a `parse_many` worker, say).
+enum Input {
+    /// A `bytes` object, read in place; the address is kept as an integer so the input can
+    /// cross threads.
+    Bytes {
+        owner: Py<PyBytes>,
+        addr: usize,
+        len: usize,
+        is_input: bool,
+    },
+    /// A copy (of a `bytearray`, `memoryview`, or of text encoded to UTF-8).
+    Owned(Vec<u8>),
+}
+
+impl Input {
+    fn len(&self) -> usize {
+        match self {
+            Input::Bytes { len, .. } => *len,
+            Input::Owned(v) => v.len(),
+        }
+    }
+
+    fn into_source(self) -> Box<dyn Source> {
+        match self {
+            Input::Bytes {
+                owner,
+                addr,
+                len,
+                is_input,
+            } => Box::new(PyBytesSource {
+                owner,
+                ptr: addr as *const u8,
+                len,
+                is_input,
+            }),
+            Input::Owned(v) => Box::new(v),
+        }
+    }
+}
+
+fn bytes_input(b: &Bound<'_, PyBytes>, is_input: bool) -> Input {
+    let data = b.as_bytes();
+    Input::Bytes {
+        owner: b.clone().unbind(),
+        addr: data.as_ptr() as usize,
+        len: data.len(),
+        is_input,
+    }
 }
 
 fn input_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Input> {
     if let Ok(b) = obj.cast::<PyBytes>() {
-        let data = b.as_bytes();
-        return Ok(Input {
-            source: Box::new(PyBytesSource {
-                _owner: b.clone().unbind(),
-                ptr: data.as_ptr(),
-                len: data.len(),
-            }),
-            original: Some(b.clone().unbind()),
-        });
+        return Ok(bytes_input(b, true));
     }
     if let Ok(s) = obj.cast::<PyString>() {
         // Text becomes UTF-8 (RFC 6532); lone surrogates from a surrogateescape decode go
         // back to the bytes they came from.
         let encoded = s.call_method1("encode", ("utf-8", "surrogateescape"))?;
-        let mut input = input_of(&encoded, what)?;
-        input.original = None;
-        return Ok(input);
+        return Ok(bytes_input(encoded.cast::<PyBytes>()?, false));
     }
     // bytearray, memoryview and other buffers can change under us: copy them.
     let data = BytesLike::text_or_bytes(obj, what)?;
-    Ok(Input {
-        source: Box::new(data.as_bytes().to_vec()),
-        original: None,
-    })
+    Ok(Input::Owned(data.as_bytes().to_vec()))
 }
 
 fn parse_input(py: Python<'_>, input: Input) -> PyMessage {
-    let len = input.source.bytes().len();
-    let source = input.source;
-    let doc = if len >= DETACH_THRESHOLD {
-        py.detach(|| Document::parse(source))
+    let doc = if input.len() >= DETACH_THRESHOLD {
+        py.detach(|| Document::parse(input.into_source()))
     } else {
-        Document::parse(source)
+        Document::parse(input.into_source())
     };
-    PyMessage::new(Arc::new(doc), 0, input.original)
+    PyMessage::new(Arc::new(doc), 0)
 }
 
 fn email_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
@@ -99,7 +130,6 @@ fn email_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
 pub struct PyMessage {
     doc: Arc<Document>,
     id: MessageId,
-    original: Option<Py<PyBytes>>,
     /// Converted fields, allocated on first access so that creating a message (thousands
     /// of them in `parse_many`) stays cheap.
     cache: PyOnceLock<Box<MessageCache>>,
@@ -146,11 +176,10 @@ impl MessageCache {
 const ADDRESS_FIELDS: [&str; 6] = ["From", "Sender", "To", "Cc", "Bcc", "Reply-To"];
 
 impl PyMessage {
-    fn new(doc: Arc<Document>, id: MessageId, original: Option<Py<PyBytes>>) -> Self {
+    fn new(doc: Arc<Document>, id: MessageId) -> Self {
         PyMessage {
             doc,
             id,
-            original,
             cache: PyOnceLock::new(),
         }
     }
@@ -226,8 +255,12 @@ impl PyMessage {
     }
 
     fn bytes_object<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        if let Some(b) = &self.original {
-            return Ok(b.bind(py).clone());
+        if self.id == 0
+            && let Some(src) =
+                (self.doc.source() as &dyn std::any::Any).downcast_ref::<PyBytesSource>()
+            && src.is_input
+        {
+            return Ok(src.owner.bind(py).clone());
         }
         super::buffer::bytes_from(py, self.view().bytes())
     }
@@ -260,13 +293,7 @@ impl PyMessage {
             let code = e.raw_os_error().unwrap_or(0);
             pyo3::exceptions::PyOSError::new_err((code, e.to_string(), fspath.clone().unbind()))
         })?;
-        Ok(parse_input(
-            py,
-            Input {
-                source: Box::new(data),
-                original: None,
-            },
-        ))
+        Ok(parse_input(py, Input::Owned(data)))
     }
 
     /// A message from a stdlib ``email.message.Message`` (through its bytes).
@@ -739,10 +766,7 @@ impl PyPart {
             .get_or_try_init(py, || -> PyResult<_> {
                 let part = self.view();
                 if let Some(m) = part.message() {
-                    return Ok(Some(Py::new(
-                        py,
-                        PyMessage::new(self.doc.clone(), m, None),
-                    )?));
+                    return Ok(Some(Py::new(py, PyMessage::new(self.doc.clone(), m))?));
                 }
                 if !(part.is_message() && part.transfer_encoding().is_encoded()) {
                     return Ok(None);
@@ -807,18 +831,8 @@ pub fn parse_many(
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .min(inputs.len().max(1));
-    let mut originals = Vec::with_capacity(inputs.len());
-    let mut sources = Vec::with_capacity(inputs.len());
-    for i in inputs {
-        originals.push(i.original);
-        sources.push(i.source);
-    }
-    let docs = py.detach(|| parse_parallel(sources, threads));
-    Ok(docs
-        .into_iter()
-        .zip(originals)
-        .map(|(doc, original)| PyMessage::new(doc, 0, original))
-        .collect())
+    let docs = py.detach(|| parse_parallel(inputs, threads));
+    Ok(docs.into_iter().map(|doc| PyMessage::new(doc, 0)).collect())
 }
 
 /// Messages per unit of work handed to a thread: small enough to balance, large enough
@@ -827,19 +841,19 @@ const CHUNK: usize = 32;
 
 type Parsed = Arc<Document>;
 
-fn parse_shared(source: Box<dyn Source>) -> Parsed {
-    Arc::new(Document::parse(source))
+fn parse_shared(input: Input) -> Parsed {
+    Arc::new(Document::parse(input.into_source()))
 }
 
-fn parse_parallel(sources: Vec<Box<dyn Source>>, threads: usize) -> Vec<Parsed> {
-    if threads <= 1 || sources.len() <= CHUNK {
-        return sources.into_iter().map(parse_shared).collect();
+fn parse_parallel(inputs: Vec<Input>, threads: usize) -> Vec<Parsed> {
+    if threads <= 1 || inputs.len() <= CHUNK {
+        return inputs.into_iter().map(parse_shared).collect();
     }
     let mut chunks = Vec::new();
-    let mut it = sources.into_iter();
+    let mut it = inputs.into_iter();
     let mut start = 0;
     loop {
-        let chunk: Vec<Box<dyn Source>> = it.by_ref().take(CHUNK).collect();
+        let chunk: Vec<Input> = it.by_ref().take(CHUNK).collect();
         if chunk.is_empty() {
             break;
         }
