@@ -337,7 +337,7 @@ impl<'d> MessageView<'d> {
             })
             .collect();
         let root = self.root();
-        let has_headers = !root.node().headers.is_empty();
+        let has_headers = !self.tree.headers(root.id).is_empty();
         if has_headers {
             for name in ["From", "Date"] {
                 if root.field(name).is_none() {
@@ -520,7 +520,10 @@ impl<'d> PartView<'d> {
 
     pub fn fields(self) -> impl Iterator<Item = Field<'d>> + 'd {
         let raw = self.tree.raw;
-        self.node().headers.iter().map(move |h| Field::new(raw, h))
+        self.tree
+            .headers(self.id)
+            .iter()
+            .map(move |h| Field::new(raw, h))
     }
 
     pub fn field(&self, name: &str) -> Option<Field<'d>> {
@@ -621,7 +624,7 @@ impl<'d> PartView<'d> {
     }
 
     pub fn transfer_encoding(&self) -> TransferEncoding {
-        TransferEncoding::of(self.tree.raw, &self.node().headers)
+        TransferEncoding::of(self.tree.raw, self.tree.headers(self.id))
     }
 
     /// The Content-Transfer-Encoding as written, lowercase (`None` without the header).

@@ -77,8 +77,9 @@ impl FieldRange {
 /// One MIME entity: its header fields and where its pieces are in the input.
 #[derive(Debug, Clone)]
 pub struct PartNode<'a> {
-    /// The header fields, in order. Values are read on demand.
-    pub headers: Vec<FieldRange>,
+    /// Its header fields, in order: `Tree::fields[headers]` (one vector holds every part's
+    /// fields, so a part costs no allocation of its own). Values are read on demand.
+    pub headers: std::ops::Range<usize>,
     /// The first Content-Type field, read with mail-parser's grammar (RFC 2045 §5.1,
     /// RFC 2231); `None` when absent or unreadable.
     pub content_type: Option<ContentType<'a>>,
@@ -119,6 +120,8 @@ pub struct MessageNode {
 pub struct Tree<'a> {
     pub raw: &'a [u8],
     pub parts: Vec<PartNode<'a>>,
+    /// Every header field of every part, in document order.
+    pub fields: Vec<FieldRange>,
     pub messages: Vec<MessageNode>,
     /// Structural defects found during the walk, with the part each belongs to.
     pub defects: Vec<(PartId, Defect)>,
@@ -165,6 +168,7 @@ pub fn build(raw: &[u8]) -> Tree<'_> {
         tree: Tree {
             raw,
             parts: Vec::new(),
+            fields: Vec::new(),
             messages: vec![MessageNode {
                 root: 0,
                 container: None,
@@ -187,6 +191,16 @@ struct Walk<'a> {
     newline_dash: memmem::Finder<'static>,
 }
 
+impl Tree<'_> {
+    /// The header fields of a part.
+    pub fn headers(&self, part: PartId) -> &[FieldRange] {
+        self.parts
+            .get(part as usize)
+            .and_then(|p| self.fields.get(p.headers.clone()))
+            .unwrap_or_default()
+    }
+}
+
 impl<'a> Walk<'a> {
     fn defect(&mut self, part: PartId, kind: DefectKind, message: String, offset: usize) {
         self.tree
@@ -204,7 +218,8 @@ impl<'a> Walk<'a> {
         'entity: loop {
             let id = self.tree.parts.len() as PartId;
             let (headers, header_start, body_start) = self.read_headers(id, at);
-            let first = |name: &str| headers.iter().find(|f| f.is(raw, name));
+            let fields = &self.tree.fields[headers.clone()];
+            let first = |name: &str| fields.iter().find(|f| f.is(raw, name));
             let content_type = first("Content-Type").and_then(|f| read_content_type(raw, f));
             let disposition = first("Content-Disposition").and_then(|f| read_content_type(raw, f));
             let node = PartNode {
@@ -441,7 +456,7 @@ impl<'a> Walk<'a> {
     /// A section ends at an empty line (RFC 5322 §2.1), at a delimiter of an open multipart,
     /// or at the first line that is neither a field nor a continuation, which then starts
     /// the body (as the stdlib reads it).
-    fn read_headers(&mut self, id: PartId, at: usize) -> (Vec<FieldRange>, usize, usize) {
+    fn read_headers(&mut self, id: PartId, at: usize) -> (std::ops::Range<usize>, usize, usize) {
         let raw = self.raw;
         let mut start = at;
         if id == 0
@@ -457,7 +472,7 @@ impl<'a> Walk<'a> {
                 0,
             );
         }
-        let mut fields: Vec<FieldRange> = Vec::new();
+        let first_field = self.tree.fields.len();
         let mut p = start;
         let body_start = loop {
             if p >= raw.len() {
@@ -466,9 +481,6 @@ impl<'a> Walk<'a> {
             let next = next_line(raw, p);
             let line = trim_eol(&raw[p..next]);
             if line.is_empty() {
-                if let Some(f) = fields.last_mut() {
-                    f.end = p;
-                }
                 break next;
             }
             if line.starts_with(b"--") && self.is_delimiter_line(p) {
@@ -476,7 +488,7 @@ impl<'a> Walk<'a> {
             }
             if matches!(line[0], b' ' | b'\t') {
                 // Folded: it belongs to the field above (RFC 5322 §2.2.3).
-                match fields.last_mut() {
+                match self.tree.fields[first_field..].last_mut() {
                     Some(f) => f.end = next,
                     None => self.defect(
                         id,
@@ -489,7 +501,7 @@ impl<'a> Walk<'a> {
                 continue;
             }
             let Some(colon) = field_colon(line) else {
-                let (kind, message) = if fields.is_empty() && id == 0 {
+                let (kind, message) = if self.tree.fields.len() == first_field && id == 0 {
                     (
                         DefectKind::NoHeaders,
                         "the message has no header section; all of it is the body",
@@ -503,19 +515,21 @@ impl<'a> Walk<'a> {
                 self.defect(id, kind, message.into(), p);
                 break p;
             };
-            fields.push(FieldRange {
+            self.tree.fields.push(FieldRange {
                 start: p,
                 colon: p + colon,
                 end: next,
             });
             p = next;
         };
-        (fields, start, body_start)
+        (first_field..self.tree.fields.len(), start, body_start)
     }
 
     /// Decide what the entity is from its header fields.
     fn classify(&mut self, id: PartId, node: &PartNode<'a>) -> Kind {
-        let ct_field = node.headers.iter().find(|f| f.is(self.raw, "Content-Type"));
+        let ct_field = self.tree.fields[node.headers.clone()]
+            .iter()
+            .find(|f| f.is(self.raw, "Content-Type"));
         let ct = match (ct_field, &node.content_type) {
             (None, _) => None,
             (Some(_), Some(ct)) => Some(ct),
@@ -556,7 +570,11 @@ impl<'a> Walk<'a> {
             }
         };
         if is_message {
-            let encoded = super::body::TransferEncoding::of(self.raw, &node.headers).is_encoded();
+            let encoded = super::body::TransferEncoding::of(
+                self.raw,
+                &self.tree.fields[node.headers.clone()],
+            )
+            .is_encoded();
             if encoded {
                 // Decoded and parsed when the attached message is asked for.
                 self.defect(
@@ -746,7 +764,7 @@ Content-Type: multipart/alternative; boundary=X\n\n--X\n\na\n--X\n\nb\n--X--\n--
     #[test]
     fn header_section_ends_at_a_non_field_line() {
         let t = build(b"Subject: x\nthis is body\nKey: value\n");
-        assert_eq!(t.parts[0].headers.len(), 1);
+        assert_eq!(t.headers(0).len(), 1);
         assert_eq!(leaves(&t), vec![&b"this is body\nKey: value\n"[..]]);
         assert_eq!(t.defects[0].1.kind, DefectKind::MissingHeaderBodySeparator);
     }

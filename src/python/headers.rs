@@ -51,7 +51,7 @@ impl PyHeaders {
     fn __len__(&self) -> usize {
         self.doc
             .part(self.part)
-            .map_or(0, |p| p.node().headers.len())
+            .map_or(0, |p| p.tree.headers(p.id).len())
     }
 
     fn __contains__(&self, name: &Bound<'_, PyAny>) -> bool {
