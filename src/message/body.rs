@@ -50,9 +50,18 @@ impl TransferEncoding {
         )
     }
 
-    /// A size the decoded payload cannot exceed, when one is cheap to know: exact for the
-    /// identity encodings and for well-formed base64. Callers decode straight into a
-    /// buffer of that size with `decode_into` and keep the written prefix.
+    /// The decoded size, when it is cheap to predict: exact for the identity encodings,
+    /// a guess from the line layout for base64 (exact for well-formed MIME). Callers
+    /// decode straight into a buffer of that size with `decode_into`.
+    pub fn decoded_len_guess(self, body: &[u8]) -> Option<usize> {
+        match self {
+            TransferEncoding::Identity | TransferEncoding::Unknown => Some(body.len()),
+            TransferEncoding::Base64 => Some(base64::decoded_len_guess(body)),
+            TransferEncoding::QuotedPrintable | TransferEncoding::Uuencode => None,
+        }
+    }
+
+    /// A size the decoded payload never exceeds (for when a guess was too small).
     pub fn decoded_len_bound(self, body: &[u8]) -> Option<usize> {
         match self {
             TransferEncoding::Identity | TransferEncoding::Unknown => Some(body.len()),
@@ -61,15 +70,14 @@ impl TransferEncoding {
         }
     }
 
-    /// Decode into `out`, which is `decoded_len_bound(body)` bytes long; returns how many
-    /// bytes were written.
-    pub fn decode_into(self, body: &[u8], out: &mut [u8]) -> usize {
+    /// Decode into `out`: the number of bytes written, or `None` when `out` is too small.
+    pub fn decode_into(self, body: &[u8], out: &mut [u8]) -> Option<usize> {
         match self {
-            TransferEncoding::Base64 => base64::decode_lenient_into(body, out),
+            TransferEncoding::Base64 => base64::decode_lenient_into_checked(body, out),
             _ => {
-                let n = out.len().min(body.len());
-                out[..n].copy_from_slice(&body[..n]);
-                n
+                let n = body.len();
+                out.get_mut(..n)?.copy_from_slice(body);
+                Some(n)
             }
         }
     }

@@ -636,32 +636,37 @@ impl PyPart {
         let enc = part.transfer_encoding();
         let body = part.raw_body();
         let big = body.len() >= DETACH_THRESHOLD;
-        let bound = if big {
-            py.detach(|| enc.decoded_len_bound(body))
-        } else {
-            enc.decoded_len_bound(body)
+        // Straight into the bytes object, no intermediate copy of large attachments: at
+        // the size the line layout predicts, and only if that was short, at a bound.
+        let sized = |size: usize| -> PyResult<Option<Bound<'py, PyBytes>>> {
+            let mut written = None;
+            let bytes = new_bytes(py, size, |out| written = enc.decode_into(body, out))?;
+            Ok(match written {
+                Some(n) if n == size => Some(bytes),
+                // Malformed base64 decodes to less than predicted: keep what was written.
+                Some(n) => Some(PyBytes::new(py, &bytes.as_bytes()[..n])),
+                None => None,
+            })
         };
-        match bound {
-            // Straight into the bytes object: no intermediate copy of large attachments.
-            Some(n) => {
-                let mut written = 0;
-                let bytes = new_bytes(py, n, |out| written = enc.decode_into(body, out))?;
-                if written == n {
-                    Ok(bytes)
-                } else {
-                    // Malformed base64 decodes to less than the bound: keep what was written.
-                    Ok(PyBytes::new(py, &bytes.as_bytes()[..written]))
-                }
+        if let Some(guess) = enc.decoded_len_guess(body) {
+            if let Some(bytes) = sized(guess)? {
+                return Ok(bytes);
             }
-            None => {
-                let decoded = if big {
-                    py.detach(|| enc.decode(body).into_owned())
-                } else {
-                    enc.decode(body).into_owned()
-                };
-                super::buffer::bytes_from(py, &decoded)
+            let bound = if big {
+                py.detach(|| enc.decoded_len_bound(body))
+            } else {
+                enc.decoded_len_bound(body)
+            };
+            if let Some(bytes) = bound.map(sized).transpose()?.flatten() {
+                return Ok(bytes);
             }
         }
+        let decoded = if big {
+            py.detach(|| enc.decode(body).into_owned())
+        } else {
+            enc.decode(body).into_owned()
+        };
+        super::buffer::bytes_from(py, &decoded)
     }
 }
 
