@@ -99,7 +99,7 @@ impl Document {
 
     pub fn message(&self, id: MessageId) -> Option<MessageView<'_>> {
         let tree = self.tree();
-        ((id as usize) < tree.messages.len()).then_some(MessageView { tree, id })
+        ((id as usize) < tree.message_count()).then_some(MessageView { tree, id })
     }
 
     pub fn part(&self, id: PartId) -> Option<PartView<'_>> {
@@ -134,8 +134,14 @@ pub struct MessageView<'d> {
 }
 
 impl<'d> MessageView<'d> {
-    fn node(&self) -> &'d parse::MessageNode {
-        &self.tree.messages[self.id as usize]
+    fn node(&self) -> parse::MessageNode {
+        // ok: views are only made for ids below `message_count()`.
+        self.tree.message(self.id).unwrap_or(parse::MessageNode {
+            root: 0,
+            container: None,
+            start: 0,
+            end: self.tree.raw.len(),
+        })
     }
 
     /// The message's root part (its top-level entity).
@@ -741,7 +747,7 @@ pub fn exercise(data: &[u8]) {
 
 fn exercise_document(doc: &Document, depth: usize) {
     assert_eq!(doc.bytes().len(), doc.root().bytes().len());
-    for id in 0..doc.tree().messages.len() as MessageId {
+    for id in 0..doc.tree().message_count() as MessageId {
         let Some(m) = doc.message(id) else { continue };
         let _ = (m.subject(), m.date(), m.message_id(), m.mime_version());
         for name in ["From", "To", "Cc", "Reply-To"] {

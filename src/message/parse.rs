@@ -11,14 +11,17 @@
 //! stack, and every step moves forward through the input, so it ends in linear time for a
 //! bounded nesting depth.
 
+use std::sync::LazyLock;
+
 use mail_parser::{ContentType, HeaderValue, parsers::MessageStream};
 use memchr::memmem;
+use smallvec::SmallVec;
 
 use super::defects::{Defect, DefectKind};
 
 /// Index of a part in `Tree::parts`.
 pub type PartId = u32;
-/// Index of a message in `Tree::messages` (0 is the top-level message).
+/// Index of a message: 0 is the top-level message, then `Tree::attached` in order.
 pub type MessageId = u32;
 
 /// Open containers (multiparts and attached messages) nested deeper than this are kept as
@@ -94,7 +97,7 @@ pub struct PartNode<'a> {
     pub body_end: usize,
     pub body: Body,
     pub parent: Option<PartId>,
-    /// The message this part belongs to (its root part is `Tree::messages[m].root`).
+    /// The message this part belongs to (see `Tree::message`).
     pub message: MessageId,
     /// This part and its descendants (also inside attached messages) are the parts
     /// `self..subtree_end`: the walk creates parts in document order.
@@ -121,11 +124,18 @@ pub struct Tree<'a> {
     pub raw: &'a [u8],
     pub parts: Vec<PartNode<'a>>,
     /// Every header field of every part, in document order.
-    pub fields: Vec<FieldRange>,
-    pub messages: Vec<MessageNode>,
+    pub fields: SmallVec<[FieldRange; 24]>,
+    /// The attached messages: message `m` (from 1) is `attached[m - 1]`. The top-level
+    /// message is implicit, so a plain message allocates nothing here.
+    pub attached: Vec<MessageNode>,
     /// Structural defects found during the walk, with the part each belongs to.
     pub defects: Vec<(PartId, Defect)>,
 }
+
+/// Where a line starting with `--` may be; built once (building it costs more than
+/// parsing a small message).
+static NEWLINE_DASH: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new(b"\n--"));
 
 /// What kind of entity a header section announces.
 enum Kind {
@@ -167,18 +177,14 @@ pub fn build(raw: &[u8]) -> Tree<'_> {
         raw,
         tree: Tree {
             raw,
-            parts: Vec::new(),
-            fields: Vec::new(),
-            messages: vec![MessageNode {
-                root: 0,
-                container: None,
-                start: 0,
-                end: raw.len(),
-            }],
+            // A typical header section fits inline (fields have no lifetime, so the inline
+            // array keeps `Tree` covariant, as `self_cell` needs).
+            parts: Vec::with_capacity(1),
+            fields: SmallVec::new(),
+            attached: Vec::new(),
             defects: Vec::new(),
         },
         open: Vec::new(),
-        newline_dash: memmem::Finder::new(b"\n--"),
     };
     walk.run();
     walk.tree
@@ -188,10 +194,27 @@ struct Walk<'a> {
     raw: &'a [u8],
     tree: Tree<'a>,
     open: Vec<Open>,
-    newline_dash: memmem::Finder<'static>,
 }
 
 impl Tree<'_> {
+    /// The number of messages (the top-level one and the attached ones).
+    pub fn message_count(&self) -> usize {
+        self.attached.len() + 1
+    }
+
+    /// A message node by id (0 is the top-level message).
+    pub fn message(&self, id: MessageId) -> Option<MessageNode> {
+        match id {
+            0 => Some(MessageNode {
+                root: 0,
+                container: None,
+                start: 0,
+                end: self.raw.len(),
+            }),
+            _ => self.attached.get(id as usize - 1).cloned(),
+        }
+    }
+
     /// The header fields of a part.
     pub fn headers(&self, part: PartId) -> &[FieldRange] {
         self.parts
@@ -271,8 +294,8 @@ impl<'a> Walk<'a> {
                     self.open.push(open);
                 }
                 Kind::Message if !deep => {
-                    let m = self.tree.messages.len() as MessageId;
-                    self.tree.messages.push(MessageNode {
+                    let m = self.tree.message_count() as MessageId;
+                    self.tree.attached.push(MessageNode {
                         root: id + 1,
                         container: Some(id),
                         start: body_start,
@@ -343,7 +366,7 @@ impl<'a> Walk<'a> {
             }
         }
         // Attached messages end where their container parts end.
-        for m in self.tree.messages.iter_mut().skip(1) {
+        for m in self.tree.attached.iter_mut() {
             if let Some(c) = m.container {
                 m.end = self.tree.parts[c as usize].body_end;
             }
@@ -396,7 +419,7 @@ impl<'a> Walk<'a> {
             if let Some(d) = self.delimiter_at(line) {
                 return Some(d);
             }
-            let k = self.newline_dash.find(raw.get(line..)?)?;
+            let k = NEWLINE_DASH.find(raw.get(line..)?)?;
             line += k + 1;
         }
     }
@@ -622,19 +645,25 @@ pub fn trim_eol(line: &[u8]) -> &[u8] {
 }
 
 /// The colon of a header field line: a name of printable ASCII other than `:`, optional
-/// whitespace (RFC 5322 §4.5 obs-optional), then `:`.
+/// whitespace (RFC 5322 §4.5 obs-optional), then `:`. (A byte loop: names are short, and
+/// this runs on every line of every header section.)
 fn field_colon(line: &[u8]) -> Option<usize> {
-    let colon = memchr::memchr(b':', line)?;
-    let name = &line[..colon];
-    let trimmed_len = name
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map_or(0, |i| i + 1);
-    (trimmed_len > 0
-        && name[..trimmed_len]
-            .iter()
-            .all(|&b| (0x21..=0x7e).contains(&b)))
-    .then_some(colon)
+    let mut i = 0;
+    while let Some(&b) = line.get(i) {
+        match b {
+            b':' => return (i > 0).then_some(i),
+            0x21..=0x7e => i += 1,
+            b' ' | b'\t' if i > 0 => {
+                let mut j = i;
+                while matches!(line.get(j), Some(b' ' | b'\t')) {
+                    j += 1;
+                }
+                return (line.get(j) == Some(&b':')).then_some(j);
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -724,12 +753,12 @@ Content-Type: message/rfc822\n\nSubject: inner\n\
 Content-Type: multipart/alternative; boundary=inner\n\n--inner\n\nA\n--inner\n\nB\n\
 --outer--\n";
         let t = build(raw);
-        assert_eq!(t.messages.len(), 2);
+        assert_eq!(t.message_count(), 2);
         assert_eq!(leaves(&t), vec![&b"A"[..], &b"B"[..]]);
         // The inner multipart was never closed.
         assert_eq!(t.defects.len(), 1);
         assert_eq!(t.defects[0].1.kind, DefectKind::CloseBoundaryNotFound);
-        let inner = &t.messages[1];
+        let inner = &t.attached[0];
         assert!(t.raw[inner.start..inner.end].starts_with(b"Subject: inner"));
         assert!(t.raw[inner.start..inner.end].ends_with(b"B"));
         assert_eq!(t.parts[0].subtree_end as usize, t.parts.len());
@@ -762,6 +791,19 @@ Content-Type: multipart/alternative; boundary=X\n\n--X\n\na\n--X\n\nb\n--X--\n--
     }
 
     #[test]
+    fn field_lines() {
+        assert_eq!(field_colon(b"Subject: x"), Some(7));
+        assert_eq!(field_colon(b"From  : x"), Some(6));
+        assert_eq!(field_colon(b"X-A:"), Some(3));
+        assert_eq!(field_colon(b": x"), None);
+        assert_eq!(field_colon(b"mal formed: x"), None);
+        assert_eq!(field_colon(b"From x@y Mon Jun 10 14:00:00 2024"), None);
+        assert_eq!(field_colon(b"no colon"), None);
+        assert_eq!(field_colon(b"Caf\xc3\xa9: x"), None);
+        assert_eq!(field_colon(b""), None);
+    }
+
+    #[test]
     fn header_section_ends_at_a_non_field_line() {
         let t = build(b"Subject: x\nthis is body\nKey: value\n");
         assert_eq!(t.headers(0).len(), 1);
@@ -787,7 +829,7 @@ Content-Type: multipart/alternative; boundary=X\n\n--X\n\na\n--X\n\nb\n--X--\n--
         }
         raw.extend_from_slice(b"Subject: bottom\n\nbody\n");
         let t = build(&raw);
-        assert_eq!(t.messages.len(), MAX_DEPTH + 1);
+        assert_eq!(t.message_count(), MAX_DEPTH + 1);
         assert!(
             t.defects
                 .iter()
