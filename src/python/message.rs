@@ -869,22 +869,26 @@ fn parse_parallel(inputs: Vec<Input>, threads: usize) -> Vec<Parsed> {
     let total = start;
     let queue = Mutex::new(chunks.into_iter());
     let done: Mutex<Vec<(usize, Vec<Parsed>)>> = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                loop {
-                    let next = match queue.lock() {
-                        Ok(mut q) => q.next(),
-                        Err(_) => None,
-                    };
-                    let Some((start, chunk)) = next else { break };
-                    let parsed: Vec<Parsed> = chunk.into_iter().map(parse_shared).collect();
-                    if let Ok(mut d) = done.lock() {
-                        d.push((start, parsed));
-                    }
-                }
-            });
+    let work = || {
+        loop {
+            let next = match queue.lock() {
+                Ok(mut q) => q.next(),
+                Err(_) => None,
+            };
+            let Some((start, chunk)) = next else { break };
+            let parsed: Vec<Parsed> = chunk.into_iter().map(parse_shared).collect();
+            if let Ok(mut d) = done.lock() {
+                d.push((start, parsed));
+            }
         }
+    };
+    std::thread::scope(|s| {
+        // The calling thread is one of the workers: it is already running, so one thread
+        // fewer to start and to wake.
+        for _ in 1..threads {
+            s.spawn(work);
+        }
+        work();
     });
     let mut done = done.into_inner().unwrap_or_default();
     done.sort_by_key(|(start, _)| *start);
