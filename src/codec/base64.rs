@@ -328,18 +328,18 @@ fn finish(quad: &[u8; 4], qn: usize, out: &mut [u8], w: &mut usize) -> bool {
     }
 }
 
-/// Decode a run with the vector decoder when it is whole groups of symbols and `out` has
-/// room to spare; `None` otherwise (the caller then decodes it character by character).
-fn decode_run(run: &[u8], out: &mut [u8]) -> Option<usize> {
-    if !run.len().is_multiple_of(4)
-        || out.len() < run.len() / 4 * 3 + 16
-        || memchr::memchr(b'=', run).is_some()
-    {
+/// Decode a run with the vector decoder when it is whole groups of symbols (final padding
+/// allowed) and `out` has room to spare: the bytes written, and whether padding ended the
+/// data. `None` otherwise (the caller then decodes it character by character).
+fn decode_run(run: &[u8], out: &mut [u8]) -> Option<(usize, bool)> {
+    if !run.len().is_multiple_of(4) || out.len() < run.len() / 4 * 3 + 16 {
         return None;
     }
-    // The vector decoder rejects anything outside the alphabet, so success means the
-    // run decodes exactly as the character decoder would.
-    LENIENT.decode_slice_unchecked(run, out).ok()
+    // The vector decoder rejects anything outside the alphabet and padding anywhere but at
+    // the end, so success means the run decodes exactly as the character decoder would;
+    // padding at the end ends the data for both.
+    let n = LENIENT.decode_slice_unchecked(run, out).ok()?;
+    Some((n, run.last() == Some(&b'=')))
 }
 
 /// Lenient decode into `out`, which holds at least `decoded_len_lenient(input)` bytes
@@ -400,8 +400,11 @@ pub fn decode_lenient_into_checked(input: &[u8], out: &mut [u8]) -> Option<usize
             // A long line (unwrapped base64) decodes where it is, without the copy.
             if fill == 0 && rest.len() >= RUN {
                 let n = rest.len() / RUN * RUN;
-                if let Some(k) = decode_run(&rest[..n], &mut out[w..]) {
+                if let Some((k, end)) = decode_run(&rest[..n], &mut out[w..]) {
                     w += k;
+                    if end {
+                        return Some(w);
+                    }
                     rest = &rest[n..];
                     continue;
                 }
@@ -411,8 +414,11 @@ pub fn decode_lenient_into_checked(input: &[u8], out: &mut [u8]) -> Option<usize
             fill += take;
             rest = &rest[take..];
             if fill == RUN {
-                if let Some(n) = decode_run(&run, &mut out[w..]) {
+                if let Some((n, end)) = decode_run(&run, &mut out[w..]) {
                     w += n;
+                    if end {
+                        return Some(w);
+                    }
                     fill = 0;
                     continue;
                 }
@@ -431,8 +437,11 @@ pub fn decode_lenient_into_checked(input: &[u8], out: &mut [u8]) -> Option<usize
     }
     let whole = fill / 4 * 4;
     let rest = match decode_run(&run[..whole], &mut out[w..]) {
-        Some(n) => {
+        Some((n, end)) => {
             w += n;
+            if end {
+                return Some(w);
+            }
             &run[whole..fill]
         }
         None => &run[..fill],
@@ -640,6 +649,27 @@ mod tests {
             match decode_lenient_into_checked(&input, &mut guessed) {
                 Some(n) => assert_eq!(&guessed[..n], &want[..], "round {round}"),
                 None => assert!(guess < want.len(), "round {round}"),
+            }
+        }
+    }
+
+    #[test]
+    fn padding_at_the_end_of_a_run_ends_the_data() {
+        // A vector-decoder run that ends in padding, with more data after it: the data
+        // ends at the padding, as the character decoder says.
+        for tail in [&b"QQ=="[..], b"QUI=", b"QQ=A", b"Q===", b"===="] {
+            for lead in [RUN - 4, 2 * RUN - 4, RUN + 76 - 4] {
+                let mut input = vec![b'A'; lead];
+                input.extend_from_slice(tail);
+                input.extend_from_slice(b"\nQUJD\n");
+                let want = reference(&input);
+                assert_eq!(decode_lenient(&input), want, "{lead} {tail:?}");
+                let mut exact = vec![0u8; want.len()];
+                assert_eq!(
+                    decode_lenient_into_checked(&input, &mut exact),
+                    Some(want.len())
+                );
+                assert_eq!(exact, want);
             }
         }
     }
