@@ -13,6 +13,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 PEER_PACKAGES ?= postfix dovecot-core dovecot-imapd dovecot-pop3d
 
 .PHONY: demo test bench build venv peers lint rust-test pytest stubtest clean
+.PHONY: fuzz
 
 demo: build
 	$(PY) -m mailprims demo
@@ -21,6 +22,7 @@ test: peers build lint rust-test stubtest pytest
 
 bench: build
 	$(PY) -m pip install --quiet "aiosmtplib>=3"
+	$(PY) -m pip install --quiet "fast-mail-parser>=0.10"
 	$(PY) benches/run.py
 
 venv: $(VENV)/.installed
@@ -64,3 +66,14 @@ pytest: build
 
 clean:
 	rm -rf $(VENV) target .pytest_cache .hypothesis .mypy_cache .ruff_cache
+
+# libFuzzer on the message parser for FUZZ_SECONDS, seeded with tests/corpus (needs the
+# nightly toolchain; installs cargo-fuzz once). `cargo test` runs a bounded mutation test of
+# the same entry point on stable.
+FUZZ_SECONDS ?= 60
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	mkdir -p fuzz/corpus/parse_message
+	cd fuzz && cargo +nightly fuzz run parse_message corpus/parse_message \
+	  ../tests/corpus/rfc ../tests/corpus/seed ../tests/corpus/feature ../tests/corpus/malformed \
+	  -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536

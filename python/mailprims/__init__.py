@@ -4,12 +4,27 @@ Codecs: :mod:`mailprims.base64`, :mod:`mailprims.quoted_printable`,
 :mod:`mailprims.encoded_word` (RFC 2047) and :mod:`mailprims.params` (RFC 2231).
 Storage (:mod:`mailprims.store`): :class:`Maildir`, :class:`Mbox`, :class:`MaildirStore`,
 :class:`Users`.
+
+Messages: :class:`Message` (``Message.parse``, ``Message.parse_file``), :func:`parse_many`,
+and the values they hold: :class:`Part`, :class:`Headers`, :class:`Header`,
+:class:`Address`, :class:`ContentType`, :class:`Received`, :class:`Defect`.
 """
 
 from __future__ import annotations
 
 from mailprims import base64, encoded_word, params, quoted_printable, smtp, tls
-from mailprims._mailprims import __version__
+from mailprims._mailprims import (
+    Address,
+    ContentType,
+    Defect,
+    Header,
+    Headers,
+    Message,
+    Part,
+    Received,
+    __version__,
+    parse_many,
+)
 from mailprims.exceptions import (
     AccountError,
     AddressError,
@@ -47,11 +62,16 @@ from mailprims.store import Maildir, MaildirEntry, MaildirStore, MaildropLock, M
 
 __all__ = [
     "AccountError",
+    "Address",
     "AddressError",
     "AsyncSmtpClient",
     "CodecError",
     "ConfigError",
+    "ContentType",
+    "Defect",
     "DnsError",
+    "Header",
+    "Headers",
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
@@ -61,11 +81,14 @@ __all__ = [
     "MaildirStore",
     "MaildropLock",
     "Mbox",
+    "Message",
     "MessageNotFoundError",
     "MxRecord",
     "ParseError",
+    "Part",
     "Pop3Error",
     "ProtocolError",
+    "Received",
     "SendResult",
     "SmtpClient",
     "SmtpError",
@@ -84,6 +107,7 @@ __all__ = [
     "deliver_async",
     "encoded_word",
     "params",
+    "parse_many",
     "quoted_printable",
     "resolve_mx",
     "smtp",

@@ -298,3 +298,11 @@ pub fn smtp_error(py: Python<'_>, e: SmtpError) -> PyErr {
         SmtpError::ClientClosed => instantiate(py, connection_error_type(py), message, |_| Ok(())),
     }
 }
+
+/// `AddressError(message, text=...)`.
+#[cold]
+pub fn address_error(py: Python<'_>, message: String, text: &str) -> PyErr {
+    instantiate(py, address_error_type(py), message, |kw| {
+        kw.set_item("text", text)
+    })
+}

@@ -4,10 +4,13 @@
 mod buffer;
 mod codec;
 mod errors;
+mod headers;
+mod message;
 mod runtime;
 mod smtp_client;
 mod store;
 mod tls;
+mod values;
 
 use pyo3::prelude::*;
 
@@ -19,5 +22,6 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tls::register(m)?;
     store::register(m)?;
     smtp_client::register(m)?;
+    message::register(m)?;
     Ok(())
 }
