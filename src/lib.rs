@@ -6,8 +6,10 @@
 
 pub mod codec;
 pub mod mem;
+pub mod message;
 pub mod net;
 pub mod pop3;
+pub mod smtp;
 pub mod store;
 
 #[cfg(feature = "python")]

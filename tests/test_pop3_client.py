@@ -86,10 +86,10 @@ def test_session_against_dovecot(box: Box) -> None:
         # dot-stuffing undone, CRLF line ends
         assert c.retr_bytes(1) == crlf(FIRST)
         msg = c.retr(2)
-        assert msg["Subject"] == "second"
+        assert msg.subject == "second"
         top = c.top_bytes(2, 3)
         assert top == b"From: carol@example.org\r\nSubject: second\r\n\r\n" + b"line\r\n" * 3
-        assert c.top(1, 0)["Subject"] == "first"
+        assert c.top(1, 0).subject == "first"
         assert "deleted" in c.dele(1).lower()
         with pytest.raises(Pop3Error) as err:
             c.retr(1)
@@ -223,7 +223,7 @@ def test_fetch_all_and_delete_only_at_quit(box: Box) -> None:
     with box.client() as c:
         c.login(box.user, box.password)
         parsed = c.fetch_all(delete=True)
-        assert [m["Subject"] for m in parsed] == [str(i) for i in range(1, 31)]
+        assert [m.subject for m in parsed] == [str(i) for i in range(1, 31)]
     assert box.files() == []
 
 
@@ -233,12 +233,12 @@ def test_new_messages_by_uidl(box: Box) -> None:
     with box.client() as c:
         c.login(box.user, box.password)
         got = list(c.new_messages(seen))
-        assert [m["Subject"] for _, m in got] == ["first", "second"]
+        assert [m.subject for _, m in got] == ["first", "second"]
         seen.update(uid for uid, _ in got)
     box.deliver(b"Subject: third\r\n\r\nnew\r\n")
     with box.client() as c:
         c.login(box.user, box.password)
-        assert [m["Subject"] for _, m in c.new_messages(seen)] == ["third"]
+        assert [m.subject for _, m in c.new_messages(seen)] == ["third"]
 
 
 def test_maildrop_lock_in_use(box: Box) -> None:
@@ -263,8 +263,8 @@ def test_async_client(box: Box, dovecot: Dovecot) -> None:
             assert await c.stat() == (2, len(crlf(FIRST)) + len(SECOND))
             assert sorted(await c.uidl()) == [1, 2]
             assert await c.retr_bytes(1) == crlf(FIRST)
-            assert (await c.top(2, 0))["Subject"] == "second"
-            assert [m["Subject"] for m in await c.fetch_all()] == ["first", "second"]
+            assert (await c.top(2, 0)).subject == "second"
+            assert [m.subject for m in await c.fetch_all()] == ["first", "second"]
             got = [uid async for uid, _ in c.new_messages({(await c.uidl(1))})]
             assert len(got) == 1
             await c.dele(2)

@@ -4,17 +4,35 @@ Codecs: :mod:`mailprims.base64`, :mod:`mailprims.quoted_printable`,
 :mod:`mailprims.encoded_word` (RFC 2047) and :mod:`mailprims.params` (RFC 2231).
 Storage (:mod:`mailprims.store`): :class:`Maildir`, :class:`Mbox`, :class:`MaildirStore`,
 :class:`Users`.
+
+Messages: :class:`Message` (``Message.parse``, ``Message.parse_file``), :func:`parse_many`,
+and the values they hold: :class:`Part`, :class:`Headers`, :class:`Header`,
+:class:`Address`, :class:`ContentType`, :class:`Received`, :class:`Defect`.
+
+POP3 (:mod:`mailprims.pop3`): :class:`Pop3Client`, :class:`AsyncPop3Client`, :class:`Pop3Server`.
 """
 
 from __future__ import annotations
 
-from mailprims import base64, encoded_word, params, quoted_printable, tls
-from mailprims._mailprims import __version__
+from mailprims import base64, encoded_word, params, quoted_printable, smtp, tls
+from mailprims._mailprims import (
+    Address,
+    ContentType,
+    Defect,
+    Header,
+    Headers,
+    Message,
+    Part,
+    Received,
+    __version__,
+    parse_many,
+)
 from mailprims.exceptions import (
     AccountError,
     AddressError,
     CodecError,
     ConfigError,
+    DnsError,
     MailboxLockedError,
     MailConnectionError,
     MailError,
@@ -24,6 +42,7 @@ from mailprims.exceptions import (
     Pop3Error,
     ProtocolError,
     SmtpError,
+    SmtpNotSupportedError,
     SmtpPermanentError,
     SmtpRecipientsRefused,
     SmtpTemporaryError,
@@ -32,14 +51,31 @@ from mailprims.exceptions import (
     UsersFileError,
 )
 from mailprims.pop3 import AsyncPop3Client, Pop3Client, Pop3Server
+from mailprims.smtp import (
+    AsyncSmtpClient,
+    MxRecord,
+    SendResult,
+    SmtpClient,
+    SmtpReply,
+    deliver,
+    deliver_async,
+    resolve_mx,
+)
 from mailprims.store import Maildir, MaildirEntry, MaildirStore, MaildropLock, Mbox, Users
 
 __all__ = [
     "AccountError",
+    "Address",
     "AddressError",
     "AsyncPop3Client",
+    "AsyncSmtpClient",
     "CodecError",
     "ConfigError",
+    "ContentType",
+    "Defect",
+    "DnsError",
+    "Header",
+    "Headers",
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
@@ -49,15 +85,23 @@ __all__ = [
     "MaildirStore",
     "MaildropLock",
     "Mbox",
+    "Message",
     "MessageNotFoundError",
+    "MxRecord",
     "ParseError",
+    "Part",
     "Pop3Client",
     "Pop3Error",
     "Pop3Server",
     "ProtocolError",
+    "Received",
+    "SendResult",
+    "SmtpClient",
     "SmtpError",
+    "SmtpNotSupportedError",
     "SmtpPermanentError",
     "SmtpRecipientsRefused",
+    "SmtpReply",
     "SmtpTemporaryError",
     "StoreError",
     "TlsError",
@@ -65,8 +109,13 @@ __all__ = [
     "UsersFileError",
     "__version__",
     "base64",
+    "deliver",
+    "deliver_async",
     "encoded_word",
     "params",
+    "parse_many",
     "quoted_printable",
+    "resolve_mx",
+    "smtp",
     "tls",
 ]

@@ -20,17 +20,15 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-import email
-import email.message
-import email.policy
 import os
 import pathlib
 import socket
 import types
 from collections.abc import AsyncIterator, Container, Iterator
-from typing import Any, Literal, TypeAlias, cast, overload
+from typing import Any, Literal, TypeAlias, overload
 
 from mailprims import _mailprims
+from mailprims._mailprims import Message, parse_many
 from mailprims.exceptions import MailError
 from mailprims.store import MaildirStore, Users
 
@@ -38,12 +36,11 @@ __all__ = ["AsyncPop3Client", "Pop3Client", "Pop3Server"]
 
 _TlsMode: TypeAlias = Literal["auto", "starttls", "implicit", "none"]
 _LoginMechanism: TypeAlias = Literal["auto", "user", "plain"]
-Message = email.message.EmailMessage
 
 
 def _parse(data: bytes) -> Message:
     """The one place retrieved bytes become a message object."""
-    return cast(Message, email.message_from_bytes(data, policy=email.policy.default))
+    return Message.parse(data)
 
 
 def _tls_mode(tls: str, port: int) -> str:
@@ -259,7 +256,7 @@ class Pop3Client(_Pop3Base):
         return data
 
     def retr(self, which: int) -> Message:
-        """Message ``which``, parsed."""
+        """Message ``which``, parsed (a :class:`~mailprims.Message`)."""
         return _parse(self.retr_bytes(which))
 
     def top_bytes(self, which: int, lines: int) -> bytes:
@@ -302,8 +299,9 @@ class Pop3Client(_Pop3Base):
         return messages
 
     def fetch_all(self, *, delete: bool = False) -> builtins.list[Message]:
-        """Every message, parsed (see :meth:`fetch_all_bytes`)."""
-        return [_parse(data) for data in self.fetch_all_bytes(delete=delete)]
+        """Every message, parsed (see :meth:`fetch_all_bytes`), in parallel with the GIL
+        released."""
+        return parse_many(self.fetch_all_bytes(delete=delete))
 
     def new_messages(self, seen: Container[str]) -> Iterator[tuple[str, Message]]:
         """``(uid, message)`` for each message whose UIDL is not in ``seen``, retrieved as the
@@ -433,7 +431,7 @@ class AsyncPop3Client(_Pop3Base):
         return data
 
     async def retr(self, which: int) -> Message:
-        """Message ``which``, parsed."""
+        """Message ``which``, parsed (a :class:`~mailprims.Message`)."""
         return _parse(await self.retr_bytes(which))
 
     async def top_bytes(self, which: int, lines: int) -> bytes:
@@ -477,8 +475,8 @@ class AsyncPop3Client(_Pop3Base):
         return messages
 
     async def fetch_all(self, *, delete: bool = False) -> builtins.list[Message]:
-        """Every message, parsed."""
-        return [_parse(data) for data in await self.fetch_all_bytes(delete=delete)]
+        """Every message, parsed (in parallel, with the GIL released)."""
+        return parse_many(await self.fetch_all_bytes(delete=delete))
 
     async def new_messages(self, seen: Container[str]) -> AsyncIterator[tuple[str, Message]]:
         """``(uid, message)`` for each message whose UIDL is not in ``seen``."""

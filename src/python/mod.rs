@@ -5,9 +5,13 @@ mod buffer;
 mod codec;
 mod errors;
 mod pop3;
+mod headers;
+mod message;
 mod runtime;
+mod smtp_client;
 mod store;
 mod tls;
+mod values;
 
 use pyo3::prelude::*;
 
@@ -19,5 +23,7 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tls::register(m)?;
     pop3::register(m)?;
     store::register(m)?;
+    smtp_client::register(m)?;
+    message::register(m)?;
     Ok(())
 }
