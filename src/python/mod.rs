@@ -4,9 +4,9 @@
 mod buffer;
 mod codec;
 mod errors;
-mod pop3;
 mod headers;
 mod message;
+mod pop3;
 mod runtime;
 mod smtp_client;
 mod store;
