@@ -7,6 +7,7 @@
 pub mod codec;
 pub mod mem;
 pub mod net;
+pub mod smtp;
 
 #[cfg(feature = "python")]
 mod python;

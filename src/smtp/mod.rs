@@ -1,0 +1,3 @@
+//! SMTP (RFC 5321).
+
+pub mod server;
