@@ -6,7 +6,7 @@ Codecs: :mod:`mailprims.base64`, :mod:`mailprims.quoted_printable`,
 
 from __future__ import annotations
 
-from mailprims import base64, encoded_word, params, quoted_printable, tls
+from mailprims import base64, encoded_word, params, quoted_printable, smtp_server, tls
 from mailprims._mailprims import __version__
 from mailprims.exceptions import (
     AddressError,
@@ -24,20 +24,25 @@ from mailprims.exceptions import (
     SmtpTemporaryError,
     TlsError,
 )
+from mailprims.smtp_server import Envelope, Session, SmtpServer, Sink
 
 __all__ = [
     "AddressError",
     "CodecError",
     "ConfigError",
+    "Envelope",
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
     "ParseError",
     "Pop3Error",
     "ProtocolError",
+    "Session",
+    "Sink",
     "SmtpError",
     "SmtpPermanentError",
     "SmtpRecipientsRefused",
+    "SmtpServer",
     "SmtpTemporaryError",
     "TlsError",
     "__version__",
@@ -45,5 +50,6 @@ __all__ = [
     "encoded_word",
     "params",
     "quoted_printable",
+    "smtp_server",
     "tls",
 ]

@@ -5,6 +5,7 @@ mod buffer;
 mod codec;
 mod errors;
 mod runtime;
+mod smtp_server;
 mod tls;
 
 use pyo3::prelude::*;
@@ -15,5 +16,6 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     codec::register(m)?;
     runtime::register(m)?;
     tls::register(m)?;
+    smtp_server::register(m)?;
     Ok(())
 }
