@@ -236,6 +236,8 @@ class SmtpServer:
     ) -> None:
         if store is not None or users is not None:
             raise NotImplementedError("store= and users= arrive with mailprims.MaildirStore")
+        if (tls_cert is None) != (tls_key is None):
+            raise ValueError("tls_cert and tls_key must be given together")
         self.handler = handler
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: _LoopThread | None = None

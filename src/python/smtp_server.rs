@@ -395,6 +395,7 @@ impl SmtpServerCore {
             ));
         }
         let mut server = Server::new(config);
+        let has_sink = sink.is_some();
         if let Some(sink) = sink {
             server.deliverer = Some(sink.inner.clone());
         }
@@ -402,8 +403,9 @@ impl SmtpServerCore {
             .into_iter()
             .filter(|h| hooks.iter().any(|n| n == hook_name(*h)))
             .collect();
-        // Without a DATA hook nothing would carry relayed mail on.
-        server.relay_allowed = present.contains(&Hook::Data);
+        // Relayed mail needs something to carry it on: a DATA hook, or the test sink that
+        // takes everything.
+        server.relay_allowed = has_sink || present.contains(&Hook::Data);
         if let Some(dispatch) = dispatch {
             server.hooks = Some(Arc::new(PyHooks {
                 dispatch: Arc::new(dispatch),
