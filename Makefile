@@ -9,7 +9,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 # Real protocol peers the tests talk to (Debian packages), installed when missing.
-PEER_PACKAGES ?=
+PEER_PACKAGES ?= swaks libnet-ssleay-perl libio-socket-ssl-perl postfix
 
 .PHONY: demo test bench build venv peers lint rust-test pytest stubtest clean
 
