@@ -23,6 +23,7 @@ class Case:
     target: float | None = None  # required speed-up, None to only report
     unit_bytes: int | None = None  # bytes processed per call, for MB/s
     unit: str = "call"
+    units_per_call: int = 1  # e.g. messages sent by one call, for a per-message rate
 
 
 @dataclass
@@ -80,7 +81,7 @@ def _fmt_time(s: float) -> str:
 def _fmt_rate(case: Case, s: float) -> str:
     if case.unit_bytes:
         return f"{case.unit_bytes / s / 1e6:,.0f} MB/s"
-    return f"{1 / s:,.0f} {case.unit}/s"
+    return f"{case.units_per_call / s:,.0f} {case.unit}/s"
 
 
 def table(results: list[Result]) -> str:

@@ -36,6 +36,25 @@ impl<S: AsyncRead + Unpin> LineReader<S> {
         }
     }
 
+    /// A reader whose buffer starts at `capacity` bytes (it grows as lines need): servers
+    /// holding many idle connections start small.
+    pub fn with_capacity(inner: S, capacity: usize) -> Self {
+        Self {
+            inner,
+            buf: vec![0; capacity.max(64)],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// Grow the buffer to at least `capacity` bytes (before bulk data such as a message body,
+    /// so reads are not limited by a small initial buffer).
+    pub fn reserve(&mut self, capacity: usize) {
+        if self.buf.len() < capacity {
+            self.buf.resize(capacity, 0);
+        }
+    }
+
     /// Bytes received and not yet consumed.
     pub fn buffer(&self) -> &[u8] {
         &self.buf[self.start..self.end]

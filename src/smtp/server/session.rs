@@ -19,6 +19,9 @@ use super::{Envelope, HookCall, HookReply, RecipientStatus, Session};
 use crate::net::shutdown::ShutdownSignal;
 use crate::net::{LineReader, NetError, Stream, with_timeout};
 
+/// Read buffer size while a message is being received.
+const DATA_BUFFER: usize = 16 * 1024;
+
 static MESSAGE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn new_message_id() -> String {
@@ -65,8 +68,9 @@ impl Connection {
     ) -> Self {
         Self {
             server,
-            lines: Some(LineReader::new(stream)),
-            out: Vec::with_capacity(512),
+            // Small until a message arrives: idle connections stay cheap.
+            lines: Some(LineReader::with_capacity(stream, 1024)),
+            out: Vec::new(),
             session,
             env: Envelope::default(),
             transfer: Transfer::None,
@@ -612,6 +616,7 @@ impl Connection {
         self.begin_content();
         let cfg = &self.server.config;
         let (max, max_line, timeout) = (cfg.max_message_size, cfg.max_line_length, cfg.data_timeout);
+        self.lines().reserve(DATA_BUFFER);
         let mut content = std::mem::take(&mut self.env.content);
         let end = data::read_data(self.lines(), &mut content, max, max_line, timeout).await;
         self.env.content = content;
@@ -669,6 +674,7 @@ impl Connection {
             return Ok(None);
         }
         if matches!(self.transfer, Transfer::None) {
+            self.lines().reserve(DATA_BUFFER);
             self.begin_content();
             self.transfer = Transfer::Chunking;
         }
@@ -754,7 +760,7 @@ impl Connection {
             .start_tls_server(tls, Some(self.server.config.timeout))
             .await?;
         self.session.tls = tls_stream.tls_info();
-        self.lines = Some(LineReader::new(tls_stream));
+        self.lines = Some(LineReader::with_capacity(tls_stream, 1024));
         // RFC 3207 §4.2: forget everything learned before TLS.
         self.session.host_name = None;
         self.session.extended = false;
