@@ -22,9 +22,8 @@ from collections.abc import Callable, Iterator
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-from harness import Case
-
 import mailprims as mp
+from harness import Case
 
 MESSAGES = 10000
 SESSIONS = 4
@@ -41,9 +40,24 @@ def free_port() -> int:
 def source(port: int) -> Callable[[], object]:
     def run() -> None:
         subprocess.run(
-            [SMTP_SOURCE, "-d", "-s", str(SESSIONS), "-m", str(MESSAGES), "-l", "1024",
-             "-f", "bench@example.org", "-t", "sink@example.org", f"127.0.0.1:{port}"],
-            check=True, timeout=600, stdout=subprocess.DEVNULL,
+            [
+                SMTP_SOURCE,
+                "-d",
+                "-s",
+                str(SESSIONS),
+                "-m",
+                str(MESSAGES),
+                "-l",
+                "1024",
+                "-f",
+                "bench@example.org",
+                "-t",
+                "sink@example.org",
+                f"127.0.0.1:{port}",
+            ],
+            check=True,
+            timeout=600,
+            stdout=subprocess.DEVNULL,
         )
 
     return run
@@ -94,10 +108,23 @@ def cases() -> list[Case]:
     sink_port = _stack.enter_context(smtp_sink_server())
     per_run = {"unit": "msg", "units_per_call": MESSAGES}
     return [
-        Case("SMTP server", f"Sink, smtp-source {SESSIONS} sessions x {MESSAGES} x 1 KiB",
-             source(ours.port), source(aio_port), "aiosmtpd Sink", target=5.0, **per_run),
-        Case("SMTP server", "ceiling: smtp-sink (C, discards) vs mailprims Sink",
-             source(ours.port), source(sink_port), "smtp-sink", **per_run),
+        Case(
+            "SMTP server",
+            f"Sink, smtp-source {SESSIONS} sessions x {MESSAGES} x 1 KiB",
+            source(ours.port),
+            source(aio_port),
+            "aiosmtpd Sink",
+            target=5.0,
+            **per_run,
+        ),
+        Case(
+            "SMTP server",
+            "ceiling: smtp-sink (C, discards) vs mailprims Sink",
+            source(ours.port),
+            source(sink_port),
+            "smtp-sink",
+            **per_run,
+        ),
     ]
 
 
@@ -133,7 +160,9 @@ def idle_memory(kind: str, connections: int = 1000) -> tuple[int, int]:
     """(RSS before, RSS with `connections` idle connections) of a server process."""
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
     proc = subprocess.Popen(
-        [sys.executable, "-c", MEMORY_SERVER, kind], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        [sys.executable, "-c", MEMORY_SERVER, kind],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
     )
     assert proc.stdin is not None and proc.stdout is not None
@@ -165,7 +194,10 @@ def idle_memory(kind: str, connections: int = 1000) -> tuple[int, int]:
 
 
 def memory_report() -> str:
-    rows = ["| server | RSS idle | RSS with 1,000 idle connections | per connection |", "|---|---|---|---|"]
+    rows = [
+        "| server | RSS idle | RSS with 1,000 idle connections | per connection |",
+        "|---|---|---|---|",
+    ]
     for kind in ("mailprims", "aiosmtpd"):
         before, after = idle_memory(kind)
         rows.append(
@@ -184,6 +216,8 @@ if __name__ == "__main__":
         results = [run_case(c) for c in cases()]
         print(table(results))
         for r in results:
-            print(f"{r.case.name}: mailprims {MESSAGES / r.ours_s:,.0f} msg/s, "
-                  f"{r.case.peer_name} {MESSAGES / r.peer_s:,.0f} msg/s")
+            print(
+                f"{r.case.name}: mailprims {MESSAGES / r.ours_s:,.0f} msg/s, "
+                f"{r.case.peer_name} {MESSAGES / r.peer_s:,.0f} msg/s"
+            )
         _stack.close()

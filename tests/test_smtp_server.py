@@ -12,7 +12,6 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
 
@@ -55,7 +54,14 @@ def test_send_with_smtplib_and_read_back() -> None:
         with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
             code, _ = client.ehlo("client.test")
             assert code == 250
-            for ext in ("pipelining", "size", "8bitmime", "smtputf8", "enhancedstatuscodes", "chunking"):
+            for ext in (
+                "pipelining",
+                "size",
+                "8bitmime",
+                "smtputf8",
+                "enhancedstatuscodes",
+                "chunking",
+            ):
                 assert client.has_extn(ext), ext
             assert not client.has_extn("starttls") and not client.has_extn("auth")
             msg = message(body="line one\n.line with a dot\n")
@@ -80,7 +86,9 @@ def test_error_replies_reach_smtplib_as_exceptions() -> None:
     ) as server:
         with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
             with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
-                client.sendmail("a@example.org", ["x@elsewhere.example"], b"Subject: x\r\n\r\nx\r\n")
+                client.sendmail(
+                    "a@example.org", ["x@elsewhere.example"], b"Subject: x\r\n\r\nx\r\n"
+                )
             code, text = refused.value.recipients["x@elsewhere.example"]
             assert code == 550 and text.startswith(b"5.7.1")
             with pytest.raises(smtplib.SMTPSenderRefused) as too_big:
@@ -100,7 +108,10 @@ def test_starttls_auth_and_trace(
 ) -> None:
     sink = mp.Sink()
     with mp.SmtpServer(
-        handler=sink, hostname="localhost", tls_cert=str(cert[0]), tls_key=str(cert[1]),
+        handler=sink,
+        hostname="localhost",
+        tls_cert=str(cert[0]),
+        tls_key=str(cert[1]),
         authenticator=check,
     ) as server:
         with smtplib.SMTP("localhost", server.port, timeout=10) as client:
@@ -184,14 +195,22 @@ def test_starttls_discards_injected_plaintext(
             sock.close()
 
 
-def test_require_starttls(cert: tuple[pathlib.Path, pathlib.Path], client_tls: ssl.SSLContext) -> None:
+def test_require_starttls(
+    cert: tuple[pathlib.Path, pathlib.Path], client_tls: ssl.SSLContext
+) -> None:
     with mp.SmtpServer(
-        handler=mp.Sink(), hostname="localhost", tls_cert=str(cert[0]), tls_key=str(cert[1]),
+        handler=mp.Sink(),
+        hostname="localhost",
+        tls_cert=str(cert[0]),
+        tls_key=str(cert[1]),
         require_starttls=True,
     ) as server:
         with smtplib.SMTP("localhost", server.port, timeout=10) as client:
             client.ehlo()
-            assert client.mail("a@example.org") == (530, b"5.7.0 Must issue a STARTTLS command first")
+            assert client.mail("a@example.org") == (
+                530,
+                b"5.7.0 Must issue a STARTTLS command first",
+            )
             client.starttls(context=client_tls)
             client.ehlo()
             assert client.mail("a@example.org")[0] == 250
@@ -203,15 +222,22 @@ def test_submission_requires_auth(
     # RFC 6409 §4.3 (submission needs authentication); RFC 5068 (no open relay)
     sink = mp.Sink()
     with mp.SmtpServer(
-        handler=sink, hostname="localhost", tls_cert=str(cert[0]), tls_key=str(cert[1]),
-        authenticator=check, submission=True, domains=["example.org"],
+        handler=sink,
+        hostname="localhost",
+        tls_cert=str(cert[0]),
+        tls_key=str(cert[1]),
+        authenticator=check,
+        submission=True,
+        domains=["example.org"],
     ) as server:
         with smtplib.SMTP("localhost", server.port, timeout=10) as client:
             client.starttls(context=client_tls)
             client.ehlo()
             assert client.mail("alice@example.org") == (530, b"5.7.0 Authentication required")
             client.login("alice", "wonderland")
-            client.sendmail("alice@example.org", ["someone@elsewhere.example"], b"Subject: s\r\n\r\nx\r\n")
+            client.sendmail(
+                "alice@example.org", ["someone@elsewhere.example"], b"Subject: s\r\n\r\nx\r\n"
+            )
         assert sink.messages[0].rcpt_tos == ["someone@elsewhere.example"]
     with pytest.raises(ValueError, match="authenticator"):
         mp.SmtpServer(handler=sink, submission=True)
@@ -240,11 +266,15 @@ def test_pipelined_sequence_with_smtplib() -> None:
     with mp.SmtpServer(handler=sink, hostname=HOST) as server:
         with Raw(server.port) as raw:
             raw.reply()
-            batch = b"EHLO c\r\n" + b"".join(
-                b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b%d@example.org>\r\nBDAT 6 LAST\r\nhi\r\n\r\n"
-                % i
-                for i in range(20)
-            ) + b"QUIT\r\n"
+            batch = (
+                b"EHLO c\r\n"
+                + b"".join(
+                    b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b%d@example.org>\r\n"
+                    b"BDAT 6 LAST\r\nhi\r\n\r\n" % i
+                    for i in range(20)
+                )
+                + b"QUIT\r\n"
+            )
             raw.sock.sendall(batch)
             assert raw.closed()
             replies = raw.buf.decode().split("\r\n")
@@ -260,16 +290,22 @@ class RecordingHandler:
         self.calls: list[str] = []
         self.envelopes: list[Any] = []
 
-    def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]) -> list[str]:
+    def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
         self.calls.append(f"EHLO {hostname}")
         return [r for r in responses if "CHUNKING" not in r]
 
-    def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str | None:
+    def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str | None:
         self.calls.append(f"MAIL {address}")
         session.counter = getattr(session, "counter", 0) + 1
         return "550 5.7.1 sender blocked" if address.startswith("spam") else None
 
-    def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+    def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
         self.calls.append(f"RCPT {address}")
         if not address.endswith("@example.org"):
             return "550 5.1.1 no such user"
@@ -290,7 +326,9 @@ def test_sync_hooks() -> None:
             assert client.mail("spam@example.org") == (550, b"5.7.1 sender blocked")
             with pytest.raises(smtplib.SMTPRecipientsRefused):
                 client.sendmail("a@example.org", ["x@other.example"], b"x")
-            refused = client.sendmail("a@example.org", ["x@other.example", "b@example.org"], b"Subject: s\r\n\r\nbody\r\n")
+            refused = client.sendmail(
+                "a@example.org", ["x@other.example", "b@example.org"], b"Subject: s\r\n\r\nbody\r\n"
+            )
             assert refused == {"x@other.example": (550, b"5.1.1 no such user")}
     assert handler.calls[:3] == ["EHLO c.test", "MAIL spam@example.org", "MAIL a@example.org"]
     (env,) = handler.envelopes
@@ -303,7 +341,9 @@ class AsyncHandler:
         self.loop_threads: list[str] = []
         self.contents: list[bytes] = []
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str | None:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str | None:
         await asyncio.sleep(0.001)
         self.loop_threads.append(threading.current_thread().name)
         return None
@@ -356,7 +396,9 @@ def test_failing_hook_is_a_temporary_error(caplog: pytest.LogCaptureFixture) -> 
         def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             raise RuntimeError("boom")
 
-        def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> Any:
+        def handle_RCPT(
+            self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+        ) -> Any:
             return 42 if address.startswith("weird") else None
 
     with caplog.at_level(logging.ERROR, logger="mailprims.smtp_server"):
@@ -388,13 +430,22 @@ def test_same_handler_semantics_as_aiosmtpd() -> None:
         def __init__(self) -> None:
             self.seen: list[tuple[Any, ...]] = []
 
-        async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
+        async def handle_RCPT(
+            self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+        ) -> str:
             envelope.rcpt_tos.append(address)  # aiosmtpd leaves this to the hook
             return "250 OK"
 
         async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             content = getattr(envelope, "original_content", None) or envelope.original_content
-            self.seen.append((envelope.mail_from, list(dict.fromkeys(envelope.rcpt_tos)), content, session.host_name))
+            self.seen.append(
+                (
+                    envelope.mail_from,
+                    list(dict.fromkeys(envelope.rcpt_tos)),
+                    content,
+                    session.host_name,
+                )
+            )
             return "250 OK"
 
     reference = Keep()
@@ -421,18 +472,30 @@ def test_graceful_stop_finishes_transactions_in_flight() -> None:
     busy, idle = Raw(server.port), Raw(server.port)
     try:
         busy.reply(), idle.reply()
-        busy.expect(b"HELO c\r\nMAIL FROM:<a@example.org>\r\n", f"250 {HOST}\r\n250 2.1.0 Sender OK\r\n".encode())
+        busy.expect(
+            b"HELO c\r\nMAIL FROM:<a@example.org>\r\n",
+            f"250 {HOST}\r\n250 2.1.0 Sender OK\r\n".encode(),
+        )
         stopper = threading.Thread(target=server.stop)
         stopper.start()
         # the idle connection is told at once
-        idle.expect(b"", f"421 4.3.2 {HOST} Service shutting down, closing transmission channel\r\n".encode())
+        idle.expect(
+            b"",
+            f"421 4.3.2 {HOST} Service shutting down, closing transmission channel\r\n".encode(),
+        )
         assert idle.closed()
         # the transaction in flight may finish...
-        busy.expect(b"RCPT TO:<b@example.org>\r\nDATA\r\n", b"250 2.1.5 Recipient OK\r\n354 End data with <CR><LF>.<CR><LF>\r\n")
+        busy.expect(
+            b"RCPT TO:<b@example.org>\r\nDATA\r\n",
+            b"250 2.1.5 Recipient OK\r\n354 End data with <CR><LF>.<CR><LF>\r\n",
+        )
         busy.sock.sendall(b"Subject: last\r\n\r\n.\r\n")
         assert busy.reply().startswith(b"250 2.0.0 OK: queued as")
         # ...and then the connection closes
-        busy.expect(b"NOOP\r\n", f"421 4.3.2 {HOST} Service shutting down, closing transmission channel\r\n".encode())
+        busy.expect(
+            b"NOOP\r\n",
+            f"421 4.3.2 {HOST} Service shutting down, closing transmission channel\r\n".encode(),
+        )
         assert busy.closed()
         stopper.join(20)
         assert not stopper.is_alive()
@@ -448,7 +511,9 @@ def test_stop_cuts_off_stalled_transactions_and_delivers_nothing() -> None:
     server.start()
     with Raw(server.port) as raw:
         raw.reply()
-        raw.sock.sendall(b"HELO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n")
+        raw.sock.sendall(
+            b"HELO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n"
+        )
         for _ in range(4):
             raw.reply()
         raw.sock.sendall(b"Subject: never finished\r\n\r\nhalf")
@@ -479,7 +544,7 @@ def test_port_zero_and_lifecycle_errors() -> None:
     with pytest.raises(ValueError):
         mp.SmtpServer(handler=mp.Sink(), tls_cert="x")
     with pytest.raises(mp.ConfigError):
-        cert, key = tls.self_signed_certificate()
+        cert, _ = tls.self_signed_certificate()
         _, other = tls.self_signed_certificate()
         import tempfile
 
@@ -494,7 +559,9 @@ def test_sink_maxlen_counts_everything() -> None:
     with mp.SmtpServer(handler=sink, hostname=HOST) as server:
         with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
             for i in range(5):
-                client.sendmail("a@example.org", ["b@example.org"], f"Subject: {i}\r\n\r\nx\r\n".encode())
+                client.sendmail(
+                    "a@example.org", ["b@example.org"], f"Subject: {i}\r\n\r\nx\r\n".encode()
+                )
     assert sink.count == 5
     assert [m.message["Subject"] for m in sink.messages] == ["3", "4"]  # type: ignore[index]
     sink.clear()

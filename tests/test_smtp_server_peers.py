@@ -31,18 +31,40 @@ def test_swaks_starttls_auth_pipelining(tmp_path: pathlib.Path) -> None:
     cert, key = tls.write_self_signed_certificate(tmp_path)
     sink = mp.Sink()
     with mp.SmtpServer(
-        handler=sink, hostname="localhost", tls_cert=str(cert), tls_key=str(key),
+        handler=sink,
+        hostname="localhost",
+        tls_cert=str(cert),
+        tls_key=str(key),
         authenticator=check,
     ) as server:
         result = subprocess.run(
             [
-                SWAKS, "--server", f"127.0.0.1:{server.port}", "--tls", "--pipeline",
-                "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", "wonderland",
-                "--from", "alice@example.org", "--to", "bob@example.org,carol@example.org",
-                "--header", "Subject: from swaks", "--body", "swaks body\n.leading dot",
-                "--timeout", "20",
+                SWAKS,
+                "--server",
+                f"127.0.0.1:{server.port}",
+                "--tls",
+                "--pipeline",
+                "--auth",
+                "PLAIN",
+                "--auth-user",
+                "alice",
+                "--auth-password",
+                "wonderland",
+                "--from",
+                "alice@example.org",
+                "--to",
+                "bob@example.org,carol@example.org",
+                "--header",
+                "Subject: from swaks",
+                "--body",
+                "swaks body\n.leading dot",
+                "--timeout",
+                "20",
             ],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
         assert " -> STARTTLS" in result.stdout and "TLS started with cipher" in result.stdout
@@ -51,11 +73,27 @@ def test_swaks_starttls_auth_pipelining(tmp_path: pathlib.Path) -> None:
         # wrong password: swaks reports the 535
         bad = subprocess.run(
             [
-                SWAKS, "--server", f"127.0.0.1:{server.port}", "--tls",
-                "--auth", "LOGIN", "--auth-user", "alice", "--auth-password", "nope",
-                "--from", "alice@example.org", "--to", "bob@example.org", "--timeout", "20",
+                SWAKS,
+                "--server",
+                f"127.0.0.1:{server.port}",
+                "--tls",
+                "--auth",
+                "LOGIN",
+                "--auth-user",
+                "alice",
+                "--auth-password",
+                "nope",
+                "--from",
+                "alice@example.org",
+                "--to",
+                "bob@example.org",
+                "--timeout",
+                "20",
             ],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert bad.returncode != 0 and "535 5.7.8" in bad.stdout
     assert got.rcpt_tos == ["bob@example.org", "carol@example.org"]
@@ -71,10 +109,21 @@ def test_swaks_is_refused_relay_without_auth() -> None:
     with mp.SmtpServer(handler=mp.Sink(), hostname="localhost", domains=["example.org"]) as server:
         result = subprocess.run(
             [
-                SWAKS, "--server", f"127.0.0.1:{server.port}", "--pipeline",
-                "--from", "x@example.org", "--to", "victim@elsewhere.example", "--timeout", "20",
+                SWAKS,
+                "--server",
+                f"127.0.0.1:{server.port}",
+                "--pipeline",
+                "--from",
+                "x@example.org",
+                "--to",
+                "victim@elsewhere.example",
+                "--timeout",
+                "20",
             ],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     assert result.returncode != 0
     assert "550 5.7.1 <victim@elsewhere.example>: Relay access denied" in result.stdout
@@ -88,10 +137,24 @@ def test_smtp_source_load_every_message_counted() -> None:
     with mp.SmtpServer(handler=sink, hostname="localhost") as server:
         result = subprocess.run(
             [
-                SMTP_SOURCE, "-d", "-s", str(sessions), "-m", str(messages), "-l", "1024",
-                "-f", "load@example.org", "-t", "sink@example.org", f"127.0.0.1:{server.port}",
+                SMTP_SOURCE,
+                "-d",
+                "-s",
+                str(sessions),
+                "-m",
+                str(messages),
+                "-l",
+                "1024",
+                "-f",
+                "load@example.org",
+                "-t",
+                "sink@example.org",
+                f"127.0.0.1:{server.port}",
             ],
-            capture_output=True, text=True, timeout=120, check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert result.returncode == 0, result.stderr
     assert sink.count == messages

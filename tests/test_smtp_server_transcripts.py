@@ -51,7 +51,7 @@ def test_full_transaction(raw: Raw, sink: mp.Sink) -> None:
     assert m.content is not None
     assert m.content.startswith(b"Return-Path: <a@example.org>\r\nReceived: from client.test")
     assert b"with SMTP id " in m.content  # HELO, not EHLO (RFC 3848)
-    assert f"for <b@example.org>".encode() in m.content
+    assert b"for <b@example.org>" in m.content
 
 
 def test_command_order_is_enforced(raw: Raw) -> None:
@@ -183,7 +183,10 @@ def test_size_extension(sink: mp.Sink) -> None:
                 b"MAIL FROM:<a@example.org> SIZE=101\r\n",
                 b"552 5.3.4 Message size exceeds fixed maximum message size\r\n",
             )
-            raw.expect(b"MAIL FROM:<a@example.org> SIZE=x\r\n", b"501 5.5.4 Syntax error in SIZE parameter\r\n")
+            raw.expect(
+                b"MAIL FROM:<a@example.org> SIZE=x\r\n",
+                b"501 5.5.4 Syntax error in SIZE parameter\r\n",
+            )
             raw.expect(b"MAIL FROM:<a@example.org> SIZE=50\r\n", b"250 2.1.0 Sender OK\r\n")
             raw.expect(b"RCPT TO:<b@example.org>\r\n", b"250 2.1.5 Recipient OK\r\n")
             raw.expect(b"DATA\r\n", b"354 End data with <CR><LF>.<CR><LF>\r\n")
@@ -258,7 +261,8 @@ def test_too_many_errors_closes(raw: Raw) -> None:
     for _ in range(19):
         raw.expect(b"JUNK\r\n", b"500 5.5.2 Error: command not recognized\r\n")
     raw.expect(
-        b"JUNK\r\n", b"500 5.5.2 Error: command not recognized\r\n421 4.7.0 Error: too many errors\r\n"
+        b"JUNK\r\n",
+        b"500 5.5.2 Error: command not recognized\r\n421 4.7.0 Error: too many errors\r\n",
     )
     assert raw.closed()
 

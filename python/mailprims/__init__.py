@@ -24,7 +24,7 @@ from mailprims.exceptions import (
     SmtpTemporaryError,
     TlsError,
 )
-from mailprims.smtp_server import Envelope, Session, SmtpServer, Sink
+from mailprims.smtp_server import Envelope, Session, Sink, SmtpServer
 
 __all__ = [
     "AddressError",

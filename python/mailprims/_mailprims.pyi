@@ -1,6 +1,6 @@
 # Stubs for the Rust extension module; checked with `python -m mypy.stubtest mailprims`.
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, final
 
 from mailprims._typing import Buffer
 
@@ -24,3 +24,56 @@ def _runtime_sleep_blocking(seconds: float) -> float: ...
 # TLS helpers
 def tls_self_signed(hostnames: list[str]) -> tuple[str, str]: ...
 def tls_check_server_identity(cert_pem: bytes, key_pem: bytes) -> None: ...
+
+# SMTP server (wrapped by mailprims.smtp_server)
+_SessionState = tuple[int, str, int, str | None, bool, str | None, str | None, str | None]
+_EnvelopeState = tuple[
+    str | None, list[str], bool, list[str], list[list[str]], bytes | None, int, str
+]
+
+@final
+class SmtpSink:
+    def __new__(cls, maxlen: int | None = None) -> SmtpSink: ...
+    def messages(self) -> list[tuple[_SessionState, _EnvelopeState]]: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def maxlen(self) -> int | None: ...
+    def clear(self) -> None: ...
+
+@final
+class SmtpServerCore:
+    def __new__(
+        cls,
+        host: str,
+        port: int,
+        *,
+        hostname: str,
+        max_message_size: int | None,
+        max_recipients: int,
+        max_connections: int,
+        max_line_length: int,
+        timeout: float,
+        data_timeout: float,
+        shutdown_grace: float,
+        tls_cert: bytes | None = None,
+        tls_key: bytes | None = None,
+        require_starttls: bool = False,
+        auth_require_tls: bool = True,
+        submission: bool = False,
+        domains: list[str] | None = None,
+        sink: SmtpSink | None = None,
+        dispatch: Any = None,
+        hooks: list[str] = ...,
+        authenticator: Any = None,
+    ) -> SmtpServerCore: ...
+    def start(self) -> int: ...
+    def stop(self) -> None: ...
+    def stop_async(self) -> Awaitable[None]: ...
+    def wait_stopped(self) -> Awaitable[None]: ...
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def active_connections(self) -> int: ...

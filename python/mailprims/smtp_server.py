@@ -10,7 +10,8 @@ each receiving ``(server, session, envelope, ...)`` and returning the reply line
 >>> from mailprims import SmtpServer, Sink
 >>> with SmtpServer(handler=Sink()) as server:
 ...     with smtplib.SMTP("127.0.0.1", server.port) as client:
-...         refused = client.sendmail("a@example.org", ["b@example.org"], b"Subject: hi\\r\\n\\r\\nhello\\r\\n")
+...         msg = b"Subject: hi\\r\\n\\r\\nhello\\r\\n"
+...         refused = client.sendmail("a@example.org", ["b@example.org"], msg)
 ...     [m.rcpt_tos for m in server.messages]
 [['b@example.org']]
 """
@@ -29,7 +30,7 @@ from typing import Any, NamedTuple
 
 from mailprims import _mailprims
 
-__all__ = ["Envelope", "Session", "SmtpServer", "Sink", "TlsInfo"]
+__all__ = ["Envelope", "Session", "Sink", "SmtpServer", "TlsInfo"]
 
 log = logging.getLogger("mailprims.smtp_server")
 
@@ -75,9 +76,16 @@ class Session:
         return self.auth_user is not None
 
     def _update(self, state: tuple[Any, ...]) -> None:
-        (self.id, host, port, self.host_name, self.extended_smtp, version, cipher, self.auth_user) = (
-            state
-        )
+        (
+            self.id,
+            host,
+            port,
+            self.host_name,
+            self.extended_smtp,
+            version,
+            cipher,
+            self.auth_user,
+        ) = state
         self.peer = (host, port)
         self.tls = TlsInfo(version, cipher) if version is not None else None
 

@@ -306,7 +306,9 @@ fn secs(v: f64, what: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(v)
         .ok()
         .filter(|d| !d.is_zero())
-        .ok_or_else(|| PyValueError::new_err(format!("{what} must be a positive number of seconds")))
+        .ok_or_else(|| {
+            PyValueError::new_err(format!("{what} must be a positive number of seconds"))
+        })
 }
 
 impl SmtpServerCore {
@@ -372,7 +374,9 @@ impl SmtpServerCore {
             }
         };
         if require_starttls && tls.is_none() {
-            return Err(PyValueError::new_err("require_starttls needs tls_cert and tls_key"));
+            return Err(PyValueError::new_err(
+                "require_starttls needs tls_cert and tls_key",
+            ));
         }
         let config = Config {
             hostname,
@@ -438,7 +442,9 @@ impl SmtpServerCore {
             .map_err(|_| PyRuntimeError::new_err("server state poisoned"))?;
         if let Some(r) = running.as_ref() {
             if r.is_stopping() {
-                return Err(PyRuntimeError::new_err("the server was stopped; create a new one"));
+                return Err(PyRuntimeError::new_err(
+                    "the server was stopped; create a new one",
+                ));
             }
             return Ok(r.local_addr.port());
         }
@@ -494,9 +500,10 @@ impl SmtpServerCore {
     /// Open connections.
     #[getter]
     fn active_connections(&self) -> PyResult<usize> {
-        Ok(self
-            .current()?
-            .map_or(0, |r| r.active_tasks().saturating_sub(usize::from(!r.is_stopping()))))
+        Ok(self.current()?.map_or(0, |r| {
+            r.active_tasks()
+                .saturating_sub(usize::from(!r.is_stopping()))
+        }))
     }
 }
 

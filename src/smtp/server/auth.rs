@@ -53,7 +53,10 @@ mod tests {
         // RFC 4616 §4 example: "\0tim\0tanstaaftanstaaf"
         let r = decode_response(b"AHRpbQB0YW5zdGFhZnRhbnN0YWFm").unwrap();
         let Response::Data(d) = r else { panic!() };
-        assert_eq!(plain(&d).unwrap(), ("tim".into(), "tanstaaftanstaaf".into()));
+        assert_eq!(
+            plain(&d).unwrap(),
+            ("tim".into(), "tanstaaftanstaaf".into())
+        );
         assert_eq!(plain(b"tim\0tim\0pw").unwrap().0, "tim");
         assert!(plain(b"other\0tim\0pw").is_err());
         assert!(plain(b"\0tim").is_err());

@@ -5,8 +5,14 @@
 pub enum Command<'a> {
     Helo(&'a str),
     Ehlo(&'a str),
-    Mail { path: &'a str, params: &'a str },
-    Rcpt { path: &'a str, params: &'a str },
+    Mail {
+        path: &'a str,
+        params: &'a str,
+    },
+    Rcpt {
+        path: &'a str,
+        params: &'a str,
+    },
     Data(&'a str),
     Bdat(&'a str),
     Rset(&'a str),
@@ -46,10 +52,10 @@ pub fn parse(line: &[u8]) -> Option<Command<'_>> {
         }
     } else if upper("RCPT") {
         match strip_prefix_ci(arg, "TO:") {
-            Some(rest) => split_path(rest).map_or(
-                Command::Malformed("RCPT TO:<address>"),
-                |(path, params)| Command::Rcpt { path, params },
-            ),
+            Some(rest) => split_path(rest)
+                .map_or(Command::Malformed("RCPT TO:<address>"), |(path, params)| {
+                    Command::Rcpt { path, params }
+                }),
             None => Command::Malformed("RCPT TO:<address>"),
         }
     } else if upper("DATA") {
@@ -125,7 +131,8 @@ pub fn params(s: &str) -> Result<Vec<(String, Option<&str>)>, String> {
             .next()
             .is_some_and(|b| b.is_ascii_alphanumeric())
             && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if !key_ok || value.is_some_and(|v| v.is_empty() || v.bytes().any(|b| b <= b' ' || b == b'='))
+        if !key_ok
+            || value.is_some_and(|v| v.is_empty() || v.bytes().any(|b| b <= b' ' || b == b'='))
         {
             return Err(format!("bad parameter {word:?}"));
         }
@@ -193,9 +200,9 @@ fn local_part_end(s: &str) -> Option<usize> {
         return None;
     }
     // atext (RFC 5322 §3.2.3), plus UTF-8 (RFC 6531); the session checks SMTPUTF8.
-    let ok = local.chars().all(|c| {
-        !c.is_ascii() || c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c)
-    });
+    let ok = local
+        .chars()
+        .all(|c| !c.is_ascii() || c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
     ok.then_some(end)
 }
 
@@ -279,7 +286,10 @@ mod tests {
         assert!(mailbox("a b@c.d", false).is_err());
         assert!(mailbox("a@", false).is_err());
         assert!(mailbox("a..b@c", false).is_err());
-        assert_eq!(mailbox("\"a b\"@[127.0.0.1]", false), Ok("\"a b\"@[127.0.0.1]"));
+        assert_eq!(
+            mailbox("\"a b\"@[127.0.0.1]", false),
+            Ok("\"a b\"@[127.0.0.1]")
+        );
         assert_eq!(mailbox("jöran@例え.jp", false), Ok("jöran@例え.jp"));
         assert_eq!(domain_of("A@Example.ORG").as_deref(), Some("example.org"));
         assert_eq!(local_part_of("A@Example.ORG"), "A");

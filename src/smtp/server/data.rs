@@ -141,7 +141,10 @@ pub async fn read_chunk<S: AsyncRead + Unpin>(
 mod tests {
     use super::*;
 
-    async fn read(input: &'static [u8], max: Option<u64>) -> (Result<DataEnd, NetError>, Vec<u8>, Vec<u8>) {
+    async fn read(
+        input: &'static [u8],
+        max: Option<u64>,
+    ) -> (Result<DataEnd, NetError>, Vec<u8>, Vec<u8>) {
         let mut r = LineReader::new(input);
         let mut content = Vec::new();
         let end = read_data(&mut r, &mut content, max, 1000, Duration::from_secs(5)).await;
@@ -183,7 +186,8 @@ mod tests {
 
     #[tokio::test]
     async fn limits_apply_while_reading() {
-        let (end, content, rest) = read(b"0123456789\r\n0123456789\r\n.\r\nNOOP\r\n", Some(15)).await;
+        let (end, content, rest) =
+            read(b"0123456789\r\n0123456789\r\n.\r\nNOOP\r\n", Some(15)).await;
         assert_eq!(end.unwrap(), DataEnd::TooBig);
         assert!(content.is_empty());
         assert_eq!(rest, b"NOOP\r\n");

@@ -103,7 +103,12 @@ impl Running {
     }
 }
 
-async fn accept_loop(server: Arc<Server>, listener: TcpListener, shutdown: Shutdown, hard: Shutdown) {
+async fn accept_loop(
+    server: Arc<Server>,
+    listener: TcpListener,
+    shutdown: Shutdown,
+    hard: Shutdown,
+) {
     let permits = Arc::new(Semaphore::new(server.config.max_connections.max(1)));
     let mut stop = shutdown.signal();
     loop {

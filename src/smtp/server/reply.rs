@@ -31,14 +31,17 @@ impl Reply {
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim_end_matches(['\r', '\n']);
         let b = text.as_bytes();
-        if b.len() < 3 || !b[..3].iter().all(u8::is_ascii_digit) || !(b'2'..=b'5').contains(&b[0])
-        {
+        if b.len() < 3 || !b[..3].iter().all(u8::is_ascii_digit) || !(b'2'..=b'5').contains(&b[0]) {
             return Err(format!("a reply must start with a code 200-599: {text:?}"));
         }
         if b.len() > 3 && b[3] != b' ' && b[3] != b'-' {
-            return Err(format!("a reply code must be followed by a space: {text:?}"));
+            return Err(format!(
+                "a reply code must be followed by a space: {text:?}"
+            ));
         }
-        let code: u16 = text[..3].parse().map_err(|_| format!("bad code in {text:?}"))?;
+        let code: u16 = text[..3]
+            .parse()
+            .map_err(|_| format!("bad code in {text:?}"))?;
         let mut lines = Vec::new();
         for (i, line) in text.split('\n').enumerate() {
             let line = line.trim_end_matches('\r');

@@ -93,7 +93,10 @@ impl Connection {
     }
 
     async fn run_inner(&mut self) {
-        let greeting = Reply::new(220, format!("{} ESMTP mailprims", self.server.config.hostname));
+        let greeting = Reply::new(
+            220,
+            format!("{} ESMTP mailprims", self.server.config.hostname),
+        );
         self.push(greeting);
         let _ = self.command_loop().await;
         if let Some(lines) = self.lines.as_mut() {
@@ -183,7 +186,10 @@ impl Connection {
                 Err(NetError::Timeout { .. }) => {
                     self.push(Reply::new(
                         421,
-                        format!("4.4.2 {} Error: timeout exceeded", self.server.config.hostname),
+                        format!(
+                            "4.4.2 {} Error: timeout exceeded",
+                            self.server.config.hostname
+                        ),
                     ));
                     self.flush().await?;
                     return Ok(Stop::Done);
@@ -334,10 +340,8 @@ impl Connection {
             Some(n) => lines.push(format!("SIZE {n}")),
             None => lines.push("SIZE".to_owned()),
         }
-        lines.extend(
-            ["8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING"]
-                .map(str::to_owned),
-        );
+        lines
+            .extend(["8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "CHUNKING"].map(str::to_owned));
         if cfg.tls.is_some() && self.session.tls.is_none() {
             lines.push("STARTTLS".to_owned());
         }
@@ -389,7 +393,10 @@ impl Connection {
             match command::mailbox(path, false) {
                 Ok(a) => a,
                 Err(why) => {
-                    self.error(Reply::new(501, format!("5.1.7 Bad sender address syntax: {why}")));
+                    self.error(Reply::new(
+                        501,
+                        format!("5.1.7 Bad sender address syntax: {why}"),
+                    ));
                     return;
                 }
             }
@@ -397,7 +404,10 @@ impl Connection {
         let parsed = match command::params(params) {
             Ok(p) => p,
             Err(why) => {
-                self.error(Reply::new(501, format!("5.5.4 Syntax error in parameters: {why}")));
+                self.error(Reply::new(
+                    501,
+                    format!("5.5.4 Syntax error in parameters: {why}"),
+                ));
                 return;
             }
         };
@@ -416,7 +426,12 @@ impl Connection {
                         self.error(Reply::new(501, "5.5.4 Syntax error in SIZE parameter"));
                         return;
                     };
-                    if self.server.config.max_message_size.is_some_and(|max| size > max) {
+                    if self
+                        .server
+                        .config
+                        .max_message_size
+                        .is_some_and(|max| size > max)
+                    {
                         self.push(Reply::new(
                             552,
                             "5.3.4 Message size exceeds fixed maximum message size",
@@ -427,7 +442,10 @@ impl Connection {
                 ("BODY", Some(v))
                     if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") => {}
                 ("BODY", _) => {
-                    self.error(Reply::new(501, "5.5.4 Error: BODY can only be 7BIT or 8BITMIME"));
+                    self.error(Reply::new(
+                        501,
+                        "5.5.4 Error: BODY can only be 7BIT or 8BITMIME",
+                    ));
                     return;
                 }
                 ("SMTPUTF8", None) => smtputf8 = true,
@@ -615,7 +633,8 @@ impl Connection {
         self.flush().await?;
         self.begin_content();
         let cfg = &self.server.config;
-        let (max, max_line, timeout) = (cfg.max_message_size, cfg.max_line_length, cfg.data_timeout);
+        let (max, max_line, timeout) =
+            (cfg.max_message_size, cfg.max_line_length, cfg.data_timeout);
         self.lines().reserve(DATA_BUFFER);
         let mut content = std::mem::take(&mut self.env.content);
         let end = data::read_data(self.lines(), &mut content, max, max_line, timeout).await;
@@ -626,13 +645,19 @@ impl Connection {
                 self.push(reply);
             }
             Ok(DataEnd::TooBig) => {
-                self.push(Reply::new(552, "5.3.4 Message size exceeds fixed maximum message size"));
+                self.push(Reply::new(
+                    552,
+                    "5.3.4 Message size exceeds fixed maximum message size",
+                ));
             }
             Ok(DataEnd::LineTooLong) => self.push(std_replies::line_too_long()),
             Err(NetError::Timeout { .. }) => {
                 self.push(Reply::new(
                     421,
-                    format!("4.4.2 {} Error: timeout exceeded", self.server.config.hostname),
+                    format!(
+                        "4.4.2 {} Error: timeout exceeded",
+                        self.server.config.hostname
+                    ),
                 ));
                 self.reset_transaction();
                 return Ok(Some(Stop::Done));
@@ -691,7 +716,10 @@ impl Connection {
             if matches!(e, NetError::Timeout { .. }) {
                 self.push(Reply::new(
                     421,
-                    format!("4.4.2 {} Error: timeout exceeded", self.server.config.hostname),
+                    format!(
+                        "4.4.2 {} Error: timeout exceeded",
+                        self.server.config.hostname
+                    ),
                 ));
                 return Ok(Some(Stop::Done));
             }
@@ -700,7 +728,10 @@ impl Connection {
         if !fits {
             self.env.content = Vec::new();
             self.transfer = Transfer::ChunkingFailed;
-            self.push(Reply::new(552, "5.3.4 Message size exceeds fixed maximum message size"));
+            self.push(Reply::new(
+                552,
+                "5.3.4 Message size exceeds fixed maximum message size",
+            ));
             return Ok(None);
         }
         if last {
@@ -776,16 +807,15 @@ impl Connection {
         let timeout = self.server.config.timeout;
         let lines = self.lines();
         // RFC 4954 §4: responses may be longer than a command line.
-        let line = match with_timeout(Some(timeout), "waiting for AUTH", lines.read_line(12288))
-            .await
-        {
-            Ok(l) => l,
-            Err(NetError::LineTooLong { .. }) => {
-                self.lines().skip_line().await?;
-                return Ok(Err(std_replies::line_too_long()));
-            }
-            Err(e) => return Err(e),
-        };
+        let line =
+            match with_timeout(Some(timeout), "waiting for AUTH", lines.read_line(12288)).await {
+                Ok(l) => l,
+                Err(NetError::LineTooLong { .. }) => {
+                    self.lines().skip_line().await?;
+                    return Ok(Err(std_replies::line_too_long()));
+                }
+                Err(e) => return Err(e),
+            };
         Ok(match auth::decode_response(&line) {
             Ok(r) => Ok(r),
             Err(why) => Err(Reply::new(501, format!("5.5.2 {why}"))),
@@ -841,8 +871,9 @@ impl Connection {
                     None => self.auth_line("").await?,
                 };
                 match response {
-                    Ok(Response::Data(d)) => auth::plain(&d)
-                        .map_err(|why| Reply::new(501, format!("5.5.2 {why}"))),
+                    Ok(Response::Data(d)) => {
+                        auth::plain(&d).map_err(|why| Reply::new(501, format!("5.5.2 {why}")))
+                    }
                     Ok(Response::Cancel) => Err(cancelled()),
                     Err(r) => Err(r),
                 }
@@ -873,7 +904,10 @@ impl Connection {
                 return Ok(None);
             }
         };
-        match authenticator.authenticate(&mechanism, &user, &password).await {
+        match authenticator
+            .authenticate(&mechanism, &user, &password)
+            .await
+        {
             Ok(true) => {
                 self.session.auth_user = Some(user);
                 self.push(Reply::new(235, "2.7.0 Authentication successful"));

@@ -109,7 +109,13 @@ pub fn trace_headers(return_path: &str, info: &TraceInfo<'_>) -> Vec<u8> {
 /// Client-supplied text put in a header: no controls, no comment syntax breaking out.
 fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() || c == '(' || c == ')' { '?' } else { c })
+        .map(|c| {
+            if c.is_control() || c == '(' || c == ')' {
+                '?'
+            } else {
+                c
+            }
+        })
         .take(255)
         .collect()
 }
