@@ -566,3 +566,46 @@ def test_sink_maxlen_counts_everything() -> None:
     assert [m.message["Subject"] for m in sink.messages] == ["3", "4"]  # type: ignore[index]
     sink.clear()
     assert sink.messages == [] and sink.count == 5
+
+
+EXIT_SCRIPT = """
+import smtplib, threading
+import mailprims as mp
+
+class Slow:
+    async def handle_DATA(self, server, session, envelope):
+        return "250 OK"
+    def handle_NOOP(self, server, session, envelope, arg):
+        return "250 still here"
+
+server = mp.SmtpServer(handler=Slow())
+server.start()
+with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as c:
+    c.sendmail("a@example.org", ["b@example.org"], b"x")
+# A client keeps issuing hook calls while the interpreter exits without stop().
+def hammer():
+    try:
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as c:
+            while True:
+                c.noop()
+    except Exception:
+        pass
+threading.Thread(target=hammer, daemon=True).start()
+"""
+
+
+def test_no_crash_when_exiting_with_a_running_server() -> None:
+    # pyo3-async-runtimes issue 40 class: hooks reaching Python while it finalizes
+    import subprocess
+    import sys
+
+    for _ in range(15):
+        r = subprocess.run(
+            [sys.executable, "-c", EXIT_SCRIPT],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert r.returncode == 0, r.stderr
+        assert r.stderr == ""

@@ -16,6 +16,9 @@ pub mod session;
 pub mod sink;
 pub mod trace;
 
+#[cfg(test)]
+mod tests;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
