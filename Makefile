@@ -9,7 +9,11 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 # Real protocol peers the tests talk to (Debian packages), installed when missing.
-PEER_PACKAGES ?= swaks libnet-ssleay-perl libio-socket-ssl-perl postfix
+PEER_PACKAGES ?=
+# Dovecot reads and writes the Maildirs in tests/test_store_dovecot.py.
+PEER_PACKAGES += dovecot-core dovecot-imapd dovecot-pop3d
+# SMTP server peers: swaks (with TLS) and Postfix's smtp-source/smtp-sink.
+PEER_PACKAGES += swaks libnet-ssleay-perl libio-socket-ssl-perl postfix
 
 .PHONY: demo test bench build venv peers lint rust-test pytest stubtest clean
 

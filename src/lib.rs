@@ -8,6 +8,7 @@ pub mod codec;
 pub mod mem;
 pub mod net;
 pub mod smtp;
+pub mod store;
 
 #[cfg(feature = "python")]
 mod python;

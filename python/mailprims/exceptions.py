@@ -11,12 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AccountError",
     "AddressError",
     "CodecError",
     "ConfigError",
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
+    "MailboxLockedError",
+    "MessageNotFoundError",
     "ParseError",
     "Pop3Error",
     "ProtocolError",
@@ -24,7 +27,9 @@ __all__ = [
     "SmtpPermanentError",
     "SmtpRecipientsRefused",
     "SmtpTemporaryError",
+    "StoreError",
     "TlsError",
+    "UsersFileError",
 ]
 
 
@@ -148,3 +153,72 @@ class Pop3Error(MailError):
     def __init__(self, message: str, *, text: str | None = None) -> None:
         super().__init__(message)
         self.text = text
+
+
+class StoreError(MailError, OSError):
+    """A mail store operation failed where no more specific ``OSError`` applies: a full disk
+    or quota (``errno.ENOSPC``, ``errno.EDQUOT``), an I/O error, a read-only file system.
+
+    ``errno``, ``strerror`` and ``filename`` are set as for any ``OSError``; the strerror names
+    the step that failed (``fsync``, ``deliver``...). A missing mailbox or file raises
+    ``FileNotFoundError`` and a permission problem ``PermissionError``, as ``open()`` would.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # OSError's own reduce keeps errno, strerror and filename.
+        reduced = OSError.__reduce__(self)
+        assert isinstance(reduced, tuple)
+        return reduced
+
+
+class MailboxLockedError(StoreError):
+    """Another process or session holds the mailbox lock.
+
+    For a POP3 maildrop this is RFC 3206's ``[IN-USE]``. ``holder`` is what the lock file says
+    about its owner (``"<pid>:<host>"``) when it says anything.
+    """
+
+    def __init__(self, *args: Any, holder: str | None = None) -> None:
+        super().__init__(*args)
+        self.holder = holder
+
+
+class MessageNotFoundError(MailError, KeyError):
+    """No message with this key in the mailbox (a ``KeyError``, as in :mod:`mailbox`)."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class AccountError(MailError, ValueError):
+    """A user or alias name is invalid (path traversal, control characters...), already
+    exists, is unknown, or is still in use. ``name`` and ``reason`` say which and why."""
+
+    def __init__(self, message: str, *, name: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.reason = reason
+
+
+class UsersFileError(ParseError):
+    """A users file could not be read: ``path``, ``lineno`` (1-based), ``line`` and ``reason``
+    locate the problem."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        lineno: int | None = None,
+        line: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.lineno = lineno
+        self.line = line
+        self.reason = reason

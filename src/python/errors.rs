@@ -71,3 +71,139 @@ pub fn net_error(py: Python<'_>, e: NetError) -> PyErr {
     }
     err
 }
+
+// ---- the mail store ------------------------------------------------------------------------
+
+use std::io;
+
+use pyo3::exceptions::{
+    PyBlockingIOError, PyBrokenPipeError, PyConnectionAbortedError, PyConnectionRefusedError,
+    PyConnectionResetError, PyFileExistsError, PyFileNotFoundError, PyInterruptedError,
+    PyIsADirectoryError, PyNotADirectoryError, PyPermissionError, PyTimeoutError, PyValueError,
+};
+
+use crate::store::StoreError;
+
+exception_type!(store_error_type, "StoreError");
+exception_type!(mailbox_locked_error_type, "MailboxLockedError");
+exception_type!(message_not_found_error_type, "MessageNotFoundError");
+exception_type!(account_error_type, "AccountError");
+exception_type!(users_file_error_type, "UsersFileError");
+
+/// `cls(errno, strerror, filename, **kwargs)`, the `OSError` constructor form.
+fn os_error(
+    py: Python<'_>,
+    cls: PyResult<Bound<'_, PyType>>,
+    errno: Option<i32>,
+    strerror: String,
+    filename: &std::path::Path,
+    fill: impl FnOnce(&Bound<'_, PyDict>) -> PyResult<()>,
+) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let kw = PyDict::new(py);
+        fill(&kw)?;
+        let cls = cls?;
+        let exc = match errno {
+            Some(n) => cls.call((n, strerror, filename.as_os_str()), Some(&kw))?,
+            None => cls.call((format!("{strerror}: {}", filename.display()),), Some(&kw))?,
+        };
+        Ok(PyErr::from_value(exc))
+    };
+    build().unwrap_or_else(|e| e)
+}
+
+/// The OS's message for an error, without Rust's " (os error N)" suffix.
+fn os_message(e: &io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// An `io::Error` as the Python exception `open()` would raise for it, chosen by kind
+/// (polars-style: every kind that has a built-in `OSError` subclass maps to it); failures with
+/// no better class (a full disk, an I/O error, a read-only file system) are
+/// `mailprims.StoreError`, itself an `OSError`. `errno`, `strerror` and `filename` are set.
+#[cold]
+fn io_error(py: Python<'_>, op: &str, path: &std::path::Path, e: io::Error) -> PyErr {
+    use io::ErrorKind as K;
+    fn builtin<T: pyo3::PyTypeInfo>(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+        Ok(py.get_type::<T>())
+    }
+    let cls = match e.kind() {
+        K::NotFound => builtin::<PyFileNotFoundError>(py),
+        K::PermissionDenied => builtin::<PyPermissionError>(py),
+        K::AlreadyExists => builtin::<PyFileExistsError>(py),
+        K::WouldBlock => builtin::<PyBlockingIOError>(py),
+        K::Interrupted => builtin::<PyInterruptedError>(py),
+        K::TimedOut => builtin::<PyTimeoutError>(py),
+        K::IsADirectory => builtin::<PyIsADirectoryError>(py),
+        K::NotADirectory => builtin::<PyNotADirectoryError>(py),
+        K::BrokenPipe => builtin::<PyBrokenPipeError>(py),
+        K::ConnectionRefused => builtin::<PyConnectionRefusedError>(py),
+        K::ConnectionReset => builtin::<PyConnectionResetError>(py),
+        K::ConnectionAborted => builtin::<PyConnectionAbortedError>(py),
+        // StorageFull, QuotaExceeded, FileTooLarge, ReadOnlyFilesystem, Other, ...
+        _ => store_error_type(py).cloned(),
+    };
+    os_error(
+        py,
+        cls,
+        e.raw_os_error(),
+        format!("{} ({op})", os_message(&e)),
+        path,
+        |_| Ok(()),
+    )
+}
+
+/// Every `StoreError` variant to its Python exception.
+#[cold]
+pub fn store_error(py: Python<'_>, e: StoreError) -> PyErr {
+    let message = e.to_string();
+    match e {
+        StoreError::Io { op, path, source } => io_error(py, op, &path, source),
+        StoreError::NoSuchMessage { key } => {
+            instantiate(py, message_not_found_error_type(py), message, |kw| {
+                kw.set_item("key", key)
+            })
+        }
+        StoreError::Locked { path, holder } => os_error(
+            py,
+            mailbox_locked_error_type(py).cloned(),
+            Some(libc::EAGAIN),
+            match &holder {
+                Some(h) => format!("mailbox is locked (held by {h})"),
+                None => "mailbox is locked".to_owned(),
+            },
+            &path,
+            |kw| kw.set_item("holder", holder),
+        ),
+        StoreError::InvalidName { name, reason } => {
+            instantiate(py, account_error_type(py), message, |kw| {
+                kw.set_item("name", name)?;
+                kw.set_item("reason", reason)
+            })
+        }
+        StoreError::Account { name, reason } => {
+            instantiate(py, account_error_type(py), message, |kw| {
+                kw.set_item("name", name)?;
+                kw.set_item("reason", reason)
+            })
+        }
+        StoreError::InvalidFlags { .. } | StoreError::Password { .. } => {
+            PyValueError::new_err(message)
+        }
+        StoreError::UsersFile {
+            path,
+            line,
+            text,
+            reason,
+        } => instantiate(py, users_file_error_type(py), message, |kw| {
+            kw.set_item("path", path.map(|p| p.to_string_lossy().into_owned()))?;
+            kw.set_item("lineno", line)?;
+            kw.set_item("line", text)?;
+            kw.set_item("reason", reason)
+        }),
+    }
+}

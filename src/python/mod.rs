@@ -6,6 +6,7 @@ mod codec;
 mod errors;
 mod runtime;
 mod smtp_server;
+mod store;
 mod tls;
 
 use pyo3::prelude::*;
@@ -17,5 +18,6 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::register(m)?;
     tls::register(m)?;
     smtp_server::register(m)?;
+    store::register(m)?;
     Ok(())
 }

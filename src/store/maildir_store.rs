@@ -1,0 +1,217 @@
+//! `root/<user>/`: one Maildir per user, what the SMTP server delivers to and the POP3 server
+//! serves.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::delivery::Delivery;
+use super::error::{IoContext, Result, StoreError};
+use super::maildir::{AddOptions, Maildir};
+use super::users::validate_name;
+
+struct Inner {
+    root: PathBuf,
+    boxes: Mutex<HashMap<String, Maildir>>,
+}
+
+/// The Maildirs of all users under one root directory. Cheap to clone; thread-safe.
+#[derive(Clone)]
+pub struct MaildirStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for MaildirStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("MaildirStore")
+            .field(&self.inner.root)
+            .finish()
+    }
+}
+
+impl MaildirStore {
+    /// Open the store at `root`, creating the directory (mode 0700) with `create`.
+    pub fn open(root: impl AsRef<Path>, create: bool) -> Result<MaildirStore> {
+        let root = root.as_ref().to_path_buf();
+        if create {
+            use std::os::unix::fs::DirBuilderExt;
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&root)
+                .ctx("create store", &root)?;
+        }
+        let meta = fs::metadata(&root).ctx("open store", &root)?;
+        if !meta.is_dir() {
+            return Err(StoreError::io(
+                "open store",
+                &root,
+                io::Error::from_raw_os_error(libc::ENOTDIR),
+            ));
+        }
+        Ok(MaildirStore {
+            inner: Arc::new(Inner {
+                root,
+                boxes: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// Where `user`'s Maildir is (the name is validated: no path traversal).
+    pub fn path_for(&self, user: &str) -> Result<PathBuf> {
+        validate_name(user)?;
+        Ok(self.inner.root.join(user))
+    }
+
+    /// `user`'s Maildir, created on first use when `create`.
+    pub fn mailbox(&self, user: &str, create: bool) -> Result<Maildir> {
+        let path = self.path_for(user)?;
+        let mut boxes = self.inner.boxes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(md) = boxes.get(user)
+            && md.path().join("new").is_dir()
+        {
+            return Ok(md.clone());
+        }
+        let md = Maildir::open(&path, create)?;
+        boxes.insert(user.to_owned(), md.clone());
+        Ok(md)
+    }
+
+    /// Whether `user` has a Maildir.
+    pub fn exists(&self, user: &str) -> bool {
+        self.path_for(user)
+            .map(|p| p.join("new").is_dir())
+            .unwrap_or(false)
+    }
+
+    /// The users that have a Maildir, sorted.
+    pub fn users(&self) -> Result<Vec<String>> {
+        let root = &self.inner.root;
+        let mut out = Vec::new();
+        for entry in fs::read_dir(root).ctx("list store", root)? {
+            let entry = entry.ctx("list store", root)?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if validate_name(&name).is_ok() && entry.path().join("new").is_dir() {
+                out.push(name);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Start delivering one message to several users (each named once; duplicates are
+    /// delivered once). See [`Delivery`].
+    pub fn begin_delivery<S: AsRef<str>>(&self, users: &[S]) -> Result<Delivery> {
+        self.begin_delivery_with(users, &AddOptions::default())
+    }
+
+    /// [`MaildirStore::begin_delivery`] with options.
+    pub fn begin_delivery_with<S: AsRef<str>>(
+        &self,
+        users: &[S],
+        options: &AddOptions,
+    ) -> Result<Delivery> {
+        let targets = self.targets(users)?;
+        Delivery::new(targets.into_iter().map(|(_, m)| m).collect(), options)
+    }
+
+    fn targets<S: AsRef<str>>(&self, users: &[S]) -> Result<Vec<(String, Maildir)>> {
+        let mut seen = Vec::<String>::new();
+        let mut out = Vec::new();
+        for u in users {
+            let u = u.as_ref();
+            if seen.iter().any(|s| s == u) {
+                continue;
+            }
+            seen.push(u.to_owned());
+            out.push((u.to_owned(), self.mailbox(u, true)?));
+        }
+        Ok(out)
+    }
+
+    /// Deliver a message held in memory to `users`; returns `(user, key)` for each distinct
+    /// user, once the message is durable in all their Maildirs.
+    pub fn deliver<S: AsRef<str>>(
+        &self,
+        data: &[u8],
+        users: &[S],
+    ) -> Result<Vec<(String, String)>> {
+        self.deliver_with(data, users, &AddOptions::default())
+    }
+
+    /// [`MaildirStore::deliver`] with options.
+    pub fn deliver_with<S: AsRef<str>>(
+        &self,
+        data: &[u8],
+        users: &[S],
+        options: &AddOptions,
+    ) -> Result<Vec<(String, String)>> {
+        let targets = self.targets(users)?;
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<String> = targets.iter().map(|(u, _)| u.clone()).collect();
+        let mut d = Delivery::new(targets.into_iter().map(|(_, m)| m).collect(), options)?;
+        d.write(data)?;
+        let keys = d.commit()?;
+        Ok(names.into_iter().zip(keys).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_traversal_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MaildirStore::open(dir.path().join("mail"), true).unwrap();
+        for bad in [
+            "../escape",
+            "/etc",
+            "a/../../b",
+            ".",
+            "..",
+            "a\0",
+            ".dovecot",
+        ] {
+            assert!(
+                matches!(
+                    store.mailbox(bad, true),
+                    Err(StoreError::InvalidName { .. })
+                ),
+                "{bad:?}"
+            );
+            assert!(store.deliver(b"x\n", &[bad]).is_err());
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert!(store.users().unwrap().is_empty());
+    }
+
+    #[test]
+    fn deliver_to_several_users() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MaildirStore::open(dir.path(), true).unwrap();
+        let got = store
+            .deliver(b"Subject: hi\n\n", &["alice", "bob", "alice"])
+            .unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(store.users().unwrap(), ["alice", "bob"]);
+        for (user, key) in got {
+            let md = store.mailbox(&user, false).unwrap();
+            assert_eq!(md.read(&key).unwrap(), b"Subject: hi\n\n");
+        }
+        assert!(store.exists("alice"));
+        assert!(store.deliver(b"x\n", &[] as &[&str]).unwrap().is_empty());
+        assert!(!store.exists("carol"));
+        assert!(store.mailbox("carol", false).is_err());
+    }
+}
