@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from mailprims import _mailprims
+from mailprims.store import MaildirStore, Users
 
 __all__ = ["Envelope", "Session", "Sink", "SmtpServer", "TlsInfo"]
 
@@ -201,9 +202,14 @@ class SmtpServer:
     ``await server.serve()``.
 
     What happens to mail: ``handler`` is a :class:`Sink` or an object with aiosmtpd-style
-    hooks. ``domains`` lists the local domains: other recipients are relayed only for
-    authenticated clients, and only when the handler has ``handle_DATA`` to carry them
-    (otherwise 550 5.7.1; RFC 5068); without ``domains`` every domain is local.
+    hooks; ``store`` (a :class:`~mailprims.MaildirStore`) delivers to the Maildir of each local
+    recipient's account, durably (the 250 reply to DATA comes only once the message is
+    fsynced into ``new/``). ``users`` (:class:`~mailprims.Users`) says which accounts, aliases
+    and local domains exist (550 5.1.1 for unknown local users; ``postmaster`` always exists,
+    RFC 5321 §4.5.1) and checks AUTH passwords; without it the store's existing Maildirs are
+    the accounts. ``domains`` lists (further) local domains: other recipients are relayed only
+    for authenticated clients, and only when the handler has ``handle_DATA`` to carry them
+    (otherwise 550 5.7.1; RFC 5068); with no domain configured every domain is local.
 
     Security: ``tls_cert``/``tls_key`` (PEM file paths) offer STARTTLS; ``authenticator`` is a
     callable ``(username, password) -> bool`` enabling AUTH PLAIN and LOGIN, only
@@ -224,8 +230,8 @@ class SmtpServer:
         port: int = 0,
         *,
         handler: Any = None,
-        store: Any = None,
-        users: Any = None,
+        store: MaildirStore | None = None,
+        users: Users | None = None,
         domains: Iterable[str] | None = None,
         hostname: str | None = None,
         tls_cert: str | None = None,
@@ -242,8 +248,6 @@ class SmtpServer:
         data_timeout: float = 180.0,
         shutdown_grace: float = 30.0,
     ) -> None:
-        if store is not None or users is not None:
-            raise NotImplementedError("store= and users= arrive with mailprims.MaildirStore")
         if (tls_cert is None) != (tls_key is None):
             raise ValueError("tls_cert and tls_key must be given together")
         self.handler = handler
@@ -283,6 +287,8 @@ class SmtpServer:
             dispatch=self._dispatch if hooks else None,
             hooks=hooks,
             authenticator=authenticator,
+            store=store,
+            users=users,
         )
 
     # -- life cycle ------------------------------------------------------------------------

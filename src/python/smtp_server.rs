@@ -14,7 +14,9 @@ use pyo3::types::{PyList, PyString, PyTuple};
 
 use super::errors::net_error;
 use super::runtime::{attach, awaitable, block_on};
+use super::store::{PyMaildirStore, PyUsers};
 use crate::net::tls;
+use crate::smtp::server::store::{Accounts, StoreDelivery};
 use crate::smtp::server::{
     Authenticator, BoxFuture, Config, Domains, Envelope, Hook, HookCall, HookReply, Hooks, Reply,
     Running, Server, Session, Sink,
@@ -328,7 +330,7 @@ impl SmtpServerCore {
         host, port, *, hostname, max_message_size, max_recipients, max_connections,
         max_line_length, timeout, data_timeout, shutdown_grace, tls_cert=None, tls_key=None,
         require_starttls=false, auth_require_tls=true, submission=false, domains=None,
-        sink=None, dispatch=None, hooks=Vec::new(), authenticator=None
+        sink=None, dispatch=None, hooks=Vec::new(), authenticator=None, store=None, users=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -353,6 +355,8 @@ impl SmtpServerCore {
         dispatch: Option<Py<PyAny>>,
         hooks: Vec<String>,
         authenticator: Option<Py<PyAny>>,
+        store: Option<PyRef<'_, PyMaildirStore>>,
+        users: Option<PyRef<'_, PyUsers>>,
     ) -> PyResult<Self> {
         if max_line_length < 512 {
             return Err(PyValueError::new_err(
@@ -393,7 +397,7 @@ impl SmtpServerCore {
             shutdown_grace: secs(shutdown_grace, "shutdown_grace")?,
             ..Config::default()
         };
-        if submission && authenticator.is_none() {
+        if submission && authenticator.is_none() && users.is_none() {
             return Err(PyValueError::new_err(
                 "submission mode needs an authenticator (or users=)",
             ));
@@ -421,10 +425,35 @@ impl SmtpServerCore {
                 func: Arc::new(func),
             }));
         }
-        if let Some(domains) = domains {
-            server.directory = Some(Arc::new(Domains(
-                domains.into_iter().map(|d| d.to_lowercase()).collect(),
-            )));
+        let domains: Option<Vec<String>> =
+            domains.map(|d| d.into_iter().map(|d| d.to_lowercase()).collect());
+        let accounts = match (&users, &store) {
+            (Some(u), _) => Some(Accounts::Users {
+                db: u.shared(),
+                domains: domains.clone().unwrap_or_default(),
+            }),
+            (None, Some(s)) => Some(Accounts::Store {
+                store: s.store().clone(),
+                domains: domains.clone(),
+            }),
+            (None, None) => None,
+        };
+        if let Some(accounts) = accounts {
+            if let Some(s) = &store {
+                if server.deliverer.is_some() {
+                    return Err(PyValueError::new_err("give either a Sink handler or a store"));
+                }
+                server.deliverer = Some(Arc::new(StoreDelivery {
+                    store: s.store().clone(),
+                    accounts: accounts.clone(),
+                }));
+            }
+            if users.is_some() && server.authenticator.is_none() {
+                server.authenticator = Some(Arc::new(accounts.clone()));
+            }
+            server.directory = Some(Arc::new(accounts));
+        } else if let Some(domains) = domains {
+            server.directory = Some(Arc::new(Domains(domains)));
         }
         Ok(Self {
             server: Arc::new(server),

@@ -14,6 +14,7 @@ pub mod listener;
 pub mod reply;
 pub mod session;
 pub mod sink;
+pub mod store;
 pub mod trace;
 
 #[cfg(test)]
