@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 
@@ -26,6 +27,7 @@ import mailprims as mp
 from harness import Case
 
 MESSAGES = 10000
+DURABLE = 2000  # each one fsynced: fewer, so a run stays short
 SESSIONS = 4
 SMTP_SOURCE = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
 SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
@@ -37,7 +39,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def source(port: int) -> Callable[[], object]:
+def source(port: int, messages: int = MESSAGES) -> Callable[[], object]:
     def run() -> None:
         subprocess.run(
             [
@@ -46,7 +48,7 @@ def source(port: int) -> Callable[[], object]:
                 "-s",
                 str(SESSIONS),
                 "-m",
-                str(MESSAGES),
+                str(messages),
                 "-l",
                 "1024",
                 "-f",
@@ -101,11 +103,21 @@ def cases() -> list[Case]:
     if not pathlib.Path(SMTP_SOURCE).exists():
         print("smtp-source not installed: SMTP server benchmarks skipped", file=sys.stderr)
         return []
+    from aiosmtpd.handlers import Mailbox as AioMailbox
     from aiosmtpd.handlers import Sink as AioSink
 
     ours = _stack.enter_context(mp.SmtpServer(handler=mp.Sink(maxlen=0), max_connections=64))
     aio_port = _stack.enter_context(aiosmtpd_server(AioSink()))
     sink_port = _stack.enter_context(smtp_sink_server())
+    # Durable delivery: mailprims fsyncs each message (file, then the new/ directory; group
+    # commit across sessions) before its 250; aiosmtpd's Mailbox handler (mailbox.Maildir)
+    # does not fsync at all.
+    root = pathlib.Path(_stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-smtp-")))
+    users = mp.Users(domains=["example.org"])
+    users.add("sink", None)
+    store = mp.MaildirStore(root / "mailprims")
+    ours_store = _stack.enter_context(mp.SmtpServer(store=store, users=users, max_connections=64))
+    aio_maildir_port = _stack.enter_context(aiosmtpd_server(AioMailbox(root / "aiosmtpd")))
     per_run = {"unit": "msg", "units_per_call": MESSAGES}
     return [
         Case(
@@ -116,6 +128,16 @@ def cases() -> list[Case]:
             "aiosmtpd Sink",
             target=5.0,
             **per_run,
+        ),
+        Case(
+            "SMTP server",
+            f"durable Maildir, smtp-source {SESSIONS} sessions x {DURABLE} x 1 KiB",
+            source(ours_store.port, DURABLE),
+            source(aio_maildir_port, DURABLE),
+            "aiosmtpd Mailbox (mailbox.Maildir, no fsync)",
+            target=3.0,
+            unit="msg",
+            units_per_call=DURABLE,
         ),
         Case(
             "SMTP server",
@@ -216,8 +238,9 @@ if __name__ == "__main__":
         results = [run_case(c) for c in cases()]
         print(table(results))
         for r in results:
+            n = r.case.units_per_call
             print(
-                f"{r.case.name}: mailprims {MESSAGES / r.ours_s:,.0f} msg/s, "
-                f"{r.case.peer_name} {MESSAGES / r.peer_s:,.0f} msg/s"
+                f"{r.case.name}: mailprims {n / r.ours_s:,.0f} msg/s, "
+                f"{r.case.peer_name} {n / r.peer_s:,.0f} msg/s"
             )
         _stack.close()

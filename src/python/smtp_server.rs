@@ -441,7 +441,9 @@ impl SmtpServerCore {
         if let Some(accounts) = accounts {
             if let Some(s) = &store {
                 if server.deliverer.is_some() {
-                    return Err(PyValueError::new_err("give either a Sink handler or a store"));
+                    return Err(PyValueError::new_err(
+                        "give either a Sink handler or a store",
+                    ));
                 }
                 server.deliverer = Some(Arc::new(StoreDelivery {
                     store: s.store().clone(),
