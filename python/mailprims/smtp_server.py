@@ -4,7 +4,9 @@ The protocol, limits and TLS run in Rust on tokio; Python is involved per messag
 Python *handler* is given. A handler is any object with optional hooks named like aiosmtpd's
 (``handle_EHLO``, ``handle_MAIL``, ``handle_RCPT``, ``handle_DATA``...), plain or ``async``,
 each receiving ``(server, session, envelope, ...)`` and returning the reply line, such as
-``"250 OK"`` or ``"550 5.1.1 no such user"`` (``None`` keeps the server's own reply).
+``"250 OK"`` or ``"550 5.1.1 no such user"`` (``None`` keeps the server's own reply). Unlike
+aiosmtpd, the server itself records the sender and recipients in the envelope when the reply
+to MAIL or RCPT is positive, so hooks only decide.
 
 >>> import smtplib
 >>> from mailprims import SmtpServer, Sink
@@ -377,7 +379,8 @@ class SmtpServer:
         if hook == "_closed":
             self._connections.pop(conn_id, None)
             return None
-        assert session_state is not None and envelope_state is not None
+        if session_state is None or envelope_state is None:
+            return None
         pair = self._connections.get(conn_id)
         if pair is None:
             pair = (Session(), Envelope())
