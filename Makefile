@@ -9,13 +9,13 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 # Real protocol peers the tests talk to (Debian packages), installed when missing.
-PEER_PACKAGES ?=
-# Dovecot reads and writes the Maildirs in tests/test_store_dovecot.py.
-PEER_PACKAGES += dovecot-core dovecot-imapd dovecot-pop3d
-# SMTP server peers: swaks (with TLS) and Postfix's smtp-source/smtp-sink.
-PEER_PACKAGES += swaks libnet-ssleay-perl libio-socket-ssl-perl postfix
+# postfix: smtp-sink/smtp-source; dovecot: Maildir interop and a POP3 peer.
+PEER_PACKAGES ?= postfix dovecot-core dovecot-imapd dovecot-pop3d
+# SMTP server peers: swaks, with the Perl TLS modules its STARTTLS needs.
+PEER_PACKAGES += swaks libnet-ssleay-perl libio-socket-ssl-perl
 
 .PHONY: demo test bench build venv peers lint rust-test pytest stubtest clean
+.PHONY: fuzz
 
 demo: build
 	$(PY) -m mailprims demo
@@ -23,6 +23,8 @@ demo: build
 test: peers build lint rust-test stubtest pytest
 
 bench: build
+	$(PY) -m pip install --quiet "aiosmtplib>=3"
+	$(PY) -m pip install --quiet "fast-mail-parser>=0.10"
 	$(PY) benches/run.py
 
 venv: $(VENV)/.installed
@@ -30,7 +32,8 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "maturin>=1.9,<2" "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.11" "aiosmtpd>=1.4.5"
+	$(PY) -m pip install --quiet "maturin>=1.9,<2" "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.11"
+	$(PY) -m pip install --quiet "aiosmtpd>=1.4" "dnslib>=0.9"
 	touch $@
 
 # maturin reuses cargo's incremental build: a second `make` only relinks when sources changed.
@@ -65,3 +68,14 @@ pytest: build
 
 clean:
 	rm -rf $(VENV) target .pytest_cache .hypothesis .mypy_cache .ruff_cache
+
+# libFuzzer on the message parser for FUZZ_SECONDS, seeded with tests/corpus (needs the
+# nightly toolchain; installs cargo-fuzz once). `cargo test` runs a bounded mutation test of
+# the same entry point on stable.
+FUZZ_SECONDS ?= 60
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	mkdir -p fuzz/corpus/parse_message
+	cd fuzz && cargo +nightly fuzz run parse_message corpus/parse_message \
+	  ../tests/corpus/rfc ../tests/corpus/seed ../tests/corpus/feature ../tests/corpus/malformed \
+	  -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536

@@ -118,7 +118,7 @@ def cases() -> list[Case]:
     store = mp.MaildirStore(root / "mailprims")
     ours_store = _stack.enter_context(mp.SmtpServer(store=store, users=users, max_connections=64))
     aio_maildir_port = _stack.enter_context(aiosmtpd_server(AioMailbox(root / "aiosmtpd")))
-    per_run = {"unit": "msg", "units_per_call": MESSAGES}
+    per_run = {"unit": "msg", "per_call": MESSAGES}
     return [
         Case(
             "SMTP server",
@@ -137,7 +137,7 @@ def cases() -> list[Case]:
             "aiosmtpd Mailbox (mailbox.Maildir, no fsync)",
             target=3.0,
             unit="msg",
-            units_per_call=DURABLE,
+            per_call=DURABLE,
         ),
         Case(
             "SMTP server",
@@ -238,7 +238,7 @@ if __name__ == "__main__":
         results = [run_case(c) for c in cases()]
         print(table(results))
         for r in results:
-            n = r.case.units_per_call
+            n = r.case.per_call
             print(
                 f"{r.case.name}: mailprims {n / r.ours_s:,.0f} msg/s, "
                 f"{r.case.peer_name} {n / r.peer_s:,.0f} msg/s"

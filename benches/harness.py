@@ -23,7 +23,7 @@ class Case:
     target: float | None = None  # required speed-up, None to only report
     unit_bytes: int | None = None  # bytes processed per call, for MB/s
     unit: str = "call"
-    units_per_call: int = 1  # e.g. messages sent by one call, for a per-message rate
+    per_call: int = 1  # units processed per call (a batch of messages, say)
 
 
 @dataclass
@@ -79,9 +79,11 @@ def _fmt_time(s: float) -> str:
 
 
 def _fmt_rate(case: Case, s: float) -> str:
+    count = f"{case.per_call / s:,.0f} {case.unit}/s"
     if case.unit_bytes:
-        return f"{case.unit_bytes / s / 1e6:,.0f} MB/s"
-    return f"{case.units_per_call / s:,.0f} {case.unit}/s"
+        mb = f"{case.unit_bytes / s / 1e6:,.0f} MB/s"
+        return mb if case.unit == "call" else f"{count}, {mb}"
+    return count
 
 
 def table(results: list[Result]) -> str:

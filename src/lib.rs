@@ -6,6 +6,7 @@
 
 pub mod codec;
 pub mod mem;
+pub mod message;
 pub mod net;
 pub mod smtp;
 pub mod store;

@@ -5,6 +5,8 @@ semantics): plain sessions, STARTTLS, AUTH, SMTPUTF8, error replies, hooks, shut
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import logging
 import pathlib
 import smtplib
@@ -71,10 +73,22 @@ def test_send_with_smtplib_and_read_back() -> None:
     # options as the client sent them (smtplib writes "size=")
     assert got.mail_options == ["size=" + str(len(msg.as_bytes().replace(b"\n", b"\r\n")))]
     assert got.original_content == msg.as_bytes().replace(b"\n", b"\r\n")
-    assert got.message is not None and got.message["Subject"] == "hello"
-    assert got.message.get_content().replace("\r\n", "\n") == "line one\n.line with a dot\n"
-    assert got.message["Return-Path"] == "<alice@example.org>"
-    assert "from client.test ([127.0.0.1])" in got.message["Received"]
+    assert got.message is not None and got.message.subject == "hello"
+    assert got.message.text is not None
+    assert got.message.text.replace("\r\n", "\n") == "line one\n.line with a dot\n"
+    assert got.message.headers["Return-Path"] == "<alice@example.org>"
+    # the trace field as mailprims' own parser reads it (RFC 5321 §4.4)
+    (hop,) = got.message.received
+    assert (hop.from_host, hop.from_ip, hop.by_host, hop.protocol) == (
+        "client.test",
+        "127.0.0.1",
+        HOST,
+        "ESMTP",
+    )
+    assert hop.id == got.id and hop.for_ == "bob@example.org" and hop.tls is None
+    # and as the stdlib reads it
+    stdlib = email.message_from_bytes(got.content or b"", policy=email.policy.default)
+    assert "from client.test ([127.0.0.1])" in stdlib["Received"]
     session = got.session  # type: ignore[attr-defined]
     assert session.host_name == "client.test" and session.peer[0] == "127.0.0.1"
     assert session.tls is None and not session.authenticated
@@ -138,7 +152,10 @@ def test_starttls_auth_and_trace(
     assert session.auth_user == "alice" and session.authenticated
     assert session.tls is not None and session.tls.version.startswith("TLSv1.")
     assert got.message is not None
-    received = got.message["Received"]
+    (hop,) = got.message.received
+    assert hop.protocol == "ESMTPSA" and hop.tls is not None
+    assert session.tls.cipher in hop.tls
+    received = got.message.headers["Received"]
     assert "with ESMTPSA" in received
     assert f"(using {session.tls.version} with cipher {session.tls.cipher})" in received
 
@@ -257,7 +274,7 @@ def test_smtputf8_with_smtplib() -> None:
     (got,) = sink.messages
     assert got.smtp_utf8 and got.mail_from == "jöran@exämple.org"
     assert got.rcpt_tos == ["用户@例子.广告"]
-    assert got.message is not None and got.message["Subject"] == "Grüße"
+    assert got.message is not None and got.message.subject == "Grüße"
 
 
 def test_pipelined_sequence_with_smtplib() -> None:
@@ -563,7 +580,7 @@ def test_sink_maxlen_counts_everything() -> None:
                     "a@example.org", ["b@example.org"], f"Subject: {i}\r\n\r\nx\r\n".encode()
                 )
     assert sink.count == 5
-    assert [m.message["Subject"] for m in sink.messages] == ["3", "4"]  # type: ignore[index]
+    assert [m.message.subject for m in sink.messages if m.message] == ["3", "4"]
     sink.clear()
     assert sink.messages == [] and sink.count == 5
 

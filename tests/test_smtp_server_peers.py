@@ -97,7 +97,7 @@ def test_swaks_starttls_auth_pipelining(tmp_path: pathlib.Path) -> None:
         )
         assert bad.returncode != 0 and "535 5.7.8" in bad.stdout
     assert got.rcpt_tos == ["bob@example.org", "carol@example.org"]
-    assert got.message is not None and got.message["Subject"] == "from swaks"
+    assert got.message is not None and got.message.subject == "from swaks"
     assert got.original_content is not None and b"\r\n.leading dot\r\n" in got.original_content
     session = got.session  # type: ignore[attr-defined]
     assert session.auth_user == "alice" and session.tls is not None

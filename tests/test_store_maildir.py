@@ -65,8 +65,8 @@ def test_mapping_api(md: mp.Maildir) -> None:
     keys = [md.add(m) for m in MESSAGES]
     assert md.keys() == keys  # delivery order
     assert len(md) == len(MESSAGES)
-    assert [md[k] for k in keys] == MESSAGES
-    assert list(md) == MESSAGES
+    assert [md[k].as_bytes() for k in keys] == MESSAGES
+    assert [m.as_bytes() for m in md] == MESSAGES
     assert list(md.items_bytes()) == list(zip(keys, MESSAGES, strict=True))
     assert list(md.iterkeys()) == keys
     assert keys[0] in md
@@ -117,7 +117,8 @@ def test_flags_info_and_mark_seen(md: mp.Maildir) -> None:
     md.add_flag(key, "D")
     assert md.get_info(key) == "2,DFS"
     assert listing(root / "cur") == [f"{key}:2,DFS"]
-    assert md[key] == MESSAGES[0]
+    assert md[key].as_bytes() == MESSAGES[0]
+    assert md[key].subject == "plain"
     with pytest.raises(ValueError):
         md.set_flags(key, "S1")
     md.set_info(key, "")
@@ -162,7 +163,7 @@ def test_we_read_what_python_mailbox_writes(tmp_path: Path) -> None:
     msg.set_flags("F")
     std[plain[0]] = msg
     assert md.get_flags(plain[0]) == "F"
-    assert md[plain[0]] == MESSAGES[0]
+    assert md[plain[0]].as_bytes() == MESSAGES[0]
 
 
 def test_pickle_and_repr(md: mp.Maildir) -> None:
@@ -217,7 +218,7 @@ def test_concurrent_deliveries_from_threads(md: mp.Maildir) -> None:
     assert sorted(md.keys()) == sorted(keys)
     for t, r in enumerate(results):
         for i, k in enumerate(r):
-            assert md[k] == f"Subject: t{t} m{i}\n\n".encode()
+            assert md[k].as_bytes() == f"Subject: t{t} m{i}\n\n".encode()
 
 
 def test_concurrent_deliveries_from_processes(md: mp.Maildir) -> None:
@@ -292,7 +293,7 @@ def test_a_full_disk_leaves_nothing_half_written(tmp_path: Path) -> None:
         assert exc.value.errno == errno.ENOSPC
         assert keys  # some fitted
         assert sorted(md.keys()) == sorted(keys)
-        assert all(md[k] == message for k in keys)
+        assert all(md.get_bytes(k) == message for k in keys)
         assert listing(mnt / "Maildir" / "tmp") == []
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
@@ -372,7 +373,7 @@ def test_delivery_to_maildirs_on_different_file_systems(tmp_path: Path) -> None:
             data = f"Subject: to {users}\n\n".encode()
             got = store.deliver(data, users)
             for user in users:
-                assert store[user][got[user]] == data
+                assert store[user].get_bytes(got[user]) == data
         for user in ("disk", "mem"):
             assert listing(tmp_path / "mail" / user / "tmp") == []
             assert len(store[user]) == 2

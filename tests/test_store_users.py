@@ -179,7 +179,7 @@ def test_store_delivers_to_each_user_once(tmp_path: Path) -> None:
         md = store.mailbox(user)
         assert isinstance(md, mp.Maildir)
         assert md.path == str(tmp_path / "mail" / user)
-        assert md[key] == b"Subject: hi\n\nto all\n"
+        assert md[key].as_bytes() == b"Subject: hi\n\nto all\n"
         inodes.add(os.stat(md.get_path(key)).st_ino)
     assert len(inodes) == 1  # one file, hard-linked into each Maildir
     assert store["alice"].keys() == [got["alice"]]

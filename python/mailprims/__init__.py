@@ -4,17 +4,33 @@ Codecs: :mod:`mailprims.base64`, :mod:`mailprims.quoted_printable`,
 :mod:`mailprims.encoded_word` (RFC 2047) and :mod:`mailprims.params` (RFC 2231).
 Storage (:mod:`mailprims.store`): :class:`Maildir`, :class:`Mbox`, :class:`MaildirStore`,
 :class:`Users`.
+
+Messages: :class:`Message` (``Message.parse``, ``Message.parse_file``), :func:`parse_many`,
+and the values they hold: :class:`Part`, :class:`Headers`, :class:`Header`,
+:class:`Address`, :class:`ContentType`, :class:`Received`, :class:`Defect`.
 """
 
 from __future__ import annotations
 
-from mailprims import base64, encoded_word, params, quoted_printable, smtp_server, tls
-from mailprims._mailprims import __version__
+from mailprims import base64, encoded_word, params, quoted_printable, smtp, smtp_server, tls
+from mailprims._mailprims import (
+    Address,
+    ContentType,
+    Defect,
+    Header,
+    Headers,
+    Message,
+    Part,
+    Received,
+    __version__,
+    parse_many,
+)
 from mailprims.exceptions import (
     AccountError,
     AddressError,
     CodecError,
     ConfigError,
+    DnsError,
     MailboxLockedError,
     MailConnectionError,
     MailError,
@@ -24,6 +40,7 @@ from mailprims.exceptions import (
     Pop3Error,
     ProtocolError,
     SmtpError,
+    SmtpNotSupportedError,
     SmtpPermanentError,
     SmtpRecipientsRefused,
     SmtpTemporaryError,
@@ -31,15 +48,32 @@ from mailprims.exceptions import (
     TlsError,
     UsersFileError,
 )
+from mailprims.smtp import (
+    AsyncSmtpClient,
+    MxRecord,
+    SendResult,
+    SmtpClient,
+    SmtpReply,
+    deliver,
+    deliver_async,
+    resolve_mx,
+)
 from mailprims.smtp_server import Envelope, Session, Sink, SmtpServer
 from mailprims.store import Maildir, MaildirEntry, MaildirStore, MaildropLock, Mbox, Users
 
 __all__ = [
     "AccountError",
+    "Address",
     "AddressError",
+    "AsyncSmtpClient",
     "CodecError",
     "ConfigError",
+    "ContentType",
+    "Defect",
+    "DnsError",
     "Envelope",
+    "Header",
+    "Headers",
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
@@ -49,15 +83,23 @@ __all__ = [
     "MaildirStore",
     "MaildropLock",
     "Mbox",
+    "Message",
     "MessageNotFoundError",
+    "MxRecord",
     "ParseError",
+    "Part",
     "Pop3Error",
     "ProtocolError",
+    "Received",
+    "SendResult",
     "Session",
     "Sink",
+    "SmtpClient",
     "SmtpError",
+    "SmtpNotSupportedError",
     "SmtpPermanentError",
     "SmtpRecipientsRefused",
+    "SmtpReply",
     "SmtpServer",
     "SmtpTemporaryError",
     "StoreError",
@@ -66,9 +108,14 @@ __all__ = [
     "UsersFileError",
     "__version__",
     "base64",
+    "deliver",
+    "deliver_async",
     "encoded_word",
     "params",
+    "parse_many",
     "quoted_printable",
+    "resolve_mx",
+    "smtp",
     "smtp_server",
     "tls",
 ]

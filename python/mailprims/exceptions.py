@@ -15,6 +15,7 @@ __all__ = [
     "AddressError",
     "CodecError",
     "ConfigError",
+    "DnsError",
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
@@ -24,6 +25,7 @@ __all__ = [
     "Pop3Error",
     "ProtocolError",
     "SmtpError",
+    "SmtpNotSupportedError",
     "SmtpPermanentError",
     "SmtpRecipientsRefused",
     "SmtpTemporaryError",
@@ -222,3 +224,18 @@ class UsersFileError(ParseError):
         self.lineno = lineno
         self.line = line
         self.reason = reason
+
+
+class SmtpNotSupportedError(SmtpError):
+    """The message or the options need an SMTP extension the server does not offer
+    (SMTPUTF8 for non-ASCII addresses, 8BITMIME for an 8-bit body, AUTH, DSN...)."""
+
+
+class DnsError(MailError):
+    """A DNS lookup failed. ``permanent`` is true when the domain does not exist or accepts
+    no mail (null MX, RFC 7505); otherwise the lookup may succeed later."""
+
+    def __init__(self, message: str, *, domain: str | None = None, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.domain = domain
+        self.permanent = permanent

@@ -21,8 +21,6 @@ to MAIL or RCPT is positive, so hooks only decide.
 from __future__ import annotations
 
 import asyncio
-import email.message
-import email.policy
 import inspect
 import logging
 import socket
@@ -31,6 +29,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from mailprims import _mailprims
+from mailprims._mailprims import Message
 from mailprims.store import MaildirStore, Users
 
 __all__ = ["Envelope", "Session", "Sink", "SmtpServer", "TlsInfo"]
@@ -42,11 +41,9 @@ HOOKS = ("HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VRFY")
 LOCAL_ERROR = "451 4.3.0 Error: local error in processing"
 
 
-def _parse_message(data: bytes) -> Any:
+def _parse_message(data: bytes) -> Message:
     """The parsed form of ``Envelope.message`` (one place to swap the parser)."""
-    import email
-
-    return email.message_from_bytes(data, policy=email.policy.default)
+    return Message.parse(data)
 
 
 class TlsInfo(NamedTuple):
@@ -112,7 +109,7 @@ class Envelope:
         self.content: bytes | None = None
         self.id: str = ""
         self._trace_len = 0
-        self._message: Any = None
+        self._message: Message | None = None
 
     @property
     def original_content(self) -> bytes | None:
@@ -120,8 +117,9 @@ class Envelope:
         return None if self.content is None else self.content[self._trace_len :]
 
     @property
-    def message(self) -> email.message.EmailMessage | None:
-        """``content`` parsed (once, on first use); ``None`` before DATA."""
+    def message(self) -> Message | None:
+        """``content`` parsed into a :class:`~mailprims.Message` (once, on first use); ``None``
+        before DATA."""
         if self._message is None and self.content is not None:
             self._message = _parse_message(self.content)
         return self._message

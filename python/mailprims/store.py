@@ -7,8 +7,8 @@
   POP3 server serves.
 - :class:`Users`: accounts with Argon2id password hashes, APOP secrets, aliases, local domains.
 
-Iterating a mailbox or indexing it goes through :func:`_to_message`, the one place where stored
-bytes become message objects.
+Iterating a mailbox or indexing it gives lazily parsed :class:`mailprims.Message` objects
+(through :func:`_to_message`); ``get_bytes`` and ``items_bytes`` give raw bytes.
 """
 
 from __future__ import annotations
@@ -18,22 +18,21 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from mailprims import _mailprims
-from mailprims._mailprims import MaildirEntry, MaildropLock
+from mailprims._mailprims import MaildirEntry, MaildropLock, Message
 
 __all__ = ["Maildir", "MaildirEntry", "MaildirStore", "MaildropLock", "Mbox", "Users"]
 
 #: What iterating or indexing a mailbox yields (see :func:`_to_message`).
-MessageData = bytes
+MessageData = Message
 
 
 def _to_message(data: bytes) -> MessageData:
-    """Turn a stored message into what ``mailbox[key]`` and ``iter(mailbox)`` return.
-
-    This is the seam between the store and the message model: today it returns the bytes
-    unchanged; once :class:`mailprims.Message` lands it will return ``Message.parse(data)``.
-    ``get_bytes`` and ``items_bytes`` always give raw bytes.
+    """Turn a stored message into what ``mailbox[key]`` and ``iter(mailbox)`` return: a
+    lazily parsed :class:`mailprims.Message` (parsing only records byte ranges, so iterating
+    a large mailbox and reading one header each is cheap). ``get_bytes`` and ``items_bytes``
+    give the raw bytes.
     """
-    return data
+    return Message.parse(data)
 
 
 class Maildir(_mailprims.MaildirBase):

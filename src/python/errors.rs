@@ -10,6 +10,7 @@ use pyo3::types::{PyDict, PyType};
 
 use crate::codec::CodecError;
 use crate::net::NetError;
+use crate::smtp::{Error as SmtpError, Reply};
 
 macro_rules! exception_type {
     ($fn_name:ident, $name:literal) => {
@@ -206,4 +207,102 @@ pub fn store_error(py: Python<'_>, e: StoreError) -> PyErr {
             kw.set_item("reason", reason)
         }),
     }
+}
+
+// ---- SMTP ---------------------------------------------------------------------------------
+
+exception_type!(smtp_error_type, "SmtpError");
+exception_type!(smtp_temporary_error_type, "SmtpTemporaryError");
+exception_type!(smtp_permanent_error_type, "SmtpPermanentError");
+exception_type!(smtp_recipients_refused_type, "SmtpRecipientsRefused");
+exception_type!(smtp_not_supported_type, "SmtpNotSupportedError");
+exception_type!(address_error_type, "AddressError");
+exception_type!(dns_error_type, "DnsError");
+
+/// `mailprims.SmtpReply(code, enhanced_code, text)`.
+pub fn smtp_reply<'py>(py: Python<'py>, reply: &Reply) -> PyResult<Bound<'py, PyAny>> {
+    static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    TYPE.import(py, "mailprims.smtp", "SmtpReply")?.call1((
+        reply.code,
+        reply.enhanced.as_deref(),
+        reply.text(),
+    ))
+}
+
+/// SMTP errors: 4xx replies are `SmtpTemporaryError`, 5xx `SmtpPermanentError`, both with
+/// `code`, `enhanced_code` and `text`; below SMTP, the network mapping of `net_error`.
+#[cold]
+pub fn smtp_error(py: Python<'_>, e: SmtpError) -> PyErr {
+    let message = e.to_string();
+    let with_reply = |reply: &Reply| {
+        let code = reply.code;
+        let enhanced = reply.enhanced.clone();
+        let text = reply.text();
+        move |kw: &Bound<'_, PyDict>| -> PyResult<()> {
+            kw.set_item("code", code)?;
+            kw.set_item("enhanced_code", enhanced)?;
+            kw.set_item("text", text)
+        }
+    };
+    match e {
+        SmtpError::Net(n) => net_error(py, n),
+        SmtpError::Reply { reply, .. } => {
+            let cls = if reply.is_transient() {
+                smtp_temporary_error_type(py)
+            } else if reply.is_permanent() {
+                smtp_permanent_error_type(py)
+            } else {
+                smtp_error_type(py)
+            };
+            instantiate(py, cls, message, with_reply(&reply))
+        }
+        SmtpError::RecipientsRefused(list) => {
+            let first = list.first().map(|(_, r)| r.clone());
+            instantiate(py, smtp_recipients_refused_type(py), message, |kw| {
+                let recipients = PyDict::new(py);
+                for (addr, reply) in &list {
+                    recipients.set_item(addr, smtp_reply(py, reply)?)?;
+                }
+                kw.set_item("recipients", recipients)?;
+                if let Some(r) = &first {
+                    with_reply(r)(kw)?;
+                }
+                Ok(())
+            })
+        }
+        SmtpError::NotSupported(_) => {
+            instantiate(py, smtp_not_supported_type(py), message, |_| Ok(()))
+        }
+        SmtpError::TooLarge { .. } => {
+            // RFC 3463 5.3.4 "message too big for system", decided before sending.
+            instantiate(py, smtp_permanent_error_type(py), message.clone(), |kw| {
+                kw.set_item("enhanced_code", "5.3.4")?;
+                kw.set_item("text", message)
+            })
+        }
+        SmtpError::Protocol(_) => instantiate(py, protocol_error_type(py), message, |_| Ok(())),
+        SmtpError::InvalidAddress { address, .. } => {
+            instantiate(py, address_error_type(py), message, |kw| {
+                kw.set_item("text", address)
+            })
+        }
+        SmtpError::InvalidArgument(_) | SmtpError::InsecureAuth => {
+            instantiate(py, config_error_type(py), message, |_| Ok(()))
+        }
+        SmtpError::Dns {
+            domain, permanent, ..
+        } => instantiate(py, dns_error_type(py), message, |kw| {
+            kw.set_item("domain", domain)?;
+            kw.set_item("permanent", permanent)
+        }),
+        SmtpError::ClientClosed => instantiate(py, connection_error_type(py), message, |_| Ok(())),
+    }
+}
+
+/// `AddressError(message, text=...)`.
+#[cold]
+pub fn address_error(py: Python<'_>, message: String, text: &str) -> PyErr {
+    instantiate(py, address_error_type(py), message, |kw| {
+        kw.set_item("text", text)
+    })
 }

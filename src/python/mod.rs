@@ -4,10 +4,14 @@
 mod buffer;
 mod codec;
 mod errors;
+mod headers;
+mod message;
 mod runtime;
+mod smtp_client;
 mod smtp_server;
 mod store;
 mod tls;
+mod values;
 
 use pyo3::prelude::*;
 
@@ -19,5 +23,7 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tls::register(m)?;
     smtp_server::register(m)?;
     store::register(m)?;
+    smtp_client::register(m)?;
+    message::register(m)?;
     Ok(())
 }

@@ -1,9 +1,11 @@
 //! The bridge between Python and the one tokio runtime (pyo3-async-runtimes').
 //!
-//! * `block_on` drives a future for the sync API: it runs on the runtime while the calling
-//!   thread waits with the GIL released, checking for Ctrl-C.
+//! * `block_on` drives a future for the sync API on the calling thread, inside the runtime's
+//!   context and with the GIL released, checking for Ctrl-C.
 //! * `awaitable` turns a future into an asyncio future for the async API. Cancelling the
-//!   asyncio future aborts the Rust task (dropping its connection).
+//!   asyncio future aborts the Rust task (dropping its connection). Results go back through
+//!   a per-loop queue and a pipe the event loop watches, so they are delivered on the loop's
+//!   own thread, many per wake-up, and runtime threads never wait for the GIL.
 //! * `attach` is the only way runtime threads call into Python. pyo3-async-runtimes' own
 //!   `future_into_py` attaches to the interpreter from a tokio thread when a future completes,
 //!   which crashes if that happens while Python finalizes (pyo3-async-runtimes issue 40: exit
@@ -13,12 +15,13 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use tokio::task::AbortHandle;
 
 static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
@@ -80,6 +83,27 @@ where
     T: Send + 'static,
     F: Future<Output = T> + Send + 'static,
 {
+    if tokio::runtime::Handle::try_current().is_err() {
+        // The usual case, a Python thread: drive the future right here, so its I/O needs no
+        // hand-over to a worker thread and back.
+        return py.detach(move || {
+            runtime().block_on(async move {
+                let mut fut = std::pin::pin!(fut);
+                loop {
+                    tokio::select! {
+                        biased;
+                        value = &mut fut => return Ok(value),
+                        _ = tokio::time::sleep(SIGNAL_POLL) => {
+                            // Dropping `fut` on return closes whatever it held.
+                            Python::attach(|py| py.check_signals())?;
+                        }
+                    }
+                }
+            })
+        });
+    }
+    // Called from a runtime thread (a Python callback of a server, say): the future runs as
+    // a task of its own while this thread waits.
     let (tx, rx) = mpsc::sync_channel(1);
     let task = runtime().spawn(async move {
         let _ = tx.send(fut.await);
@@ -106,6 +130,11 @@ where
 }
 
 /// An asyncio future, on the running loop, that completes with `fut`'s result.
+///
+/// The finished task hands its result to the loop's `LoopBridge` (a queue and a pipe the loop
+/// watches with `add_reader`), so completions are delivered on the loop's own thread, in
+/// batches, and runtime threads never take the GIL. Loops without `add_reader` (Windows'
+/// proactor) get each result from a blocking-pool thread instead.
 pub fn awaitable<'py, T, F>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = PyResult<T>> + Send + 'static,
@@ -113,16 +142,27 @@ where
 {
     let event_loop = pyo3_async_runtimes::get_running_loop(py)?;
     let py_fut = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
-    let loop_ref = event_loop.unbind();
     let fut_ref = py_fut.clone().unbind();
-    let task = runtime().spawn(async move {
-        let result = fut.await;
-        // Waiting for the GIL must not stall a runtime worker thread.
-        let _ = tokio::task::spawn_blocking(move || {
-            attach(|py| deliver(py, loop_ref, fut_ref, result));
-        })
-        .await;
-    });
+    let task = match loop_bridge(&event_loop) {
+        Ok(completions) => runtime().spawn(async move {
+            let result = fut.await;
+            completions.push(
+                fut_ref,
+                Box::new(move |py| result.and_then(|v| v.into_py_any(py))),
+            );
+        }),
+        Err(_) => {
+            let loop_ref = event_loop.unbind();
+            runtime().spawn(async move {
+                let result = fut.await;
+                // Waiting for the GIL must not stall a runtime worker thread.
+                let _ = tokio::task::spawn_blocking(move || {
+                    attach(|py| deliver(py, loop_ref, fut_ref, result));
+                })
+                .await;
+            })
+        }
+    };
     py_fut.call_method1(
         pyo3::intern!(py, "add_done_callback"),
         (AbortOnCancel {
@@ -130,6 +170,130 @@ where
         },),
     )?;
     Ok(py_fut)
+}
+
+type Convert = Box<dyn for<'py> FnOnce(Python<'py>) -> PyResult<Py<PyAny>> + Send>;
+
+/// Results waiting for their event loop, and the pipe that wakes it.
+struct Completions {
+    queue: Mutex<Vec<(Py<PyAny>, Convert)>>,
+    read_fd: libc::c_int,
+    write_fd: libc::c_int,
+}
+
+impl Completions {
+    fn new() -> PyResult<Completions> {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+        let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
+        if rc != 0 {
+            return Err(PyErr::from(std::io::Error::last_os_error()));
+        }
+        Ok(Completions {
+            queue: Mutex::new(Vec::new()),
+            read_fd: fds[0],
+            write_fd: fds[1],
+        })
+    }
+
+    /// From any thread, without the GIL: queue a result and wake the loop if it was idle.
+    fn push(&self, fut: Py<PyAny>, convert: Convert) {
+        let Ok(mut queue) = self.queue.lock() else {
+            return;
+        };
+        let was_empty = queue.is_empty();
+        queue.push((fut, convert));
+        drop(queue);
+        if was_empty {
+            // SAFETY: writing one byte from a valid buffer to our own pipe. A full pipe
+            // (EAGAIN) already holds a wake-up.
+            unsafe { libc::write(self.write_fd, [1u8].as_ptr().cast(), 1) };
+        }
+    }
+}
+
+impl Drop for Completions {
+    fn drop(&mut self) {
+        // SAFETY: both descriptors were opened by `new` and are closed only here.
+        unsafe {
+            libc::close(self.read_fd);
+            libc::close(self.write_fd);
+        }
+    }
+}
+
+/// The reader callback of one event loop: runs on the loop's thread and completes the
+/// futures whose results arrived.
+#[pyclass(frozen)]
+struct LoopBridge {
+    completions: Arc<Completions>,
+}
+
+#[pymethods]
+impl LoopBridge {
+    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
+        let mut sink = [0u8; 256];
+        // SAFETY: reading into a buffer of the given size from our own non-blocking pipe.
+        while unsafe {
+            libc::read(
+                self.completions.read_fd,
+                sink.as_mut_ptr().cast(),
+                sink.len(),
+            )
+        } > 0
+        {}
+        let items = match self.completions.queue.lock() {
+            Ok(mut q) => std::mem::take(&mut *q),
+            Err(_) => return Ok(()),
+        };
+        for (fut, convert) in items {
+            // One future's trouble must not strand the others of the batch.
+            let _ = complete(py, fut.bind(py), convert);
+        }
+        Ok(())
+    }
+}
+
+/// Complete `fut` with the converted result, unless it was cancelled meanwhile.
+fn complete(py: Python<'_>, fut: &Bound<'_, PyAny>, convert: Convert) -> PyResult<()> {
+    if fut.call_method0(pyo3::intern!(py, "done"))?.is_truthy()? {
+        return Ok(());
+    }
+    match convert(py) {
+        Ok(v) => fut.call_method1(pyo3::intern!(py, "set_result"), (v,))?,
+        Err(e) => fut.call_method1(pyo3::intern!(py, "set_exception"), (e.into_value(py),))?,
+    };
+    Ok(())
+}
+
+/// The completion queue of `event_loop`, created and registered on first use.
+fn loop_bridge(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Completions>> {
+    static BRIDGES: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let py = event_loop.py();
+    let bridges = BRIDGES
+        .get_or_try_init(py, || {
+            py.import("weakref")?
+                .getattr("WeakKeyDictionary")?
+                .call0()
+                .map(Bound::unbind)
+        })?
+        .bind(py);
+    if let Ok(existing) = bridges
+        .call_method1(pyo3::intern!(py, "get"), (event_loop,))?
+        .cast::<LoopBridge>()
+    {
+        return Ok(existing.get().completions.clone());
+    }
+    let completions = Arc::new(Completions::new()?);
+    let bridge = Bound::new(
+        py,
+        LoopBridge {
+            completions: completions.clone(),
+        },
+    )?;
+    event_loop.call_method1("add_reader", (completions.read_fd, &bridge))?;
+    bridges.set_item(event_loop, bridge)?;
+    Ok(completions)
 }
 
 fn deliver<T>(py: Python<'_>, event_loop: Py<PyAny>, fut: Py<PyAny>, result: PyResult<T>)

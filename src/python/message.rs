@@ -1,0 +1,911 @@
+//! `Message`, `Part` and `parse_many`: the lazy Python face of `crate::message`.
+//!
+//! A `Message` holds the parsed `Document` (which owns the input `bytes` without copying it)
+//! and converts each field to a Python object the first time it is read, caching it. Parts
+//! share the document through an `Arc`, so no Python object refers back to another and
+//! nothing needs the cycle collector.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+
+use super::buffer::{BytesLike, DETACH_THRESHOLD, new_bytes};
+use super::headers::PyHeaders;
+use super::values::{PyAddress, PyContentType, PyDefect, PyReceived, to_datetime, type_error};
+use crate::message::{Body, Document, MessageId, PartId, Source};
+
+/// A Python `bytes` object lent to a `Document`: bytes are immutable, so the document can
+/// read them in place for as long as it holds a reference.
+struct PyBytesSource {
+    owner: Py<PyBytes>,
+    ptr: *const u8,
+    len: usize,
+    /// The caller passed this very object, so `bytes(msg)` may return it.
+    is_input: bool,
+}
+
+// SAFETY: the pointer is into an immutable `bytes` object kept alive by `owner`; it is only
+// read. Dropping `Py` without the GIL defers the decref to pyo3's reference pool.
+unsafe impl Send for PyBytesSource {}
+unsafe impl Sync for PyBytesSource {}
+
+impl Source for PyBytesSource {
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: see above; `len` bytes at `ptr` stay valid and unchanged while `owner`
+        // lives.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// A parse input, taken from a Python argument with the GIL held and turned into a
+/// document's source wherever the parse runs (a `parse_many` worker, say).
+enum Input {
+    /// A `bytes` object, read in place; the address is kept as an integer so the input can
+    /// cross threads.
+    Bytes {
+        owner: Py<PyBytes>,
+        addr: usize,
+        len: usize,
+        is_input: bool,
+    },
+    /// A copy (of a `bytearray`, `memoryview`, or of text encoded to UTF-8).
+    Owned(Vec<u8>),
+}
+
+impl Input {
+    fn len(&self) -> usize {
+        match self {
+            Input::Bytes { len, .. } => *len,
+            Input::Owned(v) => v.len(),
+        }
+    }
+
+    fn into_source(self) -> Box<dyn Source> {
+        match self {
+            Input::Bytes {
+                owner,
+                addr,
+                len,
+                is_input,
+            } => Box::new(PyBytesSource {
+                owner,
+                ptr: addr as *const u8,
+                len,
+                is_input,
+            }),
+            Input::Owned(v) => Box::new(v),
+        }
+    }
+}
+
+fn bytes_input(b: &Bound<'_, PyBytes>, is_input: bool) -> Input {
+    let data = b.as_bytes();
+    Input::Bytes {
+        owner: b.clone().unbind(),
+        addr: data.as_ptr() as usize,
+        len: data.len(),
+        is_input,
+    }
+}
+
+fn input_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Input> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(bytes_input(b, true));
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        // Text becomes UTF-8 (RFC 6532); lone surrogates from a surrogateescape decode go
+        // back to the bytes they came from.
+        let encoded = s.call_method1("encode", ("utf-8", "surrogateescape"))?;
+        return Ok(bytes_input(encoded.cast::<PyBytes>()?, false));
+    }
+    // bytearray, memoryview and other buffers can change under us: copy them.
+    let data = BytesLike::text_or_bytes(obj, what)?;
+    Ok(Input::Owned(data.as_bytes().to_vec()))
+}
+
+fn parse_input(py: Python<'_>, input: Input) -> PyMessage {
+    let doc = if input.len() >= DETACH_THRESHOLD {
+        py.detach(|| Document::parse(input.into_source()))
+    } else {
+        Document::parse(input.into_source())
+    };
+    PyMessage::new(Arc::new(doc), 0)
+}
+
+fn email_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    py.import("email")
+}
+
+/// An e-mail message (RFC 5322, MIME), parsed lazily.
+///
+/// ``Message.parse(data)`` never raises for malformed mail: it reads what it can and lists
+/// what it repaired in ``defects``. Fields are decoded the first time they are read and then
+/// cached; ``bytes(msg)`` is the input, byte for byte. Messages compare equal when their
+/// bytes are equal, hash, and pickle.
+#[pyclass(frozen, module = "mailprims", name = "Message")]
+pub struct PyMessage {
+    doc: Arc<Document>,
+    id: MessageId,
+    /// Converted fields, allocated on first access so that creating a message (thousands
+    /// of them in `parse_many`) stays cheap.
+    cache: PyOnceLock<Box<MessageCache>>,
+}
+
+struct MessageCache {
+    subject: PyOnceLock<Option<Py<PyString>>>,
+    addresses: [PyOnceLock<Py<PyTuple>>; 6],
+    date: PyOnceLock<Py<PyAny>>,
+    message_id: PyOnceLock<Option<String>>,
+    in_reply_to: PyOnceLock<Vec<String>>,
+    references: PyOnceLock<Vec<String>>,
+    content_type: PyOnceLock<Py<PyContentType>>,
+    headers: PyOnceLock<Py<PyHeaders>>,
+    received: PyOnceLock<Py<PyTuple>>,
+    parts: PyOnceLock<Py<PyTuple>>,
+    structure: PyOnceLock<crate::message::BodyStructure>,
+    text: PyOnceLock<Option<Py<PyString>>>,
+    html: PyOnceLock<Option<Py<PyString>>>,
+    defects: PyOnceLock<Py<PyTuple>>,
+}
+
+impl MessageCache {
+    fn new() -> Self {
+        MessageCache {
+            subject: PyOnceLock::new(),
+            addresses: std::array::from_fn(|_| PyOnceLock::new()),
+            date: PyOnceLock::new(),
+            message_id: PyOnceLock::new(),
+            in_reply_to: PyOnceLock::new(),
+            references: PyOnceLock::new(),
+            content_type: PyOnceLock::new(),
+            headers: PyOnceLock::new(),
+            received: PyOnceLock::new(),
+            parts: PyOnceLock::new(),
+            structure: PyOnceLock::new(),
+            text: PyOnceLock::new(),
+            html: PyOnceLock::new(),
+            defects: PyOnceLock::new(),
+        }
+    }
+}
+
+const ADDRESS_FIELDS: [&str; 6] = ["From", "Sender", "To", "Cc", "Bcc", "Reply-To"];
+
+impl PyMessage {
+    fn new(doc: Arc<Document>, id: MessageId) -> Self {
+        PyMessage {
+            doc,
+            id,
+            cache: PyOnceLock::new(),
+        }
+    }
+
+    fn c(&self, py: Python<'_>) -> &MessageCache {
+        self.cache.get_or_init(py, || Box::new(MessageCache::new()))
+    }
+
+    fn view(&self) -> crate::message::MessageView<'_> {
+        // ok: `id` always names a message of `doc` (it came from the same tree).
+        self.doc.message(self.id).unwrap_or_else(|| self.doc.root())
+    }
+
+    fn addresses_at<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        let t = self.c(py).addresses[i].get_or_try_init(py, || -> PyResult<_> {
+            let list = self.view().addresses(ADDRESS_FIELDS[i]);
+            let objs: Vec<Py<PyAddress>> = list
+                .into_iter()
+                .map(|a| Py::new(py, PyAddress::from_core(a)))
+                .collect::<PyResult<_>>()?;
+            Ok(PyTuple::new(py, objs)?.unbind())
+        })?;
+        list_of(t.bind(py))
+    }
+
+    /// Every part of the message in walk order, created once.
+    fn part_objects<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyTuple>> {
+        let t = self.c(py).parts.get_or_try_init(py, || -> PyResult<_> {
+            let objs: Vec<Py<PyPart>> = self
+                .view()
+                .walk()
+                .map(|id| Py::new(py, PyPart::new(self.doc.clone(), id)))
+                .collect::<PyResult<_>>()?;
+            Ok(PyTuple::new(py, objs)?.unbind())
+        })?;
+        Ok(t.bind(py))
+    }
+
+    fn part_object<'py>(&self, py: Python<'py>, id: PartId) -> PyResult<Bound<'py, PyAny>> {
+        let root = self.view().root().id;
+        self.part_objects(py)?.get_item((id - root) as usize)
+    }
+
+    fn structure(&self, py: Python<'_>) -> &crate::message::BodyStructure {
+        self.c(py)
+            .structure
+            .get_or_init(py, || self.view().body_structure())
+    }
+
+    /// The text of the body parts of one type, joined, or None.
+    fn body_text(&self, py: Python<'_>, ids: &[PartId], subtype: &str) -> Option<Py<PyString>> {
+        let texts: Vec<String> = ids
+            .iter()
+            .filter_map(|&id| {
+                let part = self.doc.part(id)?;
+                (part.mime_type_pair() == ("text".to_string(), subtype.to_string()))
+                    .then(|| part.text())
+                    .flatten()
+            })
+            .collect();
+        if texts.is_empty() {
+            return None;
+        }
+        // Inline parts read one after another; each starts on a line of its own.
+        let mut joined = String::new();
+        for t in texts {
+            if !joined.is_empty() && !joined.ends_with('\n') {
+                joined.push('\n');
+            }
+            joined.push_str(&t);
+        }
+        Some(PyString::new(py, &joined).unbind())
+    }
+
+    fn bytes_object<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        if self.id == 0
+            && let Some(src) =
+                (self.doc.source() as &dyn std::any::Any).downcast_ref::<PyBytesSource>()
+            && src.is_input
+        {
+            return Ok(src.owner.bind(py).clone());
+        }
+        super::buffer::bytes_from(py, self.view().bytes())
+    }
+}
+
+/// A new list from a cached tuple (so callers cannot change the cache).
+fn list_of<'py>(t: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(pyo3::types::PyList::new(t.py(), t.iter())?.into_any())
+}
+
+#[pymethods]
+impl PyMessage {
+    /// Parse a message from ``bytes``, ``bytearray``, ``memoryview`` or ``str``.
+    ///
+    /// ``bytes`` are read in place, without a copy. Never raises for malformed mail (see
+    /// ``defects``); raises ``TypeError`` for other argument types.
+    #[staticmethod]
+    fn parse(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(parse_input(py, input_of(data, "Message.parse()")?))
+    }
+
+    /// Read and parse a message file (``str`` or path-like).
+    #[staticmethod]
+    fn parse_file(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let fspath = py.import("os")?.call_method1("fspath", (path,))?;
+        let path: PathBuf = fspath
+            .extract()
+            .map_err(|_| type_error("Message.parse_file()", "a str or path-like object", path))?;
+        let data = py.detach(|| std::fs::read(&path)).map_err(|e| {
+            let code = e.raw_os_error().unwrap_or(0);
+            pyo3::exceptions::PyOSError::new_err((code, e.to_string(), fspath.clone().unbind()))
+        })?;
+        Ok(parse_input(py, Input::Owned(data)))
+    }
+
+    /// A message from a stdlib ``email.message.Message`` (through its bytes).
+    #[staticmethod]
+    fn from_email_message(py: Python<'_>, m: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let cls = email_module(py)?.getattr("message")?.getattr("Message")?;
+        if !m.is_instance(&cls)? {
+            return Err(type_error(
+                "Message.from_email_message()",
+                "an email.message.Message",
+                m,
+            ));
+        }
+        let data = m.call_method0("as_bytes")?;
+        Ok(parse_input(
+            py,
+            input_of(&data, "Message.from_email_message()")?,
+        ))
+    }
+
+    /// The message as a stdlib ``email.message.EmailMessage`` (``policy=email.policy.default``).
+    fn to_email_message<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let email = email_module(py)?;
+        let policy = py.import("email.policy")?.getattr("default")?;
+        let kw = PyDict::new(py);
+        kw.set_item("policy", policy)?;
+        email.call_method("message_from_bytes", (self.bytes_object(py)?,), Some(&kw))
+    }
+
+    /// The message's bytes, exactly as parsed.
+    fn as_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.bytes_object(py)
+    }
+
+    fn __bytes__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.bytes_object(py)
+    }
+
+    /// Size of the message in bytes.
+    #[getter]
+    fn size(&self) -> usize {
+        self.view().bytes().len()
+    }
+
+    /// The header section (:class:`Headers`).
+    #[getter]
+    fn headers(&self, py: Python<'_>) -> PyResult<Py<PyHeaders>> {
+        self.c(py)
+            .headers
+            .get_or_try_init(py, || {
+                Py::new(py, PyHeaders::new(self.doc.clone(), self.view().root().id))
+            })
+            .map(|h| h.clone_ref(py))
+    }
+
+    /// The decoded Subject, or ``None``.
+    #[getter]
+    fn subject(&self, py: Python<'_>) -> Option<Py<PyString>> {
+        self.c(py)
+            .subject
+            .get_or_init(py, || {
+                self.view()
+                    .subject()
+                    .map(|s| PyString::new(py, &s).unbind())
+            })
+            .as_ref()
+            .map(|s| s.clone_ref(py))
+    }
+
+    /// The From addresses.
+    #[getter]
+    fn from_<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.addresses_at(py, 0)
+    }
+
+    #[getter]
+    fn sender<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.addresses_at(py, 1)
+    }
+
+    #[getter]
+    fn to<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.addresses_at(py, 2)
+    }
+
+    #[getter]
+    fn cc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.addresses_at(py, 3)
+    }
+
+    #[getter]
+    fn bcc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.addresses_at(py, 4)
+    }
+
+    #[getter]
+    fn reply_to<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.addresses_at(py, 5)
+    }
+
+    /// The Date as a timezone-aware ``datetime`` (UTC for ``-0000``), or ``None`` when it
+    /// is missing or invalid.
+    #[getter]
+    fn date(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.c(py)
+            .date
+            .get_or_try_init(py, || match self.view().date() {
+                Some(d) => Ok::<_, PyErr>(to_datetime(py, &d)?.unbind()),
+                None => Ok(py.None()),
+            })
+            .map(|d| d.clone_ref(py))
+    }
+
+    /// The Message-ID without angle brackets, or ``None``.
+    #[getter]
+    fn message_id(&self, py: Python<'_>) -> Option<String> {
+        self.c(py)
+            .message_id
+            .get_or_init(py, || self.view().message_id())
+            .clone()
+    }
+
+    /// The msg-ids of In-Reply-To, without angle brackets.
+    #[getter]
+    fn in_reply_to(&self, py: Python<'_>) -> Vec<String> {
+        self.c(py)
+            .in_reply_to
+            .get_or_init(py, || self.view().ids("In-Reply-To"))
+            .clone()
+    }
+
+    /// The msg-ids of References, oldest first, without angle brackets.
+    #[getter]
+    fn references(&self, py: Python<'_>) -> Vec<String> {
+        self.c(py)
+            .references
+            .get_or_init(py, || self.view().ids("References"))
+            .clone()
+    }
+
+    /// MIME-Version without comments (``"1.0"``), or ``None``.
+    #[getter]
+    fn mime_version(&self) -> Option<String> {
+        self.view().mime_version()
+    }
+
+    /// The Content-Type of the message's top-level entity.
+    #[getter]
+    fn content_type(&self, py: Python<'_>) -> PyResult<Py<PyContentType>> {
+        self.c(py)
+            .content_type
+            .get_or_try_init(py, || Py::new(py, content_type_of(self.view().root())))
+            .map(|c| c.clone_ref(py))
+    }
+
+    /// The Received trace, newest hop first.
+    #[getter]
+    fn received<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let t = self.c(py).received.get_or_try_init(py, || -> PyResult<_> {
+            let objs: Vec<Py<PyReceived>> = self
+                .view()
+                .received()
+                .into_iter()
+                .map(|r| Py::new(py, PyReceived::from_core(py, r)?))
+                .collect::<PyResult<_>>()?;
+            Ok(PyTuple::new(py, objs)?.unbind())
+        })?;
+        list_of(t.bind(py))
+    }
+
+    /// The message's top-level entity as a :class:`Part`.
+    #[getter]
+    fn root<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.part_object(py, self.view().root().id)
+    }
+
+    /// The top-level MIME parts (the children of a multipart message; ``[]`` otherwise).
+    #[getter]
+    fn parts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let children = self.view().root().children();
+        let objs: Vec<Bound<'py, PyAny>> = children
+            .iter()
+            .map(|&id| self.part_object(py, id))
+            .collect::<PyResult<_>>()?;
+        Ok(pyo3::types::PyList::new(py, objs)?.into_any())
+    }
+
+    /// Every part, depth first, starting with the top-level entity; parts of attached
+    /// messages are included (as ``email.message.Message.walk`` does).
+    fn walk<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self.part_objects(py)?.as_any().try_iter()?.into_any())
+    }
+
+    /// The plain-text body: the text of the ``text/plain`` body parts (RFC 8621 §4.1.4
+    /// ``textBody``), or ``None``.
+    #[getter]
+    fn text(&self, py: Python<'_>) -> Option<Py<PyString>> {
+        self.c(py)
+            .text
+            .get_or_init(py, || {
+                let ids = self.structure(py).text.clone();
+                self.body_text(py, &ids, "plain")
+            })
+            .as_ref()
+            .map(|s| s.clone_ref(py))
+    }
+
+    /// The HTML body: the text of the ``text/html`` body parts (``htmlBody``), or ``None``.
+    #[getter]
+    fn html(&self, py: Python<'_>) -> Option<Py<PyString>> {
+        self.c(py)
+            .html
+            .get_or_init(py, || {
+                let ids = self.structure(py).html.clone();
+                self.body_text(py, &ids, "html")
+            })
+            .as_ref()
+            .map(|s| s.clone_ref(py))
+    }
+
+    /// The parts that are not the message body (RFC 8621 §4.1.4 ``attachments``): files,
+    /// attached messages, inline images of an HTML body.
+    #[getter]
+    fn attachments<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let ids = self.structure(py).attachments.clone();
+        let objs: Vec<Bound<'py, PyAny>> = ids
+            .iter()
+            .map(|&id| self.part_object(py, id))
+            .collect::<PyResult<_>>()?;
+        Ok(pyo3::types::PyList::new(py, objs)?.into_any())
+    }
+
+    /// What was malformed and how it was read (:class:`Defect` objects).
+    #[getter]
+    fn defects<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let t = self.c(py).defects.get_or_try_init(py, || -> PyResult<_> {
+            let view = self.view();
+            let found = if view.bytes().len() >= DETACH_THRESHOLD {
+                py.detach(|| view.defects())
+            } else {
+                view.defects()
+            };
+            let objs: Vec<Py<PyDefect>> = found
+                .into_iter()
+                .map(|d| Py::new(py, PyDefect::from_core(d)))
+                .collect::<PyResult<_>>()?;
+            Ok(PyTuple::new(py, objs)?.unbind())
+        })?;
+        list_of(t.bind(py))
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let Ok(other) = other.cast::<PyMessage>() else {
+            return Ok(py.NotImplemented());
+        };
+        let eq = self.view().bytes() == other.get().view().bytes();
+        Ok(pyo3::types::PyBool::new(py, eq)
+            .to_owned()
+            .into_any()
+            .unbind())
+    }
+
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        self.bytes_object(py)?.hash()
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let parse = py.get_type::<PyMessage>().getattr("parse")?;
+        let args = PyTuple::new(py, [slf.get().bytes_object(py)?])?;
+        PyTuple::new(py, [parse, args.into_any()])
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let from = self.addresses_at(py, 0)?;
+        let from: Vec<String> = from
+            .try_iter()?
+            .map(|a| a.and_then(|a| a.str().map(|s| s.to_string())))
+            .collect::<PyResult<_>>()?;
+        let subject = match self.subject(py) {
+            Some(s) => s.bind(py).repr()?.to_string(),
+            None => "None".into(),
+        };
+        let from = PyString::new(py, &from.join(", ")).repr()?.to_string();
+        Ok(format!(
+            "<Message from={from} subject={subject} type={} parts={} size={}>",
+            self.view().root().mime_type(),
+            self.view().walk().len(),
+            self.view().bytes().len()
+        ))
+    }
+}
+
+fn content_type_of(part: crate::message::PartView<'_>) -> PyContentType {
+    let (t, s) = part.mime_type_pair();
+    PyContentType::new_core(t, s, part.params())
+}
+
+/// One MIME entity of a message: a leaf with a payload, a multipart with ``parts``, or an
+/// attached message (``message``).
+#[pyclass(frozen, module = "mailprims", name = "Part")]
+pub struct PyPart {
+    doc: Arc<Document>,
+    id: PartId,
+    payload: PyOnceLock<Py<PyBytes>>,
+    text: PyOnceLock<Option<Py<PyString>>>,
+    content_type: PyOnceLock<Py<PyContentType>>,
+    message: PyOnceLock<Option<Py<PyMessage>>>,
+    children: PyOnceLock<Py<PyTuple>>,
+}
+
+impl PyPart {
+    fn new(doc: Arc<Document>, id: PartId) -> Self {
+        PyPart {
+            doc,
+            id,
+            payload: PyOnceLock::new(),
+            text: PyOnceLock::new(),
+            content_type: PyOnceLock::new(),
+            message: PyOnceLock::new(),
+            children: PyOnceLock::new(),
+        }
+    }
+
+    fn view(&self) -> crate::message::PartView<'_> {
+        // ok: `id` always names a part of `doc`; the root part exists in every document.
+        self.doc
+            .part(self.id)
+            .or_else(|| self.doc.part(0))
+            .unwrap_or_else(|| self.doc.root().root())
+    }
+
+    fn decode_payload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let part = self.view();
+        if part.is_multipart() {
+            // A multipart's body is its parts; copying it whole would double the memory
+            // of a large message for nothing (`as_bytes()` has the raw bytes).
+            return Ok(PyBytes::new(py, b""));
+        }
+        let enc = part.transfer_encoding();
+        let body = part.raw_body();
+        let big = body.len() >= DETACH_THRESHOLD;
+        // Straight into the bytes object, no intermediate copy of large attachments: at
+        // the size the line layout predicts, and only if that was short, at a bound.
+        let sized = |size: usize| -> PyResult<Option<Bound<'py, PyBytes>>> {
+            let mut written = None;
+            let bytes = new_bytes(py, size, |out| written = enc.decode_into(body, out))?;
+            Ok(match written {
+                Some(n) if n == size => Some(bytes),
+                // Malformed base64 decodes to less than predicted: keep what was written.
+                Some(n) => Some(PyBytes::new(py, &bytes.as_bytes()[..n])),
+                None => None,
+            })
+        };
+        if let Some(guess) = enc.decoded_len_guess(body) {
+            if let Some(bytes) = sized(guess)? {
+                return Ok(bytes);
+            }
+            let bound = if big {
+                py.detach(|| enc.decoded_len_bound(body))
+            } else {
+                enc.decoded_len_bound(body)
+            };
+            if let Some(bytes) = bound.map(sized).transpose()?.flatten() {
+                return Ok(bytes);
+            }
+        }
+        let decoded = if big {
+            py.detach(|| enc.decode(body).into_owned())
+        } else {
+            enc.decode(body).into_owned()
+        };
+        super::buffer::bytes_from(py, &decoded)
+    }
+}
+
+#[pymethods]
+impl PyPart {
+    /// The Content-Type (``text/plain`` when missing; ``message/rfc822`` in a digest).
+    #[getter]
+    fn content_type(&self, py: Python<'_>) -> PyResult<Py<PyContentType>> {
+        self.content_type
+            .get_or_try_init(py, || Py::new(py, content_type_of(self.view())))
+            .map(|c| c.clone_ref(py))
+    }
+
+    /// The declared charset, lowercase, or ``None``.
+    #[getter]
+    fn charset(&self) -> Option<String> {
+        self.view().charset()
+    }
+
+    /// The file name (Content-Disposition ``filename``, else Content-Type ``name``; RFC 2231
+    /// and RFC 2047 decoded), or ``None``.
+    #[getter]
+    fn filename(&self) -> Option<String> {
+        self.view().filename()
+    }
+
+    /// ``"inline"``, ``"attachment"``, or ``None`` without Content-Disposition.
+    #[getter]
+    fn disposition(&self) -> Option<String> {
+        self.view().disposition()
+    }
+
+    /// Content-ID without angle brackets, or ``None``.
+    #[getter]
+    fn content_id(&self) -> Option<String> {
+        self.view().content_id()
+    }
+
+    /// Content-Transfer-Encoding, lowercase, or ``None``.
+    #[getter]
+    fn transfer_encoding(&self) -> Option<String> {
+        self.view().transfer_encoding_name()
+    }
+
+    /// The part's header section.
+    #[getter]
+    fn headers(&self) -> PyHeaders {
+        PyHeaders::new(self.doc.clone(), self.id)
+    }
+
+    /// The body with its transfer encoding (base64, quoted-printable, x-uuencode) undone;
+    /// ``b""`` for a multipart, whose content is its ``parts``.
+    #[getter]
+    fn payload(&self, py: Python<'_>) -> PyResult<Py<PyBytes>> {
+        self.payload
+            .get_or_try_init(py, || self.decode_payload(py).map(Bound::unbind))
+            .map(|p| p.clone_ref(py))
+    }
+
+    /// For ``text/*`` parts, the payload decoded in its charset (undeclared or ASCII text as
+    /// UTF-8, or windows-1252 when it is not UTF-8); ``None`` for other parts.
+    #[getter]
+    fn text(&self, py: Python<'_>) -> Option<Py<PyString>> {
+        self.text
+            .get_or_init(py, || {
+                let part = self.view();
+                let text = if part.raw_body().len() >= DETACH_THRESHOLD {
+                    py.detach(|| part.text())
+                } else {
+                    part.text()
+                };
+                text.map(|t| PyString::new(py, &t).unbind())
+            })
+            .as_ref()
+            .map(|s| s.clone_ref(py))
+    }
+
+    #[getter]
+    fn is_multipart(&self) -> bool {
+        self.view().is_multipart()
+    }
+
+    /// The parts of a multipart (``[]`` for other parts).
+    #[getter]
+    fn parts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let t = self.children.get_or_try_init(py, || -> PyResult<_> {
+            let objs: Vec<Py<PyPart>> = self
+                .view()
+                .children()
+                .iter()
+                .map(|&id| Py::new(py, PyPart::new(self.doc.clone(), id)))
+                .collect::<PyResult<_>>()?;
+            Ok(PyTuple::new(py, objs)?.unbind())
+        })?;
+        list_of(t.bind(py))
+    }
+
+    /// The attached message of a ``message/rfc822`` part, or ``None``.
+    #[getter]
+    fn message(&self, py: Python<'_>) -> PyResult<Option<Py<PyMessage>>> {
+        self.message
+            .get_or_try_init(py, || -> PyResult<_> {
+                let part = self.view();
+                if let Some(m) = part.message() {
+                    return Ok(Some(Py::new(py, PyMessage::new(self.doc.clone(), m))?));
+                }
+                if !(part.is_message() && part.transfer_encoding().is_encoded()) {
+                    return Ok(None);
+                }
+                // Encoded against RFC 2046 §5.2.1: decode, then parse on its own.
+                let payload = self.decode_payload(py)?;
+                let input = input_of(payload.as_any(), "Part.message")?;
+                Ok(Some(Py::new(py, parse_input(py, input))?))
+            })
+            .map(|m| m.as_ref().map(|m| m.clone_ref(py)))
+    }
+
+    /// The part's bytes (header section and body), as in the message.
+    fn as_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        super::buffer::bytes_from(py, self.view().bytes())
+    }
+
+    fn __repr__(&self) -> String {
+        let part = self.view();
+        let mut s = format!("<Part {}", part.mime_type());
+        if let Some(cs) = part.charset() {
+            s += &format!(" charset={cs}");
+        }
+        if let Some(f) = part.filename() {
+            s += &format!(" filename={f:?}");
+        }
+        match &part.node().body {
+            Body::Multipart { children } => s += &format!(" parts={}", children.len()),
+            _ => s += &format!(" body={} bytes", part.raw_body().len()),
+        }
+        s.push('>');
+        s
+    }
+}
+
+/// Parse many messages in parallel, with the GIL released.
+///
+/// ``items`` is an iterable of bytes-like objects or ``str``; ``threads`` defaults to the
+/// number of CPUs. Returns the messages in order.
+#[pyfunction]
+#[pyo3(signature = (items, *, threads = None))]
+pub fn parse_many(
+    py: Python<'_>,
+    items: &Bound<'_, PyAny>,
+    threads: Option<usize>,
+) -> PyResult<Vec<PyMessage>> {
+    if threads == Some(0) {
+        return Err(PyValueError::new_err("threads must be at least 1"));
+    }
+    if items.is_instance_of::<PyBytes>() || items.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(
+            "parse_many() expects an iterable of messages, not a single message",
+        ));
+    }
+    let mut inputs = Vec::new();
+    for item in items
+        .try_iter()
+        .map_err(|_| type_error("parse_many()", "an iterable", items))?
+    {
+        inputs.push(input_of(&item?, "parse_many()")?);
+    }
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(inputs.len().max(1));
+    let docs = py.detach(|| parse_parallel(inputs, threads));
+    Ok(docs.into_iter().map(|doc| PyMessage::new(doc, 0)).collect())
+}
+
+/// Messages per unit of work handed to a thread: small enough to balance, large enough
+/// that taking one costs nothing next to parsing it.
+const CHUNK: usize = 32;
+
+type Parsed = Arc<Document>;
+
+fn parse_shared(input: Input) -> Parsed {
+    Arc::new(Document::parse(input.into_source()))
+}
+
+fn parse_parallel(inputs: Vec<Input>, threads: usize) -> Vec<Parsed> {
+    if threads <= 1 || inputs.len() <= CHUNK {
+        return inputs.into_iter().map(parse_shared).collect();
+    }
+    let mut chunks = Vec::new();
+    let mut it = inputs.into_iter();
+    let mut start = 0;
+    loop {
+        let chunk: Vec<Input> = it.by_ref().take(CHUNK).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        let n = chunk.len();
+        chunks.push((start, chunk));
+        start += n;
+    }
+    let total = start;
+    let queue = Mutex::new(chunks.into_iter());
+    let done: Mutex<Vec<(usize, Vec<Parsed>)>> = Mutex::new(Vec::new());
+    let work = || {
+        loop {
+            let next = match queue.lock() {
+                Ok(mut q) => q.next(),
+                Err(_) => None,
+            };
+            let Some((start, chunk)) = next else { break };
+            let parsed: Vec<Parsed> = chunk.into_iter().map(parse_shared).collect();
+            if let Ok(mut d) = done.lock() {
+                d.push((start, parsed));
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        // The calling thread is one of the workers: it is already running, so one thread
+        // fewer to start and to wake.
+        for _ in 1..threads {
+            s.spawn(work);
+        }
+        work();
+    });
+    let mut done = done.into_inner().unwrap_or_default();
+    done.sort_by_key(|(start, _)| *start);
+    let out: Vec<Parsed> = done.into_iter().flat_map(|(_, v)| v).collect();
+    debug_assert_eq!(out.len(), total);
+    out
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyMessage>()?;
+    m.add_class::<PyPart>()?;
+    m.add_class::<PyHeaders>()?;
+    m.add_class::<super::headers::PyHeader>()?;
+    m.add_class::<PyAddress>()?;
+    m.add_class::<PyContentType>()?;
+    m.add_class::<PyReceived>()?;
+    m.add_class::<PyDefect>()?;
+    m.add_function(wrap_pyfunction!(parse_many, m)?)?;
+    Ok(())
+}
