@@ -11,6 +11,8 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # Real protocol peers the tests talk to (Debian packages), installed when missing.
 # postfix: smtp-sink/smtp-source; dovecot: Maildir interop and a POP3 peer.
 PEER_PACKAGES ?= postfix dovecot-core dovecot-imapd dovecot-pop3d
+# SMTP server peers: swaks, with the Perl TLS modules its STARTTLS needs.
+PEER_PACKAGES += swaks libnet-ssleay-perl libio-socket-ssl-perl
 
 .PHONY: demo test bench build venv peers lint rust-test pytest stubtest clean
 .PHONY: fuzz

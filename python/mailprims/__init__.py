@@ -14,7 +14,7 @@ POP3 (:mod:`mailprims.pop3`): :class:`Pop3Client`, :class:`AsyncPop3Client`, :cl
 
 from __future__ import annotations
 
-from mailprims import base64, encoded_word, params, quoted_printable, smtp, tls
+from mailprims import base64, encoded_word, params, quoted_printable, smtp, smtp_server, tls
 from mailprims._mailprims import (
     Address,
     ContentType,
@@ -61,6 +61,7 @@ from mailprims.smtp import (
     deliver_async,
     resolve_mx,
 )
+from mailprims.smtp_server import Envelope, Session, Sink, SmtpServer
 from mailprims.store import Maildir, MaildirEntry, MaildirStore, MaildropLock, Mbox, Users
 
 __all__ = [
@@ -74,6 +75,7 @@ __all__ = [
     "ContentType",
     "Defect",
     "DnsError",
+    "Envelope",
     "Header",
     "Headers",
     "MailConnectionError",
@@ -96,12 +98,15 @@ __all__ = [
     "ProtocolError",
     "Received",
     "SendResult",
+    "Session",
+    "Sink",
     "SmtpClient",
     "SmtpError",
     "SmtpNotSupportedError",
     "SmtpPermanentError",
     "SmtpRecipientsRefused",
     "SmtpReply",
+    "SmtpServer",
     "SmtpTemporaryError",
     "StoreError",
     "TlsError",
@@ -117,5 +122,6 @@ __all__ = [
     "quoted_printable",
     "resolve_mx",
     "smtp",
+    "smtp_server",
     "tls",
 ]

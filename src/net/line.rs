@@ -28,17 +28,30 @@ pub struct LineReader<S> {
 
 impl<S: AsyncRead + Unpin> LineReader<S> {
     pub fn new(inner: S) -> Self {
-        Self::with_capacity(inner, READ_CHUNK)
+        Self {
+            inner,
+            buf: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
+        }
     }
 
-    /// A reader whose reads ask for up to `capacity` bytes at once: fewer system calls for a
-    /// client receiving whole messages.
+    /// A reader whose buffer starts at `capacity` bytes (it grows as lines need): servers
+    /// holding many idle connections start small.
     pub fn with_capacity(inner: S, capacity: usize) -> Self {
         Self {
             inner,
             buf: vec![0; capacity.max(64)],
             start: 0,
             end: 0,
+        }
+    }
+
+    /// Grow the buffer to at least `capacity` bytes (before bulk data such as a message body,
+    /// so reads are not limited by a small initial buffer).
+    pub fn reserve(&mut self, capacity: usize) {
+        if self.buf.len() < capacity {
+            self.buf.resize(capacity, 0);
         }
     }
 

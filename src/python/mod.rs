@@ -9,6 +9,7 @@ mod message;
 mod pop3;
 mod runtime;
 mod smtp_client;
+mod smtp_server;
 mod store;
 mod tls;
 mod values;
@@ -22,6 +23,7 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::register(m)?;
     tls::register(m)?;
     pop3::register(m)?;
+    smtp_server::register(m)?;
     store::register(m)?;
     smtp_client::register(m)?;
     message::register(m)?;

@@ -7,6 +7,7 @@ pub mod command;
 pub mod message;
 pub mod mx;
 pub mod reply;
+pub mod server;
 
 use std::fmt;
 

@@ -1,0 +1,414 @@
+"""An SMTP server (RFC 5321) on the Rust core, embeddable in Python programs and tests.
+
+The protocol, limits and TLS run in Rust on tokio; Python is involved per message only when a
+Python *handler* is given. A handler is any object with optional hooks named like aiosmtpd's
+(``handle_EHLO``, ``handle_MAIL``, ``handle_RCPT``, ``handle_DATA``...), plain or ``async``,
+each receiving ``(server, session, envelope, ...)`` and returning the reply line, such as
+``"250 OK"`` or ``"550 5.1.1 no such user"`` (``None`` keeps the server's own reply). Unlike
+aiosmtpd, the server itself records the sender and recipients in the envelope when the reply
+to MAIL or RCPT is positive, so hooks only decide.
+
+>>> import smtplib
+>>> from mailprims import SmtpServer, Sink
+>>> with SmtpServer(handler=Sink()) as server:
+...     with smtplib.SMTP("127.0.0.1", server.port) as client:
+...         msg = b"Subject: hi\\r\\n\\r\\nhello\\r\\n"
+...         refused = client.sendmail("a@example.org", ["b@example.org"], msg)
+...     [m.rcpt_tos for m in server.messages]
+[['b@example.org']]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+from mailprims import _mailprims
+from mailprims._mailprims import Message
+from mailprims.store import MaildirStore, Users
+
+__all__ = ["Envelope", "Session", "Sink", "SmtpServer", "TlsInfo"]
+
+log = logging.getLogger("mailprims.smtp_server")
+
+HOOKS = ("HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VRFY")
+
+LOCAL_ERROR = "451 4.3.0 Error: local error in processing"
+
+
+def _parse_message(data: bytes) -> Message:
+    """The parsed form of ``Envelope.message`` (one place to swap the parser)."""
+    return Message.parse(data)
+
+
+class TlsInfo(NamedTuple):
+    """The TLS parameters of a session: ``version`` (e.g. ``"TLSv1.3"``) and IANA ``cipher``."""
+
+    version: str
+    cipher: str
+
+
+class Session:
+    """What the server knows about one connection, as handler hooks see it.
+
+    ``peer`` is ``(host, port)``; ``host_name`` the name given with HELO/EHLO (``None``
+    before); ``extended_smtp`` whether EHLO was used; ``tls`` a :class:`TlsInfo` after STARTTLS;
+    ``auth_user`` the user AUTH succeeded for (and ``authenticated`` whether it did).
+    Hooks may store their own attributes on it; they last for the connection.
+    """
+
+    def __init__(self) -> None:
+        self.id = 0
+        self.peer: tuple[str, int] = ("", 0)
+        self.host_name: str | None = None
+        self.extended_smtp = False
+        self.tls: TlsInfo | None = None
+        self.auth_user: str | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether the client authenticated with AUTH."""
+        return self.auth_user is not None
+
+    def _update(self, state: tuple[Any, ...]) -> None:
+        (
+            self.id,
+            host,
+            port,
+            self.host_name,
+            self.extended_smtp,
+            version,
+            cipher,
+            self.auth_user,
+        ) = state
+        self.peer = (host, port)
+        self.tls = TlsInfo(version, cipher) if version is not None else None
+
+    def __repr__(self) -> str:
+        return f"<Session peer={self.peer!r} host_name={self.host_name!r} tls={self.tls!r}>"
+
+
+class Envelope:
+    """One mail transaction: ``mail_from``, ``mail_options``, ``rcpt_tos``, ``rcpt_options``,
+    ``smtp_utf8``, and after DATA the ``content`` (raw bytes as delivered, with the
+    ``Return-Path:`` and ``Received:`` fields this server added) and ``original_content``
+    (exactly what the client sent, dot-unstuffed). ``message`` parses ``content`` lazily.
+    """
+
+    def __init__(self) -> None:
+        self.mail_from: str | None = None
+        self.mail_options: list[str] = []
+        self.smtp_utf8 = False
+        self.rcpt_tos: list[str] = []
+        self.rcpt_options: list[list[str]] = []
+        self.content: bytes | None = None
+        self.id: str = ""
+        self._trace_len = 0
+        self._message: Message | None = None
+
+    @property
+    def original_content(self) -> bytes | None:
+        """The message data as received, without the trace fields the server added."""
+        return None if self.content is None else self.content[self._trace_len :]
+
+    @property
+    def message(self) -> Message | None:
+        """``content`` parsed into a :class:`~mailprims.Message` (once, on first use); ``None``
+        before DATA."""
+        if self._message is None and self.content is not None:
+            self._message = _parse_message(self.content)
+        return self._message
+
+    def _update(self, state: tuple[Any, ...]) -> None:
+        (
+            self.mail_from,
+            self.mail_options,
+            self.smtp_utf8,
+            self.rcpt_tos,
+            self.rcpt_options,
+            content,
+            self._trace_len,
+            self.id,
+        ) = state
+        if content is not None and content is not self.content:
+            self.content = content
+            self._message = None
+
+    def __repr__(self) -> str:
+        return f"<Envelope mail_from={self.mail_from!r} rcpt_tos={self.rcpt_tos!r}>"
+
+
+def _from_stored(stored: tuple[Any, ...]) -> Envelope:
+    session_state, envelope_state = stored
+    envelope = Envelope()
+    envelope._update(envelope_state)
+    session = Session()
+    session._update(session_state)
+    envelope.session = session  # type: ignore[attr-defined]
+    return envelope
+
+
+class Sink:
+    """A built-in handler keeping every message in memory, for tests: ``messages`` is a list
+    of :class:`Envelope` (each with its ``session``). No Python runs per message.
+
+    ``maxlen`` keeps only the newest messages (``count`` still counts all of them).
+    """
+
+    def __init__(self, maxlen: int | None = None) -> None:
+        self._core = _mailprims.SmtpSink(maxlen)
+
+    @property
+    def messages(self) -> list[Envelope]:
+        """The messages received so far, oldest first."""
+        return [_from_stored(m) for m in self._core.messages()]
+
+    @property
+    def count(self) -> int:
+        """How many messages were accepted."""
+        return self._core.count
+
+    def clear(self) -> None:
+        """Forget the messages kept so far."""
+        self._core.clear()
+
+
+class _LoopThread:
+    """A private asyncio loop for async hooks when the server runs from ``start()``."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="mailprims-smtp-hooks", daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+class SmtpServer:
+    """An SMTP server on ``host:port`` (``port=0`` picks a free port; see :attr:`port`).
+
+    Run it in the background with :meth:`start`/:meth:`stop` (or ``with``), or in asyncio with
+    ``await server.serve()``.
+
+    What happens to mail: ``handler`` is a :class:`Sink` or an object with aiosmtpd-style
+    hooks; ``store`` (a :class:`~mailprims.MaildirStore`) delivers to the Maildir of each local
+    recipient's account, durably (the 250 reply to DATA comes only once the message is
+    fsynced into ``new/``). ``users`` (:class:`~mailprims.Users`) says which accounts, aliases
+    and local domains exist (550 5.1.1 for unknown local users; ``postmaster`` always exists,
+    RFC 5321 §4.5.1) and checks AUTH passwords; without it the store's existing Maildirs are
+    the accounts. ``domains`` lists (further) local domains: other recipients are relayed only
+    for authenticated clients, and only when the handler has ``handle_DATA`` to carry them
+    (otherwise 550 5.7.1; RFC 5068); with no domain configured every domain is local.
+
+    Security: ``tls_cert``/``tls_key`` (PEM file paths) offer STARTTLS; ``authenticator`` is a
+    callable ``(username, password) -> bool`` enabling AUTH PLAIN and LOGIN, only
+    after STARTTLS unless ``auth_require_tls=False``; ``require_starttls`` refuses mail before
+    TLS; ``submission=True`` (port 587, RFC 6409) requires AUTH before MAIL.
+
+    Limits (RFC 5321 §4.5.3): ``max_message_size`` octets (SIZE; ``None``: no limit),
+    ``max_recipients`` per message (452 beyond), ``max_connections`` (421 beyond),
+    ``max_line_length`` octets with CRLF (500 beyond), ``timeout`` seconds waiting for a
+    command (§4.5.3.2.7: 300), ``data_timeout`` seconds waiting for message data (180).
+    :meth:`stop` lets transactions in flight finish for up to ``shutdown_grace`` seconds; a
+    transaction cut off then, or by a client disconnecting, delivers nothing.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        handler: Any = None,
+        store: MaildirStore | None = None,
+        users: Users | None = None,
+        domains: Iterable[str] | None = None,
+        hostname: str | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        require_starttls: bool = False,
+        authenticator: Callable[[str, str], bool] | None = None,
+        auth_require_tls: bool = True,
+        submission: bool = False,
+        max_message_size: int | None = 32 * 1024 * 1024,
+        max_recipients: int = 100,
+        max_connections: int = 1000,
+        max_line_length: int = 1000,
+        timeout: float = 300.0,
+        data_timeout: float = 180.0,
+        shutdown_grace: float = 30.0,
+    ) -> None:
+        if (tls_cert is None) != (tls_key is None):
+            raise ValueError("tls_cert and tls_key must be given together")
+        self.handler = handler
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: _LoopThread | None = None
+        self._loop_lock = threading.Lock()
+        self._connections: dict[int, tuple[Session, Envelope]] = {}
+        sink = handler._core if isinstance(handler, Sink) else None
+        hooks = []
+        if handler is not None and sink is None:
+            hooks = [name for name in HOOKS if callable(getattr(handler, f"handle_{name}", None))]
+
+        def read(path: str | None) -> bytes | None:
+            if path is None:
+                return None
+            with open(path, "rb") as f:
+                return f.read()
+
+        self._core = _mailprims.SmtpServerCore(
+            host,
+            port,
+            hostname=hostname or socket.getfqdn(),
+            max_message_size=max_message_size,
+            max_recipients=max_recipients,
+            max_connections=max_connections,
+            max_line_length=max_line_length,
+            timeout=timeout,
+            data_timeout=data_timeout,
+            shutdown_grace=shutdown_grace,
+            tls_cert=read(tls_cert),
+            tls_key=read(tls_key),
+            require_starttls=require_starttls,
+            auth_require_tls=auth_require_tls,
+            submission=submission,
+            domains=list(domains) if domains is not None else None,
+            sink=sink,
+            dispatch=self._dispatch if hooks else None,
+            hooks=hooks,
+            authenticator=authenticator,
+            store=store,
+            users=users,
+        )
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The address the server listens on."""
+        return self._core.host
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (known once started)."""
+        port = self._core.port
+        if port is None:
+            raise RuntimeError("the server is not started")
+        return port
+
+    def start(self) -> None:
+        """Start serving in the background; the server accepts connections on return."""
+        self._core.start()
+
+    def stop(self) -> None:
+        """Stop accepting, let transactions in flight finish (up to ``shutdown_grace``), and
+        close every connection."""
+        try:
+            self._core.stop()
+        finally:
+            with self._loop_lock:
+                if self._loop_thread is not None:
+                    self._loop_thread.close()
+                    self._loop_thread = None
+
+    async def serve(self) -> None:
+        """Serve until :meth:`stop` is called or this coroutine is cancelled (which stops the
+        server gracefully). Async hooks run on the calling event loop."""
+        self._loop = asyncio.get_running_loop()
+        self._core.start()
+        try:
+            await self._core.wait_stopped()
+        except asyncio.CancelledError:
+            await asyncio.shield(self._core.stop_async())
+            raise
+        finally:
+            self._loop = None
+        await self._core.stop_async()
+
+    def __enter__(self) -> SmtpServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def messages(self) -> list[Envelope]:
+        """The messages a :class:`Sink` handler received."""
+        if not isinstance(self.handler, Sink):
+            raise AttributeError("messages are kept only when the handler is a mailprims.Sink")
+        return self.handler.messages
+
+    @property
+    def active_connections(self) -> int:
+        """How many connections are open."""
+        return self._core.active_connections
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    def _hook_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is not None:
+            return loop
+        with self._loop_lock:
+            if self._loop_thread is None:
+                self._loop_thread = _LoopThread()
+            return self._loop_thread.loop
+
+    def _dispatch(
+        self,
+        conn_id: int,
+        hook: str,
+        session_state: tuple[Any, ...] | None,
+        envelope_state: tuple[Any, ...] | None,
+        args: tuple[Any, ...],
+    ) -> str | list[str] | None:
+        """Called from Rust (on a worker thread) for each hook invocation."""
+        if hook == "_closed":
+            self._connections.pop(conn_id, None)
+            return None
+        if session_state is None or envelope_state is None:
+            return None
+        pair = self._connections.get(conn_id)
+        if pair is None:
+            pair = (Session(), Envelope())
+            self._connections[conn_id] = pair
+        session, envelope = pair
+        if envelope_state[0] is None and envelope.mail_from is not None:
+            envelope = Envelope()  # a new transaction
+            self._connections[conn_id] = (session, envelope)
+        session._update(session_state)
+        envelope._update(envelope_state)
+        try:
+            result = getattr(self.handler, f"handle_{hook}")(self, session, envelope, *args)
+            if inspect.isawaitable(result):
+                future = asyncio.run_coroutine_threadsafe(_awaited(result), self._hook_loop())
+                result = future.result()
+            if result is not None and not isinstance(result, (str, list)):
+                raise TypeError(f"handle_{hook} returned {type(result).__name__}, not a reply")
+            return result
+        except Exception as error:
+            handle_exception = getattr(self.handler, "handle_exception", None)
+            if callable(handle_exception):
+                try:
+                    reply = handle_exception(error)
+                    if isinstance(reply, str):
+                        return reply
+                except Exception:
+                    log.exception("handle_exception failed")
+            log.exception("SMTP handler hook handle_%s failed", hook)
+            return LOCAL_ERROR
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable

@@ -1,0 +1,545 @@
+//! Bindings for the SMTP server: the server core, the in-memory sink, and the bridges that let
+//! Python handler hooks and authenticators take part (called on tokio's blocking pool through
+//! `runtime::attach`, never on a runtime worker).
+//!
+//! The public classes (`SmtpServer`, `Sink`, `Session`, `Envelope`) are thin Python wrappers in
+//! `mailprims/smtp_server.py`; what crosses this boundary are plain tuples.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyString, PyTuple};
+
+use super::errors::net_error;
+use super::runtime::{attach, awaitable, block_on};
+use super::store::{PyMaildirStore, PyUsers};
+use crate::net::tls;
+use crate::smtp::server::store::{Accounts, StoreDelivery};
+use crate::smtp::server::{
+    Authenticator, BoxFuture, Config, Domains, Envelope, Hook, HookCall, HookReply, Hooks, Reply,
+    Running, Server, Session, Sink,
+};
+
+fn session_tuple<'py>(py: Python<'py>, s: &Session) -> PyResult<Bound<'py, PyTuple>> {
+    let (tls_version, tls_cipher) = match &s.tls {
+        Some(t) => (Some(t.version.as_str()), Some(t.cipher.as_str())),
+        None => (None, None),
+    };
+    (
+        s.id,
+        s.peer.ip().to_string(),
+        s.peer.port(),
+        s.host_name.as_deref(),
+        s.extended,
+        tls_version,
+        tls_cipher,
+        s.auth_user.as_deref(),
+    )
+        .into_pyobject(py)
+}
+
+fn envelope_tuple<'py>(
+    py: Python<'py>,
+    e: &Envelope,
+    with_content: bool,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let content = if with_content {
+        Some(super::buffer::bytes_from(py, &e.content)?)
+    } else {
+        None
+    };
+    (
+        e.mail_from.as_deref(),
+        e.mail_options.clone(),
+        e.smtputf8,
+        e.rcpt_tos.clone(),
+        e.rcpt_options.clone(),
+        content,
+        e.trace_len,
+        e.id.as_str(),
+    )
+        .into_pyobject(py)
+}
+
+fn hook_name(h: Hook) -> &'static str {
+    match h {
+        Hook::Helo => "HELO",
+        Hook::Ehlo => "EHLO",
+        Hook::Mail => "MAIL",
+        Hook::Rcpt => "RCPT",
+        Hook::Data => "DATA",
+        Hook::Rset => "RSET",
+        Hook::Noop => "NOOP",
+        Hook::Quit => "QUIT",
+        Hook::Vrfy => "VRFY",
+    }
+}
+
+const ALL_HOOKS: [Hook; 9] = [
+    Hook::Helo,
+    Hook::Ehlo,
+    Hook::Mail,
+    Hook::Rcpt,
+    Hook::Data,
+    Hook::Rset,
+    Hook::Noop,
+    Hook::Quit,
+    Hook::Vrfy,
+];
+
+/// Hook arguments owned, so they can move to a blocking thread.
+enum Args {
+    None,
+    Text(String),
+    Ehlo(String, Vec<String>),
+    Address(String, Vec<String>),
+}
+
+/// A Python handler, reached through the wrapper's `_dispatch(conn_id, hook, session,
+/// envelope, args)` which returns a reply string, a list of EHLO lines, or None.
+struct PyHooks {
+    dispatch: Arc<Py<PyAny>>,
+    present: Vec<Hook>,
+}
+
+fn local_error() -> HookReply {
+    HookReply::Reply(Reply::new(451, "4.3.0 Error: local error in processing"))
+}
+
+impl Hooks for PyHooks {
+    fn has(&self, hook: Hook) -> bool {
+        self.present.contains(&hook)
+    }
+
+    fn call<'a>(
+        &'a self,
+        call: HookCall<'a>,
+        session: &'a Session,
+        envelope: &'a Envelope,
+    ) -> BoxFuture<'a, HookReply> {
+        let hook = call.hook();
+        let args = match call {
+            HookCall::Helo(h) => Args::Text(h.to_owned()),
+            HookCall::Ehlo(h, lines) => Args::Ehlo(h.to_owned(), lines.to_vec()),
+            HookCall::Mail(a, o) | HookCall::Rcpt(a, o) => Args::Address(a.to_owned(), o.to_vec()),
+            HookCall::Noop(a) | HookCall::Vrfy(a) => Args::Text(a.to_owned()),
+            HookCall::Data | HookCall::Rset | HookCall::Quit => Args::None,
+        };
+        let session = session.clone();
+        // Only DATA needs the content (the one copy per message a Python handler costs).
+        let envelope = if hook == Hook::Data {
+            envelope.clone()
+        } else {
+            Envelope {
+                content: Vec::new(),
+                ..envelope.clone()
+            }
+        };
+        let dispatch = self.dispatch.clone();
+        Box::pin(async move {
+            let joined = tokio::task::spawn_blocking(move || {
+                attach(|py| call_dispatch(py, &dispatch, hook, &session, &envelope, args))
+            })
+            .await;
+            match joined {
+                Ok(Some(Ok(reply))) => reply,
+                Ok(Some(Err(_))) => local_error(),
+                // The interpreter is exiting, or the blocking task died.
+                _ => local_error(),
+            }
+        })
+    }
+
+    fn closed(&self, session: &Session) {
+        let dispatch = self.dispatch.clone();
+        let id = session.id;
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn_blocking(move || {
+                attach(|py| {
+                    let _ = dispatch.call1(py, (id, "_closed", py.None(), py.None(), ()));
+                })
+            });
+        }
+    }
+}
+
+fn call_dispatch(
+    py: Python<'_>,
+    dispatch: &Py<PyAny>,
+    hook: Hook,
+    session: &Session,
+    envelope: &Envelope,
+    args: Args,
+) -> PyResult<HookReply> {
+    let s = session_tuple(py, session)?;
+    let e = envelope_tuple(py, envelope, hook == Hook::Data)?;
+    let args: Bound<'_, PyTuple> = match args {
+        Args::None => PyTuple::empty(py),
+        Args::Text(t) => (t,).into_pyobject(py)?,
+        Args::Ehlo(h, lines) => {
+            let last = lines.len().saturating_sub(1);
+            let wire: Vec<String> = lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| format!("250{}{l}", if i == last { ' ' } else { '-' }))
+                .collect();
+            (h, wire).into_pyobject(py)?
+        }
+        Args::Address(a, o) => (a, o).into_pyobject(py)?,
+    };
+    let result = dispatch.call1(py, (session.id, hook_name(hook), s, e, args))?;
+    let result = result.bind(py);
+    if result.is_none() {
+        return Ok(HookReply::Default);
+    }
+    if let Ok(text) = result.cast::<PyString>() {
+        return Reply::parse(&text.to_cow()?)
+            .map(HookReply::Reply)
+            .map_err(PyValueError::new_err);
+    }
+    if let Ok(list) = result.cast::<PyList>() {
+        let mut lines = Vec::new();
+        for item in list.iter() {
+            let item: String = item.extract()?;
+            let item = item.trim_end_matches(['\r', '\n']);
+            let text = match item.get(..4) {
+                Some("250-") | Some("250 ") => &item[4..],
+                _ => item,
+            };
+            lines.push(text.to_owned());
+        }
+        if lines.is_empty() {
+            return Err(PyValueError::new_err("handle_EHLO returned no lines"));
+        }
+        return Ok(HookReply::EhloLines(lines));
+    }
+    Err(PyValueError::new_err(
+        "a handler hook must return a reply string, None, or (EHLO) a list of lines",
+    ))
+}
+
+/// An authenticator: a Python callable `(username, password) -> bool` (run off the runtime).
+struct PyAuthenticator {
+    func: Arc<Py<PyAny>>,
+}
+
+impl Authenticator for PyAuthenticator {
+    fn authenticate<'a>(
+        &'a self,
+        mechanism: &'a str,
+        username: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, Result<bool, String>> {
+        let func = self.func.clone();
+        let _ = mechanism;
+        let (u, p) = (username.to_owned(), password.to_owned());
+        Box::pin(async move {
+            let joined = tokio::task::spawn_blocking(move || {
+                attach(|py| -> PyResult<bool> { func.call1(py, (u, p))?.bind(py).is_truthy() })
+            })
+            .await;
+            match joined {
+                Ok(Some(Ok(ok))) => Ok(ok),
+                Ok(Some(Err(e))) => Err(e.to_string()),
+                _ => Err("authenticator unavailable".into()),
+            }
+        })
+    }
+}
+
+/// In-memory message store for tests (`mailprims.Sink` wraps it).
+#[pyclass(module = "mailprims._mailprims", frozen)]
+struct SmtpSink {
+    inner: Arc<Sink>,
+}
+
+#[pymethods]
+impl SmtpSink {
+    #[new]
+    #[pyo3(signature = (maxlen=None))]
+    fn new(maxlen: Option<usize>) -> Self {
+        Self {
+            inner: Arc::new(Sink::new(maxlen)),
+        }
+    }
+
+    /// `[(session_tuple, envelope_tuple), ...]`, oldest first.
+    fn messages<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+        let stored = self.inner.messages();
+        stored
+            .iter()
+            .map(|m| {
+                (
+                    session_tuple(py, &m.session)?,
+                    envelope_tuple(py, &m.envelope, true)?,
+                )
+                    .into_pyobject(py)
+            })
+            .collect()
+    }
+
+    #[getter]
+    fn count(&self) -> u64 {
+        self.inner.count()
+    }
+
+    #[getter]
+    fn maxlen(&self) -> Option<usize> {
+        self.inner.maxlen()
+    }
+
+    fn clear(&self) {
+        self.inner.clear();
+    }
+}
+
+/// The server core (`mailprims.SmtpServer` wraps it).
+#[pyclass(module = "mailprims._mailprims", frozen)]
+struct SmtpServerCore {
+    server: Arc<Server>,
+    host: String,
+    port: u16,
+    running: Mutex<Option<Arc<Running>>>,
+}
+
+fn secs(v: f64, what: &str) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(v)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            PyValueError::new_err(format!("{what} must be a positive number of seconds"))
+        })
+}
+
+impl SmtpServerCore {
+    fn current(&self) -> PyResult<Option<Arc<Running>>> {
+        Ok(self
+            .running
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("server state poisoned"))?
+            .clone())
+    }
+}
+
+#[pymethods]
+impl SmtpServerCore {
+    #[new]
+    #[pyo3(signature = (
+        host, port, *, hostname, max_message_size, max_recipients, max_connections,
+        max_line_length, timeout, data_timeout, shutdown_grace, tls_cert=None, tls_key=None,
+        require_starttls=false, auth_require_tls=true, submission=false, domains=None,
+        sink=None, dispatch=None, hooks=Vec::new(), authenticator=None, store=None, users=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        host: String,
+        port: u16,
+        hostname: String,
+        max_message_size: Option<u64>,
+        max_recipients: usize,
+        max_connections: usize,
+        max_line_length: usize,
+        timeout: f64,
+        data_timeout: f64,
+        shutdown_grace: f64,
+        tls_cert: Option<Vec<u8>>,
+        tls_key: Option<Vec<u8>>,
+        require_starttls: bool,
+        auth_require_tls: bool,
+        submission: bool,
+        domains: Option<Vec<String>>,
+        sink: Option<PyRef<'_, SmtpSink>>,
+        dispatch: Option<Py<PyAny>>,
+        hooks: Vec<String>,
+        authenticator: Option<Py<PyAny>>,
+        store: Option<PyRef<'_, PyMaildirStore>>,
+        users: Option<PyRef<'_, PyUsers>>,
+    ) -> PyResult<Self> {
+        if max_line_length < 512 {
+            return Err(PyValueError::new_err(
+                "max_line_length must be at least 512 (RFC 5321 §4.5.3.1.4)",
+            ));
+        }
+        if max_recipients == 0 || max_connections == 0 {
+            return Err(PyValueError::new_err(
+                "max_recipients and max_connections must be positive",
+            ));
+        }
+        let tls = match (tls_cert, tls_key) {
+            (Some(c), Some(k)) => Some(tls::server_config(&c, &k).map_err(|e| net_error(py, e))?),
+            (None, None) => None,
+            _ => {
+                return Err(PyValueError::new_err(
+                    "tls_cert and tls_key must be given together",
+                ));
+            }
+        };
+        if require_starttls && tls.is_none() {
+            return Err(PyValueError::new_err(
+                "require_starttls needs tls_cert and tls_key",
+            ));
+        }
+        let config = Config {
+            hostname,
+            max_message_size,
+            max_recipients,
+            max_connections,
+            max_line_length,
+            timeout: secs(timeout, "timeout")?,
+            data_timeout: secs(data_timeout, "data_timeout")?,
+            tls,
+            require_starttls,
+            auth_require_tls,
+            submission,
+            shutdown_grace: secs(shutdown_grace, "shutdown_grace")?,
+            ..Config::default()
+        };
+        if submission && authenticator.is_none() && users.is_none() {
+            return Err(PyValueError::new_err(
+                "submission mode needs an authenticator (or users=)",
+            ));
+        }
+        let mut server = Server::new(config);
+        let has_sink = sink.is_some();
+        if let Some(sink) = sink {
+            server.deliverer = Some(sink.inner.clone());
+        }
+        let present: Vec<Hook> = ALL_HOOKS
+            .into_iter()
+            .filter(|h| hooks.iter().any(|n| n == hook_name(*h)))
+            .collect();
+        // Relayed mail needs something to carry it on: a DATA hook, or the test sink that
+        // takes everything.
+        server.relay_allowed = has_sink || present.contains(&Hook::Data);
+        if let Some(dispatch) = dispatch {
+            server.hooks = Some(Arc::new(PyHooks {
+                dispatch: Arc::new(dispatch),
+                present,
+            }));
+        }
+        if let Some(func) = authenticator {
+            server.authenticator = Some(Arc::new(PyAuthenticator {
+                func: Arc::new(func),
+            }));
+        }
+        let domains: Option<Vec<String>> =
+            domains.map(|d| d.into_iter().map(|d| d.to_lowercase()).collect());
+        let accounts = match (&users, &store) {
+            (Some(u), _) => Some(Accounts::Users {
+                db: u.shared(),
+                domains: domains.clone().unwrap_or_default(),
+            }),
+            (None, Some(s)) => Some(Accounts::Store {
+                store: s.store().clone(),
+                domains: domains.clone(),
+            }),
+            (None, None) => None,
+        };
+        if let Some(accounts) = accounts {
+            if let Some(s) = &store {
+                if server.deliverer.is_some() {
+                    return Err(PyValueError::new_err(
+                        "give either a Sink handler or a store",
+                    ));
+                }
+                server.deliverer = Some(Arc::new(StoreDelivery {
+                    store: s.store().clone(),
+                    accounts: accounts.clone(),
+                }));
+            }
+            if users.is_some() && server.authenticator.is_none() {
+                server.authenticator = Some(Arc::new(accounts.clone()));
+            }
+            server.directory = Some(Arc::new(accounts));
+        } else if let Some(domains) = domains {
+            server.directory = Some(Arc::new(Domains(domains)));
+        }
+        Ok(Self {
+            server: Arc::new(server),
+            host,
+            port,
+            running: Mutex::new(None),
+        })
+    }
+
+    /// Bind and start accepting; returns the port.
+    fn start(&self, py: Python<'_>) -> PyResult<u16> {
+        let mut running = self
+            .running
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("server state poisoned"))?;
+        if let Some(r) = running.as_ref() {
+            if r.is_stopping() {
+                return Err(PyRuntimeError::new_err(
+                    "the server was stopped; create a new one",
+                ));
+            }
+            return Ok(r.local_addr.port());
+        }
+        let server = self.server.clone();
+        let (host, port) = (self.host.clone(), self.port);
+        let started = block_on(py, async move { server.start(&host, port).await })?
+            .map_err(|e| net_error(py, e))?;
+        let port = started.local_addr.port();
+        *running = Some(Arc::new(started));
+        Ok(port)
+    }
+
+    /// Stop gracefully and wait (bounded by the grace period).
+    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        if let Some(r) = self.current()? {
+            block_on(py, async move { r.stop().await })?;
+        }
+        Ok(())
+    }
+
+    /// Awaitable form of `stop`.
+    fn stop_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self.current()?;
+        awaitable(py, async move {
+            if let Some(r) = r {
+                r.stop().await;
+            }
+            Ok(())
+        })
+    }
+
+    /// Resolves when the server has been told to stop.
+    fn wait_stopped<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self
+            .current()?
+            .ok_or_else(|| PyRuntimeError::new_err("the server is not started"))?;
+        awaitable(py, async move {
+            r.stopped().await;
+            Ok(())
+        })
+    }
+
+    #[getter]
+    fn port(&self) -> PyResult<Option<u16>> {
+        Ok(self.current()?.map(|r| r.local_addr.port()))
+    }
+
+    #[getter]
+    fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Open connections.
+    #[getter]
+    fn active_connections(&self) -> PyResult<usize> {
+        Ok(self.current()?.map_or(0, |r| {
+            r.active_tasks()
+                .saturating_sub(usize::from(!r.is_stopping()))
+        }))
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<SmtpSink>()?;
+    m.add_class::<SmtpServerCore>()?;
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! Whole-server tests on loopback, without Python: exact bytes in, exact replies out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::{Config, Domains, Server, Sink};
+
+struct Client {
+    tcp: TcpStream,
+}
+
+impl Client {
+    async fn connect(port: u16) -> Self {
+        Self {
+            tcp: TcpStream::connect(("127.0.0.1", port)).await.unwrap(),
+        }
+    }
+
+    async fn expect(&mut self, send: &[u8], want: &[u8]) {
+        if !send.is_empty() {
+            self.tcp.write_all(send).await.unwrap();
+        }
+        let mut got = vec![0; want.len()];
+        tokio::time::timeout(Duration::from_secs(10), self.tcp.read_exact(&mut got))
+            .await
+            .expect("reply in time")
+            .expect("reply");
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(want),
+            "after sending {:?}",
+            String::from_utf8_lossy(send)
+        );
+    }
+
+    async fn closed(&mut self) -> bool {
+        let mut buf = [0u8; 256];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(10), self.tcp.read(&mut buf)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    }
+}
+
+fn config() -> Config {
+    Config {
+        hostname: "mx.test".into(),
+        ..Config::default()
+    }
+}
+
+async fn start(config: Config, directory: Option<Domains>) -> (super::Running, Arc<Sink>) {
+    let sink = Arc::new(Sink::new(None));
+    let mut server = Server::new(config);
+    server.deliverer = Some(sink.clone());
+    server.directory = directory.map(|d| Arc::new(d) as _);
+    let running = Arc::new(server).start("127.0.0.1", 0).await.unwrap();
+    (running, sink)
+}
+
+const GREETING: &[u8] = b"220 mx.test ESMTP mailprims\r\n";
+
+#[tokio::test]
+async fn transaction_and_trace_fields() {
+    let (running, sink) = start(config(), None).await;
+    let mut c = Client::connect(running.local_addr.port()).await;
+    c.expect(b"", GREETING).await;
+    c.expect(b"HELO client.test\r\n", b"250 mx.test\r\n").await;
+    c.expect(
+        b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n",
+        b"250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n354 End data with <CR><LF>.<CR><LF>\r\n",
+    )
+    .await;
+    c.tcp
+        .write_all(b"Subject: x\r\n\r\n..y\r\n.\r\n")
+        .await
+        .unwrap();
+    let mut reply = [0u8; 24];
+    c.tcp.read_exact(&mut reply).await.unwrap();
+    assert_eq!(&reply, b"250 2.0.0 OK: queued as ");
+    let messages = sink.messages();
+    let env = &messages[0].envelope;
+    assert_eq!(env.original_content(), b"Subject: x\r\n\r\n.y\r\n");
+    assert!(env.content.starts_with(b"Return-Path: <a@example.org>\r\nReceived: from client.test ([127.0.0.1])\r\n\tby mx.test (mailprims) with SMTP id "));
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn relay_control_with_local_domains() {
+    // RFC 5068 §3: unauthenticated clients may only reach local domains
+    let (running, _sink) = start(config(), Some(Domains(vec!["example.org".into()]))).await;
+    let mut c = Client::connect(running.local_addr.port()).await;
+    c.expect(b"", GREETING).await;
+    c.expect(
+        b"EHLO c\r\nMAIL FROM:<>\r\n",
+        b"250-mx.test\r\n250-PIPELINING\r\n250-SIZE 33554432\r\n250-8BITMIME\r\n\
+          250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n250 HELP\r\n\
+          250 2.1.0 Sender OK\r\n",
+    )
+    .await;
+    c.expect(
+        b"RCPT TO:<u@Example.ORG>\r\n",
+        b"250 2.1.5 Recipient OK\r\n",
+    )
+    .await;
+    c.expect(
+        b"RCPT TO:<u@elsewhere.test>\r\n",
+        b"550 5.7.1 <u@elsewhere.test>: Relay access denied\r\n",
+    )
+    .await;
+    // a transaction in flight holds `stop` (up to the grace period) until it ends
+    c.expect(b"QUIT\r\n", b"221 2.0.0 Bye\r\n").await;
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn connection_limit_and_shutdown() {
+    let (running, _sink) = start(
+        Config {
+            max_connections: 1,
+            ..config()
+        },
+        None,
+    )
+    .await;
+    let port = running.local_addr.port();
+    let mut first = Client::connect(port).await;
+    first.expect(b"", GREETING).await;
+    let mut second = Client::connect(port).await;
+    second
+        .expect(
+            b"",
+            b"421 4.3.2 mx.test Too many connections, try again later\r\n",
+        )
+        .await;
+    assert!(second.closed().await);
+    running.stop().await;
+    first
+        .expect(
+            b"",
+            b"421 4.3.2 mx.test Service shutting down, closing transmission channel\r\n",
+        )
+        .await;
+    assert!(first.closed().await);
+    assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err());
+}
+
+#[tokio::test]
+async fn idle_timeout() {
+    // RFC 5321 §4.5.3.2.7 server timeout (shortened)
+    let (running, _sink) = start(
+        Config {
+            timeout: Duration::from_millis(200),
+            ..config()
+        },
+        None,
+    )
+    .await;
+    let mut c = Client::connect(running.local_addr.port()).await;
+    c.expect(b"", GREETING).await;
+    c.expect(b"", b"421 4.4.2 mx.test Error: timeout exceeded\r\n")
+        .await;
+    assert!(c.closed().await);
+    running.stop().await;
+}
