@@ -1,19 +1,12 @@
 """The textbook's scenario end to end: Alice's client sends with SMTP to a server that delivers
-into Bob's Maildir; Bob's POP3 client retrieves the message from the POP3 server.
-
-Needs the SMTP client and server (with ``store=`` delivery); skipped until both are present.
-"""
+into Bob's Maildir; Bob's POP3 client retrieves the message from the POP3 server."""
 
 from __future__ import annotations
 
 import pathlib
 import time
-from typing import Any
 
-import pytest
-
-import mailprims
-from mailprims import MaildirStore, Pop3Client, Pop3Server, Users
+from mailprims import MaildirStore, Pop3Client, Pop3Server, SmtpClient, SmtpServer, Users
 
 MESSAGE = (
     b"From: Alice <alice@example.org>\r\n"
@@ -27,26 +20,15 @@ MESSAGE = (
 )
 
 
-def _smtp_server(store: MaildirStore, users: Users) -> Any:
-    server_cls = getattr(mailprims, "SmtpServer", None)
-    if server_cls is None or not hasattr(mailprims, "SmtpClient"):
-        pytest.skip("needs mailprims.SmtpServer and mailprims.SmtpClient")
-    try:
-        return server_cls(store=store, users=users, domains=["example.org"])
-    except NotImplementedError as e:
-        pytest.skip(f"SmtpServer cannot deliver to a MaildirStore yet: {e}")
-
-
 def test_alice_to_bob_over_smtp_and_pop3(tmp_path: pathlib.Path) -> None:
     store = MaildirStore(tmp_path / "mail")
     users = Users(domains=["example.org"])
     users.add("alice", "alice password")
     users.add("bob", "bob password")
-    smtp = _smtp_server(store, users)
+    smtp = SmtpServer(store=store, users=users, domains=["example.org"])
     pop = Pop3Server(store=store, users=users)
     with smtp, pop:
-        client_cls: Any = mailprims.SmtpClient  # type: ignore[attr-defined]
-        with client_cls("127.0.0.1", smtp.port, tls="none") as alice:
+        with SmtpClient("127.0.0.1", smtp.port, tls="none") as alice:
             alice.send(MESSAGE, sender="alice@example.org", recipients=["bob@example.org"])
         inbox = store.mailbox("bob")
         assert len(inbox) == 1
@@ -59,6 +41,10 @@ def test_alice_to_bob_over_smtp_and_pop3(tmp_path: pathlib.Path) -> None:
         with bob() as c:
             assert c.stat()[0] == 1
             got = c.retr_bytes(1)
+            # parsed: the message, and the hop the SMTP server recorded
+            parsed = c.retr(1)
+            assert parsed.subject == "Hello Bob"
+            assert len(parsed.received) == 1
         # byte-identical to what Alice sent, after the trace headers the server added
         assert got.endswith(MESSAGE)
         trace = got[: -len(MESSAGE)]
