@@ -112,9 +112,9 @@ impl Connection {
     }
 
     fn lines(&mut self) -> &mut LineReader<Stream> {
-        // ok: `lines` is only None for the instant of a TLS upgrade, which puts it back or ends
+        // `lines` is only None for the instant of a TLS upgrade, which puts it back or ends
         // the connection.
-        self.lines.as_mut().expect("connection stream present")
+        self.lines.as_mut().expect("connection stream present") // ok: see above
     }
 
     async fn flush(&mut self) -> Result<(), NetError> {
