@@ -10,12 +10,15 @@
 //! No pyo3 here: `crate::python::message` wraps this for Python.
 
 pub mod address;
+pub mod authres;
 pub mod body;
 pub mod date;
 pub mod defects;
 pub mod headers;
+pub mod list_headers;
 pub mod parse;
 pub mod received;
+pub mod tag_list;
 
 use std::borrow::Cow;
 
