@@ -8,11 +8,16 @@ Storage (:mod:`mailprims.store`): :class:`Maildir`, :class:`Mbox`, :class:`Maild
 Messages: :class:`Message` (``Message.parse``, ``Message.parse_file``), :func:`parse_many`,
 and the values they hold: :class:`Part`, :class:`Headers`, :class:`Header`,
 :class:`Address`, :class:`ContentType`, :class:`Received`, :class:`Defect`.
+
+Exploring headers: ``msg.trace()`` (:mod:`mailprims.trace`), the authentication and list
+fields (:mod:`mailprims.fields`), :func:`to_dataframe` for a mailbox, and rich HTML in
+Jupyter. The command line: ``python -m mailprims parse|trace FILE``.
 """
 
 from __future__ import annotations
 
-from mailprims import base64, encoded_word, params, quoted_printable, smtp, tls
+from mailprims import base64, encoded_word, fields, params, quoted_printable, smtp, tls, trace
+from mailprims._dataframe import to_dataframe
 from mailprims._mailprims import (
     Address,
     ContentType,
@@ -48,6 +53,14 @@ from mailprims.exceptions import (
     TlsError,
     UsersFileError,
 )
+from mailprims.fields import (
+    ArcSeal,
+    ArcSet,
+    AuthenticationResults,
+    AuthResult,
+    DkimSignature,
+    ListInfo,
+)
 from mailprims.smtp import (
     AsyncSmtpClient,
     MxRecord,
@@ -59,19 +72,27 @@ from mailprims.smtp import (
     resolve_mx,
 )
 from mailprims.store import Maildir, MaildirEntry, MaildirStore, MaildropLock, Mbox, Users
+from mailprims.trace import Hop, Trace
 
 __all__ = [
     "AccountError",
     "Address",
     "AddressError",
+    "ArcSeal",
+    "ArcSet",
     "AsyncSmtpClient",
+    "AuthResult",
+    "AuthenticationResults",
     "CodecError",
     "ConfigError",
     "ContentType",
     "Defect",
+    "DkimSignature",
     "DnsError",
     "Header",
     "Headers",
+    "Hop",
+    "ListInfo",
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
@@ -99,6 +120,7 @@ __all__ = [
     "SmtpTemporaryError",
     "StoreError",
     "TlsError",
+    "Trace",
     "Users",
     "UsersFileError",
     "__version__",
@@ -106,10 +128,13 @@ __all__ = [
     "deliver",
     "deliver_async",
     "encoded_word",
+    "fields",
     "params",
     "parse_many",
     "quoted_printable",
     "resolve_mx",
     "smtp",
     "tls",
+    "to_dataframe",
+    "trace",
 ]
