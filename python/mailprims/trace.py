@@ -95,14 +95,18 @@ class Hop:
 
     @property
     def sender(self) -> str:
-        """The sending side as analyzers show it: ``name (rdns [ip])``."""
+        """The sending side as analyzers show it: ``name (rdns [ip])``, the name being the
+        one it gave (EHLO) and the parenthesis what the receiver saw."""
         name = self.from_host or ""
-        seen = " ".join(
-            x for x in (self.from_rdns, f"[{self.from_ip}]" if self.from_ip else None) if x
-        )
-        if seen and seen != name and f"[{self.from_ip}]" != name:
-            return f"{name} ({seen})" if name else seen
-        return name
+        seen = []
+        if self.from_rdns:
+            seen.append(self.from_rdns)
+        literal = f"[{self.from_ip}]" if self.from_ip else None
+        if literal and literal.lower() != name.lower():
+            seen.append(literal)
+        if not seen:
+            return name
+        return f"{name} ({' '.join(seen)})" if name else " ".join(seen)
 
     @property
     def tls_label(self) -> str:
@@ -268,8 +272,11 @@ class Trace(Sequence[Hop]):
         parts = [f"{len(self.hops)} hop{'s' if len(self.hops) != 1 else ''}"]
         if self.transit_time is not None:
             parts.append(f"transit {format_delay(self.transit_time)}")
-        if self.delivered_after is not None:
-            parts.append(f"delivered {format_delay(self.delivered_after)} after its Date")
+        after = self.delivered_after
+        if after is not None and after < datetime.timedelta(0):
+            parts.append(f"last stamp {format_delay(-after)} before its Date (clock skew)")
+        elif after is not None:
+            parts.append(f"delivered {format_delay(after)} after its Date")
         skewed = len(self.skewed)
         if skewed:
             parts.append(f"{skewed} negative delay{'s' if skewed != 1 else ''} (clock skew)")
