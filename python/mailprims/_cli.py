@@ -260,7 +260,9 @@ def summary_lines(msg: mp.Message) -> Iterator[str]:
 
 def _one_line(key: object, msg: mp.Message) -> str:
     date = msg.date.strftime("%Y-%m-%d %H:%M") if msg.date else "-" * 16
-    sender = _addresses(msg.from_)[:30]
+    sender = msg.from_[0].email if msg.from_ else ""
+    if len(sender) > 30:
+        sender = sender[:29] + "…"
     flag = f"  [{len(msg.defects)} defects]" if msg.defects else ""
     return f"{key}\t{date}  {sender:<30}  {msg.subject or ''}{flag}"
 
