@@ -350,7 +350,8 @@ impl<'a> Cursor<'a> {
             None | Some(b';' | b'(' | b' ' | b'\t' | b'\r' | b'\n') => None,
             Some(b'"') => Some(self.quoted()),
             Some(_) => {
-                let v = self.take_while(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b';' | b'('));
+                let v =
+                    self.take_while(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b';' | b'('));
                 Some(v.to_string())
             }
         }
@@ -450,9 +451,8 @@ mod tests {
             ("policy", "iprev", "192.0.2.200")
         );
         // Appendix B.5.
-        let a = parse(
-            " example.com;\r\n              dkim=pass (good signature) header.d=example.com",
-        );
+        let a =
+            parse(" example.com;\r\n              dkim=pass (good signature) header.d=example.com");
         assert_eq!(
             prop(&a.results[0].properties[0]),
             ("header", "d", "example.com")
@@ -482,7 +482,11 @@ mod tests {
         assert_eq!(a.version.as_deref(), Some("1"));
         let r = &a.results[0];
         assert_eq!(
-            (r.method.as_str(), r.method_version.as_deref(), r.result.as_str()),
+            (
+                r.method.as_str(),
+                r.method_version.as_deref(),
+                r.result.as_str()
+            ),
             ("dkim", Some("1"), "fail")
         );
         assert_eq!(r.properties.len(), 1);
@@ -571,7 +575,10 @@ mod tests {
         let a = parse("example.com; ??? ; spf=pass; @@@=x; dkim=fail");
         assert_eq!(
             summary(&a),
-            [("spf".into(), "pass".into()), ("dkim".into(), "fail".into())]
+            [
+                ("spf".into(), "pass".into()),
+                ("dkim".into(), "fail".into())
+            ]
         );
     }
 }

@@ -33,10 +33,7 @@ pub fn parse_urls(value: &str) -> UrlList {
                 while p.peek().is_some_and(|c| c != b'>') {
                     p.pos += 1;
                 }
-                let url: String = p
-                    .slice(start, p.pos)
-                    .split_ascii_whitespace()
-                    .collect();
+                let url: String = p.slice(start, p.pos).split_ascii_whitespace().collect();
                 p.eat(b'>');
                 if !url.is_empty() {
                     out.urls.push(url);
@@ -44,10 +41,9 @@ pub fn parse_urls(value: &str) -> UrlList {
             }
             Some(_) => {
                 let start = p.pos;
-                while p
-                    .peek()
-                    .is_some_and(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b',' | b'(' | b'<'))
-                {
+                while p.peek().is_some_and(|c| {
+                    !matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b',' | b'(' | b'<')
+                }) {
                     p.pos += 1;
                 }
                 if p.pos == start {
@@ -72,7 +68,10 @@ fn has_scheme(word: &str) -> bool {
         return false;
     };
     !rest.is_empty()
-        && scheme.bytes().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
         && scheme
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
@@ -111,10 +110,7 @@ pub fn parse_list_id(value: &str) -> ListId {
                 while p.peek().is_some_and(|c| c != b'>') {
                     p.pos += 1;
                 }
-                let id: String = p
-                    .slice(start, p.pos)
-                    .split_ascii_whitespace()
-                    .collect();
+                let id: String = p.slice(start, p.pos).split_ascii_whitespace().collect();
                 p.eat(b'>');
                 if !id.is_empty() {
                     out.id = Some(id);
@@ -122,10 +118,9 @@ pub fn parse_list_id(value: &str) -> ListId {
             }
             Some(_) => {
                 let start = p.pos;
-                while p
-                    .peek()
-                    .is_some_and(|c| !matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'(' | b'<'))
-                {
+                while p.peek().is_some_and(|c| {
+                    !matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'(' | b'<')
+                }) {
                     p.pos += 1;
                 }
                 if p.pos == start {
@@ -166,13 +161,19 @@ mod tests {
         let u = parse_urls(
             " (Use this command to get off the list)\r\n     <mailto:list-manager@host.com?body=unsubscribe%20list>",
         );
-        assert_eq!(u.urls, ["mailto:list-manager@host.com?body=unsubscribe%20list"]);
+        assert_eq!(
+            u.urls,
+            ["mailto:list-manager@host.com?body=unsubscribe%20list"]
+        );
         let u = parse_urls(
             " <ftp://ftp.host.com/list.txt> (FTP),\r\n     <mailto:list@host.com?subject=help>",
         );
         assert_eq!(
             u.urls,
-            ["ftp://ftp.host.com/list.txt", "mailto:list@host.com?subject=help"]
+            [
+                "ftp://ftp.host.com/list.txt",
+                "mailto:list@host.com?subject=help"
+            ]
         );
         let u = parse_urls(" NO (posting not allowed on this list)");
         assert!(u.no);
@@ -197,7 +198,10 @@ mod tests {
         );
         // Without brackets, as some bulk senders write it.
         let u = parse_urls(" mailto:off@example.com, https://example.com/u?x=1 junk");
-        assert_eq!(u.urls, ["mailto:off@example.com", "https://example.com/u?x=1"]);
+        assert_eq!(
+            u.urls,
+            ["mailto:off@example.com", "https://example.com/u?x=1"]
+        );
     }
 
     #[test]
@@ -207,9 +211,17 @@ mod tests {
         assert_eq!(l.description.as_deref(), Some("List Header Mailing List"));
         assert_eq!(l.id.as_deref(), Some("list-header.nisto.com"));
         let l = parse_list_id(" <commonspace-users.list-id.within.com>");
-        assert_eq!((l.description, l.id.as_deref()), (None, Some("commonspace-users.list-id.within.com")));
-        let l = parse_list_id(" \"Lena's Personal <Joke> List\"\r\n         <lenas-jokes.da39efc25c530ad145d41b86f7420c3b.021999.localhost>");
-        assert_eq!(l.description.as_deref(), Some("Lena's Personal <Joke> List"));
+        assert_eq!(
+            (l.description, l.id.as_deref()),
+            (None, Some("commonspace-users.list-id.within.com"))
+        );
+        let l = parse_list_id(
+            " \"Lena's Personal <Joke> List\"\r\n         <lenas-jokes.da39efc25c530ad145d41b86f7420c3b.021999.localhost>",
+        );
+        assert_eq!(
+            l.description.as_deref(),
+            Some("Lena's Personal <Joke> List")
+        );
         assert_eq!(
             l.id.as_deref(),
             Some("lenas-jokes.da39efc25c530ad145d41b86f7420c3b.021999.localhost")
@@ -218,12 +230,28 @@ mod tests {
         let l = parse_list_id("SoCal-Raves <scr.socal-raves.org>");
         assert_eq!(l.id.as_deref(), Some("scr.socal-raves.org"));
         // No brackets.
-        assert_eq!(parse_list_id(" list.example.org").id.as_deref(), Some("list.example.org"));
+        assert_eq!(
+            parse_list_id(" list.example.org").id.as_deref(),
+            Some("list.example.org")
+        );
     }
 
     #[test]
     fn malformed_never_panics() {
-        for v in ["", "<", ">", "<<>>", "(", "\"", "NO NO", "é<ü>", ":", "a:", ",,,,", "<\u{1F600}"] {
+        for v in [
+            "",
+            "<",
+            ">",
+            "<<>>",
+            "(",
+            "\"",
+            "NO NO",
+            "é<ü>",
+            ":",
+            "a:",
+            ",,,,",
+            "<\u{1F600}",
+        ] {
             let _ = parse_urls(v);
             let _ = parse_list_id(v);
         }

@@ -61,13 +61,8 @@ pub fn parse(value: &str) -> TagList {
             continue;
         };
         let name = name.trim_matches(|c: char| c.is_ascii_whitespace());
-        let valid_name = name
-            .bytes()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
-            && name
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'_');
+        let valid_name = name.bytes().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
         if !valid_name {
             out.malformed += 1;
             continue;

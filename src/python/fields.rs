@@ -26,7 +26,12 @@ type ResultTuple = (
 fn authres_parse(
     value: &str,
     arc: bool,
-) -> (Option<String>, Option<String>, Option<u32>, Vec<ResultTuple>) {
+) -> (
+    Option<String>,
+    Option<String>,
+    Option<u32>,
+    Vec<ResultTuple>,
+) {
     let a = if arc {
         authres::parse_arc(value)
     } else {
