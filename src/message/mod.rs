@@ -764,6 +764,17 @@ fn exercise_document(doc: &Document, depth: usize) {
         );
         for f in m.fields() {
             let _ = (f.decoded(), f.name_str());
+            // The structured-field grammars, on every field (not only their own).
+            let u = f.unfolded();
+            let _ = (
+                authres::parse(&u),
+                authres::parse_arc(&u),
+                tag_list::parse(&u),
+            );
+            let _ = (
+                list_headers::parse_urls(&u),
+                list_headers::parse_list_id(&u),
+            );
         }
         for p in m.walk() {
             let Some(part) = doc.part(p) else { continue };
