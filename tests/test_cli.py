@@ -166,8 +166,7 @@ def test_not_a_maildir_and_trace_of_a_mailbox(tmp_path: Path) -> None:
     p = run("parse", str(tmp_path))
     assert p.returncode == 1
     assert (
-        p.stderr.strip()
-        == f"mailprims parse: error: {tmp_path}: a directory, but not a Maildir (no cur/ or new/)"
+        p.stderr.strip() == f"mailprims parse: error: {tmp_path}: not a Maildir (no cur/ or new/)"
     )
     make_mbox(tmp_path / "inbox", 2)
     p = run("trace", str(tmp_path / "inbox"))
@@ -184,6 +183,25 @@ def test_path_through_a_file(tmp_path: Path) -> None:
         1,
         f"mailprims parse: error: {path / 'x'}: Not a directory",
     )
+
+
+def test_format_option(tmp_path: Path) -> None:
+    # A message saved with an mbox From_ line (CPython's msg_25.txt has one) is a one-message
+    # mbox by default; --format message reads it as one message.
+    path = tmp_path / "saved.eml"
+    path.write_bytes(b"From MAILER-DAEMON Fri Apr 06 16:46:09 2001\n" + SEED.read_bytes())
+    p = run("parse", str(path))
+    assert p.stdout.splitlines()[-1] == f"1 message, 0 with defects (mbox {path})"
+    p = run("parse", "--format", "message", str(path))
+    assert p.stdout.startswith("From:       Robin Whittle <rw@firstpr.com.au>\n")
+    assert 'invalid-header-line: an mbox "From " line precedes the headers' in p.stdout
+    p = run("parse", "--format", "maildir", str(path))
+    assert (p.returncode, p.stderr.strip()) == (
+        1,
+        f"mailprims parse: error: {path}: not a Maildir (no cur/ or new/)",
+    )
+    assert run("parse", "--format", "mbox", "-", stdin=b"").returncode == 1
+    assert run("parse", "--format", "nonsense", str(path)).returncode == 2
 
 
 def test_usage_errors_exit_2() -> None:

@@ -271,18 +271,25 @@ def _one_line(key: object, msg: mp.Message) -> str:
 # inputs
 
 
-def _read_input(path: str) -> tuple[str, Any]:
-    """``("message", Message)``, ``("mbox", Mbox)`` or ``("maildir", Maildir)``."""
+def _read_input(path: str, kind: str = "auto") -> tuple[str, Any]:
+    """``("message", Message)``, ``("mbox", Mbox)`` or ``("maildir", Maildir)``; ``kind``
+    ``"auto"`` tells them apart (a directory with ``cur/`` or ``new/``, a file whose first
+    line is an mbox ``From `` line, else one message)."""
     if path == "-":
+        if kind not in ("auto", "message"):
+            raise CommandError(f"standard input is read as one message, not a {kind}")
         return "message", mp.Message.parse(sys.stdin.buffer.read())
     try:
-        if os.path.isdir(path):
+        if kind == "auto" and os.path.isdir(path):
+            kind = "maildir"
+        if kind == "maildir":
             if not any(os.path.isdir(os.path.join(path, d)) for d in ("cur", "new")):
-                raise CommandError(f"{path}: a directory, but not a Maildir (no cur/ or new/)")
+                raise CommandError(f"{path}: not a Maildir (no cur/ or new/)")
             return "maildir", mp.Maildir(path, create=False)
-        with open(path, "rb") as f:
-            head = f.read(5)
-        if head == b"From ":
+        if kind == "auto":
+            with open(path, "rb") as f:
+                kind = "mbox" if f.read(5) == b"From " else "message"
+        if kind == "mbox":
             return "mbox", mp.Mbox(path, create=False)
         return "message", mp.Message.parse_file(path)
     except OSError as e:
@@ -302,7 +309,7 @@ def _mailbox_items(kind: str, box: Any) -> Iterator[tuple[object, mp.Message]]:
 
 
 def cmd_parse(args: argparse.Namespace, out: TextIO) -> int:
-    kind, obj = _read_input(args.file)
+    kind, obj = _read_input(args.file, args.format)
     if kind == "message":
         if args.json:
             json.dump(message_to_dict(obj), out, indent=2, ensure_ascii=False)
@@ -324,7 +331,8 @@ def cmd_parse(args: argparse.Namespace, out: TextIO) -> int:
             defective += bool(msg.defects)
             progress.update()
     if not args.json:
-        out.write(f"{count:,} messages, {defective:,} with defects ({kind} {args.file})\n")
+        noun = "message" if count == 1 else "messages"
+        out.write(f"{count:,} {noun}, {defective:,} with defects ({kind} {args.file})\n")
     return 0
 
 
@@ -360,6 +368,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("file", metavar="FILE", help="message file, mbox file, Maildir, or -")
     p.add_argument(
         "--json", action="store_true", help="print everything as JSON (JSON Lines for a mailbox)"
+    )
+    p.add_argument(
+        "--format",
+        choices=("auto", "message", "mbox", "maildir"),
+        default="auto",
+        help="what FILE is (default: auto; a file starting with a 'From ' line is an mbox)",
     )
     p.set_defaults(handler=cmd_parse)
     t = sub.add_parser(
