@@ -10,11 +10,26 @@ and the values they hold: :class:`Part`, :class:`Headers`, :class:`Header`,
 :class:`Address`, :class:`ContentType`, :class:`Received`, :class:`Defect`.
 
 POP3 (:mod:`mailprims.pop3`): :class:`Pop3Client`, :class:`AsyncPop3Client`, :class:`Pop3Server`.
+Exploring headers: ``msg.trace()`` (:mod:`mailprims.trace`), the authentication and list
+fields (:mod:`mailprims.fields`), :func:`to_dataframe` for a mailbox, and rich HTML in
+Jupyter. The command line: ``python -m mailprims parse|trace FILE``.
 """
 
 from __future__ import annotations
 
-from mailprims import base64, encoded_word, params, quoted_printable, smtp, smtp_server, tls
+from mailprims import (
+    base64,
+    encoded_word,
+    fields,
+    params,
+    pop3,
+    quoted_printable,
+    smtp,
+    smtp_server,
+    tls,
+    trace,
+)
+from mailprims._dataframe import to_dataframe
 from mailprims._mailprims import (
     Address,
     ContentType,
@@ -50,6 +65,14 @@ from mailprims.exceptions import (
     TlsError,
     UsersFileError,
 )
+from mailprims.fields import (
+    ArcSeal,
+    ArcSet,
+    AuthenticationResults,
+    AuthResult,
+    DkimSignature,
+    ListInfo,
+)
 from mailprims.pop3 import AsyncPop3Client, Pop3Client, Pop3Server
 from mailprims.smtp import (
     AsyncSmtpClient,
@@ -63,21 +86,29 @@ from mailprims.smtp import (
 )
 from mailprims.smtp_server import Envelope, Session, Sink, SmtpServer
 from mailprims.store import Maildir, MaildirEntry, MaildirStore, MaildropLock, Mbox, Users
+from mailprims.trace import Hop, Trace
 
 __all__ = [
     "AccountError",
     "Address",
     "AddressError",
+    "ArcSeal",
+    "ArcSet",
     "AsyncPop3Client",
     "AsyncSmtpClient",
+    "AuthResult",
+    "AuthenticationResults",
     "CodecError",
     "ConfigError",
     "ContentType",
     "Defect",
+    "DkimSignature",
     "DnsError",
     "Envelope",
     "Header",
     "Headers",
+    "Hop",
+    "ListInfo",
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
@@ -110,6 +141,7 @@ __all__ = [
     "SmtpTemporaryError",
     "StoreError",
     "TlsError",
+    "Trace",
     "Users",
     "UsersFileError",
     "__version__",
@@ -117,11 +149,15 @@ __all__ = [
     "deliver",
     "deliver_async",
     "encoded_word",
+    "fields",
     "params",
     "parse_many",
+    "pop3",
     "quoted_printable",
     "resolve_mx",
     "smtp",
     "smtp_server",
     "tls",
+    "to_dataframe",
+    "trace",
 ]

@@ -10,12 +10,15 @@
 //! No pyo3 here: `crate::python::message` wraps this for Python.
 
 pub mod address;
+pub mod authres;
 pub mod body;
 pub mod date;
 pub mod defects;
 pub mod headers;
+pub mod list_headers;
 pub mod parse;
 pub mod received;
+pub mod tag_list;
 
 use std::borrow::Cow;
 
@@ -761,6 +764,17 @@ fn exercise_document(doc: &Document, depth: usize) {
         );
         for f in m.fields() {
             let _ = (f.decoded(), f.name_str());
+            // The structured-field grammars, on every field (not only their own).
+            let u = f.unfolded();
+            let _ = (
+                authres::parse(&u),
+                authres::parse_arc(&u),
+                tag_list::parse(&u),
+            );
+            let _ = (
+                list_headers::parse_urls(&u),
+                list_headers::parse_list_id(&u),
+            );
         }
         for p in m.walk() {
             let Some(part) = doc.part(p) else { continue };

@@ -6,6 +6,7 @@ use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
 
+use super::fields::{Helper, call_python};
 use crate::message::{Document, Field, PartId};
 
 /// The header section of a message or part: every field in order, looked up by name without
@@ -131,6 +132,11 @@ impl PyHeaders {
             .filter(|f| name.is_none_or(|n| f.is(n)))
             .map(|f| header_object(py, f))
             .collect()
+    }
+
+    /// HTML for Jupyter: a table of the fields (escaped).
+    fn _repr_html_<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        call_python(slf.as_any(), Helper::Display, "headers_html")
     }
 
     fn __repr__(&self) -> String {

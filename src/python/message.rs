@@ -14,6 +14,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use super::buffer::{BytesLike, DETACH_THRESHOLD, new_bytes};
+use super::fields::{Helper, call_python};
 use super::headers::PyHeaders;
 use super::values::{PyAddress, PyContentType, PyDefect, PyReceived, to_datetime, type_error};
 use crate::message::{Body, Document, MessageId, PartId, Source};
@@ -545,6 +546,42 @@ impl PyMessage {
         list_of(t.bind(py))
     }
 
+    /// Every Authentication-Results result (RFC 8601), newest field first: a list of
+    /// :class:`mailprims.fields.AuthResult`.
+    #[getter]
+    fn authentication_results<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        call_python(slf.as_any(), Helper::Fields, "authentication_results_of")
+    }
+
+    /// The DKIM-Signature fields (RFC 6376), in order: :class:`mailprims.fields.DkimSignature`.
+    #[getter]
+    fn dkim_signatures<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        call_python(slf.as_any(), Helper::Fields, "dkim_signatures_of")
+    }
+
+    /// The ARC sets (RFC 8617), by instance: :class:`mailprims.fields.ArcSet`.
+    #[getter]
+    fn arc_sets<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        call_python(slf.as_any(), Helper::Fields, "arc_sets_of")
+    }
+
+    /// The mailing-list fields (RFC 2369, 2919, 8058) as :class:`mailprims.fields.ListInfo`,
+    /// or ``None`` when the message has none.
+    #[getter]
+    fn list_info<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        call_python(slf.as_any(), Helper::Fields, "list_info_of")
+    }
+
+    /// The Received hops, oldest first, with delays: a :class:`mailprims.trace.Trace`.
+    fn trace<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        call_python(slf.as_any(), Helper::Trace, "trace_of")
+    }
+
+    /// HTML for Jupyter: summary, header table, MIME tree, trace, body preview (escaped).
+    fn _repr_html_<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        call_python(slf.as_any(), Helper::Display, "message_html")
+    }
+
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let Ok(other) = other.cast::<PyMessage>() else {
             return Ok(py.NotImplemented());
@@ -782,6 +819,11 @@ impl PyPart {
                 Ok(Some(Py::new(py, parse_input(py, input))?))
             })
             .map(|m| m.as_ref().map(|m| m.clone_ref(py)))
+    }
+
+    /// HTML for Jupyter: the part's type, headers, sub-parts and a preview (escaped).
+    fn _repr_html_<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        call_python(slf.as_any(), Helper::Display, "part_html")
     }
 
     /// The part's bytes (header section and body), as in the message.

@@ -4,6 +4,7 @@
 mod buffer;
 mod codec;
 mod errors;
+mod fields;
 mod headers;
 mod message;
 mod pop3;
@@ -27,5 +28,6 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     store::register(m)?;
     smtp_client::register(m)?;
     message::register(m)?;
+    fields::register(m)?;
     Ok(())
 }
