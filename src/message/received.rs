@@ -156,9 +156,12 @@ pub fn parse(value: &str) -> Received {
     let mut fresh = false; // the token after the keyword is the clause value
     let mut with_words: Vec<&str> = Vec::new();
     let mut after_tls_word = false;
+    // An address the receiver saw (TCP-info comment) beats one the sender claimed (an
+    // address literal as its EHLO name), RFC 5321 §4.4.
+    let mut seen_ip = false;
     for (t, _) in clauses {
         if let Token::Comment(c) = t {
-            read_comment(&mut r, clause, c);
+            read_comment(&mut r, clause, c, &mut seen_ip);
             continue;
         }
         if let Some(k) = keyword(t) {
@@ -217,24 +220,30 @@ pub fn parse(value: &str) -> Received {
 }
 
 /// Comments carry the TCP info of the `from` clause and, anywhere, TLS details.
-fn read_comment(r: &mut Received, clause: Option<Clause>, c: &str) {
+fn read_comment(r: &mut Received, clause: Option<Clause>, c: &str, seen_ip: &mut bool) {
     if r.tls.is_none() && read_tls(r, c) {
         return;
     }
     if clause != Some(Clause::From) {
         return;
     }
+    let mut saw = |r: &mut Received, ip: String| {
+        if !*seen_ip {
+            r.from_ip = Some(ip);
+            *seen_ip = true;
+        }
+    };
     for (t, _) in tokenize(c) {
         match t {
             Token::Literal(l) => {
                 if let Some(ip) = ip(l) {
-                    r.from_ip.get_or_insert(ip);
+                    saw(r, ip);
                 }
             }
             Token::Word(w) => {
                 if let Some(ip) = ip(w) {
                     // `(195.41.46.149)`, as LSMTP and qmail write it.
-                    r.from_ip.get_or_insert(ip);
+                    saw(r, ip);
                 } else if let Some(rest) =
                     w.strip_prefix("helo=").or_else(|| w.strip_prefix("HELO="))
                 {
@@ -255,12 +264,22 @@ fn read_comment(r: &mut Received, clause: Option<Clause>, c: &str) {
     }
 }
 
+/// A DNS name: dotted labels ending in an alphabetic top-level label (so version strings
+/// such as `sims.3.5.2000.03.23.18.03.p10` in product comments are not taken), or localhost.
 fn looks_like_host(w: &str) -> bool {
+    if w.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    let w = w.trim_end_matches('.');
+    let Some((_, tld)) = w.rsplit_once('.') else {
+        return false;
+    };
     !w.contains('=')
         && !w.contains('@')
-        && (w.contains('.') || w.eq_ignore_ascii_case("localhost"))
         && w.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        && (tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic())
+            || tld.to_ascii_lowercase().starts_with("xn--"))
 }
 
 /// Recognise the TLS notes of Postfix, sendmail, Exim and Microsoft.
@@ -330,6 +349,30 @@ fn ip(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn observed_address_beats_claimed_literal() {
+        let r = parse(
+            "from [192.168.1.20] (host.example.net [203.0.113.9]) by mx.example.org with ESMTP id 1; Mon, 8 Mar 2010 11:37:17 +0100",
+        );
+        assert_eq!(r.from_host.as_deref(), Some("[192.168.1.20]"));
+        assert_eq!(r.from_ip.as_deref(), Some("203.0.113.9"));
+        assert_eq!(r.from_rdns.as_deref(), Some("host.example.net"));
+        // With no TCP-info comment, the literal is all there is.
+        let r = parse("from [192.0.2.7] by mx.example.org; Mon, 8 Mar 2010 11:37:17 +0100");
+        assert_eq!(r.from_ip.as_deref(), Some("192.0.2.7"));
+    }
+
+    #[test]
+    fn product_versions_are_not_host_names() {
+        // CPython test_email msg_16.txt (Sun Internet Mail Server)
+        let r = parse(
+            "from cougar.noc.ucla.edu\r\n (Sun Internet Mail Server sims.3.5.2000.03.23.18.03.p10)\r\n id <0GK500B01D0B8X@cougar.noc.ucla.edu>; Sun, 23 Sep 2001 20:14:35 -0700 (PDT)",
+        );
+        assert_eq!(r.from_host.as_deref(), Some("cougar.noc.ucla.edu"));
+        assert_eq!(r.from_rdns, None);
+        assert_eq!(r.id.as_deref(), Some("0GK500B01D0B8X@cougar.noc.ucla.edu"));
+    }
 
     fn p(s: &str) -> Received {
         parse(&s.replace("\r\n", "").replace('\n', ""))
