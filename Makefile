@@ -15,12 +15,12 @@ PEER_PACKAGES ?= postfix dovecot-core dovecot-imapd dovecot-pop3d
 PEER_PACKAGES += swaks libnet-ssleay-perl libio-socket-ssl-perl
 
 .PHONY: demo test bench build venv peers lint rust-test pytest stubtest clean
-.PHONY: fuzz
+.PHONY: fuzz fuzz-smoke
 
 demo: build
 	$(PY) -m mailprims demo
 
-test: peers build lint rust-test stubtest pytest
+test: peers build lint rust-test stubtest pytest fuzz-smoke
 
 bench: build
 	$(PY) -m pip install --quiet "aiosmtplib>=3"
@@ -67,16 +67,21 @@ stubtest: build
 pytest: build
 	$(PY) -m pytest tests README.md python/mailprims --doctest-modules
 
+# A bounded fuzzing run for CI.
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=45
+
 clean:
 	rm -rf $(VENV) target .pytest_cache .hypothesis .mypy_cache .ruff_cache
 
-# libFuzzer on the message parser for FUZZ_SECONDS, seeded with tests/corpus (needs the
-# nightly toolchain; installs cargo-fuzz once). `cargo test` runs a bounded mutation test of
-# the same entry point on stable.
+# libFuzzer (with AddressSanitizer) on the message parser for FUZZ_SECONDS, seeded with
+# tests/corpus; `make test` runs it for a bounded time. cargo-fuzz needs nightly compiler
+# flags: the one stable toolchain here provides them with RUSTC_BOOTSTRAP=1. `cargo test`
+# also runs a bounded mutation test of the same entry point.
 FUZZ_SECONDS ?= 60
 fuzz:
-	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
 	mkdir -p fuzz/corpus/parse_message
-	cd fuzz && cargo +nightly fuzz run parse_message corpus/parse_message \
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run parse_message corpus/parse_message \
 	  ../tests/corpus/rfc ../tests/corpus/seed ../tests/corpus/feature ../tests/corpus/malformed \
 	  -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536
