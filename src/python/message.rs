@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::buffer::{BytesLike, DETACH_THRESHOLD, new_bytes};
 use super::fields::{Helper, call_python};
@@ -855,11 +855,11 @@ impl PyPart {
 /// number of CPUs. Returns the messages in order.
 #[pyfunction]
 #[pyo3(signature = (items, *, threads = None))]
-pub fn parse_many(
-    py: Python<'_>,
-    items: &Bound<'_, PyAny>,
+pub fn parse_many<'py>(
+    py: Python<'py>,
+    items: &Bound<'py, PyAny>,
     threads: Option<usize>,
-) -> PyResult<Vec<PyMessage>> {
+) -> PyResult<Bound<'py, PyList>> {
     if threads == Some(0) {
         return Err(PyValueError::new_err("threads must be at least 1"));
     }
@@ -877,9 +877,12 @@ pub fn parse_many(
     }
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .min(inputs.len().max(1));
-    let docs = py.detach(|| parse_parallel(inputs, threads));
-    Ok(docs.into_iter().map(|doc| PyMessage::new(doc, 0)).collect())
+        .min(inputs.len().div_ceil(CHUNK).max(1));
+    if threads <= 1 {
+        let docs = py.detach(|| inputs.into_iter().map(parse_shared).collect::<Vec<_>>());
+        return PyList::new(py, docs.into_iter().map(|doc| PyMessage::new(doc, 0)));
+    }
+    parse_pipelined(py, inputs, threads)
 }
 
 /// Messages per unit of work handed to a thread: small enough to balance, large enough
@@ -892,11 +895,17 @@ fn parse_shared(input: Input) -> Parsed {
     Arc::new(Document::parse(input.into_source()))
 }
 
-fn parse_parallel(inputs: Vec<Input>, threads: usize) -> Vec<Parsed> {
-    if threads <= 1 || inputs.len() <= CHUNK {
-        return inputs.into_iter().map(parse_shared).collect();
-    }
-    let mut chunks = Vec::new();
+/// Worker threads parse chunks without the GIL while this thread turns finished chunks into
+/// Python objects. Making a `Message` object needs the GIL and costs about half as much as
+/// parsing a small message, so doing it after all parsing is done would cap the speed-up
+/// well below the number of cores.
+fn parse_pipelined<'py>(
+    py: Python<'py>,
+    inputs: Vec<Input>,
+    threads: usize,
+) -> PyResult<Bound<'py, PyList>> {
+    let total = inputs.len();
+    let mut chunks = Vec::with_capacity(total.div_ceil(CHUNK));
     let mut it = inputs.into_iter();
     let mut start = 0;
     loop {
@@ -908,35 +917,39 @@ fn parse_parallel(inputs: Vec<Input>, threads: usize) -> Vec<Parsed> {
         chunks.push((start, chunk));
         start += n;
     }
-    let total = start;
     let queue = Mutex::new(chunks.into_iter());
-    let done: Mutex<Vec<(usize, Vec<Parsed>)>> = Mutex::new(Vec::new());
-    let work = || {
-        loop {
-            let next = match queue.lock() {
-                Ok(mut q) => q.next(),
-                Err(_) => None,
-            };
-            let Some((start, chunk)) = next else { break };
-            let parsed: Vec<Parsed> = chunk.into_iter().map(parse_shared).collect();
-            if let Ok(mut d) = done.lock() {
-                d.push((start, parsed));
+    let out = PyList::new(py, (0..total).map(|_| py.None()))?;
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<Parsed>)>();
+    std::thread::scope(|s| -> PyResult<()> {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let queue = &queue;
+            s.spawn(move || {
+                loop {
+                    let next = match queue.lock() {
+                        Ok(mut q) => q.next(),
+                        Err(_) => None,
+                    };
+                    let Some((start, chunk)) = next else { break };
+                    let parsed: Vec<Parsed> = chunk.into_iter().map(parse_shared).collect();
+                    if tx.send((start, parsed)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // (A Mutex makes the receiver shareable with the GIL-free closure.)
+        let rx = Mutex::new(rx);
+        // Ends when every worker has finished and dropped its sender.
+        while let Some((start, parsed)) = py.detach(|| rx.lock().ok()?.recv().ok()) {
+            for (i, doc) in parsed.into_iter().enumerate() {
+                out.set_item(start + i, Bound::new(py, PyMessage::new(doc, 0))?)?;
             }
         }
-    };
-    std::thread::scope(|s| {
-        // The calling thread is one of the workers: it is already running, so one thread
-        // fewer to start and to wake.
-        for _ in 1..threads {
-            s.spawn(work);
-        }
-        work();
-    });
-    let mut done = done.into_inner().unwrap_or_default();
-    done.sort_by_key(|(start, _)| *start);
-    let out: Vec<Parsed> = done.into_iter().flat_map(|(_, v)| v).collect();
-    debug_assert_eq!(out.len(), total);
-    out
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
