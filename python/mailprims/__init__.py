@@ -8,6 +8,8 @@ Storage (:mod:`mailprims.store`): :class:`Maildir`, :class:`Mbox`, :class:`Maild
 Messages: :class:`Message` (``Message.parse``, ``Message.parse_file``), :func:`parse_many`,
 and the values they hold: :class:`Part`, :class:`Headers`, :class:`Header`,
 :class:`Address`, :class:`ContentType`, :class:`Received`, :class:`Defect`.
+Building and editing: ``Message.build``, :class:`MessageBuilder`, :class:`Attachment`,
+``msg.reply()``, ``msg.forward()``, and ``msg.edit()`` (a :class:`MessageEditor`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from __future__ import annotations
 from mailprims import base64, encoded_word, params, quoted_printable, smtp, tls
 from mailprims._mailprims import (
     Address,
+    Attachment,
     ContentType,
     Defect,
     Header,
     Headers,
     Message,
+    MessageBuilder,
+    MessageEditor,
     Part,
     Received,
     __version__,
@@ -65,6 +70,7 @@ __all__ = [
     "Address",
     "AddressError",
     "AsyncSmtpClient",
+    "Attachment",
     "CodecError",
     "ConfigError",
     "ContentType",
@@ -82,6 +88,8 @@ __all__ = [
     "MaildropLock",
     "Mbox",
     "Message",
+    "MessageBuilder",
+    "MessageEditor",
     "MessageNotFoundError",
     "MxRecord",
     "ParseError",

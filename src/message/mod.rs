@@ -11,11 +11,14 @@
 
 pub mod address;
 pub mod body;
+pub mod build;
 pub mod date;
 pub mod defects;
+pub mod edit;
 pub mod headers;
 pub mod parse;
 pub mod received;
+pub mod reply;
 
 use std::borrow::Cow;
 

@@ -2,6 +2,7 @@
 //! folder; the core modules know nothing about Python.
 
 mod buffer;
+mod build;
 mod codec;
 mod errors;
 mod headers;
@@ -23,5 +24,6 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     store::register(m)?;
     smtp_client::register(m)?;
     message::register(m)?;
+    build::register(m)?;
     Ok(())
 }
