@@ -125,7 +125,9 @@ def test_seed_rfc2046_multipart_example() -> None:
     check_wire_form(bytes(built))
 
 
-ALICE_BODY = "Hello Bob\nThis is a small message containing 4 lines of text.\nBest regards,\nAlice\n"
+ALICE_BODY = (
+    "Hello Bob\nThis is a small message containing 4 lines of text.\nBest regards,\nAlice\n"
+)
 
 
 def alice_message(**extra: Any) -> mp.Message:
@@ -209,7 +211,11 @@ def test_structure_text_html_inline_images_and_attachments() -> None:
         "inline",
         b"\x89PNG\r\n",
     )
-    assert (csv.filename, csv.transfer_encoding, csv.payload) == ("rates.csv", "7bit", b"a,b\r\n1,2\r\n")
+    assert (csv.filename, csv.transfer_encoding, csv.payload) == (
+        "rates.csv",
+        "7bit",
+        b"a,b\r\n1,2\r\n",
+    )
     assert (data.transfer_encoding, data.payload) == ("base64", bytes(range(256)))
     assert m.mime_version == "1.0" and m.defects == []
     check_wire_form(bytes(m))
@@ -231,7 +237,9 @@ def test_defaults_date_message_id_mime_version() -> None:
     other = mp.Message.build(from_="zoe@sub.example.org", text="x")
     assert other.message_id != m.message_id
     assert m.mime_version == "1.0"
-    assert re.search(rb"\r\nDate: \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\r\n", bytes(m))
+    assert re.search(
+        rb"\r\nDate: \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\r\n", bytes(m)
+    )
 
 
 def test_dates_from_datetime() -> None:
@@ -295,7 +303,9 @@ def test_boundaries_are_random_and_not_in_the_content() -> None:
             if p.is_multipart:
                 b = p.content_type.params["boundary"]
                 boundaries.add(b)
-                delimiters = re.findall(rb"(?m)^--" + re.escape(b.encode()) + rb"(--)?\r$", bytes(m))
+                delimiters = re.findall(
+                    rb"(?m)^--" + re.escape(b.encode()) + rb"(--)?\r$", bytes(m)
+                )
                 assert len(delimiters) == len(p.parts) + 1
         assert m.text == tricky.replace("\n", "\r\n")
     assert len(boundaries) == 6
@@ -349,7 +359,9 @@ def test_attached_message_is_kept_as_it_is() -> None:
 
 def test_message_builder_full_control() -> None:
     b = mp.MessageBuilder(from_="a@example.com", to=["b@example.com"], subject="s")
-    b.add_header("X-Mailer", "mailprims").add_header("Received", "from a by b; Mon, 8 Mar 2010 19:55:06 -0600")
+    b.add_header("X-Mailer", "mailprims").add_header(
+        "Received", "from a by b; Mon, 8 Mar 2010 19:55:06 -0600"
+    )
     b.add_header("Received", "from c by d; Mon, 8 Mar 2010 19:55:05 -0600")
     b.set_header("Subject", "replaced").set_header("Sender", mp.Address("Sec", "sec@example.com"))
     b.set_header("Message-ID", "<fixed@example.com>").set_header("References", ["<r1@x>", "r2@x"])
@@ -445,13 +457,21 @@ HEADER_TEXT = st.text(
     st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\0"), max_size=120
 )
 NAME = HEADER_TEXT.filter(lambda s: s == s.strip()).map(lambda s: s[:60].strip())
-LOCAL = st.from_regex(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,16}(\.[A-Za-z0-9_-]{1,8})?", fullmatch=True)
-DOMAIN = st.sampled_from(["example.com", "mail.example.org", "xn--bcher-kva.example", "[192.0.2.1]"])
+LOCAL = st.from_regex(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]{1,16}(\.[A-Za-z0-9_-]{1,8})?", fullmatch=True
+)
+DOMAIN = st.sampled_from(
+    ["example.com", "mail.example.org", "xn--bcher-kva.example", "[192.0.2.1]"]
+)
 EMAIL = st.builds(lambda local, domain: f"{local}@{domain}", LOCAL, DOMAIN)
 ADDRESS = st.builds(mp.Address, NAME, EMAIL)
 BODY = st.text(st.characters(blacklist_categories=("Cs",)), max_size=400)
 FILENAME = (
-    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\0"), min_size=1, max_size=80)
+    st.text(
+        st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\0"),
+        min_size=1,
+        max_size=80,
+    )
     .filter(lambda s: s == s.strip() and s != "")
     .filter(lambda s: not (mp.Attachment(s, b"").content_type.startswith("message/")))
 )
@@ -530,9 +550,9 @@ def test_round_trip_through_mailprims_and_the_stdlib(
     def squeeze(s: str) -> str:
         return "".join(s.split())
 
-    for header, given in (("from", [sender]), ("to", to), ("cc", cc)):
-        got = [(a.display_name, a.addr_spec) for a in em[header].addresses] if given else []
-        assert [(squeeze(n), e) for n, e in got] == [(squeeze(a.name), a.email) for a in given]
+    for header, expected in (("from", [sender]), ("to", to), ("cc", cc)):
+        got = [(a.display_name, a.addr_spec) for a in em[header].addresses] if expected else []
+        assert [(squeeze(n), e) for n, e in got] == [(squeeze(a.name), a.email) for a in expected]
     assert str(em["subject"]) == subject
     assert str(em["x-tag"]) == tag
     assert em["date"].datetime == date
@@ -542,4 +562,6 @@ def test_round_trip_through_mailprims_and_the_stdlib(
     if html is not None:
         body = em.get_body(("html",))
         assert body is not None and lines(body.get_content()) == lines(html)
-    assert [(p.get_filename(), p.get_payload(decode=True)) for p in em.iter_attachments()] == attachments
+    assert [
+        (p.get_filename(), p.get_payload(decode=True)) for p in em.iter_attachments()
+    ] == attachments

@@ -24,7 +24,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use mail_builder::headers::Header;
 use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::message_id::MessageId;
-use mail_builder::mime::{BodyPart, MimePart};
 use memchr::memmem;
 
 use super::address::{self, Address};
@@ -78,7 +77,7 @@ impl fmt::Display for BuildError {
             ),
             BuildError::InvalidName { name } => write!(
                 f,
-                "{name:?} is not a valid header field name (printable ASCII except ':')"
+                "{name:?} is not a valid header field name (1 to 76 printable ASCII characters, no ':')"
             ),
             BuildError::InvalidAddress { text, reason } => {
                 write!(f, "invalid address {text:?}: {reason}")
@@ -189,7 +188,11 @@ pub fn is_once(name: &str) -> bool {
 /// Check a field name a user gives: RFC 5322 §3.6.8 `ftext`, and not one of the MIME
 /// structure fields the builder writes.
 pub fn check_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.bytes().any(|b| !(33..=126).contains(&b) || b == b':') {
+    // A name longer than a folded line could not share the line with any value.
+    if name.is_empty()
+        || name.len() > FOLD - 2
+        || name.bytes().any(|b| !(33..=126).contains(&b) || b == b':')
+    {
         return Err(BuildError::InvalidName {
             name: name.to_owned(),
         });
@@ -311,13 +314,18 @@ fn addr_spec_problem(email: &str) -> Option<&'static str> {
                 _ => {}
             }
         }
-    } else if local.split('.').any(|atom| atom.is_empty() || !atom.chars().all(is_atext)) {
+    } else if local
+        .split('.')
+        .any(|atom| atom.is_empty() || !atom.chars().all(is_atext))
+    {
         return Some("the part before @ is not a dot-atom (RFC 5322 §3.4.1)");
     }
     if let Some(literal) = domain.strip_prefix('[') {
-        let ok = literal
-            .strip_suffix(']')
-            .is_some_and(|l| !l.is_empty() && l.bytes().all(|b| (33..=126).contains(&b) && !b"[]\\".contains(&b)));
+        let ok = literal.strip_suffix(']').is_some_and(|l| {
+            !l.is_empty()
+                && l.bytes()
+                    .all(|b| (33..=126).contains(&b) && !b"[]\\".contains(&b))
+        });
         if !ok {
             return Some("a malformed domain literal");
         }
@@ -399,7 +407,7 @@ pub fn parse_ids(field: &str, text: &str) -> Result<Vec<String>> {
 
 fn parse_date(field: &str, text: &str) -> Result<String> {
     check_line(field, text)?;
-    if super::date::parse(text.as_bytes()).is_none() {
+    if text.len() > 200 || super::date::parse(text.as_bytes()).is_none() {
         return Err(BuildError::InvalidValue {
             field: field.to_owned(),
             reason: format!("{text:?} is not an RFC 5322 date-time"),
@@ -670,9 +678,7 @@ fn text_needs_words(text: &str, utf8: bool) -> bool {
         || text.starts_with([' ', '\t'])
         || text.ends_with([' ', '\t'])
         || text.contains("=?")
-        || text
-            .split([' ', '\t'])
-            .any(|w| w.len() > MAX_RUN - FOLD)
+        || text.split([' ', '\t']).any(|w| w.len() > MAX_RUN - FOLD)
 }
 
 fn write_text(out: &mut Vec<u8>, name: &str, text: &str, utf8: bool) {
@@ -699,7 +705,9 @@ fn write_phrase(f: &mut Folder<'_>, name: &str, utf8: bool, tail: &str) {
         return write_encoded(f, name, tail);
     }
     let plain = !name.is_empty()
-        && name.split(' ').all(|w| !w.is_empty() && w.chars().all(is_atext));
+        && name
+            .split(' ')
+            .all(|w| !w.is_empty() && w.chars().all(is_atext));
     let display: Cow<'_, str> = if plain {
         Cow::Borrowed(name)
     } else {
@@ -757,13 +765,13 @@ fn write_addresses(out: &mut Vec<u8>, name: &str, list: &[Address], utf8: bool) 
                     j += 1;
                 }
                 write_phrase(&mut f, group, utf8, ":");
-                for k in i..j {
-                    let tail = match (k + 1 < j, more_after(j)) {
+                for (k, member) in list[i..j].iter().enumerate() {
+                    let tail = match (i + k + 1 < j, more_after(j)) {
                         (true, _) => ",",
                         (false, true) => ";,",
                         (false, false) => ";",
                     };
-                    write_mailbox(&mut f, &list[k], utf8, tail);
+                    write_mailbox(&mut f, member, utf8, tail);
                 }
                 i = j;
             }
@@ -849,9 +857,8 @@ pub struct MediaType {
 
 fn is_token(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b)
-        })
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
 }
 
 impl MediaType {
@@ -960,29 +967,35 @@ impl Attachment<'_> {
 /// Text with every line break (CRLF, bare CR, bare LF) made CRLF, as MIME's canonical
 /// text form wants (RFC 2046 §4.1.1); the stdlib splits lines the same way.
 pub fn crlf_text(text: &str) -> Cow<'_, str> {
-    let bytes = text.as_bytes();
-    let clean = !bytes.iter().enumerate().any(|(i, &b)| {
-        (b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
-            || (b == b'\n' && (i == 0 || bytes[i - 1] != b'\r'))
-    });
+    let data = text.as_bytes();
+    let mut breaks = memchr::memchr2_iter(b'\r', b'\n', data).peekable();
+    let mut clean = true;
+    while let Some(i) = breaks.next() {
+        if data[i] == b'\r' && data.get(i + 1) == Some(&b'\n') {
+            breaks.next();
+        } else {
+            clean = false;
+            break;
+        }
+    }
     if clean {
         return Cow::Borrowed(text);
     }
-    let mut out = String::with_capacity(text.len() + text.len() / 32 + 2);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                out.push_str("\r\n");
-            }
-            '\n' => out.push_str("\r\n"),
-            c => out.push(c),
+    let mut out = Vec::with_capacity(data.len() + data.len() / 32 + 2);
+    let mut last = 0;
+    let mut breaks = memchr::memchr2_iter(b'\r', b'\n', data).peekable();
+    while let Some(i) = breaks.next() {
+        out.extend_from_slice(&data[last..i]);
+        out.extend_from_slice(b"\r\n");
+        last = i + 1;
+        if data[i] == b'\r' && data.get(i + 1) == Some(&b'\n') {
+            breaks.next();
+            last = i + 2;
         }
     }
-    Cow::Owned(out)
+    out.extend_from_slice(&data[last..]);
+    // Only ASCII line breaks were replaced, so the bytes are still UTF-8.
+    Cow::Owned(String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// Bare LFs made CRLF (a message read from a Unix file, say); CRLFs kept.
@@ -1039,8 +1052,49 @@ fn shape(data: &[u8]) -> Shape {
     s
 }
 
-/// The cheaper of quoted-printable and Base64 for `data`, encoded.
-fn qp_or_base64(data: &[u8], binary: bool) -> (&'static str, Vec<u8>) {
+/// How a leaf's body goes out.
+enum LeafBody<'b> {
+    /// As it is: 7bit or 8bit text, an attached message.
+    Verbatim(Cow<'b, [u8]>),
+    /// Base64 in 76-character lines, encoded straight into the output.
+    Base64(Cow<'b, [u8]>),
+    /// Already encoded (quoted-printable).
+    Encoded(Vec<u8>),
+}
+
+impl LeafBody<'_> {
+    fn len(&self) -> usize {
+        match self {
+            LeafBody::Verbatim(b) => b.len(),
+            LeafBody::Base64(b) => base64::encoded_len(b.len(), Some(76)),
+            LeafBody::Encoded(v) => v.len(),
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            LeafBody::Verbatim(b) => out.extend_from_slice(b),
+            LeafBody::Encoded(v) => out.extend_from_slice(v),
+            LeafBody::Base64(b) => {
+                let start = out.len();
+                out.resize(start + base64::encoded_len(b.len(), Some(76)), 0);
+                base64::encode_into(b, Some(76), &mut out[start..]);
+            }
+        }
+    }
+
+    /// Content that goes out as it is, where a boundary could appear. Base64 and
+    /// quoted-printable output cannot hold `=_`, which every boundary starts with.
+    fn verbatim(&self) -> Option<&[u8]> {
+        match self {
+            LeafBody::Verbatim(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// Quoted-printable or Base64 for `data`, whichever comes out shorter.
+fn qp_or_base64(data: Cow<'_, [u8]>, binary: bool) -> (&'static str, LeafBody<'_>) {
     let line_break = |b: u8| !binary && (b == b'\r' || b == b'\n');
     let escaped = data
         .iter()
@@ -1053,47 +1107,58 @@ fn qp_or_base64(data: &[u8], binary: bool) -> (&'static str, Vec<u8>) {
     if qp_estimate <= b64_estimate {
         (
             "quoted-printable",
-            quoted_printable::encode(data, binary),
+            LeafBody::Encoded(quoted_printable::encode(&data, binary)),
         )
     } else {
-        ("base64", base64::encode(data, Some(76)))
+        ("base64", LeafBody::Base64(data))
     }
 }
 
-/// A text body's transfer encoding and encoded form. `data` has CRLF line breaks.
-fn encode_text<'d>(data: &'d [u8], opts: &Options) -> (&'static str, Cow<'d, [u8]>) {
-    if opts.force_base64 {
-        return ("base64", Cow::Owned(base64::encode(data, Some(76))));
+fn bytes_of(text: Cow<'_, str>) -> Cow<'_, [u8]> {
+    match text {
+        Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
     }
-    let s = shape(data);
+}
+
+/// A text body's transfer encoding and body. `data` has CRLF line breaks.
+fn encode_text<'d>(data: Cow<'d, [u8]>, opts: &Options) -> (&'static str, LeafBody<'d>) {
+    if opts.force_base64 {
+        return ("base64", LeafBody::Base64(data));
+    }
+    let s = shape(&data);
     if !s.nul && !s.bare_break {
         if !s.eight_bit && s.longest <= FOLD {
-            return ("7bit", Cow::Borrowed(data));
+            return ("7bit", LeafBody::Verbatim(data));
         }
         if opts.eight_bit() && s.longest <= MAX_LINE {
             let cte = if s.eight_bit { "8bit" } else { "7bit" };
-            return (cte, Cow::Borrowed(data));
+            return (cte, LeafBody::Verbatim(data));
         }
     }
-    let (cte, body) = qp_or_base64(data, false);
-    (cte, Cow::Owned(body))
+    qp_or_base64(data, false)
 }
 
 /// Bytes' transfer encoding: 7bit when they are short-lined CRLF ASCII text already (for
 /// `text/*`), else Base64, so that they come back exactly.
-fn encode_bytes<'d>(data: &'d [u8], textual: bool, opts: &Options) -> (&'static str, Cow<'d, [u8]>) {
+fn encode_bytes<'d>(data: &'d [u8], textual: bool, opts: &Options) -> (&'static str, LeafBody<'d>) {
     if textual && !opts.force_base64 {
         let s = shape(data);
         if !s.nul && !s.bare_break && !s.eight_bit && s.longest <= FOLD {
-            return ("7bit", Cow::Borrowed(data));
+            return ("7bit", LeafBody::Verbatim(Cow::Borrowed(data)));
         }
     }
-    ("base64", Cow::Owned(base64::encode(data, Some(76))))
+    ("base64", LeafBody::Base64(Cow::Borrowed(data)))
 }
 
 /// Write `Content-Type: type/subtype; params; name="..."`, the name RFC 2047-encoded when
 /// it is not plain ASCII (what clients that ignore RFC 2231 read).
-fn write_content_type(out: &mut Vec<u8>, mt: &MediaType, name: Option<&str>, utf8: bool) -> Result<()> {
+fn write_content_type(
+    out: &mut Vec<u8>,
+    mt: &MediaType,
+    name: Option<&str>,
+    utf8: bool,
+) -> Result<()> {
     let mut f = Folder::new(out, "Content-Type");
     let mut tokens: Vec<String> = vec![mt.essence()];
     for (n, v) in &mt.params {
@@ -1137,60 +1202,96 @@ fn write_content_type(out: &mut Vec<u8>, mt: &MediaType, name: Option<&str>, utf
     Ok(())
 }
 
-/// One leaf part, headers and encoded body: what [`Builder`] assembles and the editor
-/// inserts.
-pub fn write_leaf(att: &Attachment<'_>, opts: &Options) -> Result<Vec<u8>> {
+/// A part ready to be written: its header lines, then its body.
+pub struct Leaf<'b> {
+    head: Vec<u8>,
+    body: LeafBody<'b>,
+}
+
+impl Leaf<'_> {
+    /// Its size once written.
+    pub fn len(&self) -> usize {
+        self.head.len() + 2 + self.body.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head);
+        out.extend_from_slice(b"\r\n");
+        self.body.write(out);
+    }
+
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        self.write(&mut out);
+        out
+    }
+}
+
+fn head_end(head: &mut Vec<u8>, cte: &str) {
+    head.extend_from_slice(b"Content-Transfer-Encoding: ");
+    head.extend_from_slice(cte.as_bytes());
+    head.extend_from_slice(b"\r\n");
+}
+
+/// An attachment (or inline part, or attached message) ready to be written.
+pub fn prepare_leaf<'b>(att: &'b Attachment<'_>, opts: &Options) -> Result<Leaf<'b>> {
     att.check()?;
     let mut mt = att.media_type.clone();
     let filename = att.filename.as_deref().filter(|f| !f.is_empty());
-    let (cte, body): (&str, Cow<'_, [u8]>) = match &att.content {
+    let (cte, body) = match &att.content {
         Content::Text(t) => {
             mt.set_param("charset", "utf-8");
-            let text = crlf_text(t);
-            let (cte, body) = encode_text(text.as_bytes(), opts);
-            (cte, Cow::Owned(body.into_owned()))
+            encode_text(bytes_of(crlf_text(t)), opts)
         }
         Content::Bytes(b) => encode_bytes(b, mt.maintype == "text", opts),
         Content::Message(m) => {
             let m = crlf_bytes(m);
             let cte = if m.is_ascii() { "7bit" } else { "8bit" };
-            (cte, m)
+            (cte, LeafBody::Verbatim(m))
         }
     };
-    let mut out = Vec::with_capacity(body.len() + 256);
-    write_content_type(&mut out, &mt, filename, opts.utf8)?;
+    let mut head = Vec::with_capacity(256);
+    write_content_type(&mut head, &mt, filename, opts.utf8)?;
     let disposition = if att.inline { "inline" } else { "attachment" };
     if filename.is_some() || att.inline || att.content_id.is_none() {
         let mut cd = ContentType::new(disposition);
         if let Some(f) = filename {
             cd = cd.attribute("filename", f);
         }
-        out.extend_from_slice(b"Content-Disposition: ");
-        cd.write_header(&mut out, "Content-Disposition: ".len());
+        head.extend_from_slice(b"Content-Disposition: ");
+        cd.write_header(&mut head, "Content-Disposition: ".len());
     }
     if let Some(cid) = &att.content_id {
-        out.extend_from_slice(b"Content-ID: ");
-        MessageId::new(cid.as_str()).write_header(&mut out, "Content-ID: ".len());
+        head.extend_from_slice(b"Content-ID: ");
+        MessageId::new(cid.as_str()).write_header(&mut head, "Content-ID: ".len());
     }
-    out.extend_from_slice(b"Content-Transfer-Encoding: ");
-    out.extend_from_slice(cte.as_bytes());
-    out.extend_from_slice(b"\r\n\r\n");
-    out.extend_from_slice(&body);
-    Ok(out)
+    head_end(&mut head, cte);
+    Ok(Leaf { head, body })
+}
+
+/// A text body part (`text/plain` or `text/html`, UTF-8) ready to be written.
+pub fn prepare_text<'b>(text: &'b str, subtype: &str, opts: &Options) -> Leaf<'b> {
+    let (cte, body) = encode_text(bytes_of(crlf_text(text)), opts);
+    let mut head = Vec::with_capacity(96);
+    head.extend_from_slice(b"Content-Type: text/");
+    head.extend_from_slice(subtype.as_bytes());
+    head.extend_from_slice(b"; charset=utf-8\r\n");
+    head_end(&mut head, cte);
+    Leaf { head, body }
+}
+
+/// One leaf part, header lines and encoded body, as bytes (what the editor inserts).
+pub fn write_leaf(att: &Attachment<'_>, opts: &Options) -> Result<Vec<u8>> {
+    prepare_leaf(att, opts).map(|l| l.to_vec())
 }
 
 /// A text body part (`text/plain` or `text/html`, UTF-8), without Content-Disposition.
 pub fn write_text_leaf(text: &str, subtype: &str, opts: &Options) -> Vec<u8> {
-    let text = crlf_text(text);
-    let (cte, body) = encode_text(text.as_bytes(), opts);
-    let mut out = Vec::with_capacity(body.len() + 96);
-    out.extend_from_slice(b"Content-Type: text/");
-    out.extend_from_slice(subtype.as_bytes());
-    out.extend_from_slice(b"; charset=utf-8\r\nContent-Transfer-Encoding: ");
-    out.extend_from_slice(cte.as_bytes());
-    out.extend_from_slice(b"\r\n\r\n");
-    out.extend_from_slice(&body);
-    out
+    prepare_text(text, subtype, opts).to_vec()
 }
 
 /// `Content-Type: multipart/<subtype>; boundary="..."` and its line break.
@@ -1202,38 +1303,89 @@ pub fn multipart_header(subtype: &str, boundary: &str) -> Vec<u8> {
     out
 }
 
-/// A MIME tree of finished leaves.
-pub enum Node {
-    Leaf(Vec<u8>),
-    Multipart(&'static str, Vec<Node>),
+/// A MIME tree ready to be written. Its size is known before it is written, so the message
+/// is written into one buffer of the right size, each Base64 body encoded in place.
+pub enum Node<'b> {
+    Leaf(Leaf<'b>),
+    Multipart {
+        boundary: String,
+        head: Vec<u8>,
+        children: Vec<Node<'b>>,
+    },
 }
 
-impl Node {
-    fn contains(&self, needle: &[u8]) -> bool {
-        match self {
-            Node::Leaf(bytes) => memmem::find(bytes, needle).is_some(),
-            Node::Multipart(_, children) => children.iter().any(|c| c.contains(needle)),
+impl<'b> Node<'b> {
+    /// A multipart of these parts, with a boundary that none of them holds.
+    pub fn multipart(subtype: &str, children: Vec<Node<'b>>) -> Self {
+        let boundary = fresh_boundary(|b| children.iter().any(|c| c.holds(b)));
+        Node::Multipart {
+            head: multipart_header(subtype, &boundary),
+            boundary,
+            children,
         }
     }
 
-    fn into_mime(self) -> MimePart<'static> {
+    fn holds(&self, needle: &[u8]) -> bool {
         match self {
-            Node::Leaf(bytes) => MimePart::raw(BodyPart::Binary(bytes.into())),
-            Node::Multipart(subtype, children) => {
-                let boundary = fresh_boundary(|b| children.iter().any(|c| c.contains(b)));
-                let parts: Vec<MimePart<'static>> =
-                    children.into_iter().map(Node::into_mime).collect();
-                MimePart::new(
-                    ContentType::new(format!("multipart/{subtype}")).attribute("boundary", boundary),
-                    parts,
-                )
+            Node::Leaf(l) => l
+                .body
+                .verbatim()
+                .is_some_and(|v| memmem::find(v, needle).is_some()),
+            Node::Multipart {
+                boundary, children, ..
+            } => {
+                memmem::find(boundary.as_bytes(), needle).is_some()
+                    || children.iter().any(|c| c.holds(needle))
             }
         }
     }
 
+    /// Its size once written.
+    pub fn len(&self) -> usize {
+        match self {
+            Node::Leaf(l) => l.len(),
+            Node::Multipart {
+                boundary,
+                head,
+                children,
+            } => {
+                // `CRLF--b CRLF` before each part, `CRLF--b-- CRLF` after the last.
+                head.len()
+                    + children
+                        .iter()
+                        .map(|c| boundary.len() + 6 + c.len())
+                        .sum::<usize>()
+                    + boundary.len()
+                    + 8
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
     /// Write the part (its header fields and body).
-    pub fn write(self, out: &mut Vec<u8>) {
-        self.into_mime().write_part(out);
+    pub fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Node::Leaf(l) => l.write(out),
+            Node::Multipart {
+                boundary,
+                head,
+                children,
+            } => {
+                out.extend_from_slice(head);
+                for c in children {
+                    out.extend_from_slice(b"\r\n--");
+                    out.extend_from_slice(boundary.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                    c.write(out);
+                }
+                out.extend_from_slice(b"\r\n--");
+                out.extend_from_slice(boundary.as_bytes());
+                out.extend_from_slice(b"--\r\n");
+            }
+        }
     }
 }
 
@@ -1331,76 +1483,74 @@ impl<'a> Builder<'a> {
                 .unwrap_or_else(|| "localhost".into()),
             _ => return Err(BuildError::MissingFrom),
         };
-        let estimate: usize = self
-            .attachments
-            .iter()
-            .map(|a| match &a.content {
-                Content::Bytes(b) => b.len() / 3 * 4 + b.len() / 38,
-                Content::Text(t) => t.len() * 2,
-                Content::Message(m) => m.len() + m.len() / 16,
-            })
-            .sum::<usize>()
-            + self.text.as_ref().map_or(0, |t| t.len() * 2)
-            + self.html.as_ref().map_or(0, |t| t.len() * 2)
-            + 2048;
-        let mut out = Vec::with_capacity(estimate);
+        let mut out = Vec::with_capacity(1024);
         for (name, value) in &self.fields {
             write_field(&mut out, name, value, opts.utf8)?;
         }
         if self.get("Date").is_none() {
             let (now, offset) = now_local();
-            write_field(&mut out, "Date", &Value::Date(format_date(now, offset)?), false)?;
+            write_field(
+                &mut out,
+                "Date",
+                &Value::Date(format_date(now, offset)?),
+                false,
+            )?;
         }
         if self.get("Message-ID").is_none() {
             let id = new_message_id(&domain);
             write_field(&mut out, "Message-ID", &Value::Ids(vec![id]), opts.utf8)?;
         }
         out.extend_from_slice(b"MIME-Version: 1.0\r\n");
-        self.body()?.write(&mut out);
-        debug_assert!(longest_line(&out) <= MAX_LINE);
-        Ok(out)
+        // Every line is now at most 998 octets, except inside an attached message, which
+        // goes in as it is.
+        let body = self.body()?;
+        let mut message = Vec::with_capacity(out.len() + body.len());
+        message.extend_from_slice(&out);
+        body.write(&mut message);
+        debug_assert_eq!(message.len(), out.len() + body.len());
+        Ok(message)
     }
 
     /// The MIME tree: `mixed` around the body and the attachments, `alternative` around
     /// text and HTML, `related` around the HTML and the inline parts it refers to.
-    fn body(&self) -> Result<Node> {
+    fn body(&self) -> Result<Node<'_>> {
         let opts = &self.options;
         let mut inline = Vec::new();
         let mut files = Vec::new();
         for a in &self.attachments {
-            let leaf = Node::Leaf(write_leaf(a, opts)?);
+            let leaf = Node::Leaf(prepare_leaf(a, opts)?);
             if a.inline && a.content_id.is_some() && self.html.is_some() {
                 inline.push(leaf);
             } else {
                 files.push(leaf);
             }
         }
-        let html = self.html.as_ref().map(|h| {
-            let leaf = Node::Leaf(write_text_leaf(h, "html", opts));
+        let html = self.html.as_deref().map(|h| {
+            let leaf = Node::Leaf(prepare_text(h, "html", opts));
             if inline.is_empty() {
                 leaf
             } else {
                 let mut children = vec![leaf];
                 children.append(&mut inline);
-                Node::Multipart("related", children)
+                Node::multipart("related", children)
             }
         });
         let text = self
             .text
-            .as_ref()
-            .map(|t| Node::Leaf(write_text_leaf(t, "plain", opts)));
+            .as_deref()
+            .map(|t| Node::Leaf(prepare_text(t, "plain", opts)));
         let body = match (text, html) {
-            (Some(t), Some(h)) => Some(Node::Multipart("alternative", vec![t, h])),
+            (Some(t), Some(h)) => Some(Node::multipart("alternative", vec![t, h])),
             (t, h) => t.or(h),
         };
         Ok(match (body, files.is_empty()) {
             (Some(b), true) => b,
             (Some(b), false) => {
                 files.insert(0, b);
-                Node::Multipart("mixed", files)
+                Node::multipart("mixed", files)
             }
-            (None, false) => Node::Multipart("mixed", files),
-            (None, true) => Node::Leaf(write_text_leaf("", "plain", opts)),
+            (None, false) => Node::multipart("mixed", files),
+            (None, true) => Node::Leaf(prepare_text("", "plain", opts)),
         })
     }
 }
@@ -1410,7 +1560,11 @@ pub fn longest_line(data: &[u8]) -> usize {
     let mut longest = 0;
     let mut start = 0;
     for i in memchr::memchr_iter(b'\n', data) {
-        let end = if i > 0 && data[i - 1] == b'\r' { i - 1 } else { i };
+        let end = if i > 0 && data[i - 1] == b'\r' {
+            i - 1
+        } else {
+            i
+        };
         longest = longest.max(end.saturating_sub(start));
         start = i + 1;
     }
@@ -1449,7 +1603,10 @@ mod tests {
             "To: Alice Doe <alice@example.net>, Alice Smith <Alice@machine.example>\r\n"
         );
         assert_eq!(
-            field("From", &Value::Addresses(vec![addr("Bob Smith", "Bob@machine.example")])),
+            field(
+                "From",
+                &Value::Addresses(vec![addr("Bob Smith", "Bob@machine.example")])
+            ),
             "From: Bob Smith <Bob@machine.example>\r\n"
         );
         assert_eq!(
@@ -1501,7 +1658,15 @@ mod tests {
 
     #[test]
     fn addresses_are_validated() {
-        for bad in ["bob", "bob@", "@x.org", "a..b@x.org", "a b@x.org", "a@x..org", "a@[1.2"] {
+        for bad in [
+            "bob",
+            "bob@",
+            "@x.org",
+            "a..b@x.org",
+            "a b@x.org",
+            "a@x..org",
+            "a@[1.2",
+        ] {
             assert!(parse_addresses(bad).is_err(), "{bad}");
         }
         for good in [
@@ -1521,7 +1686,10 @@ mod tests {
         let f = field("Subject", &Value::Text(long.trim_end().into()));
         assert!(f.split("\r\n").all(|l| l.len() <= FOLD), "{f}");
         assert!(!f.contains("=?"));
-        let f = field("Subject", &Value::Text("Réunion à 15h, très importante ".repeat(5)));
+        let f = field(
+            "Subject",
+            &Value::Text("Réunion à 15h, très importante ".repeat(5)),
+        );
         assert!(f.split("\r\n").all(|l| l.len() <= FOLD), "{f}");
         let doc = Document::from_vec(format!("{f}\r\n").into_bytes());
         assert_eq!(
@@ -1539,7 +1707,10 @@ mod tests {
             addr("", "c@x.org"),
         ]);
         let f = field("To", &v);
-        assert!(f.starts_with("To: \"Smith, Bob\" <b@x.org>, =?utf-8?"), "{f}");
+        assert!(
+            f.starts_with("To: \"Smith, Bob\" <b@x.org>, =?utf-8?"),
+            "{f}"
+        );
         let doc = Document::from_vec(format!("{f}\r\n").into_bytes());
         assert_eq!(
             doc.root().addresses("To"),
@@ -1552,7 +1723,11 @@ mod tests {
 
     #[test]
     fn groups() {
-        let v = Value::parse("To", "A Group:Ed Jones <c@a.test>,joe@where.test;, x@y.test").unwrap();
+        let v = Value::parse(
+            "To",
+            "A Group:Ed Jones <c@a.test>,joe@where.test;, x@y.test",
+        )
+        .unwrap();
         assert_eq!(
             field("To", &v),
             "To: A Group: Ed Jones <c@a.test>, joe@where.test;, x@y.test\r\n"
@@ -1562,18 +1737,27 @@ mod tests {
     #[test]
     fn transfer_encodings() {
         let o = Options::default();
-        assert_eq!(encode_text(b"hello\r\n", &o).0, "7bit");
-        assert_eq!(encode_text("héllo\r\n".as_bytes(), &o).0, "quoted-printable");
-        assert_eq!(encode_text("日本語のテキスト".as_bytes(), &o).0, "base64");
-        assert_eq!(encode_text(b"nul\0\r\n", &o).0, "quoted-printable");
-        assert_eq!(encode_text("x".repeat(100).as_bytes(), &o).0, "quoted-printable");
+        assert_eq!(encode_text(Cow::Borrowed(b"hello\r\n"), &o).0, "7bit");
+        assert_eq!(
+            encode_text(Cow::Borrowed("héllo\r\n".as_bytes()), &o).0,
+            "quoted-printable"
+        );
+        assert_eq!(encode_text(Cow::Borrowed("日本語のテキスト".as_bytes()), &o).0, "base64");
+        assert_eq!(encode_text(Cow::Borrowed(b"nul\0\r\n"), &o).0, "quoted-printable");
+        assert_eq!(
+            encode_text(Cow::Borrowed("x".repeat(100).as_bytes()), &o).0,
+            "quoted-printable"
+        );
         let eight = Options {
             eight_bit: true,
             ..Options::default()
         };
-        assert_eq!(encode_text("héllo\r\n".as_bytes(), &eight).0, "8bit");
-        assert_eq!(encode_text("x".repeat(100).as_bytes(), &eight).0, "7bit");
-        assert_eq!(encode_text("x".repeat(1000).as_bytes(), &eight).0, "quoted-printable");
+        assert_eq!(encode_text(Cow::Borrowed("héllo\r\n".as_bytes()), &eight).0, "8bit");
+        assert_eq!(encode_text(Cow::Borrowed("x".repeat(100).as_bytes()), &eight).0, "7bit");
+        assert_eq!(
+            encode_text(Cow::Borrowed("x".repeat(1000).as_bytes()), &eight).0,
+            "quoted-printable"
+        );
         assert_eq!(encode_bytes(b"a\nb", true, &o).0, "base64");
         assert_eq!(encode_bytes(b"a\r\nb", true, &o).0, "7bit");
         assert_eq!(encode_bytes(b"a\r\nb", false, &o).0, "base64");
@@ -1584,9 +1768,13 @@ mod tests {
     #[test]
     fn build_and_parse() {
         let mut b = Builder::new();
-        b.set("From", Value::parse("From", "Bob Smith <Bob@machine.example>").unwrap())
+        b.set(
+            "From",
+            Value::parse("From", "Bob Smith <Bob@machine.example>").unwrap(),
+        )
+        .unwrap();
+        b.set("To", Value::parse("To", "alice@example.net").unwrap())
             .unwrap();
-        b.set("To", Value::parse("To", "alice@example.net").unwrap()).unwrap();
         b.set("Subject", Value::Text("Hello".into())).unwrap();
         b.text = Some("Hi\nthere".into());
         b.html = Some("<p>Hi</p>".into());
@@ -1599,7 +1787,11 @@ mod tests {
         });
         let bytes = b.to_bytes().unwrap();
         assert!(bytes.is_ascii());
-        assert!(longest_line(&bytes) <= FOLD, "{}", String::from_utf8_lossy(&bytes));
+        assert!(
+            longest_line(&bytes) <= FOLD,
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
         assert!(memchr::memchr_iter(b'\n', &bytes).all(|i| i > 0 && bytes[i - 1] == b'\r'));
         let doc = Document::from_vec(bytes);
         let m = doc.root();

@@ -297,7 +297,11 @@ fn replace(doc: &Document, part: PartId, entity: Vec<u8>) -> Vec<u8> {
     let eol = line_ending(doc);
     if part == 0 {
         let (head, body) = split_leaf(&entity);
-        return replace_root(doc, &with_eol(head.to_vec(), eol), &with_eol(body.to_vec(), eol));
+        return replace_root(
+            doc,
+            &with_eol(head.to_vec(), eol),
+            &with_eol(body.to_vec(), eol),
+        );
     }
     let p = &doc.tree().parts[part as usize];
     splice(
@@ -307,7 +311,12 @@ fn replace(doc: &Document, part: PartId, entity: Vec<u8>) -> Vec<u8> {
 }
 
 /// Add an entity to a multipart, as its first or last part.
-fn insert_child(doc: &Document, multipart: PartId, entity: Vec<u8>, first: bool) -> Result<Vec<u8>> {
+fn insert_child(
+    doc: &Document,
+    multipart: PartId,
+    entity: Vec<u8>,
+    first: bool,
+) -> Result<Vec<u8>> {
     let tree = doc.tree();
     let children = match &tree.parts[multipart as usize].body {
         Body::Multipart { children } if !children.is_empty() => children,
@@ -417,7 +426,11 @@ fn add_to_root(
 
 /// Add an attachment: an inline part with a Content-ID goes into a `multipart/related`
 /// with the HTML body; others go last into the message's `multipart/mixed`.
-pub fn add_attachment(doc: &Document, att: &build::Attachment<'_>, opts: &Options) -> Result<Vec<u8>> {
+pub fn add_attachment(
+    doc: &Document,
+    att: &build::Attachment<'_>,
+    opts: &Options,
+) -> Result<Vec<u8>> {
     let make = |o: &Options| build::write_leaf(att, o);
     if att.inline && att.content_id.is_some() {
         let s = doc.root().body_structure();
@@ -538,7 +551,10 @@ mod tests {
         assert_eq!(&*f.part(s.attachments[0]).unwrap().payload(), b"\x00\x01");
         let alt = f.part(f.root().root().children()[0]).unwrap();
         let old_alt = e.root().root();
-        assert_eq!(&alt.bytes()[alt.bytes().len() - old_alt.raw_body().len()..], old_alt.raw_body());
+        assert_eq!(
+            &alt.bytes()[alt.bytes().len() - old_alt.raw_body().len()..],
+            old_alt.raw_body()
+        );
         // And removing it leaves a mixed of one part.
         let g = Document::from_vec(remove_part(&f, s.attachments[0]).unwrap());
         assert!(g.root().body_structure().attachments.is_empty());

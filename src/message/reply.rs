@@ -228,9 +228,8 @@ References: <1234@local.machine.example>\r\n\r\nThis is a reply to your hello.\r
         assert_eq!(to[0].email, "smith@home.example");
         assert!(cc.is_empty());
         // No References: the single In-Reply-To id starts the list.
-        let only_irt = Document::from_vec(
-            b"Message-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\n\r\n".to_vec(),
-        );
+        let only_irt =
+            Document::from_vec(b"Message-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\n\r\n".to_vec());
         assert_eq!(thread_ids(&only_irt.root()).1, ["a@x", "b@x"]);
     }
 

@@ -112,9 +112,7 @@ fn value_from(py: Python<'_>, name: &str, obj: &Bound<'_, PyAny>) -> PyResult<Va
             }
             Ok(Value::Ids(ids))
         }
-        Kind::Date if obj.is_instance(datetime_type(py)?)? => {
-            Ok(Value::Date(date_from(py, obj)?))
-        }
+        Kind::Date if obj.is_instance(datetime_type(py)?)? => Ok(Value::Date(date_from(py, obj)?)),
         Kind::Date => Err(type_error(name, "a datetime or str", obj)),
         Kind::Text => Err(type_error(name, "str", obj)),
     }
@@ -128,7 +126,9 @@ fn header_pairs<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Vec<(String, Bound<'py
         obj.clone()
     };
     let mut out = Vec::new();
-    for item in items(&pairs).map_err(|_| type_error("headers", "a mapping or (name, value) pairs", obj))? {
+    for item in
+        items(&pairs).map_err(|_| type_error("headers", "a mapping or (name, value) pairs", obj))?
+    {
         let (name, value): (String, Bound<'py, PyAny>) = item
             .extract()
             .map_err(|_| type_error("headers", "(name, value) pairs", &item))?;
@@ -212,7 +212,9 @@ impl PyAttachment {
                 "message/rfc822".to_owned(),
             )
         } else if let Ok(s) = data.cast::<PyString>() {
-            let encoded = s.call_method1("encode", ("utf-8",))?.cast_into::<PyBytes>()?;
+            let encoded = s
+                .call_method1("encode", ("utf-8",))?
+                .cast_into::<PyBytes>()?;
             let guessed = guess_type(py, filename.as_deref())?;
             let t = if guessed.starts_with("text/") {
                 guessed
@@ -221,10 +223,15 @@ impl PyAttachment {
             };
             (encoded, DataKind::Text, t)
         } else if let Ok(b) = data.cast::<PyBytes>() {
-            (b.clone(), DataKind::Bytes, guess_type(py, filename.as_deref())?)
+            (
+                b.clone(),
+                DataKind::Bytes,
+                guess_type(py, filename.as_deref())?,
+            )
         } else {
-            let copied = BytesLike::bytes_only(data, "Attachment data")
-                .map_err(|_| type_error("Attachment()", "bytes-like data, str or a Message", data))?;
+            let copied = BytesLike::bytes_only(data, "Attachment data").map_err(|_| {
+                type_error("Attachment()", "bytes-like data, str or a Message", data)
+            })?;
             (
                 PyBytes::new(py, copied.as_bytes()),
                 DataKind::Bytes,
@@ -311,12 +318,16 @@ impl PyAttachment {
         content_id: Option<String>,
     ) -> PyResult<Self> {
         let (p, data) = read_path(py, path)?;
-        let filename = filename.or_else(|| {
-            p.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-        });
+        let filename = filename.or_else(|| p.file_name().map(|n| n.to_string_lossy().into_owned()));
         let data = PyBytes::new(py, &data);
-        Self::make(py, filename, data.as_any(), content_type, inline, content_id)
+        Self::make(
+            py,
+            filename,
+            data.as_any(),
+            content_type,
+            inline,
+            content_id,
+        )
     }
 
     #[getter]
@@ -385,7 +396,10 @@ fn attachment_item(py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<Py<PyAtt
             .extract()
             .map_err(|_| type_error("an attachment pair", "a str file name", &first))?;
         let data = t.get_item(1)?;
-        return Py::new(py, PyAttachment::make(py, filename, &data, None, false, None)?);
+        return Py::new(
+            py,
+            PyAttachment::make(py, filename, &data, None, false, None)?,
+        );
     }
     let os = py.import("os")?;
     if item.is_instance_of::<PyString>() || item.is_instance(&os.getattr("PathLike")?)? {
@@ -400,11 +414,18 @@ fn attachment_item(py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<Py<PyAtt
     )))
 }
 
-fn attachment_list(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Py<PyAttachment>>> {
+fn attachment_list(
+    py: Python<'_>,
+    obj: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Vec<Py<PyAttachment>>> {
     let Some(obj) = obj.filter(|o| !o.is_none()) else {
         return Ok(Vec::new());
     };
-    if obj.is_instance_of::<PyTuple>() && obj.len()? == 2 && obj.get_item(0)?.is_instance_of::<PyString>() && !obj.get_item(1)?.is_instance_of::<PyString>() {
+    if obj.is_instance_of::<PyTuple>()
+        && obj.len()? == 2
+        && obj.get_item(0)?.is_instance_of::<PyString>()
+        && !obj.get_item(1)?.is_instance_of::<PyString>()
+    {
         return Err(PyTypeError::new_err(
             "attachments is a list of attachments: put the (filename, data) pair in a list",
         ));
@@ -717,7 +738,11 @@ impl PyMessageBuilder {
 
     fn __repr__(&self) -> String {
         let from = match self.core.get("From") {
-            Some(Value::Addresses(l)) => l.iter().map(|a| a.email.clone()).collect::<Vec<_>>().join(", "),
+            Some(Value::Addresses(l)) => l
+                .iter()
+                .map(|a| a.email.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
             _ => String::new(),
         };
         format!(
@@ -738,7 +763,12 @@ pub fn build_message(py: Python<'_>, args: BuildArgs<'_, '_>) -> PyResult<PyMess
 // Reply and forward
 
 /// The replier: `from_`, or the parent's first recipient.
-fn replier(py: Python<'_>, parent: &crate::message::MessageView<'_>, from_: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Vec<Address>> {
+fn replier(
+    py: Python<'_>,
+    parent: &crate::message::MessageView<'_>,
+    from_: Option<&Bound<'_, PyAny>>,
+    what: &str,
+) -> PyResult<Vec<Address>> {
     match from_.filter(|f| !f.is_none()) {
         Some(f) => addresses_from(py, f),
         None => {
@@ -771,8 +801,7 @@ fn apply_extras<'a>(
             b.set(&name, v).map_err(err(py))?;
         }
     }
-    b.attachments
-        .extend(atts.iter().map(|a| a.get().core(py)));
+    b.attachments.extend(atts.iter().map(|a| a.get().core(py)));
     Ok(())
 }
 
@@ -837,7 +866,9 @@ pub fn reply(
         if let Some(original) = original {
             let quoted = reply::quote(&parent, &original);
             body = Some(match body {
-                Some(t) if !t.is_empty() => format!("{}\n\n{quoted}", t.trim_end_matches(['\r', '\n'])),
+                Some(t) if !t.is_empty() => {
+                    format!("{}\n\n{quoted}", t.trim_end_matches(['\r', '\n']))
+                }
                 _ => quoted,
             });
         }
@@ -846,10 +877,14 @@ pub fn reply(
     b.html = html.map(Cow::Owned);
     let atts = attachment_list(py, attachments)?;
     apply_extras(py, &mut b, headers, &atts)?;
-    let size = b.attachments.iter().map(|a| match &a.content {
-        Content::Bytes(d) | Content::Message(d) => d.len(),
-        Content::Text(t) => t.len(),
-    }).sum();
+    let size = b
+        .attachments
+        .iter()
+        .map(|a| match &a.content {
+            Content::Bytes(d) | Content::Message(d) => d.len(),
+            Content::Text(t) => t.len(),
+        })
+        .sum();
     message_from_vec(py, build_bytes(py, &b, size)?)
 }
 
@@ -939,7 +974,12 @@ impl PyMessageEditor {
         Ok(())
     }
 
-    fn field_line(&self, py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    fn field_line(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<u8>> {
         build::check_name(name).map_err(err(py))?;
         let v = value_from(py, name, value)?;
         let mut line = Vec::new();
@@ -949,7 +989,12 @@ impl PyMessageEditor {
 
     /// The part to remove: a `Part` of the current message, an index into its attachments,
     /// or an attachment's file name.
-    fn resolve(&self, py: Python<'_>, doc: &Arc<Document>, which: &Bound<'_, PyAny>) -> PyResult<PartId> {
+    fn resolve(
+        &self,
+        py: Python<'_>,
+        doc: &Arc<Document>,
+        which: &Bound<'_, PyAny>,
+    ) -> PyResult<PartId> {
         let attachments = doc.root().body_structure().attachments;
         if let Ok(p) = which.cast::<PyPart>() {
             let (pdoc, id) = p.get().location();
@@ -976,11 +1021,17 @@ impl PyMessageEditor {
             return attachments
                 .iter()
                 .copied()
-                .find(|&id| doc.part(id).and_then(|p| p.filename()).as_deref() == Some(name.as_str()))
+                .find(|&id| {
+                    doc.part(id).and_then(|p| p.filename()).as_deref() == Some(name.as_str())
+                })
                 .ok_or_else(|| PyValueError::new_err(format!("no attachment named {name:?}")));
         }
         let _ = py;
-        Err(type_error("remove_attachment()", "a Part, an index or a file name", which))
+        Err(type_error(
+            "remove_attachment()",
+            "a Part, an index or a file name",
+            which,
+        ))
     }
 }
 
@@ -1011,7 +1062,12 @@ impl PyMessageEditor {
         let line = slf.field_line(py, name, value)?;
         let doc = slf.doc(py);
         if build::is_once(name) && doc.root().field(name).is_some() {
-            return Err(build_error(py, BuildError::Duplicate { field: name.to_owned() }));
+            return Err(build_error(
+                py,
+                BuildError::Duplicate {
+                    field: name.to_owned(),
+                },
+            ));
         }
         let out = edit::add_field(&doc, line);
         slf.replace(py, out)?;
@@ -1019,7 +1075,10 @@ impl PyMessageEditor {
     }
 
     /// Remove every header field ``name``.
-    fn remove_header<'py>(mut slf: PyRefMut<'py, Self>, name: &str) -> PyResult<PyRefMut<'py, Self>> {
+    fn remove_header<'py>(
+        mut slf: PyRefMut<'py, Self>,
+        name: &str,
+    ) -> PyResult<PyRefMut<'py, Self>> {
         let py = slf.py();
         build::check_name(name).map_err(err(py))?;
         let out = edit::remove_field(&slf.doc(py), name);
@@ -1053,8 +1112,8 @@ impl PyMessageEditor {
     ) -> PyResult<PyRefMut<'py, Self>> {
         let py = slf.py();
         let a = attachment_item(py, item)?;
-        let out = edit::add_attachment(&slf.doc(py), &a.get().core(py), &slf.options)
-            .map_err(err(py))?;
+        let out =
+            edit::add_attachment(&slf.doc(py), &a.get().core(py), &slf.options).map_err(err(py))?;
         slf.replace(py, out)?;
         Ok(slf)
     }
@@ -1084,10 +1143,7 @@ impl PyMessageEditor {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "<MessageEditor {}>",
-            self.current.bind(py).repr()?
-        ))
+        Ok(format!("<MessageEditor {}>", self.current.bind(py).repr()?))
     }
 }
 
