@@ -387,6 +387,11 @@ def test_message_builder_full_control() -> None:
     assert "MessageBuilder" in repr(b)
     with pytest.raises(ValueError, match="From"):
         mp.MessageBuilder(to="b@example.com").build()
+    # RFC 5322 §3.6.2: several authors need a Sender.
+    authors = mp.MessageBuilder(from_="a@example.com, b@example.com")
+    with pytest.raises(ValueError, match="Sender"):
+        authors.build()
+    assert len(authors.set_header("Sender", "a@example.com").build().from_) == 2
 
 
 def test_to_email_message_on_built_messages() -> None:

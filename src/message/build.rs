@@ -995,7 +995,10 @@ pub fn crlf_text(text: &str) -> Cow<'_, str> {
     }
     out.extend_from_slice(&data[last..]);
     // Only ASCII line breaks were replaced, so the bytes are still UTF-8.
-    Cow::Owned(String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    Cow::Owned(
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
 }
 
 /// Bare LFs made CRLF (a message read from a Unix file, say); CRLFs kept.
@@ -1052,6 +1055,72 @@ fn shape(data: &[u8]) -> Shape {
     s
 }
 
+/// Where a message is written: a growing `Vec`, or a buffer already of the message's size
+/// (the Python layer writes straight into a `bytes` object).
+pub trait Sink {
+    fn put(&mut self, data: &[u8]);
+    /// `data` Base64-encoded in 76-character lines, CRLF between them.
+    fn put_base64(&mut self, data: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, data: &[u8]) {
+        self.extend_from_slice(data);
+    }
+
+    fn put_base64(&mut self, data: &[u8]) {
+        let start = self.len();
+        self.resize(start + base64::encoded_len(data.len(), Some(76)), 0);
+        base64::encode_into(data, Some(76), &mut self[start..]);
+    }
+}
+
+/// A buffer of a known size, filled from the start.
+pub struct SliceSink<'s> {
+    buf: &'s mut [u8],
+    at: usize,
+    overflow: bool,
+}
+
+impl<'s> SliceSink<'s> {
+    pub fn new(buf: &'s mut [u8]) -> Self {
+        SliceSink {
+            buf,
+            at: 0,
+            overflow: false,
+        }
+    }
+
+    /// Was the buffer filled exactly?
+    pub fn is_exact(&self) -> bool {
+        !self.overflow && self.at == self.buf.len()
+    }
+
+    fn take(&mut self, n: usize) -> Option<&mut [u8]> {
+        let end = self.at.checked_add(n)?;
+        let Some(dst) = self.buf.get_mut(self.at..end) else {
+            self.overflow = true;
+            return None;
+        };
+        self.at = end;
+        Some(dst)
+    }
+}
+
+impl Sink for SliceSink<'_> {
+    fn put(&mut self, data: &[u8]) {
+        if let Some(dst) = self.take(data.len()) {
+            dst.copy_from_slice(data);
+        }
+    }
+
+    fn put_base64(&mut self, data: &[u8]) {
+        if let Some(dst) = self.take(base64::encoded_len(data.len(), Some(76))) {
+            base64::encode_into(data, Some(76), dst);
+        }
+    }
+}
+
 /// How a leaf's body goes out.
 enum LeafBody<'b> {
     /// As it is: 7bit or 8bit text, an attached message.
@@ -1071,15 +1140,11 @@ impl LeafBody<'_> {
         }
     }
 
-    fn write(&self, out: &mut Vec<u8>) {
+    fn write(&self, out: &mut impl Sink) {
         match self {
-            LeafBody::Verbatim(b) => out.extend_from_slice(b),
-            LeafBody::Encoded(v) => out.extend_from_slice(v),
-            LeafBody::Base64(b) => {
-                let start = out.len();
-                out.resize(start + base64::encoded_len(b.len(), Some(76)), 0);
-                base64::encode_into(b, Some(76), &mut out[start..]);
-            }
+            LeafBody::Verbatim(b) => out.put(b),
+            LeafBody::Encoded(v) => out.put(v),
+            LeafBody::Base64(b) => out.put_base64(b),
         }
     }
 
@@ -1218,9 +1283,9 @@ impl Leaf<'_> {
         false
     }
 
-    pub fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.head);
-        out.extend_from_slice(b"\r\n");
+    pub fn write(&self, out: &mut impl Sink) {
+        out.put(&self.head);
+        out.put(b"\r\n");
         self.body.write(out);
     }
 
@@ -1366,7 +1431,7 @@ impl<'b> Node<'b> {
     }
 
     /// Write the part (its header fields and body).
-    pub fn write(&self, out: &mut Vec<u8>) {
+    pub fn write(&self, out: &mut impl Sink) {
         match self {
             Node::Leaf(l) => l.write(out),
             Node::Multipart {
@@ -1374,16 +1439,16 @@ impl<'b> Node<'b> {
                 head,
                 children,
             } => {
-                out.extend_from_slice(head);
+                out.put(head);
                 for c in children {
-                    out.extend_from_slice(b"\r\n--");
-                    out.extend_from_slice(boundary.as_bytes());
-                    out.extend_from_slice(b"\r\n");
+                    out.put(b"\r\n--");
+                    out.put(boundary.as_bytes());
+                    out.put(b"\r\n");
                     c.write(out);
                 }
-                out.extend_from_slice(b"\r\n--");
-                out.extend_from_slice(boundary.as_bytes());
-                out.extend_from_slice(b"--\r\n");
+                out.put(b"\r\n--");
+                out.put(boundary.as_bytes());
+                out.put(b"--\r\n");
             }
         }
     }
@@ -1475,6 +1540,16 @@ impl<'a> Builder<'a> {
 
     /// The message's bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let r = self.render()?;
+        let mut out = Vec::with_capacity(r.len());
+        r.write(&mut out);
+        debug_assert_eq!(out.len(), r.len());
+        Ok(out)
+    }
+
+    /// The message, ready to be written: header fields done, parts encoded or planned
+    /// (Base64 is encoded while writing), its size known.
+    pub fn render(&self) -> Result<Rendered<'_>> {
         let opts = self.options;
         let domain = match self.get("From") {
             Some(Value::Addresses(list)) if !list.is_empty() => list
@@ -1483,6 +1558,15 @@ impl<'a> Builder<'a> {
                 .unwrap_or_else(|| "localhost".into()),
             _ => return Err(BuildError::MissingFrom),
         };
+        if let Some(Value::Addresses(from)) = self.get("From")
+            && from.len() > 1
+            && self.get("Sender").is_none()
+        {
+            return Err(BuildError::InvalidValue {
+                field: "From".into(),
+                reason: "a From with several addresses needs a Sender (RFC 5322 §3.6.2)".into(),
+            });
+        }
         let mut out = Vec::with_capacity(1024);
         for (name, value) in &self.fields {
             write_field(&mut out, name, value, opts.utf8)?;
@@ -1503,12 +1587,10 @@ impl<'a> Builder<'a> {
         out.extend_from_slice(b"MIME-Version: 1.0\r\n");
         // Every line is now at most 998 octets, except inside an attached message, which
         // goes in as it is.
-        let body = self.body()?;
-        let mut message = Vec::with_capacity(out.len() + body.len());
-        message.extend_from_slice(&out);
-        body.write(&mut message);
-        debug_assert_eq!(message.len(), out.len() + body.len());
-        Ok(message)
+        Ok(Rendered {
+            head: out,
+            body: self.body()?,
+        })
     }
 
     /// The MIME tree: `mixed` around the body and the attachments, `alternative` around
@@ -1552,6 +1634,28 @@ impl<'a> Builder<'a> {
             (None, false) => Node::multipart("mixed", files),
             (None, true) => Node::Leaf(prepare_text("", "plain", opts)),
         })
+    }
+}
+
+/// A message ready to be written (see [`Builder::render`]).
+pub struct Rendered<'b> {
+    head: Vec<u8>,
+    body: Node<'b>,
+}
+
+impl Rendered<'_> {
+    /// The size of the message.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.body.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    pub fn write(&self, out: &mut impl Sink) {
+        out.put(&self.head);
+        self.body.write(out);
     }
 }
 
@@ -1742,8 +1846,14 @@ mod tests {
             encode_text(Cow::Borrowed("héllo\r\n".as_bytes()), &o).0,
             "quoted-printable"
         );
-        assert_eq!(encode_text(Cow::Borrowed("日本語のテキスト".as_bytes()), &o).0, "base64");
-        assert_eq!(encode_text(Cow::Borrowed(b"nul\0\r\n"), &o).0, "quoted-printable");
+        assert_eq!(
+            encode_text(Cow::Borrowed("日本語のテキスト".as_bytes()), &o).0,
+            "base64"
+        );
+        assert_eq!(
+            encode_text(Cow::Borrowed(b"nul\0\r\n"), &o).0,
+            "quoted-printable"
+        );
         assert_eq!(
             encode_text(Cow::Borrowed("x".repeat(100).as_bytes()), &o).0,
             "quoted-printable"
@@ -1752,8 +1862,14 @@ mod tests {
             eight_bit: true,
             ..Options::default()
         };
-        assert_eq!(encode_text(Cow::Borrowed("héllo\r\n".as_bytes()), &eight).0, "8bit");
-        assert_eq!(encode_text(Cow::Borrowed("x".repeat(100).as_bytes()), &eight).0, "7bit");
+        assert_eq!(
+            encode_text(Cow::Borrowed("héllo\r\n".as_bytes()), &eight).0,
+            "8bit"
+        );
+        assert_eq!(
+            encode_text(Cow::Borrowed("x".repeat(100).as_bytes()), &eight).0,
+            "7bit"
+        );
         assert_eq!(
             encode_text(Cow::Borrowed("x".repeat(1000).as_bytes()), &eight).0,
             "quoted-printable"
@@ -1807,6 +1923,53 @@ mod tests {
             Builder::new().to_bytes(),
             Err(BuildError::MissingFrom)
         ));
+    }
+
+    #[test]
+    fn rendered_size_is_exact() {
+        // The Python layer writes into a buffer of `len()` bytes: every kind of part must
+        // write exactly what it announced.
+        let mut b = Builder::new();
+        b.set("From", Value::parse("From", "a@example.com").unwrap())
+            .unwrap();
+        b.text = Some("plain\nsecond line é\n".into());
+        b.html = Some(format!("<p>{}</p>", "long line ".repeat(50)).into());
+        for (content, mt, inline) in [
+            (
+                Content::Bytes(Cow::Owned(vec![0u8; 1000])),
+                "application/pdf",
+                false,
+            ),
+            (Content::Bytes(Cow::Borrowed(b"a,b\r\n")), "text/csv", false),
+            (Content::Text(Cow::Borrowed("x\ny")), "text/plain", false),
+            (
+                Content::Message(Cow::Borrowed(b"Subject: s\n\nbody\n")),
+                "message/rfc822",
+                false,
+            ),
+            (Content::Bytes(Cow::Borrowed(b"\x89PNG")), "image/png", true),
+        ] {
+            b.attachments.push(Attachment {
+                content,
+                media_type: MediaType::parse(mt).unwrap(),
+                filename: Some("f".into()),
+                inline,
+                content_id: inline.then(|| "c@x".to_string()),
+            });
+        }
+        let r = b.render().unwrap();
+        let mut buf = vec![0u8; r.len()];
+        let mut sink = SliceSink::new(&mut buf);
+        r.write(&mut sink);
+        assert!(sink.is_exact());
+        let mut grown = Vec::new();
+        r.write(&mut grown);
+        assert_eq!(buf, grown);
+        assert!(Document::from_vec(grown).root().defects().is_empty());
+        let mut short = vec![0u8; r.len() - 1];
+        let mut sink = SliceSink::new(&mut short);
+        r.write(&mut sink);
+        assert!(!sink.is_exact());
     }
 
     #[test]

@@ -15,13 +15,13 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyString, PyTuple, PyType};
 
-use super::buffer::{BytesLike, DETACH_THRESHOLD};
+use super::buffer::{BytesLike, DETACH_THRESHOLD, new_bytes};
 use super::errors::build_error;
-use super::message::{PyMessage, PyPart, message_from_vec};
+use super::message::{PyMessage, PyPart, message_from_bytes, message_from_vec};
 use super::values::{PyAddress, type_error};
 use crate::message::address::Address;
 use crate::message::build::{
-    self, Attachment, BuildError, Builder, Content, Kind, MediaType, Options, Value,
+    self, Attachment, BuildError, Builder, Content, Kind, MediaType, Options, SliceSink, Value,
 };
 use crate::message::{Document, PartId, edit, reply};
 
@@ -440,14 +440,38 @@ fn attachment_list(
 // ---------------------------------------------------------------------------------------
 // Builder
 
-/// Build the message with the GIL released when it is large.
-fn build_bytes(py: Python<'_>, builder: &Builder<'_>, size: usize) -> PyResult<Vec<u8>> {
-    if size >= DETACH_THRESHOLD {
-        py.detach(|| builder.to_bytes())
+/// Build the message into a `bytes` object of its size (no intermediate buffer), with the
+/// GIL released when it is large.
+fn build_bytes<'py>(
+    py: Python<'py>,
+    builder: &Builder<'_>,
+    size: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let rendered = if size >= DETACH_THRESHOLD {
+        py.detach(|| builder.render())
     } else {
-        builder.to_bytes()
+        builder.render()
     }
-    .map_err(err(py))
+    .map_err(err(py))?;
+    let mut exact = false;
+    let bytes = new_bytes(py, rendered.len(), |buf| {
+        let mut sink = SliceSink::new(buf);
+        rendered.write(&mut sink);
+        exact = sink.is_exact();
+    })?;
+    if exact {
+        return Ok(bytes);
+    }
+    // ok: `len()` and `write()` agree (tested); should they not, a growing buffer is right.
+    debug_assert!(false, "rendered length does not match what was written");
+    let mut out = Vec::with_capacity(rendered.len());
+    rendered.write(&mut out);
+    Ok(PyBytes::new(py, &out))
+}
+
+fn built(py: Python<'_>, builder: &Builder<'_>, size: usize) -> PyResult<PyMessage> {
+    let bytes = build_bytes(py, builder, size)?;
+    Ok(message_from_bytes(py, &bytes))
 }
 
 /// The arguments `Message.build` and `MessageBuilder` share.
@@ -534,8 +558,8 @@ impl PyMessageBuilder {
         self.core.set(name, v).map_err(err(py))
     }
 
-    /// The bytes of the message.
-    pub fn to_bytes(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
+    /// The message as a `bytes` object.
+    pub fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         let atts: Vec<&PyAttachment> = self.attachments.iter().map(|a| a.get()).collect();
         let size: usize = atts.iter().map(|a| a.size(py)).sum::<usize>()
             + self.core.text.as_ref().map_or(0, |t| t.len())
@@ -728,12 +752,12 @@ impl PyMessageBuilder {
 
     /// The message, as a parsed :class:`Message`.
     fn build(&self, py: Python<'_>) -> PyResult<PyMessage> {
-        message_from_vec(py, self.to_bytes(py)?)
+        Ok(message_from_bytes(py, &self.to_bytes(py)?))
     }
 
     /// The message's bytes.
     fn as_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        super::buffer::bytes_from(py, &self.to_bytes(py)?)
+        self.to_bytes(py)
     }
 
     fn __repr__(&self) -> String {
@@ -756,7 +780,7 @@ impl PyMessageBuilder {
 /// `Message.build(...)`.
 pub fn build_message(py: Python<'_>, args: BuildArgs<'_, '_>) -> PyResult<PyMessage> {
     let b = PyMessageBuilder::from_args(py, args)?;
-    message_from_vec(py, b.to_bytes(py)?)
+    Ok(message_from_bytes(py, &b.to_bytes(py)?))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -885,7 +909,7 @@ pub fn reply(
             Content::Text(t) => t.len(),
         })
         .sum();
-    message_from_vec(py, build_bytes(py, &b, size)?)
+    built(py, &b, size)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -933,7 +957,7 @@ pub fn forward(
     let atts = attachment_list(py, attachments)?;
     apply_extras(py, &mut b, headers, &atts)?;
     let size = original.len() + atts.iter().map(|a| a.get().size(py)).sum::<usize>();
-    message_from_vec(py, build_bytes(py, &b, size)?)
+    built(py, &b, size)
 }
 
 // ---------------------------------------------------------------------------------------

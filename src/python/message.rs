@@ -121,7 +121,12 @@ fn parse_input(py: Python<'_>, input: Input) -> PyMessage {
 pub(super) fn message_from_vec(py: Python<'_>, data: Vec<u8>) -> PyResult<PyMessage> {
     let b = super::buffer::bytes_from(py, &data)?;
     drop(data);
-    Ok(parse_input(py, bytes_input(&b, true)))
+    Ok(message_from_bytes(py, &b))
+}
+
+/// A message parsed in place from a `bytes` object made here.
+pub(super) fn message_from_bytes(py: Python<'_>, b: &Bound<'_, PyBytes>) -> PyMessage {
+    parse_input(py, bytes_input(b, true))
 }
 
 fn email_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
