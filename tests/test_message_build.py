@@ -339,6 +339,8 @@ def test_attachment_objects_and_type_guessing(tmp_path: pathlib.Path) -> None:
         mp.Attachment.from_path(tmp_path / "missing")
     with pytest.raises(TypeError):
         mp.Message.build(from_="a@example.com", attachments=[42])
+    with pytest.raises(TypeError, match="a list of attachments"):
+        mp.Message.build(from_="a@example.com", attachments=str(path))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="in a list"):
         mp.Message.build(from_="a@example.com", attachments=("a.txt", b"x"))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="multipart"):

@@ -330,6 +330,7 @@ impl PyAttachment {
         )
     }
 
+    /// The file name, or ``None``.
     #[getter]
     fn filename(&self) -> Option<&str> {
         self.filename.as_deref()
@@ -347,6 +348,7 @@ impl PyAttachment {
         self.data.clone_ref(py)
     }
 
+    /// ``Content-Disposition: inline`` rather than ``attachment``.
     #[getter]
     fn inline(&self) -> bool {
         self.inline
@@ -421,6 +423,9 @@ fn attachment_list(
     let Some(obj) = obj.filter(|o| !o.is_none()) else {
         return Ok(Vec::new());
     };
+    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+        return Err(type_error("attachments", "a list of attachments", obj));
+    }
     if obj.is_instance_of::<PyTuple>()
         && obj.len()? == 2
         && obj.get_item(0)?.is_instance_of::<PyString>()
