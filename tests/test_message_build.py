@@ -349,6 +349,22 @@ def test_attachment_objects_and_type_guessing(tmp_path: pathlib.Path) -> None:
         mp.Attachment("a", b"", "nonsense")
 
 
+def test_non_ascii_file_names_in_rfc2231_and_rfc2047() -> None:
+    """RFC 2231 ``filename*`` for readers that follow the RFCs, RFC 2047 in ``name`` for
+    those that only know encoded words; both fold within 78 columns."""
+    name = "Größe — ein sehr langer Dateiname für den Bericht des Jahres 2026.pdf"
+    m = mp.Message.build(from_="a@example.com", attachments=[(name, b"%PDF")])
+    (part,) = m.attachments
+    raw = part.as_bytes()
+    assert b"filename*0*=UTF-8''Gr%C3%B6%C3%9Fe" in raw
+    assert b'name="=?utf-8?' in raw
+    assert part.filename == name
+    (theirs,) = stdlib(m).iter_attachments()
+    assert theirs.get_filename() == name
+    assert theirs.get_param("name") == name  # decoded from the encoded words alone
+    check_wire_form(bytes(m))
+
+
 def test_attached_message_is_kept_as_it_is() -> None:
     inner = mp.Message.parse(b"Subject: inner\r\nFrom: x@example.com\r\n\r\nInner \xe9 body\r\n")
     m = mp.Message.build(from_="a@example.com", text="see attached", attachments=[inner])

@@ -562,6 +562,30 @@ mod tests {
     }
 
     #[test]
+    fn wrapping_keeps_mixed_line_endings_of_the_original() {
+        // A message with LF headers and a CRLF body: the body goes into the new
+        // multipart byte for byte, CRs included; only new lines use the message's LF.
+        let d = doc(b"From: a@x.test\nContent-Type: text/plain\n\nline one\r\nline two\r\n");
+        let att = Attachment {
+            content: Content::Bytes(Cow::Borrowed(b"x")),
+            media_type: MediaType::parse("application/octet-stream").unwrap(),
+            filename: Some("x".into()),
+            inline: false,
+            content_id: None,
+        };
+        let out = add_attachment(&d, &att, &Options::default()).unwrap();
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(text.contains("Content-Type: text/plain\n\nline one\r\nline two\r\n\n--=_"));
+        assert!(!text.contains("--\r\n"));
+        let e = Document::from_vec(out);
+        let s = e.root().body_structure();
+        assert_eq!(
+            e.part(s.text[0]).unwrap().text().unwrap(),
+            "line one\r\nline two\r\n"
+        );
+    }
+
+    #[test]
     fn new_content_never_holds_an_outer_delimiter() {
         let d = doc(b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nhi\r\n--b--\r\n");
         let out = set_body(&d, "html", "--b\r\nsneaky", &Options::default()).unwrap();
