@@ -13,6 +13,8 @@ POP3 (:mod:`mailprims.pop3`): :class:`Pop3Client`, :class:`AsyncPop3Client`, :cl
 Exploring headers: ``msg.trace()`` (:mod:`mailprims.trace`), the authentication and list
 fields (:mod:`mailprims.fields`), :func:`to_dataframe` for a mailbox, and rich HTML in
 Jupyter. The command line: ``python -m mailprims parse|trace FILE``.
+Building and editing: ``Message.build``, :class:`MessageBuilder`, :class:`Attachment`,
+``msg.reply()``, ``msg.forward()``, and ``msg.edit()`` (a :class:`MessageEditor`).
 """
 
 from __future__ import annotations
@@ -32,11 +34,14 @@ from mailprims import (
 from mailprims._dataframe import to_dataframe
 from mailprims._mailprims import (
     Address,
+    Attachment,
     ContentType,
     Defect,
     Header,
     Headers,
     Message,
+    MessageBuilder,
+    MessageEditor,
     Part,
     Received,
     __version__,
@@ -96,6 +101,7 @@ __all__ = [
     "ArcSet",
     "AsyncPop3Client",
     "AsyncSmtpClient",
+    "Attachment",
     "AuthResult",
     "AuthenticationResults",
     "CodecError",
@@ -119,6 +125,8 @@ __all__ = [
     "MaildropLock",
     "Mbox",
     "Message",
+    "MessageBuilder",
+    "MessageEditor",
     "MessageNotFoundError",
     "MxRecord",
     "ParseError",

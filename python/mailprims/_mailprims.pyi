@@ -8,7 +8,7 @@ from typing import Any, final
 
 from typing_extensions import Self, disjoint_base
 
-from mailprims._typing import Buffer
+from mailprims._typing import AddressArg, AttachmentArg, Buffer, HeadersArg, HeaderValue
 from mailprims.fields import ArcSet, AuthResult, DkimSignature, ListInfo
 from mailprims.trace import Trace
 
@@ -467,6 +467,51 @@ class Message:
     @staticmethod
     def parse(data: Buffer | str) -> Message: ...
     @staticmethod
+    def build(
+        *,
+        from_: AddressArg,
+        to: AddressArg = (),
+        cc: AddressArg = (),
+        bcc: AddressArg = (),
+        reply_to: AddressArg | None = None,
+        subject: str | None = None,
+        text: str | None = None,
+        html: str | None = None,
+        attachments: Iterable[AttachmentArg] = (),
+        headers: HeadersArg | None = None,
+        utf8: bool = False,
+        eight_bit: bool = False,
+    ) -> Message: ...
+    def reply(
+        self,
+        text: str | None = None,
+        *,
+        html: str | None = None,
+        from_: AddressArg | None = None,
+        reply_all: bool = False,
+        quote: bool = False,
+        attachments: Iterable[AttachmentArg] | None = None,
+        headers: HeadersArg | None = None,
+        utf8: bool = False,
+        eight_bit: bool = False,
+    ) -> Message: ...
+    def forward(
+        self,
+        to: AddressArg | None = None,
+        *,
+        from_: AddressArg | None = None,
+        cc: AddressArg | None = None,
+        bcc: AddressArg | None = None,
+        text: str | None = None,
+        html: str | None = None,
+        subject: str | None = None,
+        attachments: Iterable[AttachmentArg] | None = None,
+        headers: HeadersArg | None = None,
+        utf8: bool = False,
+        eight_bit: bool = False,
+    ) -> Message: ...
+    def edit(self, *, utf8: bool = False, eight_bit: bool = False) -> MessageEditor: ...
+    @staticmethod
     def parse_file(path: str | os.PathLike[str]) -> Message: ...
     @staticmethod
     def from_email_message(m: email.message.Message) -> Message: ...
@@ -606,3 +651,98 @@ class Pop3ServerCore:
     def host(self) -> str: ...
     @property
     def active_connections(self) -> int: ...
+
+# ---- building and editing messages (src/python/build.rs) ----
+
+@final
+class Attachment:
+    def __new__(
+        cls,
+        filename: str | None,
+        data: Buffer | str | Message,
+        content_type: str | None = None,
+        *,
+        inline: bool = False,
+        content_id: str | None = None,
+    ) -> Attachment: ...
+    @staticmethod
+    def from_path(
+        path: str | os.PathLike[str],
+        *,
+        filename: str | None = None,
+        content_type: str | None = None,
+        inline: bool = False,
+        content_id: str | None = None,
+    ) -> Attachment: ...
+    @property
+    def filename(self) -> str | None: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
+    @property
+    def inline(self) -> bool: ...
+    @property
+    def content_id(self) -> str | None: ...
+
+@final
+class MessageBuilder:
+    def __new__(
+        cls,
+        *,
+        from_: AddressArg | None = None,
+        to: AddressArg | None = None,
+        cc: AddressArg | None = None,
+        bcc: AddressArg | None = None,
+        reply_to: AddressArg | None = None,
+        sender: AddressArg | None = None,
+        subject: str | None = None,
+        date: datetime.datetime | str | None = None,
+        message_id: str | None = None,
+        in_reply_to: str | Iterable[str] | None = None,
+        references: str | Iterable[str] | None = None,
+        text: str | None = None,
+        html: str | None = None,
+        attachments: Iterable[AttachmentArg] | None = None,
+        headers: HeadersArg | None = None,
+        utf8: bool = False,
+        eight_bit: bool = False,
+    ) -> MessageBuilder: ...
+    def set_header(self, name: str, value: HeaderValue) -> Self: ...
+    def add_header(self, name: str, value: HeaderValue) -> Self: ...
+    def remove_header(self, name: str) -> Self: ...
+    @property
+    def headers(self) -> list[tuple[str, str]]: ...
+    @property
+    def text(self) -> str | None: ...
+    @text.setter
+    def text(self, text: str | None) -> None: ...
+    @property
+    def html(self) -> str | None: ...
+    @html.setter
+    def html(self, html: str | None) -> None: ...
+    @property
+    def utf8(self) -> bool: ...
+    @utf8.setter
+    def utf8(self, value: bool) -> None: ...
+    @property
+    def eight_bit(self) -> bool: ...
+    @eight_bit.setter
+    def eight_bit(self, value: bool) -> None: ...
+    @property
+    def attachments(self) -> list[Attachment]: ...
+    def add_attachment(self, item: AttachmentArg) -> Self: ...
+    def build(self) -> Message: ...
+    def as_bytes(self) -> bytes: ...
+
+@final
+class MessageEditor:
+    def set_header(self, name: str, value: HeaderValue) -> Self: ...
+    def add_header(self, name: str, value: HeaderValue) -> Self: ...
+    def remove_header(self, name: str) -> Self: ...
+    def set_text(self, text: str) -> Self: ...
+    def set_html(self, html: str) -> Self: ...
+    def add_attachment(self, item: AttachmentArg) -> Self: ...
+    def remove_attachment(self, which: Part | int | str) -> Self: ...
+    def build(self) -> Message: ...
+    def as_bytes(self) -> bytes: ...

@@ -12,12 +12,15 @@
 pub mod address;
 pub mod authres;
 pub mod body;
+pub mod build;
 pub mod date;
 pub mod defects;
+pub mod edit;
 pub mod headers;
 pub mod list_headers;
 pub mod parse;
 pub mod received;
+pub mod reply;
 pub mod tag_list;
 
 use std::borrow::Cow;

@@ -329,3 +329,17 @@ pub fn address_error(py: Python<'_>, message: String, text: &str) -> PyErr {
         kw.set_item("text", text)
     })
 }
+
+// ---- building and editing messages ---------------------------------------------------------
+
+/// Invalid addresses are `AddressError` (with the offending `text`); every other refusal
+/// (header injection, a bad field name or value, an impossible edit) is a `ValueError`.
+#[cold]
+pub fn build_error(py: Python<'_>, e: crate::message::build::BuildError) -> PyErr {
+    use crate::message::build::BuildError;
+    let message = e.to_string();
+    match e {
+        BuildError::InvalidAddress { text, .. } => address_error(py, message, &text),
+        _ => PyValueError::new_err(message),
+    }
+}

@@ -117,6 +117,19 @@ fn parse_input(py: Python<'_>, input: Input) -> PyMessage {
     PyMessage::new(Arc::new(doc), 0)
 }
 
+/// A message from bytes made here (built or edited): they become a `bytes` object, parsed
+/// in place, that `bytes(msg)` returns without another copy.
+pub(super) fn message_from_vec(py: Python<'_>, data: Vec<u8>) -> PyResult<PyMessage> {
+    let b = super::buffer::bytes_from(py, &data)?;
+    drop(data);
+    Ok(message_from_bytes(py, &b))
+}
+
+/// A message parsed in place from a `bytes` object made here.
+pub(super) fn message_from_bytes(py: Python<'_>, b: &Bound<'_, PyBytes>) -> PyMessage {
+    parse_input(py, bytes_input(b, true))
+}
+
 fn email_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     py.import("email")
 }
@@ -189,7 +202,12 @@ impl PyMessage {
         self.cache.get_or_init(py, || Box::new(MessageCache::new()))
     }
 
-    fn view(&self) -> crate::message::MessageView<'_> {
+    /// The document the message is in, and which message of it this is.
+    pub(super) fn document(&self) -> (&Arc<Document>, MessageId) {
+        (&self.doc, self.id)
+    }
+
+    pub(super) fn view(&self) -> crate::message::MessageView<'_> {
         // ok: `id` always names a message of `doc` (it came from the same tree).
         self.doc.message(self.id).unwrap_or_else(|| self.doc.root())
     }
@@ -255,7 +273,7 @@ impl PyMessage {
         Some(PyString::new(py, &joined).unbind())
     }
 
-    fn bytes_object<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+    pub(super) fn bytes_object<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
         if self.id == 0
             && let Some(src) =
                 (self.doc.source() as &dyn std::any::Any).downcast_ref::<PyBytesSource>()
@@ -313,6 +331,170 @@ impl PyMessage {
             py,
             input_of(&data, "Message.from_email_message()")?,
         ))
+    }
+
+    /// Build a message (RFC 5322, MIME) and return it parsed.
+    ///
+    /// Addresses are ``str`` (one, or a comma-separated list), :class:`Address` objects, or
+    /// lists of them; invalid ones raise :class:`AddressError`. ``text`` and ``html`` are
+    /// the bodies (both: multipart/alternative); ``attachments`` holds ``(filename, data)``
+    /// pairs, paths, :class:`Attachment` or :class:`Message` objects; ``headers`` maps
+    /// more field names (``X-...``, ``Date``, ``Message-ID``...) to values. Date and
+    /// Message-ID are generated when not given. CR, LF or NUL in any value raise
+    /// ``ValueError``. The output is 7-bit unless ``utf8`` (RFC 6532 header text, for
+    /// SMTPUTF8) or ``eight_bit`` (8bit text bodies, for 8BITMIME) is set.
+    #[staticmethod]
+    #[pyo3(
+        signature = (*, from_, to = None, cc = None, bcc = None, reply_to = None, subject = None,
+                     text = None, html = None, attachments = None, headers = None, utf8 = false,
+                     eight_bit = false),
+        text_signature = "(*, from_, to=(), cc=(), bcc=(), reply_to=None, subject=None, text=None, html=None, attachments=(), headers=None, utf8=False, eight_bit=False)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        py: Python<'_>,
+        from_: &Bound<'_, PyAny>,
+        to: Option<&Bound<'_, PyAny>>,
+        cc: Option<&Bound<'_, PyAny>>,
+        bcc: Option<&Bound<'_, PyAny>>,
+        reply_to: Option<&Bound<'_, PyAny>>,
+        subject: Option<&Bound<'_, PyAny>>,
+        text: Option<String>,
+        html: Option<String>,
+        attachments: Option<&Bound<'_, PyAny>>,
+        headers: Option<&Bound<'_, PyAny>>,
+        utf8: bool,
+        eight_bit: bool,
+    ) -> PyResult<Self> {
+        super::build::build_message(
+            py,
+            super::build::BuildArgs {
+                from_: Some(from_),
+                to,
+                cc,
+                bcc,
+                reply_to,
+                sender: None,
+                subject,
+                date: None,
+                message_id: None,
+                in_reply_to: None,
+                references: None,
+                text,
+                html,
+                attachments,
+                headers,
+                options: crate::message::build::Options {
+                    utf8,
+                    eight_bit,
+                    force_base64: false,
+                },
+            },
+        )
+    }
+
+    /// A reply to this message (RFC 5322 §3.6.3, §3.6.4).
+    ///
+    /// To is the Reply-To address, or else From; with ``reply_all`` the original To and Cc
+    /// recipients are added (without ``from_`` and without duplicates). The subject gets
+    /// one ``Re:`` (reply prefixes are not stacked); In-Reply-To is this message's
+    /// Message-ID and References its References (or In-Reply-To) plus its Message-ID.
+    /// ``from_`` defaults to this message's first recipient; ``quote`` appends this
+    /// message's text, quoted with ``>``, below ``text``.
+    #[pyo3(signature = (text = None, *, html = None, from_ = None, reply_all = false, quote = false,
+                        attachments = None, headers = None, utf8 = false, eight_bit = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn reply(
+        &self,
+        py: Python<'_>,
+        text: Option<String>,
+        html: Option<String>,
+        from_: Option<&Bound<'_, PyAny>>,
+        reply_all: bool,
+        quote: bool,
+        attachments: Option<&Bound<'_, PyAny>>,
+        headers: Option<&Bound<'_, PyAny>>,
+        utf8: bool,
+        eight_bit: bool,
+    ) -> PyResult<PyMessage> {
+        super::build::reply(
+            py,
+            self,
+            text,
+            html,
+            from_,
+            reply_all,
+            quote,
+            attachments,
+            headers,
+            crate::message::build::Options {
+                utf8,
+                eight_bit,
+                force_base64: false,
+            },
+        )
+    }
+
+    /// This message forwarded: a new message with ``Fwd:`` subject whose first attachment is
+    /// this message as ``message/rfc822``, its bytes unchanged (RFC 2046 §5.2.1; a message
+    /// with bare LF line endings gets CRLF). ``from_`` defaults to this message's first
+    /// recipient.
+    #[pyo3(signature = (to = None, *, from_ = None, cc = None, bcc = None, text = None, html = None,
+                        subject = None, attachments = None, headers = None, utf8 = false,
+                        eight_bit = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        &self,
+        py: Python<'_>,
+        to: Option<&Bound<'_, PyAny>>,
+        from_: Option<&Bound<'_, PyAny>>,
+        cc: Option<&Bound<'_, PyAny>>,
+        bcc: Option<&Bound<'_, PyAny>>,
+        text: Option<String>,
+        html: Option<String>,
+        subject: Option<String>,
+        attachments: Option<&Bound<'_, PyAny>>,
+        headers: Option<&Bound<'_, PyAny>>,
+        utf8: bool,
+        eight_bit: bool,
+    ) -> PyResult<PyMessage> {
+        super::build::forward(
+            py,
+            self,
+            to,
+            from_,
+            cc,
+            bcc,
+            text,
+            html,
+            subject,
+            attachments,
+            headers,
+            crate::message::build::Options {
+                utf8,
+                eight_bit,
+                force_base64: false,
+            },
+        )
+    }
+
+    /// A :class:`MessageEditor` for this message: edits that keep every other header field
+    /// and part byte for byte. ``utf8`` and ``eight_bit`` apply to new content.
+    #[pyo3(signature = (*, utf8 = false, eight_bit = false))]
+    fn edit(
+        slf: &Bound<'_, Self>,
+        utf8: bool,
+        eight_bit: bool,
+    ) -> PyResult<super::build::PyMessageEditor> {
+        super::build::PyMessageEditor::new(
+            slf.py(),
+            slf,
+            crate::message::build::Options {
+                utf8,
+                eight_bit,
+                force_base64: false,
+            },
+        )
     }
 
     /// The message as a stdlib ``email.message.EmailMessage`` (``policy=email.policy.default``).
@@ -643,6 +825,11 @@ pub struct PyPart {
 }
 
 impl PyPart {
+    /// The document the part is in, and its id there.
+    pub(super) fn location(&self) -> (&Arc<Document>, PartId) {
+        (&self.doc, self.id)
+    }
+
     fn new(doc: Arc<Document>, id: PartId) -> Self {
         PyPart {
             doc,

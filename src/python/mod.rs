@@ -2,6 +2,7 @@
 //! folder; the core modules know nothing about Python.
 
 mod buffer;
+mod build;
 mod codec;
 mod errors;
 mod fields;
@@ -29,5 +30,6 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     smtp_client::register(m)?;
     message::register(m)?;
     fields::register(m)?;
+    build::register(m)?;
     Ok(())
 }

@@ -69,6 +69,10 @@ impl PyAddress {
     pub fn from_core(inner: address::Address) -> Self {
         PyAddress { inner }
     }
+
+    pub fn core(&self) -> &address::Address {
+        &self.inner
+    }
 }
 
 fn text_arg(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
