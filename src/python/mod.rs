@@ -4,6 +4,7 @@
 mod buffer;
 mod codec;
 mod errors;
+mod events;
 mod headers;
 mod message;
 mod pop3;
@@ -12,6 +13,7 @@ mod smtp_client;
 mod smtp_server;
 mod store;
 mod tls;
+mod transcript;
 mod values;
 
 use pyo3::prelude::*;
