@@ -14,7 +14,7 @@ POP3 (:mod:`mailprims.pop3`): :class:`Pop3Client`, :class:`AsyncPop3Client`, :cl
 
 from __future__ import annotations
 
-from mailprims import base64, encoded_word, params, quoted_printable, smtp, smtp_server, tls
+from mailprims import base64, encoded_word, events, params, quoted_printable, smtp, smtp_server, tls
 from mailprims._mailprims import (
     Address,
     ContentType,
@@ -27,6 +27,7 @@ from mailprims._mailprims import (
     __version__,
     parse_many,
 )
+from mailprims.events import ServerEvent
 from mailprims.exceptions import (
     AccountError,
     AddressError,
@@ -98,6 +99,7 @@ __all__ = [
     "ProtocolError",
     "Received",
     "SendResult",
+    "ServerEvent",
     "Session",
     "Sink",
     "SmtpClient",
@@ -117,6 +119,7 @@ __all__ = [
     "deliver",
     "deliver_async",
     "encoded_word",
+    "events",
     "params",
     "parse_many",
     "quoted_printable",
