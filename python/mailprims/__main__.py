@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mailprims import _demo
+from mailprims import _cli_servers, _demo
 
 __all__ = ["main"]
 
@@ -20,6 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="command")
     sub.add_parser("demo", help="walk through the textbook examples, live")
+    _cli_servers.add_commands(sub)
     args = parser.parse_args(argv)
     if args.version:
         from mailprims import __version__
@@ -28,6 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "demo":
         return _demo.run(sys.stdout)
+    if getattr(args, "run_servers", None) is not None:
+        return _cli_servers.run(args)
     parser.print_help()
     return 2
 

@@ -190,7 +190,7 @@ pub async fn start<B: Backend>(
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let listener = TcpListener::bind((host, port))
         .await
-        .map_err(|source| NetError::Connect {
+        .map_err(|source| NetError::Listen {
             target: format!("{host}:{port}"),
             source,
         })?;

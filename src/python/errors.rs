@@ -60,14 +60,19 @@ exception_type!(protocol_error_type, "ProtocolError");
 pub fn net_error(py: Python<'_>, e: NetError) -> PyErr {
     let message = e.to_string();
     let cls = match &e {
-        NetError::Connect { .. } | NetError::Closed | NetError::Io(_) => connection_error_type(py),
+        NetError::Connect { .. } | NetError::Listen { .. } | NetError::Closed | NetError::Io(_) => {
+            connection_error_type(py)
+        }
         NetError::Timeout { .. } => timeout_error_type(py),
         NetError::Tls(_) => tls_error_type(py),
         NetError::Config(_) => config_error_type(py),
         NetError::LineTooLong { .. } => protocol_error_type(py),
     };
     let err = instantiate(py, cls, message, |_| Ok(()));
-    if let NetError::Connect { source, .. } | NetError::Io(source) = e {
+    if let NetError::Connect { source, .. }
+    | NetError::Listen { source, .. }
+    | NetError::Io(source) = e
+    {
         err.set_cause(py, Some(PyErr::from(source)));
     }
     err

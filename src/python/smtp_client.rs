@@ -131,6 +131,10 @@ fn clone_error(e: &Error) -> Error {
                 target: target.clone(),
                 source: std::io::Error::new(source.kind(), source.to_string()),
             },
+            crate::net::NetError::Listen { target, source } => crate::net::NetError::Listen {
+                target: target.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
             crate::net::NetError::Io(source) => {
                 crate::net::NetError::Io(std::io::Error::new(source.kind(), source.to_string()))
             }

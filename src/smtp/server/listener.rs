@@ -50,7 +50,7 @@ impl Server {
         let listener =
             TcpListener::bind((host, port))
                 .await
-                .map_err(|source| NetError::Connect {
+                .map_err(|source| NetError::Listen {
                     target: format!("{host}:{port}"),
                     source,
                 })?;
