@@ -366,6 +366,11 @@ class SmtpServer:
         """Events not handed to ``on_event`` because it fell too far behind."""
         return self._core.events_dropped
 
+    def flush_events(self, timeout: float = 5.0) -> None:
+        """Wait (at most ``timeout`` seconds) until the events reported so far have been
+        handed to ``on_event`` (not from inside ``on_event`` itself)."""
+        self._core.flush_events(timeout)
+
     # -- hooks -----------------------------------------------------------------------------
 
     def _hook_loop(self) -> asyncio.AbstractEventLoop:

@@ -529,6 +529,17 @@ impl SmtpServerCore {
         })
     }
 
+    /// Wait (at most `timeout` seconds) until the events reported so far reached `on_event`.
+    #[pyo3(signature = (timeout=5.0))]
+    fn flush_events(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        let Some(events) = self.events.clone() else {
+            return Ok(());
+        };
+        let limit = Duration::try_from_secs_f64(timeout)
+            .map_err(|_| PyValueError::new_err("timeout must be a non-negative number"))?;
+        block_on(py, async move { events.flush(limit).await })
+    }
+
     /// Events the log dropped because its callback could not keep up.
     #[getter]
     fn events_dropped(&self) -> u64 {
