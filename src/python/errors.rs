@@ -73,9 +73,19 @@ pub fn net_error(py: Python<'_>, e: NetError) -> PyErr {
     | NetError::Listen { source, .. }
     | NetError::Io(source) = e
     {
-        err.set_cause(py, Some(PyErr::from(source)));
+        err.set_cause(py, Some(os_error_with_errno(source)));
     }
     err
+}
+
+/// An `OSError` carrying the system's `errno` when there is one (`OSError(errno, strerror)`
+/// picks the matching subclass, such as `ConnectionRefusedError`), so callers can tell an
+/// address in use from a permission problem.
+fn os_error_with_errno(e: std::io::Error) -> PyErr {
+    match e.raw_os_error() {
+        Some(code) => pyo3::exceptions::PyOSError::new_err((code, os_message(&e))),
+        None => PyErr::from(e),
+    }
 }
 
 exception_type!(pop3_error_type, "Pop3Error");
