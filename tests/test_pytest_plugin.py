@@ -5,7 +5,9 @@ poplib (real clients nobody here wrote)."""
 from __future__ import annotations
 
 import importlib.metadata
+import re
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -179,3 +181,14 @@ def test_marker_misuse_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-q")
     result.stdout.fnmatch_lines(["*takes keyword arguments only*"])
     assert result.ret != 0
+
+
+def test_the_readme_example(pytester: pytest.Pytester) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Testing your application's e-mail (pytest plugin)", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match, "the README's plugin section has no example"
+    pytester.makeini(INI)
+    pytester.makepyfile(test_readme=match[1])
+    result = pytester.runpytest_subprocess("-q")
+    result.assert_outcomes(passed=2)
