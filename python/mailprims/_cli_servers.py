@@ -311,7 +311,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         "allow_insecure_auth": args.allow_insecure_auth,
         "timeout": args.timeout,
     }
-    envelope = {"sender": None, "recipients": recipients if args.bcc else None}
+    envelope: dict[str, Any] = {"sender": None, "recipients": recipients if args.bcc else None}
     if args.mx:
         return _send_mx(data, envelope, options)
     host, port = _server_address(args.server, 25)
