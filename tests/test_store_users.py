@@ -216,3 +216,26 @@ def test_store_with_users(tmp_path: Path, users: mp.Users) -> None:
     assert resolved == ["Alice", "bob", "bob"]
     got = store.deliver(b"Subject: report\n\n", [r for r in resolved if r])
     assert sorted(got) == ["Alice", "bob"]
+
+
+def test_reload_replaces_the_accounts_in_place(tmp_path: Path) -> None:
+    # What `mailprims serve` does when the users file changes: the servers hold this very
+    # object, so they see the new accounts without a restart; a bad file changes nothing.
+    live = mp.Users()
+    live.add("alice", "a")
+    store = mp.MaildirStore(tmp_path / "mail")
+    path = tmp_path / "users"
+    edited = mp.Users(domains=["example.org"])
+    edited.add("carol", "c")
+    edited.save(path)
+    with mp.Pop3Server(store=store, users=live, auth_failure_delay=0) as server:
+        live.reload(path)
+        assert sorted(live) == ["carol"] and live.domains == ["example.org"]
+        with mp.Pop3Client("127.0.0.1", server.port, tls="none", allow_insecure_auth=True) as pop:
+            pop.login("carol", "c")
+        path.write_text("carol:not-a-hash\n")
+        with pytest.raises(mp.UsersFileError):
+            live.reload(path)
+        assert live.verify("carol", "c")
+        with pytest.raises(FileNotFoundError):
+            live.reload(tmp_path / "absent")

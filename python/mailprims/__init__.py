@@ -22,6 +22,7 @@ from __future__ import annotations
 from mailprims import (
     base64,
     encoded_word,
+    events,
     fields,
     params,
     pop3,
@@ -47,6 +48,7 @@ from mailprims._mailprims import (
     __version__,
     parse_many,
 )
+from mailprims.events import ServerEvent
 from mailprims.exceptions import (
     AccountError,
     AddressError,
@@ -137,6 +139,7 @@ __all__ = [
     "ProtocolError",
     "Received",
     "SendResult",
+    "ServerEvent",
     "Session",
     "Sink",
     "SmtpClient",
@@ -157,6 +160,7 @@ __all__ = [
     "deliver",
     "deliver_async",
     "encoded_word",
+    "events",
     "fields",
     "params",
     "parse_many",

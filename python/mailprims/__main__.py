@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mailprims import _cli, _demo
+from mailprims import _cli, _cli_servers, _demo
 
 __all__ = ["main"]
 
@@ -21,6 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", metavar="command")
     sub.add_parser("demo", help="walk through the textbook examples, live")
     _cli.add_commands(sub)
+    _cli_servers.add_commands(sub)
     args = parser.parse_args(argv)
     if args.version:
         from mailprims import __version__
@@ -31,6 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _demo.run(sys.stdout)
     if getattr(args, "handler", None) is not None:
         return _cli.run(args)
+    if getattr(args, "run_servers", None) is not None:
+        return _cli_servers.run(args)
     parser.print_help()
     return 2
 

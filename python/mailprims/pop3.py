@@ -24,11 +24,12 @@ import os
 import pathlib
 import socket
 import types
-from collections.abc import AsyncIterator, Container, Iterator
+from collections.abc import AsyncIterator, Callable, Container, Iterator
 from typing import Any, Literal, TypeAlias, overload
 
 from mailprims import _mailprims
 from mailprims._mailprims import Message, parse_many
+from mailprims.events import ServerEvent, _callback
 from mailprims.exceptions import MailError
 from mailprims.store import MaildirStore, Users
 
@@ -90,6 +91,7 @@ class _Pop3Base:
         timeout: float | None = 60.0,
         connect_timeout: float | None = None,
         max_message_size: int | None = None,
+        transcript: bool = False,
         _blocking: bool,
     ) -> None:
         if port is None:
@@ -108,6 +110,7 @@ class _Pop3Base:
             connect_timeout=_seconds(connect_timeout),
             max_message_size=max_message_size,
             blocking=_blocking,
+            transcript=transcript,
         )
 
     @property
@@ -138,6 +141,18 @@ class _Pop3Base:
         """Whether a login succeeded on this connection."""
         return bool(self._core.info()["authenticated"])
 
+    @property
+    def transcript(self) -> builtins.list[tuple[str, str]]:
+        """With ``transcript=True``: every line sent (``"C"``) and received (``"S"``) so far,
+        as ``(direction, line)`` pairs without line ends, message data included (dot-stuffed,
+        as on the wire); passwords and AUTH responses appear as ``********``. Empty
+        otherwise."""
+        return self._core.transcript()
+
+    def clear_transcript(self) -> None:
+        """Forget the lines recorded so far."""
+        self._core.clear_transcript()
+
     def close(self) -> None:
         """Close the connection without QUIT: nothing is deleted (RFC 1939 §6)."""
         self._core.close()
@@ -156,6 +171,8 @@ class Pop3Client(_Pop3Base):
     system's roots, or ``cafile``/``cadata`` (PEM); ``verify=False`` turns verification off.
     Passwords are never sent over an unencrypted connection unless ``allow_insecure_auth=True``
     (APOP sends none). ``timeout`` bounds connecting and each read or write.
+    ``transcript=True`` records the dialogue line by line (see :attr:`transcript`), as
+    :mod:`poplib`'s ``set_debuglevel`` prints it.
 
     The connection opens on :meth:`connect`, ``with``, or the first login. Server refusals
     raise :class:`~mailprims.Pop3Error` with the server's ``text`` and RFC 2449 ``code``.
@@ -175,6 +192,7 @@ class Pop3Client(_Pop3Base):
         timeout: float | None = 60.0,
         connect_timeout: float | None = None,
         max_message_size: int | None = None,
+        transcript: bool = False,
     ) -> None:
         super().__init__(
             host,
@@ -188,6 +206,7 @@ class Pop3Client(_Pop3Base):
             timeout=timeout,
             connect_timeout=connect_timeout,
             max_message_size=max_message_size,
+            transcript=transcript,
             _blocking=True,
         )
 
@@ -352,6 +371,7 @@ class AsyncPop3Client(_Pop3Base):
         timeout: float | None = 60.0,
         connect_timeout: float | None = None,
         max_message_size: int | None = None,
+        transcript: bool = False,
     ) -> None:
         super().__init__(
             host,
@@ -365,6 +385,7 @@ class AsyncPop3Client(_Pop3Base):
             timeout=timeout,
             connect_timeout=connect_timeout,
             max_message_size=max_message_size,
+            transcript=transcript,
             _blocking=False,
         )
 
@@ -525,6 +546,10 @@ class Pop3Server:
     ``max_auth_failures`` the connection is closed, as it is after ``max_errors`` bad
     commands. :meth:`stop` lets commands in flight finish for up to ``shutdown_grace``
     seconds.
+
+    Logging: ``on_event`` is called with a :class:`~mailprims.ServerEvent` for every login
+    (``"login"``, ``"login_failed"``), retrieval (``"retrieved"``) and deletion at QUIT
+    (``"deleted"``); the sessions never wait for it (see :mod:`mailprims.events`).
     """
 
     def __init__(
@@ -545,6 +570,7 @@ class Pop3Server:
         max_errors: int = 20,
         max_connections: int = 1000,
         shutdown_grace: float = 30.0,
+        on_event: Callable[[ServerEvent], object] | None = None,
     ) -> None:
         def read(path: str | os.PathLike[str] | None) -> bytes | None:
             return None if path is None else pathlib.Path(path).read_bytes()
@@ -567,6 +593,7 @@ class Pop3Server:
             max_errors=max_errors,
             max_connections=max_connections,
             shutdown_grace=float(shutdown_grace),
+            on_event=_callback(on_event),
         )
 
     @property
@@ -586,6 +613,16 @@ class Pop3Server:
     def active_connections(self) -> int:
         """How many connections are open."""
         return self._core.active_connections
+
+    @property
+    def events_dropped(self) -> int:
+        """Events not handed to ``on_event`` because it fell too far behind."""
+        return self._core.events_dropped
+
+    def flush_events(self, timeout: float = 5.0) -> None:
+        """Wait (at most ``timeout`` seconds) until the events reported so far have been
+        handed to ``on_event`` (not from inside ``on_event`` itself)."""
+        self._core.flush_events(timeout)
 
     def start(self) -> None:
         """Start serving in the background; the server accepts connections on return."""

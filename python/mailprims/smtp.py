@@ -211,6 +211,7 @@ class _ClientBase:
         pipelining: bool = True,
         chunking: bool = True,
         max_connections: int | None = None,
+        transcript: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -235,6 +236,7 @@ class _ClientBase:
             max_connections=(
                 self._default_max_connections if max_connections is None else max_connections
             ),
+            transcript=transcript,
         )
 
     def _info(self) -> dict[str, Any] | None:
@@ -281,6 +283,18 @@ class _ClientBase:
         """True after :meth:`close`."""
         return bool(self._core.closed)
 
+    @property
+    def transcript(self) -> list[tuple[str, str]]:
+        """With ``transcript=True``: every line sent (``"C"``) and received (``"S"``) so far,
+        on every connection, as ``(direction, line)`` pairs without line ends, message data
+        included (dot-stuffed, as on the wire); AUTH credentials appear as ``********``.
+        Empty otherwise."""
+        return self._core.transcript()
+
+    def clear_transcript(self) -> None:
+        """Forget the lines recorded so far."""
+        self._core.clear_transcript()
+
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("connected" if self.connected else "idle")
         return f"<{type(self).__name__} {self.host}:{self.port} {state}>"
@@ -301,7 +315,8 @@ class SmtpClient(_ClientBase):
 
     The connection opens on :meth:`connect`, ``with``, or the first :meth:`send`; if the server
     closes it, the next call reconnects. ``max_connections`` (default 1) lets several threads
-    send at once over that many connections.
+    send at once over that many connections. ``transcript=True`` records the dialogue line by
+    line (see :attr:`transcript`), as :mod:`smtplib`'s ``set_debuglevel`` prints it.
     """
 
     def connect(self) -> SmtpReply:

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 from mailprims import _mailprims
 from mailprims._mailprims import Message
+from mailprims.events import ServerEvent, _callback
 from mailprims.store import MaildirStore, Users
 
 __all__ = ["Envelope", "Session", "Sink", "SmtpServer", "TlsInfo"]
@@ -222,6 +223,10 @@ class SmtpServer:
     command (§4.5.3.2.7: 300), ``data_timeout`` seconds waiting for message data (180).
     :meth:`stop` lets transactions in flight finish for up to ``shutdown_grace`` seconds; a
     transaction cut off then, or by a client disconnecting, delivers nothing.
+
+    Logging: ``on_event`` is called with a :class:`~mailprims.ServerEvent` (``kind``
+    ``"delivered"``: queue id, sender, recipients, size) for every message accepted, after
+    its delivery; the sessions never wait for it (see :mod:`mailprims.events`).
     """
 
     def __init__(
@@ -247,6 +252,7 @@ class SmtpServer:
         timeout: float = 300.0,
         data_timeout: float = 180.0,
         shutdown_grace: float = 30.0,
+        on_event: Callable[[ServerEvent], object] | None = None,
     ) -> None:
         if (tls_cert is None) != (tls_key is None):
             raise ValueError("tls_cert and tls_key must be given together")
@@ -289,6 +295,7 @@ class SmtpServer:
             authenticator=authenticator,
             store=store,
             users=users,
+            on_event=_callback(on_event),
         )
 
     # -- life cycle ------------------------------------------------------------------------
@@ -353,6 +360,16 @@ class SmtpServer:
     def active_connections(self) -> int:
         """How many connections are open."""
         return self._core.active_connections
+
+    @property
+    def events_dropped(self) -> int:
+        """Events not handed to ``on_event`` because it fell too far behind."""
+        return self._core.events_dropped
+
+    def flush_events(self, timeout: float = 5.0) -> None:
+        """Wait (at most ``timeout`` seconds) until the events reported so far have been
+        handed to ``on_event`` (not from inside ``on_event`` itself)."""
+        self._core.flush_events(timeout)
 
     # -- hooks -----------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ use std::time::Duration;
 pub enum NetError {
     /// No connection could be made to `target`.
     Connect { target: String, source: io::Error },
+    /// A server could not listen on `target` (the port is in use, or not ours to take).
+    Listen { target: String, source: io::Error },
     /// An operation did not complete in time.
     Timeout {
         during: &'static str,
@@ -30,6 +32,9 @@ impl fmt::Display for NetError {
             NetError::Connect { target, source } => {
                 write!(f, "cannot connect to {target}: {source}")
             }
+            NetError::Listen { target, source } => {
+                write!(f, "cannot listen on {target}: {source}")
+            }
             NetError::Timeout { during, after } => {
                 write!(f, "timed out after {:.1} s {during}", after.as_secs_f64())
             }
@@ -45,7 +50,7 @@ impl fmt::Display for NetError {
 impl std::error::Error for NetError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            NetError::Connect { source, .. } => Some(source),
+            NetError::Connect { source, .. } | NetError::Listen { source, .. } => Some(source),
             NetError::Io(e) => Some(e),
             _ => None,
         }

@@ -3,10 +3,12 @@
 //! graceful shutdown. Plain Rust on tokio; no pyo3.
 
 mod error;
+pub mod events;
 pub mod line;
 pub mod shutdown;
 pub mod stream;
 pub mod tls;
+pub mod transcript;
 
 pub use error::{NetError, with_timeout};
 pub use line::LineReader;

@@ -10,9 +10,10 @@ use tokio::io::AsyncWriteExt;
 
 use super::Error;
 use super::command;
-use super::response::{Status, continuation, read_multiline};
+use super::response::{Status, continuation, encode_body, read_multiline};
 use crate::net::stream::TlsInfo;
 use crate::net::tls::{Trust, client_config};
+use crate::net::transcript::{Direction, REDACTED, Transcript};
 use crate::net::{LineReader, NetError, Stream};
 
 /// Longest status line accepted. RFC 2449 §4 allows 512 octets; be generous.
@@ -64,6 +65,8 @@ pub struct ClientConfig {
     pub allow_insecure_auth: bool,
     /// Largest message `retr` accepts (`None`: no limit).
     pub max_message_size: Option<usize>,
+    /// Record every line sent and received here (passwords redacted).
+    pub transcript: Option<Arc<Transcript>>,
     tls_config: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
@@ -83,6 +86,7 @@ impl ClientConfig {
             io_timeout: Some(Duration::from_secs(60)),
             allow_insecure_auth: false,
             max_message_size: None,
+            transcript: None,
             tls_config: OnceLock::new(),
         }
     }
@@ -288,7 +292,9 @@ impl Connection {
                 let user_line = command::format("USER", &[user], false).map_err(Error::Usage)?;
                 let pass_line = command::format("PASS", &[password], true).map_err(Error::Usage)?;
                 self.simple(&user_line).await?;
-                self.simple(&pass_line).await?
+                self.send_secret(&pass_line, &format!("PASS {REDACTED}"))
+                    .await?;
+                self.expect_ok().await?
             }
         };
         self.logged_in();
@@ -323,7 +329,9 @@ impl Connection {
         let token = base64::engine::general_purpose::STANDARD.encode(fields.join("\0"));
         let inline = format!("AUTH PLAIN {token}\r\n");
         let status = if inline.len() <= MAX_AUTH_LINE {
-            self.simple(inline.as_bytes()).await?
+            self.send_secret(inline.as_bytes(), &format!("AUTH PLAIN {REDACTED}"))
+                .await?;
+            self.expect_ok().await?
         } else {
             self.send(b"AUTH PLAIN\r\n").await?;
             let line = self.read_line().await?;
@@ -335,7 +343,8 @@ impl Connection {
                     Error::Err(status)
                 });
             }
-            self.send(format!("{token}\r\n").as_bytes()).await?;
+            self.send_secret(format!("{token}\r\n").as_bytes(), REDACTED)
+                .await?;
             self.expect_ok().await?
         };
         self.logged_in();
@@ -551,6 +560,21 @@ impl Connection {
     }
 
     async fn send(&mut self, data: &[u8]) -> Result<(), Error> {
+        if let Some(t) = &self.config.transcript {
+            t.record(Direction::Client, data);
+        }
+        self.write(data).await
+    }
+
+    /// Send a line carrying a credential: recorded as `shown` in the transcript.
+    async fn send_secret(&mut self, data: &[u8], shown: &str) -> Result<(), Error> {
+        if let Some(t) = &self.config.transcript {
+            t.record_line(Direction::Client, shown);
+        }
+        self.write(data).await
+    }
+
+    async fn write(&mut self, data: &[u8]) -> Result<(), Error> {
         self.io("sending a command", async |l| {
             let s = l.get_mut();
             s.write_all(data).await?;
@@ -561,10 +585,15 @@ impl Connection {
     }
 
     async fn read_line(&mut self) -> Result<Vec<u8>, Error> {
-        self.io("waiting for the server's response", async |l| {
-            l.read_line(MAX_STATUS_LINE).await
-        })
-        .await
+        let line = self
+            .io("waiting for the server's response", async |l| {
+                l.read_line(MAX_STATUS_LINE).await
+            })
+            .await?;
+        if let Some(t) = &self.config.transcript {
+            t.record(Direction::Server, &line);
+        }
+        Ok(line)
     }
 
     fn parse_status(&mut self, line: &[u8]) -> Result<Status, Error> {
@@ -582,8 +611,15 @@ impl Connection {
     /// The body of a multi-line response; each network read gets the I/O timeout.
     async fn read_body(&mut self, out: &mut Vec<u8>, limit: Option<usize>) -> Result<(), Error> {
         let timeout = self.config.io_timeout;
+        let start = out.len();
         let lines = self.lines.as_mut().ok_or(Error::Closed)?;
         let result = read_multiline(lines, limit, out, timeout).await;
+        if let (Ok(()), Some(t)) = (&result, &self.config.transcript) {
+            // Recorded as it came over the wire: dot-stuffed, with the final ".".
+            let mut wire = Vec::with_capacity(out.len() - start + 8);
+            encode_body(&out[start..], &mut wire);
+            t.record(Direction::Server, &wire);
+        }
         result.map_err(|e| {
             self.lines = None;
             Error::Net(e)

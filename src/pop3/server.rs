@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 use super::client::apop_digest;
 use super::command::{Command, ParseError};
 use super::response::{encode_body, top};
+use crate::net::events::{EventKind, EventLog, ServerEvent};
 use crate::net::shutdown::{Shutdown, ShutdownSignal};
 use crate::net::{LineReader, NetError, Stream, with_timeout};
 
@@ -101,6 +102,8 @@ pub struct ServerConfig {
     pub implementation: String,
     /// How long `Running::stop` lets commands in flight finish.
     pub shutdown_grace: Duration,
+    /// Where logins, retrievals and deletions are reported, for logs.
+    pub events: Option<Arc<dyn EventLog>>,
 }
 
 impl Default for ServerConfig {
@@ -117,6 +120,7 @@ impl Default for ServerConfig {
             allow_insecure_auth: false,
             implementation: concat!("mailprims ", env!("CARGO_PKG_VERSION")).into(),
             shutdown_grace: Duration::from_secs(30),
+            events: None,
         }
     }
 }
@@ -186,7 +190,7 @@ pub async fn start<B: Backend>(
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let listener = TcpListener::bind((host, port))
         .await
-        .map_err(|source| NetError::Connect {
+        .map_err(|source| NetError::Listen {
             target: format!("{host}:{port}"),
             source,
         })?;
@@ -305,6 +309,10 @@ struct Session<B: Backend> {
     errors: u32,
     auth_failures: u32,
     last_touch: std::time::Instant,
+    /// The client, for the event log.
+    peer: Option<SocketAddr>,
+    /// The account logged in to.
+    account: Option<String>,
 }
 
 impl<B: Backend> Session<B> {
@@ -314,6 +322,7 @@ impl<B: Backend> Session<B> {
         config: Arc<ServerConfig>,
         mut signal: ShutdownSignal,
     ) -> Result<(), NetError> {
+        let peer = stream.peer_addr().ok();
         let same_host = match (stream.peer_addr(), stream.local_addr()) {
             (Ok(p), Ok(l)) => p.ip() == l.ip(),
             _ => false,
@@ -343,6 +352,8 @@ impl<B: Backend> Session<B> {
             errors: 0,
             auth_failures: 0,
             last_touch: std::time::Instant::now(),
+            peer,
+            account: None,
         };
         let greeting = format!("+OK POP3 server ready {}\r\n", session.timestamp);
         session.out.extend_from_slice(greeting.as_bytes());
@@ -455,6 +466,18 @@ impl<B: Backend> Session<B> {
     }
 
     /// Queue an error reply for bad input, counted towards `max_errors`.
+    /// Report an event (with the session's peer, account and TLS state) to the event log.
+    fn emit(&self, kind: EventKind, fill: impl FnOnce(&mut ServerEvent)) {
+        let (Some(log), Some(peer)) = (&self.config.events, self.peer) else {
+            return;
+        };
+        let mut event = ServerEvent::new(kind, peer);
+        event.user = self.account.clone();
+        event.tls = self.lines.get_ref().is_tls();
+        fill(&mut event);
+        log.event(event);
+    }
+
     fn bad(&mut self, text: &str) {
         self.errors += 1;
         self.reply(text);
@@ -521,7 +544,7 @@ impl<B: Backend> Session<B> {
                 if self.plaintext_refused() {
                     return Ok(Next::Continue);
                 }
-                self.password_login(user, password).await
+                self.password_login(user, password, "USER").await
             }
             Command::Apop { name, digest } if !self.in_transaction() => {
                 self.apop_login(name, digest).await
@@ -620,19 +643,26 @@ impl<B: Backend> Session<B> {
         })
     }
 
-    async fn password_login(&mut self, user: String, password: String) -> Result<Next, NetError> {
+    async fn password_login(
+        &mut self,
+        user: String,
+        password: String,
+        mechanism: &'static str,
+    ) -> Result<Next, NetError> {
         let backend = self.backend.clone();
+        let name = user.clone();
         let account =
             tokio::task::spawn_blocking(move || backend.verify_password(&user, &password))
                 .await
                 .ok()
                 .flatten();
-        self.finish_login(account).await
+        self.finish_login(name, account, mechanism).await
     }
 
     async fn apop_login(&mut self, name: String, digest: String) -> Result<Next, NetError> {
         let backend = self.backend.clone();
         let timestamp = self.timestamp.clone();
+        let given = name.clone();
         let account = tokio::task::spawn_blocking(move || {
             // Compute a digest for unknown users too, so both paths take the same time.
             let (account, secret) = backend
@@ -645,7 +675,7 @@ impl<B: Backend> Session<B> {
         .await
         .ok()
         .flatten();
-        self.finish_login(account).await
+        self.finish_login(given, account, "APOP").await
     }
 
     /// AUTH (RFC 5034): with no mechanism, list them; PLAIN (RFC 4616) with or without an
@@ -696,12 +726,21 @@ impl<B: Backend> Session<B> {
         let Some((user, password)) = decode_plain(&response) else {
             return Ok(self.bad_next("-ERR Invalid AUTH PLAIN response."));
         };
-        self.password_login(user, password).await
+        self.password_login(user, password, "AUTH PLAIN").await
     }
 
     /// After a credential check: open the maildrop, or a delayed, uniform `-ERR`.
-    async fn finish_login(&mut self, account: Option<String>) -> Result<Next, NetError> {
+    async fn finish_login(
+        &mut self,
+        given: String,
+        account: Option<String>,
+        mechanism: &'static str,
+    ) -> Result<Next, NetError> {
         let Some(account) = account else {
+            self.emit(EventKind::LoginFailed, |e| {
+                e.user = Some(given);
+                e.mechanism = Some(mechanism);
+            });
             self.auth_failures += 1;
             tokio::time::sleep(self.config.auth_failure_delay).await;
             self.out.extend_from_slice(AUTH_FAILED.as_bytes());
@@ -741,6 +780,11 @@ impl<B: Backend> Session<B> {
                     maildrop: Arc::new(maildrop),
                     slots,
                 };
+                self.emit(EventKind::Login, |e| {
+                    e.user = Some(account.clone());
+                    e.mechanism = Some(mechanism);
+                });
+                self.account = Some(account);
             }
             Err(OpenError::InUse) => {
                 self.reply("-ERR [IN-USE] Mailbox is locked by another POP3 session.");
@@ -861,8 +905,13 @@ impl<B: Backend> Session<B> {
                 match lines {
                     None => {
                         slots[n as usize - 1].retrieved = true;
+                        let uid = slots[n as usize - 1].entry.uid.clone();
                         let _ = write!(StringSink(&mut self.out), "+OK {size} octets\r\n");
                         encode_body(&data, &mut self.out);
+                        self.emit(EventKind::Retrieved, |e| {
+                            e.id = Some(uid);
+                            e.size = size;
+                        });
                     }
                     Some(lines) => {
                         self.out
@@ -895,6 +944,11 @@ impl<B: Backend> Session<B> {
             .filter(|s| s.deleted)
             .map(|s| s.entry.key.clone())
             .collect();
+        let deleted_entries: Vec<(String, u64)> = slots
+            .iter()
+            .filter(|s| s.deleted && self.config.events.is_some())
+            .map(|s| (s.entry.uid.clone(), s.entry.size))
+            .collect();
         let seen: Vec<String> = slots
             .iter()
             .filter(|s| s.retrieved && !s.deleted)
@@ -916,6 +970,14 @@ impl<B: Backend> Session<B> {
         })
         .await
         .unwrap_or_else(|_| Err("internal error".into()));
+        if result.is_ok() {
+            for (uid, size) in deleted_entries {
+                self.emit(EventKind::Deleted, |e| {
+                    e.id = Some(uid);
+                    e.size = size;
+                });
+            }
+        }
         match result {
             Ok(()) if left == 0 => self.reply("+OK POP3 server signing off (maildrop empty)"),
             Ok(()) => {

@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::*;
+use crate::net::events::{EventLog, ServerEvent};
 use crate::net::tls::{Trust, self_signed, server_config};
 use crate::pop3::Error;
 use crate::pop3::client::{ClientConfig, Connection, LoginMethod, TlsMode};
@@ -827,4 +828,109 @@ async fn client_with_a_server_without_capa() {
             "QUIT"
         ]
     );
+}
+
+#[derive(Default)]
+struct Collect(Mutex<Vec<ServerEvent>>);
+
+impl EventLog for Collect {
+    fn event(&self, event: ServerEvent) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+#[tokio::test]
+async fn transcript_and_event_log_of_the_seed_session() {
+    use crate::net::transcript::Transcript;
+    let log = Arc::new(Collect::default());
+    let srv = start(ServerConfig {
+        events: Some(log.clone()),
+        ..fast()
+    })
+    .await;
+    let transcript = Arc::new(Transcript::new());
+    let mut cfg = ClientConfig::new("127.0.0.1", srv.port);
+    cfg.tls = TlsMode::None;
+    cfg.allow_insecure_auth = true;
+    cfg.transcript = Some(transcript.clone());
+    let mut conn = Connection::connect(Arc::new(cfg)).await.unwrap();
+    let bad = conn.login("alice", "guess", LoginMethod::UserPass).await;
+    assert!(matches!(bad, Err(Error::Err(_))));
+    conn.login("alice", "12345pass", LoginMethod::UserPass)
+        .await
+        .unwrap();
+    conn.stat().await.unwrap();
+    conn.list().await.unwrap();
+    let first = conn.retr(1).await.unwrap();
+    conn.dele(1).await.unwrap();
+    conn.quit().await.unwrap();
+
+    let lines: Vec<String> = transcript
+        .lines()
+        .into_iter()
+        .map(|(d, l)| format!("{}: {l}", d.label()))
+        .collect();
+    assert!(
+        lines[0].starts_with("S: +OK POP3 server ready <"),
+        "{lines:?}"
+    );
+    // CAPA is asked once to choose STLS; then the seed chapter's session (RFC 1939 §10).
+    let from_login = lines.iter().position(|l| l == "C: USER alice").unwrap();
+    let retr = lines.iter().position(|l| l == "C: RETR 1").unwrap();
+    assert_eq!(
+        lines[from_login..retr],
+        [
+            "C: USER alice",
+            "S: +OK",
+            "C: PASS ********",
+            "S: -ERR [AUTH] Authentication failed.",
+            "C: USER alice",
+            "S: +OK",
+            "C: PASS ********",
+            "S: +OK alice's maildrop has 2 messages (620 octets)",
+            "C: STAT",
+            "S: +OK 2 620",
+            "C: LIST",
+            "S: +OK 2 messages (620 octets)",
+            "S: 1 120",
+            "S: 2 500",
+            "S: .",
+        ]
+    );
+    // RETR's data lines as sent, then the terminator; the password never appears.
+    assert_eq!(lines[retr + 1], "S: +OK 120 octets");
+    assert_eq!(lines[retr + 2], "S: Subject: first");
+    let body_lines = first.split(|&b| b == b'\n').count() - 1;
+    assert_eq!(lines[retr + 2 + body_lines], "S: .");
+    assert_eq!(
+        lines[retr + 3 + body_lines..],
+        [
+            "C: DELE 1",
+            "S: +OK message 1 deleted",
+            "C: QUIT",
+            "S: +OK POP3 server signing off (1 message left)",
+        ]
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("12345pass") || l.contains("guess"))
+    );
+
+    let events = log.0.lock().unwrap().clone();
+    let summary: Vec<(&str, Option<&str>, Option<&str>, u64)> = events
+        .iter()
+        .map(|e| (e.kind.name(), e.user.as_deref(), e.id.as_deref(), e.size))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("login_failed", Some("alice"), None, 0),
+            ("login", Some("alice"), None, 0),
+            ("retrieved", Some("alice"), Some("uid-m1"), 120),
+            ("deleted", Some("alice"), Some("uid-m1"), 120),
+        ]
+    );
+    assert_eq!(events[1].mechanism, Some("USER"));
+    assert!(events.iter().all(|e| e.peer.ip().is_loopback() && !e.tls));
 }

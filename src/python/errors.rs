@@ -60,17 +60,32 @@ exception_type!(protocol_error_type, "ProtocolError");
 pub fn net_error(py: Python<'_>, e: NetError) -> PyErr {
     let message = e.to_string();
     let cls = match &e {
-        NetError::Connect { .. } | NetError::Closed | NetError::Io(_) => connection_error_type(py),
+        NetError::Connect { .. } | NetError::Listen { .. } | NetError::Closed | NetError::Io(_) => {
+            connection_error_type(py)
+        }
         NetError::Timeout { .. } => timeout_error_type(py),
         NetError::Tls(_) => tls_error_type(py),
         NetError::Config(_) => config_error_type(py),
         NetError::LineTooLong { .. } => protocol_error_type(py),
     };
     let err = instantiate(py, cls, message, |_| Ok(()));
-    if let NetError::Connect { source, .. } | NetError::Io(source) = e {
-        err.set_cause(py, Some(PyErr::from(source)));
+    if let NetError::Connect { source, .. }
+    | NetError::Listen { source, .. }
+    | NetError::Io(source) = e
+    {
+        err.set_cause(py, Some(os_error_with_errno(source)));
     }
     err
+}
+
+/// An `OSError` carrying the system's `errno` when there is one (`OSError(errno, strerror)`
+/// picks the matching subclass, such as `ConnectionRefusedError`), so callers can tell an
+/// address in use from a permission problem.
+fn os_error_with_errno(e: std::io::Error) -> PyErr {
+    match e.raw_os_error() {
+        Some(code) => pyo3::exceptions::PyOSError::new_err((code, os_message(&e))),
+        None => PyErr::from(e),
+    }
 }
 
 exception_type!(pop3_error_type, "Pop3Error");

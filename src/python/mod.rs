@@ -5,6 +5,7 @@ mod buffer;
 mod build;
 mod codec;
 mod errors;
+mod events;
 mod fields;
 mod headers;
 mod message;
@@ -14,6 +15,7 @@ mod smtp_client;
 mod smtp_server;
 mod store;
 mod tls;
+mod transcript;
 mod values;
 
 use pyo3::prelude::*;

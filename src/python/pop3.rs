@@ -12,9 +12,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
 use super::errors::{net_error, pop3_error};
+use super::events::PyEventLog;
 use super::runtime::{awaitable, block_on, runtime};
 use super::store::{PyMaildirStore, PyUsers};
 use crate::net::tls::{self, Trust};
+use crate::net::transcript::Transcript;
 use crate::pop3::client::{ClientConfig, Connection, LoginMethod, TlsMode};
 use crate::pop3::maildrop::StoreBackend;
 use crate::pop3::server::{self, Running, ServerConfig};
@@ -165,7 +167,7 @@ impl Pop3ClientCore {
     #[new]
     #[pyo3(signature = (host, port, *, tls, cadata=None, verify=true, tls_hostname=None,
         allow_insecure_auth=false, timeout=None, connect_timeout=None, max_message_size=None,
-        blocking=true))]
+        blocking=true, transcript=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         host: String,
@@ -179,6 +181,7 @@ impl Pop3ClientCore {
         connect_timeout: Option<f64>,
         max_message_size: Option<usize>,
         blocking: bool,
+        transcript: bool,
     ) -> PyResult<Self> {
         let mut config = ClientConfig::new(host, port);
         config.tls = match tls {
@@ -203,6 +206,7 @@ impl Pop3ClientCore {
         config.io_timeout = timeout;
         config.connect_timeout = seconds(connect_timeout, "connect_timeout")?.or(timeout);
         config.max_message_size = max_message_size;
+        config.transcript = transcript.then(|| Arc::new(Transcript::new()));
         Ok(Pop3ClientCore {
             config: Arc::new(config),
             shared: Arc::new(Shared {
@@ -211,6 +215,18 @@ impl Pop3ClientCore {
             }),
             blocking,
         })
+    }
+
+    /// The lines recorded with `transcript=True`: `[(direction, line)]`.
+    fn transcript<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        super::transcript::lines_to_py(py, self.config.transcript.as_deref())
+    }
+
+    /// Forget the lines recorded so far.
+    fn clear_transcript(&self) {
+        if let Some(t) = &self.config.transcript {
+            t.clear();
+        }
     }
 
     /// Connect (and secure the session as configured); returns the greeting's text.
@@ -379,6 +395,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 pub struct Pop3ServerCore {
     backend: Arc<StoreBackend>,
     config: Arc<ServerConfig>,
+    events: Option<Arc<PyEventLog>>,
     host: String,
     port: u16,
     running: Mutex<Option<Arc<Running>>>,
@@ -393,6 +410,9 @@ impl Pop3ServerCore {
     }
 }
 
+/// How long `stop` waits for the event log to reach Python.
+const EVENT_FLUSH: Duration = Duration::from_secs(5);
+
 fn positive(value: f64, what: &str) -> PyResult<Duration> {
     seconds(Some(value), what)?.ok_or_else(|| PyValueError::new_err(format!("{what} is required")))
 }
@@ -402,7 +422,8 @@ impl Pop3ServerCore {
     #[new]
     #[pyo3(signature = (host, port, *, store, users, hostname, tls_cert=None, tls_key=None,
         implicit_tls=false, allow_insecure_auth=false, timeout=600.0, auth_failure_delay=2.0,
-        max_auth_failures=3, max_errors=20, max_connections=1000, shutdown_grace=30.0))]
+        max_auth_failures=3, max_errors=20, max_connections=1000, shutdown_grace=30.0,
+        on_event=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -421,6 +442,7 @@ impl Pop3ServerCore {
         max_errors: u32,
         max_connections: usize,
         shutdown_grace: f64,
+        on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let store = store
             .cast::<PyMaildirStore>()
@@ -473,6 +495,13 @@ impl Pop3ServerCore {
             shutdown_grace: positive(shutdown_grace, "shutdown_grace")?,
             ..ServerConfig::default()
         };
+        let events = on_event.map(PyEventLog::start);
+        let config = ServerConfig {
+            events: events
+                .clone()
+                .map(|e| e as Arc<dyn crate::net::events::EventLog>),
+            ..config
+        };
         let backend = StoreBackend {
             store,
             users,
@@ -482,6 +511,7 @@ impl Pop3ServerCore {
         Ok(Self {
             backend: Arc::new(backend),
             config: Arc::new(config),
+            events,
             host,
             port,
             running: Mutex::new(None),
@@ -513,10 +543,16 @@ impl Pop3ServerCore {
         Ok(port)
     }
 
-    /// Stop gracefully and wait (bounded by the grace period).
+    /// Stop gracefully and wait (bounded by the grace period), then for the event log.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
         if let Some(r) = self.current()? {
-            block_on(py, async move { r.stop().await })?;
+            let events = self.events.clone();
+            block_on(py, async move {
+                r.stop().await;
+                if let Some(e) = events {
+                    e.flush(EVENT_FLUSH).await;
+                }
+            })?;
         }
         Ok(())
     }
@@ -524,12 +560,33 @@ impl Pop3ServerCore {
     /// Awaitable form of `stop`.
     fn stop_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let r = self.current()?;
+        let events = self.events.clone();
         awaitable(py, async move {
             if let Some(r) = r {
                 r.stop().await;
+                if let Some(e) = events {
+                    e.flush(EVENT_FLUSH).await;
+                }
             }
             Ok(())
         })
+    }
+
+    /// Wait (at most `timeout` seconds) until the events reported so far reached `on_event`.
+    #[pyo3(signature = (timeout=5.0))]
+    fn flush_events(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        let Some(events) = self.events.clone() else {
+            return Ok(());
+        };
+        let limit = Duration::try_from_secs_f64(timeout)
+            .map_err(|_| PyValueError::new_err("timeout must be a non-negative number"))?;
+        block_on(py, async move { events.flush(limit).await })
+    }
+
+    /// Events the log dropped because its callback could not keep up.
+    #[getter]
+    fn events_dropped(&self) -> u64 {
+        self.events.as_ref().map_or(0, |e| e.dropped())
     }
 
     /// Resolves when the server has been told to stop.

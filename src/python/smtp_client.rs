@@ -14,6 +14,7 @@ use super::buffer::{BytesLike, run};
 use super::errors::{smtp_error, smtp_reply};
 use super::runtime::{awaitable, block_on};
 use crate::net::tls::Trust;
+use crate::net::transcript::Transcript;
 use crate::smtp::client::{Auth, Mechanism, SessionInfo};
 use crate::smtp::mx::{self, DnsConfig, DomainDelivery};
 use crate::smtp::{ClientConfig, Error, Outcome, Pool, Prepared, Reply, SendOptions, TlsMode};
@@ -130,6 +131,10 @@ fn clone_error(e: &Error) -> Error {
                 target: target.clone(),
                 source: std::io::Error::new(source.kind(), source.to_string()),
             },
+            crate::net::NetError::Listen { target, source } => crate::net::NetError::Listen {
+                target: target.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
             crate::net::NetError::Io(source) => {
                 crate::net::NetError::Io(std::io::Error::new(source.kind(), source.to_string()))
             }
@@ -183,6 +188,7 @@ fn build_config(
     transaction_timeout: Option<f64>,
     pipelining: bool,
     chunking: bool,
+    transcript: bool,
 ) -> PyResult<ClientConfig> {
     let mut config = ClientConfig::new(host, port);
     config.tls = match tls {
@@ -231,6 +237,7 @@ fn build_config(
     config.transaction_timeout = seconds(transaction_timeout, "transaction_timeout")?;
     config.use_pipelining = pipelining;
     config.use_chunking = chunking;
+    config.transcript = transcript.then(|| Arc::new(Transcript::new()));
     Ok(config)
 }
 
@@ -277,7 +284,8 @@ impl SmtpClientCore {
     #[pyo3(signature = (host, port, *, tls, cadata=None, verify=true, tls_hostname=None,
         local_hostname=None, username=None, password=None, oauth2_token=None,
         auth_mechanism=None, allow_insecure_auth=false, timeout=None, connect_timeout=None,
-        transaction_timeout=None, pipelining=true, chunking=true, max_connections=1))]
+        transaction_timeout=None, pipelining=true, chunking=true, max_connections=1,
+        transcript=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -299,6 +307,7 @@ impl SmtpClientCore {
         pipelining: bool,
         chunking: bool,
         max_connections: usize,
+        transcript: bool,
     ) -> PyResult<Self> {
         if max_connections == 0 {
             return Err(PyValueError::new_err("max_connections must be at least 1"));
@@ -321,6 +330,7 @@ impl SmtpClientCore {
             transaction_timeout,
             pipelining,
             chunking,
+            transcript,
         )?;
         let pool = Pool::new(config, max_connections).map_err(|e| smtp_error(py, e))?;
         Ok(SmtpClientCore {
@@ -460,6 +470,18 @@ impl SmtpClientCore {
             .last_info()
             .map(|i| info_to_py(py, &i))
             .transpose()
+    }
+
+    /// The lines recorded with `transcript=True`: `[(direction, line)]`.
+    fn transcript<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        super::transcript::lines_to_py(py, self.pool.config().transcript.as_deref())
+    }
+
+    /// Forget the lines recorded so far.
+    fn clear_transcript(&self) {
+        if let Some(t) = &self.pool.config().transcript {
+            t.clear();
+        }
     }
 
     #[getter]

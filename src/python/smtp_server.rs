@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
 use super::errors::net_error;
+use super::events::PyEventLog;
 use super::runtime::{attach, awaitable, block_on};
 use super::store::{PyMaildirStore, PyUsers};
 use crate::net::tls;
@@ -299,10 +300,14 @@ impl SmtpSink {
 #[pyclass(module = "mailprims._mailprims", frozen)]
 struct SmtpServerCore {
     server: Arc<Server>,
+    events: Option<Arc<PyEventLog>>,
     host: String,
     port: u16,
     running: Mutex<Option<Arc<Running>>>,
 }
+
+/// How long `stop` waits for the event log to reach Python.
+const EVENT_FLUSH: Duration = Duration::from_secs(5);
 
 fn secs(v: f64, what: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(v)
@@ -330,7 +335,8 @@ impl SmtpServerCore {
         host, port, *, hostname, max_message_size, max_recipients, max_connections,
         max_line_length, timeout, data_timeout, shutdown_grace, tls_cert=None, tls_key=None,
         require_starttls=false, auth_require_tls=true, submission=false, domains=None,
-        sink=None, dispatch=None, hooks=Vec::new(), authenticator=None, store=None, users=None
+        sink=None, dispatch=None, hooks=Vec::new(), authenticator=None, store=None, users=None,
+        on_event=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -357,6 +363,7 @@ impl SmtpServerCore {
         authenticator: Option<Py<PyAny>>,
         store: Option<PyRef<'_, PyMaildirStore>>,
         users: Option<PyRef<'_, PyUsers>>,
+        on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         if max_line_length < 512 {
             return Err(PyValueError::new_err(
@@ -457,8 +464,13 @@ impl SmtpServerCore {
         } else if let Some(domains) = domains {
             server.directory = Some(Arc::new(Domains(domains)));
         }
+        let events = on_event.map(PyEventLog::start);
+        server.events = events
+            .clone()
+            .map(|e| e as Arc<dyn crate::net::events::EventLog>);
         Ok(Self {
             server: Arc::new(server),
+            events,
             host,
             port,
             running: Mutex::new(None),
@@ -488,10 +500,16 @@ impl SmtpServerCore {
         Ok(port)
     }
 
-    /// Stop gracefully and wait (bounded by the grace period).
+    /// Stop gracefully and wait (bounded by the grace period), then for the event log.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
         if let Some(r) = self.current()? {
-            block_on(py, async move { r.stop().await })?;
+            let events = self.events.clone();
+            block_on(py, async move {
+                r.stop().await;
+                if let Some(e) = events {
+                    e.flush(EVENT_FLUSH).await;
+                }
+            })?;
         }
         Ok(())
     }
@@ -499,12 +517,33 @@ impl SmtpServerCore {
     /// Awaitable form of `stop`.
     fn stop_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let r = self.current()?;
+        let events = self.events.clone();
         awaitable(py, async move {
             if let Some(r) = r {
                 r.stop().await;
+                if let Some(e) = events {
+                    e.flush(EVENT_FLUSH).await;
+                }
             }
             Ok(())
         })
+    }
+
+    /// Wait (at most `timeout` seconds) until the events reported so far reached `on_event`.
+    #[pyo3(signature = (timeout=5.0))]
+    fn flush_events(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        let Some(events) = self.events.clone() else {
+            return Ok(());
+        };
+        let limit = Duration::try_from_secs_f64(timeout)
+            .map_err(|_| PyValueError::new_err("timeout must be a non-negative number"))?;
+        block_on(py, async move { events.flush(limit).await })
+    }
+
+    /// Events the log dropped because its callback could not keep up.
+    #[getter]
+    fn events_dropped(&self) -> u64 {
+        self.events.as_ref().map_or(0, |e| e.dropped())
     }
 
     /// Resolves when the server has been told to stop.

@@ -774,6 +774,14 @@ impl PyUsers {
         Ok(obj)
     }
 
+    /// Replace the accounts, aliases and domains with those of the users file at ``path``, in
+    /// place: servers given this object see the change at once. On error nothing changes.
+    fn reload(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        let db = wrap(py, py.detach(|| UserDb::load(&path)))?;
+        *self.write() = db;
+        Ok(())
+    }
+
     /// Parse users file text.
     #[classmethod]
     fn loads<'py>(cls: &Bound<'py, PyType>, text: &str) -> PyResult<Bound<'py, PyAny>> {

@@ -18,6 +18,7 @@ use super::command::{self, check_param, envelope_address, xtext};
 use super::message::{self, canonical, dot_stuffed};
 use super::reply::{Extensions, MAX_REPLY_LINES, Reply, parse_line};
 use crate::net::tls::{Trust, client_config};
+use crate::net::transcript::{Direction, REDACTED, Transcript};
 use crate::net::{LineReader, NetError, Stream};
 
 /// Longest reply line accepted (RFC 5321 §4.5.3.1.5 says 512; real servers exceed it).
@@ -99,6 +100,8 @@ pub struct ClientConfig {
     pub transaction_timeout: Option<Duration>,
     pub use_pipelining: bool,
     pub use_chunking: bool,
+    /// Record every line sent and received here (credentials redacted).
+    pub transcript: Option<Arc<Transcript>>,
     tls_config: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
@@ -118,6 +121,7 @@ impl ClientConfig {
             transaction_timeout: None,
             use_pipelining: true,
             use_chunking: true,
+            transcript: None,
             tls_config: OnceLock::new(),
         }
     }
@@ -138,6 +142,7 @@ impl ClientConfig {
             transaction_timeout: self.transaction_timeout,
             use_pipelining: self.use_pipelining,
             use_chunking: self.use_chunking,
+            transcript: self.transcript.clone(),
             tls_config: OnceLock::new(),
         }
     }
@@ -404,6 +409,7 @@ impl Connection {
     /// Read one complete reply.
     async fn read_reply(&mut self) -> Result<Reply, Error> {
         let lines = &mut self.lines;
+        let transcript = self.config.transcript.as_deref();
         timed(
             self.config.io_timeout,
             "waiting for the server's reply",
@@ -411,6 +417,9 @@ impl Connection {
                 let mut raw = Vec::new();
                 loop {
                     let line = lines.read_line(MAX_REPLY_LINE).await?;
+                    if let Some(t) = transcript {
+                        t.record(Direction::Server, &line);
+                    }
                     let (_, last, _) = parse_line(&line)?;
                     raw.push(line);
                     if last {
@@ -440,8 +449,25 @@ impl Connection {
     }
 
     async fn command(&mut self, line: &[u8]) -> Result<Reply, Error> {
+        self.note(line);
         self.write(line).await?;
         self.read_reply().await
+    }
+
+    /// A command carrying a credential: recorded as `shown` in the transcript.
+    async fn secret_command(&mut self, line: &[u8], shown: &str) -> Result<Reply, Error> {
+        if let Some(t) = &self.config.transcript {
+            t.record_line(Direction::Client, shown);
+        }
+        self.write(line).await?;
+        self.read_reply().await
+    }
+
+    /// Record lines about to be sent, when a transcript is kept.
+    fn note(&self, data: &[u8]) {
+        if let Some(t) = &self.config.transcript {
+            t.record(Direction::Client, data);
+        }
     }
 
     fn client_name(&self) -> String {
@@ -545,7 +571,10 @@ impl Connection {
                 }
                 let blob = B64.encode(format!("user={username}\x01auth=Bearer {token}\x01\x01"));
                 let mut reply = self
-                    .command(format!("AUTH XOAUTH2 {blob}\r\n").as_bytes())
+                    .secret_command(
+                        format!("AUTH XOAUTH2 {blob}\r\n").as_bytes(),
+                        &format!("AUTH XOAUTH2 {REDACTED}"),
+                    )
                     .await?;
                 if reply.code == 334 {
                     // The error details come base64-encoded in the 334; an empty line ends it.
@@ -583,10 +612,15 @@ impl Connection {
                     Mechanism::Plain | Mechanism::XOAuth2 => {
                         let blob = B64.encode(format!("\0{username}\0{password}"));
                         let mut reply = self
-                            .command(format!("AUTH PLAIN {blob}\r\n").as_bytes())
+                            .secret_command(
+                                format!("AUTH PLAIN {blob}\r\n").as_bytes(),
+                                &format!("AUTH PLAIN {REDACTED}"),
+                            )
                             .await?;
                         if reply.code == 334 {
-                            reply = self.command(format!("{blob}\r\n").as_bytes()).await?;
+                            reply = self
+                                .secret_command(format!("{blob}\r\n").as_bytes(), REDACTED)
+                                .await?;
                         }
                         reply
                     }
@@ -594,11 +628,15 @@ impl Connection {
                         let mut reply = self.command(b"AUTH LOGIN\r\n").await?;
                         if reply.code == 334 {
                             let user = B64.encode(&username);
-                            reply = self.command(format!("{user}\r\n").as_bytes()).await?;
+                            reply = self
+                                .secret_command(format!("{user}\r\n").as_bytes(), REDACTED)
+                                .await?;
                         }
                         if reply.code == 334 {
                             let pass = B64.encode(&password);
-                            reply = self.command(format!("{pass}\r\n").as_bytes()).await?;
+                            reply = self
+                                .secret_command(format!("{pass}\r\n").as_bytes(), REDACTED)
+                                .await?;
                         }
                         reply
                     }
@@ -783,6 +821,7 @@ impl Connection {
             } else {
                 flight.extend_from_slice(b"DATA\r\n");
             }
+            self.note(&flight);
             self.write(&flight).await?;
             let mail_reply = self.read_reply().await?;
             self.committed = true;
@@ -794,6 +833,7 @@ impl Connection {
             if !mail_reply.is_positive() || !accepted {
                 if !chunking && data_reply.code == 354 {
                     // The server took DATA although nothing was accepted: end it empty.
+                    self.note(b".\r\n");
                     self.write(b".\r\n").await?;
                     self.read_reply().await?;
                 }
@@ -830,7 +870,9 @@ impl Connection {
             if data_reply.code != 354 {
                 return Err(refusal(data_reply, "DATA refused"));
             }
-            self.write(&dot_stuffed(&msg.content)).await?;
+            let data = dot_stuffed(&msg.content);
+            self.note(&data);
+            self.write(&data).await?;
             self.read_reply().await?
         };
         if !final_reply.is_positive() {
@@ -1082,6 +1124,7 @@ mod tests {
 mod session_tests {
     //! The client against scripted servers on loopback: exact bytes both ways.
     use super::*;
+    use crate::net::transcript::Transcript;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
@@ -1158,6 +1201,83 @@ mod session_tests {
         let got = server.await.unwrap();
         assert!(got.starts_with(b"EHLO mta.example.org\r\nMAIL FROM:<alice@example.org>\r\n"));
         assert!(got.ends_with(b"Hello Bob\r\n.\r\nQUIT\r\n"));
+    }
+
+    #[tokio::test]
+    async fn transcript_records_both_sides_and_redacts_credentials() {
+        let (port, server) = scripted(
+            b"220 smtp.example.com ESMTP\r\n",
+            vec![
+                (
+                    b"EHLO mta.example.org\r\n",
+                    b"250-smtp.example.com\r\n250 AUTH PLAIN LOGIN\r\n",
+                ),
+                (
+                    b"AUTH PLAIN AGFsaWNlADEyMzQ1cGFzcw==\r\n",
+                    b"235 2.7.0 OK\r\n",
+                ),
+                (b"MAIL FROM:<alice@example.org>\r\n", b"250 Ok\r\n"),
+                (b"RCPT TO:<bob@example.com>\r\n", b"250 Ok\r\n"),
+                (b"DATA\r\n", b"354 go ahead\r\n"),
+                (
+                    b"From: alice@example.org\r\nTo: bob@example.com\r\n\r\n..dot\r\n.\r\n",
+                    b"250 Ok: queued as 12345\r\n",
+                ),
+                (b"QUIT\r\n", b"221 Bye\r\n"),
+            ],
+        )
+        .await;
+        let transcript = Arc::new(Transcript::new());
+        let mut cfg = config(port);
+        cfg.auth = Auth::Password {
+            username: "alice".into(),
+            password: "12345pass".into(),
+            mechanism: None,
+        };
+        cfg.allow_insecure_auth = true;
+        cfg.transcript = Some(transcript.clone());
+        let mut conn = Connection::open(Arc::new(cfg)).await.unwrap();
+        let msg = Prepared::new(
+            b"From: alice@example.org\r\nTo: bob@example.com\r\n\r\n.dot\r\n",
+            None,
+            None,
+        )
+        .unwrap();
+        conn.send(&msg, &SendOptions::default()).await.unwrap();
+        conn.quit().await;
+        server.await.unwrap();
+        let lines: Vec<String> = transcript
+            .lines()
+            .into_iter()
+            .map(|(d, l)| format!("{}: {l}", d.label()))
+            .collect();
+        // RFC 5321 order (MAIL before RCPT), data lines as sent (dot-stuffed, RFC 5321
+        // §4.5.2), and the AUTH PLAIN response (RFC 4616) never recorded.
+        assert_eq!(
+            lines,
+            [
+                "S: 220 smtp.example.com ESMTP",
+                "C: EHLO mta.example.org",
+                "S: 250-smtp.example.com",
+                "S: 250 AUTH PLAIN LOGIN",
+                "C: AUTH PLAIN ********",
+                "S: 235 2.7.0 OK",
+                "C: MAIL FROM:<alice@example.org>",
+                "S: 250 Ok",
+                "C: RCPT TO:<bob@example.com>",
+                "S: 250 Ok",
+                "C: DATA",
+                "S: 354 go ahead",
+                "C: From: alice@example.org",
+                "C: To: bob@example.com",
+                "C: ",
+                "C: ..dot",
+                "C: .",
+                "S: 250 Ok: queued as 12345",
+                "C: QUIT",
+                "S: 221 Bye",
+            ]
+        );
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 
 use super::session::{Connection, new_session, refuse_busy};
 use super::{Authenticator, Config, Deliverer, Directory, Hooks};
+use crate::net::events::EventLog;
 use crate::net::shutdown::Shutdown;
 use crate::net::{NetError, Stream};
 
@@ -24,6 +25,8 @@ pub struct Server {
     /// Whether authenticated clients may give non-local recipients (something must carry
     /// them on: a handler's DATA hook).
     pub relay_allowed: bool,
+    /// Where accepted messages are reported, for logs.
+    pub events: Option<Arc<dyn EventLog>>,
     next_session: AtomicU64,
 }
 
@@ -36,6 +39,7 @@ impl Server {
             authenticator: None,
             directory: None,
             relay_allowed: true,
+            events: None,
             next_session: AtomicU64::new(1),
         }
     }
@@ -46,7 +50,7 @@ impl Server {
         let listener =
             TcpListener::bind((host, port))
                 .await
-                .map_err(|source| NetError::Connect {
+                .map_err(|source| NetError::Listen {
                     target: format!("{host}:{port}"),
                     source,
                 })?;

@@ -16,6 +16,7 @@ use super::listener::Server;
 use super::reply::{Reply, std_replies};
 use super::trace::{self, TraceInfo};
 use super::{Envelope, HookCall, HookReply, RecipientStatus, Session};
+use crate::net::events::{EventKind, ServerEvent};
 use crate::net::shutdown::ShutdownSignal;
 use crate::net::{LineReader, NetError, Stream, with_timeout};
 
@@ -753,12 +754,28 @@ impl Connection {
             _ => None,
         };
         let id = self.env.id.clone();
+        // Taken before delivery: a deliverer may take the content.
+        let event = self.server.events.as_ref().map(|_| self.delivered_event());
         if let Some(deliverer) = self.server.deliverer.clone()
             && let Err(r) = deliverer.deliver(&self.session, &mut self.env).await
         {
             return r;
         }
+        if let (Some(log), Some(event)) = (&self.server.events, event) {
+            log.event(event);
+        }
         reply.unwrap_or_else(|| Reply::new(250, format!("2.0.0 OK: queued as {id}")))
+    }
+
+    fn delivered_event(&self) -> ServerEvent {
+        let mut event = ServerEvent::new(EventKind::Delivered, self.session.peer);
+        event.user = self.session.auth_user.clone();
+        event.id = Some(self.env.id.clone());
+        event.sender = self.env.mail_from.clone();
+        event.recipients = self.env.rcpt_tos.clone();
+        event.size = self.env.original_content().len() as u64;
+        event.tls = self.session.tls.is_some();
+        event
     }
 
     async fn starttls(&mut self, arg: &str) -> Result<Option<Stop>, NetError> {

@@ -166,3 +166,52 @@ async fn idle_timeout() {
     assert!(c.closed().await);
     running.stop().await;
 }
+
+#[derive(Default)]
+struct Collect(std::sync::Mutex<Vec<crate::net::events::ServerEvent>>);
+
+impl crate::net::events::EventLog for Collect {
+    fn event(&self, event: crate::net::events::ServerEvent) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+#[tokio::test]
+async fn accepted_messages_are_reported_to_the_event_log() {
+    let log = Arc::new(Collect::default());
+    let sink = Arc::new(Sink::new(None));
+    let mut server = Server::new(config());
+    server.deliverer = Some(sink.clone());
+    server.events = Some(log.clone());
+    let running = Arc::new(server).start("127.0.0.1", 0).await.unwrap();
+    let mut c = Client::connect(running.local_addr.port()).await;
+    c.expect(b"", GREETING).await;
+    c.expect(b"HELO client.test\r\n", b"250 mx.test\r\n").await;
+    // A refused transaction is not reported: no recipient, so DATA fails (RFC 5321 §3.3).
+    c.expect(
+        b"MAIL FROM:<a@example.org>\r\nDATA\r\n",
+        b"250 2.1.0 Sender OK\r\n503 5.5.1 Error: need RCPT command\r\n",
+    )
+    .await;
+    c.expect(
+        b"RCPT TO:<b@example.org>\r\nRCPT TO:<c@example.org>\r\nDATA\r\n",
+        b"250 2.1.5 Recipient OK\r\n250 2.1.5 Recipient OK\r\n354 End data with <CR><LF>.<CR><LF>\r\n",
+    )
+    .await;
+    c.tcp
+        .write_all(b"Subject: x\r\n\r\n..y\r\n.\r\n")
+        .await
+        .unwrap();
+    c.expect(b"", b"250 2.0.0 OK: queued as ").await;
+    running.stop().await;
+    let events = log.0.lock().unwrap().clone();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let e = &events[0];
+    assert_eq!(e.kind.name(), "delivered");
+    assert_eq!(e.sender.as_deref(), Some("a@example.org"));
+    assert_eq!(e.recipients, ["b@example.org", "c@example.org"]);
+    // the data as sent, dot-unstuffed, without the server's trace fields
+    assert_eq!(e.size, b"Subject: x\r\n\r\n.y\r\n".len() as u64);
+    assert_eq!(e.id, Some(sink.messages()[0].envelope.id.clone()));
+    assert!(e.peer.ip().is_loopback() && !e.tls && e.user.is_none());
+}

@@ -1,0 +1,80 @@
+"""What the servers did, for an operator's log: :class:`ServerEvent`.
+
+Give :class:`~mailprims.SmtpServer` or :class:`~mailprims.Pop3Server` an ``on_event``
+callable and it is called with a :class:`ServerEvent` for every message accepted (SMTP) and
+every login, failed login, retrieval and deletion (POP3). The sessions never wait for it:
+events are queued in the Rust core and handed to the callback from one thread, in the order
+they happened; ``stop()`` returns once the events so far have been handed over. An exception
+in the callback is logged (logger ``mailprims.events``) and does not affect the servers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+__all__ = ["ServerEvent"]
+
+log = logging.getLogger("mailprims.events")
+
+
+class ServerEvent(NamedTuple):
+    """One thing a server did.
+
+    ``kind`` is ``"delivered"`` (SMTP: a message accepted, after delivery to the store when
+    there is one), ``"login"``, ``"login_failed"``, ``"retrieved"`` (RETR) or ``"deleted"``
+    (removed at QUIT) for POP3. ``peer`` is the client's ``(host, port)``; ``user`` the SMTP
+    AUTH user or the POP3 account (for a failed login, the name given); ``id`` the SMTP
+    queue id or the POP3 UIDL; ``sender`` and ``recipients`` the SMTP envelope; ``size`` the
+    message's octets; ``tls`` whether the connection was encrypted; ``mechanism`` how a POP3
+    login was made (``"USER"``, ``"APOP"``, ``"AUTH PLAIN"``). ``str(event)`` is a log line.
+    """
+
+    kind: str
+    peer: tuple[str, int]
+    user: str | None = None
+    id: str | None = None
+    sender: str | None = None
+    recipients: tuple[str, ...] = ()
+    size: int = 0
+    tls: bool = False
+    mechanism: str | None = None
+
+    def __str__(self) -> str:
+        fields = [self.kind]
+        if self.id is not None:
+            fields.append(f"{'id' if self.kind == 'delivered' else 'uid'}={self.id}")
+        if self.sender is not None:
+            fields.append(f"from=<{self.sender}>")
+        if self.recipients:
+            fields.append("to=" + ",".join(f"<{r}>" for r in self.recipients))
+        if self.user is not None:
+            fields.append(f"user={self.user}")
+        if self.mechanism is not None:
+            fields.append(f"via={self.mechanism.replace(' ', '-')}")
+        if self.kind in ("delivered", "retrieved", "deleted"):
+            fields.append(f"size={self.size}")
+        fields.append(f"peer={self.peer[0]}")
+        if self.tls:
+            fields.append("tls")
+        return " ".join(fields)
+
+
+def _callback(on_event: Callable[[ServerEvent], object] | None) -> Callable[..., None] | None:
+    """What the Rust core calls with each event's tuple: builds the :class:`ServerEvent` and
+    calls ``on_event``, logging (never raising) what it raises."""
+    if on_event is None:
+        return None
+    if not callable(on_event):
+        raise TypeError(f"on_event must be callable, not {type(on_event).__name__}")
+
+    def emit(state: tuple[Any, ...]) -> None:
+        kind, peer, user, id_, sender, recipients, size, tls, mechanism = state
+        event = ServerEvent(kind, peer, user, id_, sender, tuple(recipients), size, tls, mechanism)
+        try:
+            on_event(event)
+        except Exception:
+            log.exception("on_event callback failed for %s", event)
+
+    return emit
