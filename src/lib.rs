@@ -8,6 +8,7 @@ pub mod codec;
 pub mod mem;
 pub mod message;
 pub mod net;
+pub mod pool;
 pub mod pop3;
 pub mod smtp;
 pub mod store;

@@ -7,8 +7,12 @@ import copy
 import datetime
 import email
 import email.policy
+import gc
+import os
 import pickle
+import signal
 import threading
+import time
 import tracemalloc
 from email.message import EmailMessage
 from pathlib import Path
@@ -566,6 +570,54 @@ def test_parse_many() -> None:
     assert mp.parse_many([]) == []
     mixed = mp.parse_many([HELLO, bytearray(HELLO), memoryview(HELLO), HELLO.decode()])
     assert len(set(mixed)) == 1
+
+
+def test_parse_many_from_many_threads_at_once() -> None:
+    # The worker threads are shared: callers queue behind each other but all finish.
+    items = [HELLO.replace(b"Subject: Hello", f"Subject: n{i}".encode()) for i in range(500)]
+    expected = [f"n{i}" for i in range(500)]
+    results: list[bool] = []
+
+    def run() -> None:
+        for _ in range(5):
+            results.append([m.subject for m in mp.parse_many(items, threads=3)] == expected)
+
+    threads = [threading.Thread(target=run) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert results == [True] * 30
+
+
+def test_message_objects_are_not_tracked_by_the_cycle_collector() -> None:
+    # A Message cannot be part of a cycle; untracked, big results cost the collector nothing.
+    msg = mp.Message.parse(HELLO)
+    assert not gc.is_tracked(msg)
+    assert not any(gc.is_tracked(m) for m in mp.parse_many([HELLO] * 100, threads=2))
+    assert msg.subject == "Hello" and msg.parts is not None  # caches still work
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_parse_many_after_fork() -> None:
+    # A forked child has none of the parent's worker threads: it starts its own.
+    items = [HELLO] * 1000
+    assert len(mp.parse_many(items, threads=2)) == 1000  # the parent's workers exist now
+    pid = os.fork()
+    if pid == 0:  # the child: exit status says whether it parsed everything
+        ok = False
+        try:
+            ok = [m.subject for m in mp.parse_many(items, threads=2)] == ["Hello"] * 1000
+        finally:
+            os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 30
+    while (waited := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if waited[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("parse_many() hung in a forked child")
+    assert os.waitstatus_to_exitcode(waited[1]) == 0
 
 
 def test_parse_many_errors() -> None:

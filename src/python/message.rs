@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
@@ -123,6 +123,19 @@ pub(super) fn message_from_vec(py: Python<'_>, data: Vec<u8>) -> PyResult<PyMess
     let b = super::buffer::bytes_from(py, &data)?;
     drop(data);
     Ok(message_from_bytes(py, &b))
+}
+
+/// A new `Message` object that the cycle collector does not track. pyo3 makes every class
+/// GC-tracked, but a `Message` cannot be part of a reference cycle: it is frozen, has no
+/// `__dict__`, and its cache holds only objects made from its document, none of which
+/// refers back to it. Tracked, the messages of a large `parse_many` result were walked by
+/// every collection (a tenth of the time, all of it under the GIL).
+fn untracked<'py>(py: Python<'py>, m: PyMessage) -> PyResult<Bound<'py, PyMessage>> {
+    let obj = Bound::new(py, m)?;
+    // SAFETY: `obj` is a live object of a GC type; untracking is allowed at any time, and
+    // the deallocator's own untrack is a no-op for an untracked object.
+    unsafe { pyo3::ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) };
+    Ok(obj)
 }
 
 /// A message parsed in place from a `bytes` object made here.
@@ -297,8 +310,8 @@ impl PyMessage {
     /// ``bytes`` are read in place, without a copy. Never raises for malformed mail (see
     /// ``defects``); raises ``TypeError`` for other argument types.
     #[staticmethod]
-    fn parse(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(parse_input(py, input_of(data, "Message.parse()")?))
+    fn parse<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+        untracked(py, parse_input(py, input_of(data, "Message.parse()")?))
     }
 
     /// Read and parse a message file (``str`` or path-like).
@@ -1067,7 +1080,11 @@ pub fn parse_many<'py>(
         .min(inputs.len().div_ceil(CHUNK).max(1));
     if threads <= 1 {
         let docs = py.detach(|| inputs.into_iter().map(parse_shared).collect::<Vec<_>>());
-        return PyList::new(py, docs.into_iter().map(|doc| PyMessage::new(doc, 0)));
+        let objs = docs
+            .into_iter()
+            .map(|doc| untracked(py, PyMessage::new(doc, 0)))
+            .collect::<PyResult<Vec<_>>>()?;
+        return PyList::new(py, objs);
     }
     parse_pipelined(py, inputs, threads)
 }
@@ -1082,10 +1099,11 @@ fn parse_shared(input: Input) -> Parsed {
     Arc::new(Document::parse(input.into_source()))
 }
 
-/// Worker threads parse chunks without the GIL while this thread turns finished chunks into
-/// Python objects. Making a `Message` object needs the GIL and costs about half as much as
-/// parsing a small message, so doing it after all parsing is done would cap the speed-up
-/// well below the number of cores.
+/// `threads - 1` pool threads and this one parse chunks without the GIL; this thread also
+/// turns finished chunks into Python objects, which needs the GIL and costs about as much as
+/// parsing a small message. It takes in finished chunks first and parses only when none is
+/// waiting, so no more threads run than were asked for. It never waits for a pool job to
+/// start (one may be queued behind another caller's): only for chunks a job has taken.
 fn parse_pipelined<'py>(
     py: Python<'py>,
     inputs: Vec<Input>,
@@ -1104,38 +1122,58 @@ fn parse_pipelined<'py>(
         chunks.push((start, chunk));
         start += n;
     }
-    let queue = Mutex::new(chunks.into_iter());
-    let out = PyList::new(py, (0..total).map(|_| py.None()))?;
+    let n_chunks = chunks.len();
+    let queue = Arc::new(Mutex::new(chunks.into_iter()));
+    let take = |q: &Mutex<std::vec::IntoIter<(usize, Vec<Input>)>>| match q.lock() {
+        Ok(mut q) => q.next(),
+        Err(_) => None,
+    };
     let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<Parsed>)>();
-    std::thread::scope(|s| -> PyResult<()> {
-        for _ in 0..threads {
-            let tx = tx.clone();
-            let queue = &queue;
-            s.spawn(move || {
-                loop {
-                    let next = match queue.lock() {
-                        Ok(mut q) => q.next(),
-                        Err(_) => None,
-                    };
-                    let Some((start, chunk)) = next else { break };
-                    let parsed: Vec<Parsed> = chunk.into_iter().map(parse_shared).collect();
-                    if tx.send((start, parsed)).is_err() {
-                        break;
-                    }
+    for _ in 1..threads {
+        let (tx, queue) = (tx.clone(), Arc::clone(&queue));
+        crate::pool::spawn(threads - 1, move || {
+            while let Some((start, chunk)) = take(&queue) {
+                let parsed: Vec<Parsed> = chunk.into_iter().map(parse_shared).collect();
+                if tx.send((start, parsed)).is_err() {
+                    break;
                 }
-            });
-        }
-        drop(tx);
-        // (A Mutex makes the receiver shareable with the GIL-free closure.)
-        let rx = Mutex::new(rx);
-        // Ends when every worker has finished and dropped its sender.
-        while let Some((start, parsed)) = py.detach(|| rx.lock().ok()?.recv().ok()) {
-            for (i, doc) in parsed.into_iter().enumerate() {
-                out.set_item(start + i, Bound::new(py, PyMessage::new(doc, 0))?)?;
             }
+        });
+    }
+    drop(tx);
+    let out = PyList::new(py, (0..total).map(|_| py.None()))?;
+    let place = |start: usize, parsed: Vec<Parsed>| -> PyResult<()> {
+        for (i, doc) in parsed.into_iter().enumerate() {
+            out.set_item(start + i, untracked(py, PyMessage::new(doc, 0))?)?;
         }
         Ok(())
-    })?;
+    };
+    let mut placed = 0;
+    loop {
+        if let Ok((start, parsed)) = rx.try_recv() {
+            place(start, parsed)?;
+            placed += 1;
+            continue;
+        }
+        let Some((start, chunk)) = take(&queue) else {
+            break;
+        };
+        let parsed: Vec<Parsed> = py.detach(|| chunk.into_iter().map(parse_shared).collect());
+        place(start, parsed)?;
+        placed += 1;
+    }
+    // Nothing left to take: wait for the chunks pool threads are still parsing.
+    // (A Mutex makes the receiver shareable with the GIL-free closure.)
+    let rx = Mutex::new(rx);
+    while placed < n_chunks {
+        let Some((start, parsed)) = py.detach(|| rx.lock().ok()?.recv().ok()) else {
+            return Err(PyRuntimeError::new_err(
+                "parse_many(): a worker thread stopped before finishing its messages",
+            ));
+        };
+        place(start, parsed)?;
+        placed += 1;
+    }
     Ok(out)
 }
 
