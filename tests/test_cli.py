@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import mailprims as mp
-from mailprims._cli import Progress
+from mailprims._progress import Progress
 
 CORPUS = Path(__file__).parent / "corpus"
 SEED = CORPUS / "seed" / "received-trace.eml"

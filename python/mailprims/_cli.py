@@ -11,97 +11,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import os
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any, TextIO
 
 import mailprims as mp
+from mailprims._progress import CommandError, Progress
 
-__all__ = ["Progress", "add_commands", "message_to_dict"]
-
-
-class CommandError(Exception):
-    """A failure to report on standard error (exit status 1)."""
-
-
-# ---------------------------------------------------------------------------------------
-# progress
-
-
-class Progress:
-    """A progress line on ``stream`` (standard error) while long work runs, only when the
-    stream is a terminal: tqdm's bar when tqdm is installed, else a one-line counter
-    redrawn at most ten times a second and erased at the end. Nothing otherwise, so pipes
-    and logs stay clean."""
-
-    def __init__(
-        self,
-        total: int | None,
-        description: str,
-        *,
-        stream: TextIO | None = None,
-        use_tqdm: bool | None = None,
-    ) -> None:
-        self.stream = sys.stderr if stream is None else stream
-        self.total = total
-        self.description = description
-        self.count = 0
-        self._last = 0.0
-        self._drawn = False
-        self._tqdm: Any = None
-        isatty = getattr(self.stream, "isatty", None)
-        self.enabled = bool(isatty and isatty())
-        if self.enabled and use_tqdm is not False:
-            try:
-                tqdm = importlib.import_module("tqdm").tqdm
-            except ImportError:
-                if use_tqdm:
-                    raise
-            else:
-                self._tqdm = tqdm(total=total, desc=description, unit="msg", file=self.stream)
-
-    def update(self, n: int = 1) -> None:
-        """Count ``n`` more items done."""
-        self.count += n
-        if not self.enabled:
-            return
-        if self._tqdm is not None:
-            self._tqdm.update(n)
-            return
-        now = time.monotonic()
-        if now - self._last >= 0.1 or self.count == self.total:
-            self._last = now
-            self._draw()
-
-    def _draw(self) -> None:
-        if self.total:
-            pct = 100 * self.count / self.total
-            line = f"{self.description}: {self.count:,}/{self.total:,} ({pct:.0f}%)"
-        else:
-            line = f"{self.description}: {self.count:,}"
-        self.stream.write("\r" + line + "\x1b[K")
-        self.stream.flush()
-        self._drawn = True
-
-    def close(self) -> None:
-        """Erase the line (or close the tqdm bar)."""
-        if self._tqdm is not None:
-            self._tqdm.close()
-            self._tqdm = None
-        elif self._drawn:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self._drawn = False
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+__all__ = ["add_commands", "message_to_dict"]
 
 
 # ---------------------------------------------------------------------------------------

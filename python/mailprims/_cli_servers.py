@@ -24,22 +24,16 @@ from typing import Any
 
 import mailprims as mp
 from mailprims._compose import compose, guess_type
-from mailprims._progress import Progress
+from mailprims._progress import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CommandError,
+    Progress,
+)
 from mailprims._transcript import format_transcript
 
 __all__ = ["add_commands", "run"]
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-
-class CommandError(Exception):
-    """A failure reported as one line on standard error (exit status 1, or ``status``)."""
-
-    def __init__(self, message: str, status: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,20 +1,42 @@
-"""A progress line on standard error for long command-line work, only on a terminal."""
+"""What the command line shares: the progress line for long work, and the error a command
+reports on standard error."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
-__all__ = ["Progress"]
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "CommandError", "Progress"]
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class CommandError(Exception):
+    """A failure reported as one line on standard error (exit status 1, or ``status``)."""
+
+    def __init__(self, message: str, status: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Progress:
-    """``description: 12/340 (4%), 1.2 MB`` redrawn at most ten times a second on ``stream``
-    (standard error) when it is a terminal, and erased at the end; nothing otherwise, so
-    pipes and logs stay clean."""
+    """A progress line on ``stream`` (standard error) while long work runs, only when the
+    stream is a terminal: tqdm's bar when tqdm is installed, else
+    ``description: 12/340 (4%), 1.2 MB`` redrawn at most ten times a second and erased at
+    the end. Nothing otherwise, so pipes and logs stay clean."""
 
-    def __init__(self, total: int | None, description: str, *, stream: TextIO | None = None):
+    def __init__(
+        self,
+        total: int | None,
+        description: str,
+        *,
+        stream: TextIO | None = None,
+        use_tqdm: bool | None = None,
+    ) -> None:
         self.stream = sys.stderr if stream is None else stream
         self.total = total
         self.description = description
@@ -22,14 +44,26 @@ class Progress:
         self.octets = 0
         self._last = 0.0
         self._drawn = False
+        self._tqdm: Any = None
         isatty = getattr(self.stream, "isatty", None)
         self.enabled = bool(isatty and isatty())
+        if self.enabled and use_tqdm is not False:
+            try:
+                tqdm = importlib.import_module("tqdm").tqdm
+            except ImportError:
+                if use_tqdm:
+                    raise
+            else:
+                self._tqdm = tqdm(total=total, desc=description, unit="msg", file=self.stream)
 
     def update(self, n: int = 1, *, octets: int = 0) -> None:
         """Count ``n`` more items done (``octets`` more bytes)."""
         self.count += n
         self.octets += octets
         if not self.enabled:
+            return
+        if self._tqdm is not None:
+            self._tqdm.update(n)
             return
         now = time.monotonic()
         if now - self._last >= 0.1 or self.count == self.total:
@@ -47,8 +81,11 @@ class Progress:
         self._drawn = True
 
     def close(self) -> None:
-        """Erase the line."""
-        if self._drawn:
+        """Erase the line (or close the tqdm bar)."""
+        if self._tqdm is not None:
+            self._tqdm.close()
+            self._tqdm = None
+        elif self._drawn:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
             self._drawn = False
