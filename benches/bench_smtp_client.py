@@ -1,6 +1,9 @@
 """SMTP client throughput against Postfix's smtp-sink on loopback, 1 KiB messages.
 
 * sync, one connection: ``mailprims.SmtpClient`` vs ``smtplib.SMTP``, one message per call;
+* sync, one connection, to a server that offers CHUNKING (mailprims' own ``SmtpServer`` with
+  a ``Sink``, in this process): MAIL, RCPT and ``BDAT LAST`` go in one flight, one round trip
+  per message, where smtp-sink (no CHUNKING) needs two;
 * asyncio, concurrency 4: ``mailprims.AsyncSmtpClient(max_connections=4)`` vs four
   ``aiosmtplib.SMTP`` connections, 64 messages per call spread over 4 concurrent senders.
 
@@ -95,6 +98,18 @@ def _sync_cases(port: int) -> list[Case]:
     ]
 
 
+def _chunking_cases() -> list[Case]:
+    # maxlen: the Sink keeps only the newest messages, so memory stays flat while timing.
+    server = mp.SmtpServer(handler=mp.Sink(maxlen=100))
+    server.start()
+    atexit.register(server.stop)
+    cases = _sync_cases(server.port)
+    for case in cases:
+        case.name = "sync, one connection, 1 KiB message, to a CHUNKING server (mailprims Sink)"
+        case.target = None
+    return cases
+
+
 def _async_cases(port: int) -> list[Case]:
     try:
         import aiosmtplib
@@ -151,4 +166,4 @@ def cases() -> list[Case]:
             file=sys.stderr,
         )
         return []
-    return _sync_cases(port) + _async_cases(port)
+    return _sync_cases(port) + _chunking_cases() + _async_cases(port)
