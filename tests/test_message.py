@@ -590,11 +590,29 @@ def test_parse_many_from_many_threads_at_once() -> None:
     assert results == [True] * 30
 
 
-def test_message_objects_are_not_tracked_by_the_cycle_collector() -> None:
+def test_message_objects_are_not_tracked_by_the_cycle_collector(tmp_path: Path) -> None:
     # A Message cannot be part of a cycle; untracked, big results cost the collector nothing.
     msg = mp.Message.parse(HELLO)
     assert not gc.is_tracked(msg)
     assert not any(gc.is_tracked(m) for m in mp.parse_many([HELLO] * 100, threads=2))
+    assert not any(gc.is_tracked(m) for m in mp.parse_many([HELLO] * 3, threads=1))
+    path = tmp_path / "hello.eml"
+    path.write_bytes(HELLO)
+    built = mp.Message.build(
+        from_="a@example.org", to="b@example.org", subject="x", text="y", attachments=[msg]
+    )
+    attached = built.attachments[0].message
+    assert attached is not None
+    others = [
+        mp.Message.parse_file(path),
+        mp.Message.from_email_message(email.message_from_bytes(HELLO)),
+        built,
+        attached,
+        msg.reply("ok", from_="alice@example.net"),
+        msg.forward("c@example.org", from_="alice@example.net"),
+        msg.edit().set_header("Subject", "Edited").build(),
+    ]
+    assert not any(gc.is_tracked(m) for m in others)
     assert msg.subject == "Hello" and msg.parts is not None  # caches still work
 
 

@@ -474,9 +474,13 @@ fn build_bytes<'py>(
     Ok(PyBytes::new(py, &out))
 }
 
-fn built(py: Python<'_>, builder: &Builder<'_>, size: usize) -> PyResult<PyMessage> {
+fn built<'py>(
+    py: Python<'py>,
+    builder: &Builder<'_>,
+    size: usize,
+) -> PyResult<Bound<'py, PyMessage>> {
     let bytes = build_bytes(py, builder, size)?;
-    Ok(message_from_bytes(py, &bytes))
+    message_from_bytes(py, &bytes)
 }
 
 /// The arguments `Message.build` and `MessageBuilder` share.
@@ -756,8 +760,8 @@ impl PyMessageBuilder {
     }
 
     /// The message, as a parsed :class:`Message`.
-    fn build(&self, py: Python<'_>) -> PyResult<PyMessage> {
-        Ok(message_from_bytes(py, &self.to_bytes(py)?))
+    fn build<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyMessage>> {
+        message_from_bytes(py, &self.to_bytes(py)?)
     }
 
     /// The message's bytes.
@@ -783,9 +787,12 @@ impl PyMessageBuilder {
 }
 
 /// `Message.build(...)`.
-pub fn build_message(py: Python<'_>, args: BuildArgs<'_, '_>) -> PyResult<PyMessage> {
+pub fn build_message<'py>(
+    py: Python<'py>,
+    args: BuildArgs<'_, '_>,
+) -> PyResult<Bound<'py, PyMessage>> {
     let b = PyMessageBuilder::from_args(py, args)?;
-    Ok(message_from_bytes(py, &b.to_bytes(py)?))
+    message_from_bytes(py, &b.to_bytes(py)?)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -842,8 +849,8 @@ fn valid(list: Vec<Address>) -> Vec<Address> {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn reply(
-    py: Python<'_>,
+pub fn reply<'py>(
+    py: Python<'py>,
     msg: &PyMessage,
     text: Option<String>,
     html: Option<String>,
@@ -853,7 +860,7 @@ pub fn reply(
     attachments: Option<&Bound<'_, PyAny>>,
     headers: Option<&Bound<'_, PyAny>>,
     options: Options,
-) -> PyResult<PyMessage> {
+) -> PyResult<Bound<'py, PyMessage>> {
     let parent = msg.view();
     let me = replier(py, &parent, from_, "reply()")?;
     let (to, cc) = reply::reply_recipients(&parent, reply_all, &me);
@@ -918,8 +925,8 @@ pub fn reply(
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn forward(
-    py: Python<'_>,
+pub fn forward<'py>(
+    py: Python<'py>,
     msg: &PyMessage,
     to: Option<&Bound<'_, PyAny>>,
     from_: Option<&Bound<'_, PyAny>>,
@@ -931,7 +938,7 @@ pub fn forward(
     attachments: Option<&Bound<'_, PyAny>>,
     headers: Option<&Bound<'_, PyAny>>,
     options: Options,
-) -> PyResult<PyMessage> {
+) -> PyResult<Bound<'py, PyMessage>> {
     let parent = msg.view();
     let me = replier(py, &parent, from_, "forward()")?;
     let mut b = Builder::new();
@@ -989,7 +996,7 @@ impl PyMessageEditor {
             msg.clone().unbind()
         } else {
             // An attached message is edited as a message of its own.
-            Py::new(py, message_from_vec(py, msg.get().view().bytes().to_vec())?)?
+            message_from_vec(py, msg.get().view().bytes().to_vec())?.unbind()
         };
         Ok(PyMessageEditor { current, options })
     }
@@ -999,7 +1006,7 @@ impl PyMessageEditor {
     }
 
     fn replace(&mut self, py: Python<'_>, data: Vec<u8>) -> PyResult<()> {
-        self.current = Py::new(py, message_from_vec(py, data)?)?;
+        self.current = message_from_vec(py, data)?.unbind();
         Ok(())
     }
 

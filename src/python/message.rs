@@ -108,25 +108,25 @@ fn input_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Input> {
     Ok(Input::Owned(data.as_bytes().to_vec()))
 }
 
-fn parse_input(py: Python<'_>, input: Input) -> PyMessage {
+fn parse_input(py: Python<'_>, input: Input) -> PyResult<Bound<'_, PyMessage>> {
     let doc = if input.len() >= DETACH_THRESHOLD {
         py.detach(|| Document::parse(input.into_source()))
     } else {
         Document::parse(input.into_source())
     };
-    PyMessage::new(Arc::new(doc), 0)
+    untracked(py, PyMessage::new(Arc::new(doc), 0))
 }
 
 /// A message from bytes made here (built or edited): they become a `bytes` object, parsed
 /// in place, that `bytes(msg)` returns without another copy.
-pub(super) fn message_from_vec(py: Python<'_>, data: Vec<u8>) -> PyResult<PyMessage> {
+pub(super) fn message_from_vec(py: Python<'_>, data: Vec<u8>) -> PyResult<Bound<'_, PyMessage>> {
     let b = super::buffer::bytes_from(py, &data)?;
     drop(data);
-    Ok(message_from_bytes(py, &b))
+    message_from_bytes(py, &b)
 }
 
-/// A new `Message` object that the cycle collector does not track. pyo3 makes every class
-/// GC-tracked, but a `Message` cannot be part of a reference cycle: it is frozen, has no
+/// A new `Message` object that the cycle collector does not track: every `Message` is made
+/// here. pyo3 makes every class GC-tracked, but a `Message` cannot be part of a reference cycle: it is frozen, has no
 /// `__dict__`, and its cache holds only objects made from its document, none of which
 /// refers back to it. Tracked, the messages of a large `parse_many` result were walked by
 /// every collection (a tenth of the time, all of it under the GIL).
@@ -139,7 +139,10 @@ fn untracked<'py>(py: Python<'py>, m: PyMessage) -> PyResult<Bound<'py, PyMessag
 }
 
 /// A message parsed in place from a `bytes` object made here.
-pub(super) fn message_from_bytes(py: Python<'_>, b: &Bound<'_, PyBytes>) -> PyMessage {
+pub(super) fn message_from_bytes<'py>(
+    py: Python<'py>,
+    b: &Bound<'py, PyBytes>,
+) -> PyResult<Bound<'py, PyMessage>> {
     parse_input(py, bytes_input(b, true))
 }
 
@@ -311,12 +314,12 @@ impl PyMessage {
     /// ``defects``); raises ``TypeError`` for other argument types.
     #[staticmethod]
     fn parse<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
-        untracked(py, parse_input(py, input_of(data, "Message.parse()")?))
+        parse_input(py, input_of(data, "Message.parse()")?)
     }
 
     /// Read and parse a message file (``str`` or path-like).
     #[staticmethod]
-    fn parse_file(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Self> {
+    fn parse_file<'py>(py: Python<'py>, path: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
         let fspath = py.import("os")?.call_method1("fspath", (path,))?;
         let path: PathBuf = fspath
             .extract()
@@ -325,12 +328,15 @@ impl PyMessage {
             let code = e.raw_os_error().unwrap_or(0);
             pyo3::exceptions::PyOSError::new_err((code, e.to_string(), fspath.clone().unbind()))
         })?;
-        Ok(parse_input(py, Input::Owned(data)))
+        parse_input(py, Input::Owned(data))
     }
 
     /// A message from a stdlib ``email.message.Message`` (through its bytes).
     #[staticmethod]
-    fn from_email_message(py: Python<'_>, m: &Bound<'_, PyAny>) -> PyResult<Self> {
+    fn from_email_message<'py>(
+        py: Python<'py>,
+        m: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Self>> {
         let cls = email_module(py)?.getattr("message")?.getattr("Message")?;
         if !m.is_instance(&cls)? {
             return Err(type_error(
@@ -340,10 +346,7 @@ impl PyMessage {
             ));
         }
         let data = m.call_method0("as_bytes")?;
-        Ok(parse_input(
-            py,
-            input_of(&data, "Message.from_email_message()")?,
-        ))
+        parse_input(py, input_of(&data, "Message.from_email_message()")?)
     }
 
     /// Build a message (RFC 5322, MIME) and return it parsed.
@@ -364,8 +367,8 @@ impl PyMessage {
         text_signature = "(*, from_, to=(), cc=(), bcc=(), reply_to=None, subject=None, text=None, html=None, attachments=(), headers=None, utf8=False, eight_bit=False)"
     )]
     #[allow(clippy::too_many_arguments)]
-    fn build(
-        py: Python<'_>,
+    fn build<'py>(
+        py: Python<'py>,
         from_: &Bound<'_, PyAny>,
         to: Option<&Bound<'_, PyAny>>,
         cc: Option<&Bound<'_, PyAny>>,
@@ -378,7 +381,7 @@ impl PyMessage {
         headers: Option<&Bound<'_, PyAny>>,
         utf8: bool,
         eight_bit: bool,
-    ) -> PyResult<Self> {
+    ) -> PyResult<Bound<'py, PyMessage>> {
         super::build::build_message(
             py,
             super::build::BuildArgs {
@@ -417,9 +420,9 @@ impl PyMessage {
     #[pyo3(signature = (text = None, *, html = None, from_ = None, reply_all = false, quote = false,
                         attachments = None, headers = None, utf8 = false, eight_bit = false))]
     #[allow(clippy::too_many_arguments)]
-    fn reply(
+    fn reply<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         text: Option<String>,
         html: Option<String>,
         from_: Option<&Bound<'_, PyAny>>,
@@ -429,7 +432,7 @@ impl PyMessage {
         headers: Option<&Bound<'_, PyAny>>,
         utf8: bool,
         eight_bit: bool,
-    ) -> PyResult<PyMessage> {
+    ) -> PyResult<Bound<'py, PyMessage>> {
         super::build::reply(
             py,
             self,
@@ -456,9 +459,9 @@ impl PyMessage {
                         subject = None, attachments = None, headers = None, utf8 = false,
                         eight_bit = false))]
     #[allow(clippy::too_many_arguments)]
-    fn forward(
+    fn forward<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         to: Option<&Bound<'_, PyAny>>,
         from_: Option<&Bound<'_, PyAny>>,
         cc: Option<&Bound<'_, PyAny>>,
@@ -470,7 +473,7 @@ impl PyMessage {
         headers: Option<&Bound<'_, PyAny>>,
         utf8: bool,
         eight_bit: bool,
-    ) -> PyResult<PyMessage> {
+    ) -> PyResult<Bound<'py, PyMessage>> {
         super::build::forward(
             py,
             self,
@@ -1008,7 +1011,8 @@ impl PyPart {
             .get_or_try_init(py, || -> PyResult<_> {
                 let part = self.view();
                 if let Some(m) = part.message() {
-                    return Ok(Some(Py::new(py, PyMessage::new(self.doc.clone(), m))?));
+                    let nested = untracked(py, PyMessage::new(self.doc.clone(), m))?;
+                    return Ok(Some(nested.unbind()));
                 }
                 if !(part.is_message() && part.transfer_encoding().is_encoded()) {
                     return Ok(None);
@@ -1016,7 +1020,7 @@ impl PyPart {
                 // Encoded against RFC 2046 §5.2.1: decode, then parse on its own.
                 let payload = self.decode_payload(py)?;
                 let input = input_of(payload.as_any(), "Part.message")?;
-                Ok(Some(Py::new(py, parse_input(py, input))?))
+                Ok(Some(parse_input(py, input)?.unbind()))
             })
             .map(|m| m.as_ref().map(|m| m.clone_ref(py)))
     }
@@ -1079,7 +1083,7 @@ pub fn parse_many<'py>(
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .min(inputs.len().div_ceil(CHUNK).max(1));
     if threads <= 1 {
-        let docs = py.detach(|| inputs.into_iter().map(parse_shared).collect::<Vec<_>>());
+        let docs = py.detach(|| parse_chunk(inputs));
         let objs = docs
             .into_iter()
             .map(|doc| untracked(py, PyMessage::new(doc, 0)))
@@ -1097,6 +1101,10 @@ type Parsed = Arc<Document>;
 
 fn parse_shared(input: Input) -> Parsed {
     Arc::new(Document::parse(input.into_source()))
+}
+
+fn parse_chunk(chunk: Vec<Input>) -> Vec<Parsed> {
+    chunk.into_iter().map(parse_shared).collect()
 }
 
 /// `threads - 1` pool threads and this one parse chunks without the GIL; this thread also
@@ -1133,8 +1141,7 @@ fn parse_pipelined<'py>(
         let (tx, queue) = (tx.clone(), Arc::clone(&queue));
         crate::pool::spawn(threads - 1, move || {
             while let Some((start, chunk)) = take(&queue) {
-                let parsed: Vec<Parsed> = chunk.into_iter().map(parse_shared).collect();
-                if tx.send((start, parsed)).is_err() {
+                if tx.send((start, parse_chunk(chunk))).is_err() {
                     break;
                 }
             }
@@ -1150,15 +1157,13 @@ fn parse_pipelined<'py>(
     };
     let mut placed = 0;
     loop {
-        if let Ok((start, parsed)) = rx.try_recv() {
-            place(start, parsed)?;
-            placed += 1;
-            continue;
-        }
-        let Some((start, chunk)) = take(&queue) else {
+        let (start, parsed) = if let Ok(ready) = rx.try_recv() {
+            ready
+        } else if let Some((start, chunk)) = take(&queue) {
+            (start, py.detach(|| parse_chunk(chunk)))
+        } else {
             break;
         };
-        let parsed: Vec<Parsed> = py.detach(|| chunk.into_iter().map(parse_shared).collect());
         place(start, parsed)?;
         placed += 1;
     }
