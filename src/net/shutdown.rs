@@ -1,10 +1,17 @@
 //! Graceful shutdown for servers: a signal every connection task watches, and a count of tasks
-//! still running so `stop()` can wait for transactions in flight.
+//! still running so `stop()` can wait for transactions in flight. [`listen`] and [`Running`]
+//! are the start and stop that the SMTP and POP3 servers share.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
+use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
+
+use super::NetError;
 
 /// The owner side: trigger once, then wait for tasks to finish.
 #[derive(Clone)]
@@ -99,6 +106,82 @@ impl Drop for TaskGuard {
             self.idle.notify_waiters();
         }
     }
+}
+
+/// A server accepting connections (see [`listen`]).
+pub struct Running {
+    pub local_addr: SocketAddr,
+    shutdown: Shutdown,
+    hard: Shutdown,
+    grace: Duration,
+}
+
+impl Running {
+    pub fn is_stopping(&self) -> bool {
+        self.shutdown.is_triggered()
+    }
+
+    /// Open connections, plus one for the accept loop while it runs.
+    pub fn active_tasks(&self) -> usize {
+        self.shutdown.active_tasks()
+    }
+
+    /// Stop accepting. Sessions waiting for a command are told (SMTP 421, POP3 `-ERR`) and
+    /// closed; work in flight (an SMTP transaction, a RETR being sent, a QUIT's UPDATE) may
+    /// finish within the grace period, after which the remaining connections are cut:
+    /// nothing is delivered, nor deleted, for a session cut short.
+    pub async fn stop(&self) {
+        self.shutdown.trigger();
+        if tokio::time::timeout(self.grace, self.shutdown.wait_idle())
+            .await
+            .is_err()
+        {
+            self.hard.trigger();
+            let _ = tokio::time::timeout(Duration::from_secs(5), self.shutdown.wait_idle()).await;
+        }
+    }
+
+    /// Resolves once `stop` has been called (by anyone).
+    pub async fn stopped(&self) {
+        self.shutdown.signal().wait().await;
+    }
+}
+
+/// Bind `host:port` (port 0: any free port; `[v6]` brackets allowed) and run
+/// `accept(listener, shutdown, hard)` as a task of the current runtime: `shutdown` asks
+/// sessions to finish, `hard` (after `grace`) to stop at once.
+pub async fn listen<F, Fut>(
+    host: &str,
+    port: u16,
+    grace: Duration,
+    accept: F,
+) -> Result<Running, NetError>
+where
+    F: FnOnce(TcpListener, Shutdown, Shutdown) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let listener = TcpListener::bind((host, port))
+        .await
+        .map_err(|source| NetError::Listen {
+            target: format!("{host}:{port}"),
+            source,
+        })?;
+    let local_addr = listener.local_addr()?;
+    let shutdown = Shutdown::new();
+    let hard = Shutdown::new();
+    let guard = shutdown.task();
+    let accept = accept(listener, shutdown.clone(), hard.clone());
+    tokio::spawn(async move {
+        let _guard = guard;
+        accept.await;
+    });
+    Ok(Running {
+        local_addr,
+        shutdown,
+        hard,
+        grace,
+    })
 }
 
 #[cfg(test)]

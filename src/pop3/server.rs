@@ -26,7 +26,8 @@ use super::client::apop_digest;
 use super::command::{Command, ParseError};
 use super::response::{encode_body, top};
 use crate::net::events::{EventKind, EventLog, ServerEvent};
-use crate::net::shutdown::{Shutdown, ShutdownSignal};
+pub use crate::net::shutdown::Running;
+use crate::net::shutdown::{Shutdown, ShutdownSignal, listen};
 use crate::net::{LineReader, NetError, Stream, with_timeout};
 
 /// One message as the maildrop lists it.
@@ -141,45 +142,6 @@ const LOCK_REFRESH: Duration = Duration::from_secs(60);
 
 const AUTH_FAILED: &str = "-ERR [AUTH] Authentication failed.\r\n";
 
-/// A server accepting connections (see [`start`]).
-pub struct Running {
-    pub local_addr: SocketAddr,
-    shutdown: Shutdown,
-    hard: Shutdown,
-    grace: Duration,
-}
-
-impl Running {
-    pub fn is_stopping(&self) -> bool {
-        self.shutdown.is_triggered()
-    }
-
-    /// Open connections, plus one for the accept loop while it runs.
-    pub fn active_tasks(&self) -> usize {
-        self.shutdown.active_tasks()
-    }
-
-    /// Stop accepting; sessions waiting for a command are told and closed, commands in
-    /// flight (a RETR being sent, a QUIT's UPDATE) may finish within the grace period, after
-    /// which the remaining connections are cut. Nothing is deleted for a session that did not
-    /// reach QUIT.
-    pub async fn stop(&self) {
-        self.shutdown.trigger();
-        if tokio::time::timeout(self.grace, self.shutdown.wait_idle())
-            .await
-            .is_err()
-        {
-            self.hard.trigger();
-            let _ = tokio::time::timeout(Duration::from_secs(5), self.shutdown.wait_idle()).await;
-        }
-    }
-
-    /// Resolves once `stop` has been called (by anyone).
-    pub async fn stopped(&self) {
-        self.shutdown.signal().wait().await;
-    }
-}
-
 /// Bind `host:port` (port 0: any free port) and start serving on the current runtime.
 pub async fn start<B: Backend>(
     host: &str,
@@ -187,29 +149,11 @@ pub async fn start<B: Backend>(
     backend: Arc<B>,
     config: Arc<ServerConfig>,
 ) -> Result<Running, NetError> {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let listener = TcpListener::bind((host, port))
-        .await
-        .map_err(|source| NetError::Listen {
-            target: format!("{host}:{port}"),
-            source,
-        })?;
-    let local_addr = listener.local_addr()?;
-    let shutdown = Shutdown::new();
-    let hard = Shutdown::new();
     let grace = config.shutdown_grace;
-    let guard = shutdown.task();
-    let accept = serve(listener, backend, config, shutdown.clone(), hard.clone());
-    tokio::spawn(async move {
-        let _guard = guard;
-        accept.await;
-    });
-    Ok(Running {
-        local_addr,
-        shutdown,
-        hard,
-        grace,
+    listen(host, port, grace, |listener, shutdown, hard| {
+        serve(listener, backend, config, shutdown, hard)
     })
+    .await
 }
 
 /// Accept connections on `listener` until `shutdown` is triggered, each session in its own

@@ -11,6 +11,7 @@ mod headers;
 mod message;
 mod pop3;
 mod runtime;
+mod server;
 mod smtp_client;
 mod smtp_server;
 mod store;

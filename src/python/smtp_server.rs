@@ -5,22 +5,23 @@
 //! The public classes (`SmtpServer`, `Sink`, `Session`, `Envelope`) are thin Python wrappers in
 //! `mailprims/smtp_server.py`; what crosses this boundary are plain tuples.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
 use super::errors::net_error;
 use super::events::PyEventLog;
-use super::runtime::{attach, awaitable, block_on};
+use super::runtime::attach;
+use super::server::ServerHandle;
 use super::store::{PyMaildirStore, PyUsers};
 use crate::net::tls;
 use crate::smtp::server::store::{Accounts, StoreDelivery};
 use crate::smtp::server::{
     Authenticator, BoxFuture, Config, Domains, Envelope, Hook, HookCall, HookReply, Hooks, Reply,
-    Running, Server, Session, Sink,
+    Server, Session, Sink,
 };
 
 fn session_tuple<'py>(py: Python<'py>, s: &Session) -> PyResult<Bound<'py, PyTuple>> {
@@ -300,14 +301,8 @@ impl SmtpSink {
 #[pyclass(module = "mailprims._mailprims", frozen)]
 struct SmtpServerCore {
     server: Arc<Server>,
-    events: Option<Arc<PyEventLog>>,
-    host: String,
-    port: u16,
-    running: Mutex<Option<Arc<Running>>>,
+    handle: ServerHandle,
 }
-
-/// How long `stop` waits for the event log to reach Python.
-const EVENT_FLUSH: Duration = Duration::from_secs(5);
 
 fn secs(v: f64, what: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(v)
@@ -316,16 +311,6 @@ fn secs(v: f64, what: &str) -> PyResult<Duration> {
         .ok_or_else(|| {
             PyValueError::new_err(format!("{what} must be a positive number of seconds"))
         })
-}
-
-impl SmtpServerCore {
-    fn current(&self) -> PyResult<Option<Arc<Running>>> {
-        Ok(self
-            .running
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("server state poisoned"))?
-            .clone())
-    }
 }
 
 #[pymethods]
@@ -470,110 +455,60 @@ impl SmtpServerCore {
             .map(|e| e as Arc<dyn crate::net::events::EventLog>);
         Ok(Self {
             server: Arc::new(server),
-            events,
-            host,
-            port,
-            running: Mutex::new(None),
+            handle: ServerHandle::new(host, port, events),
         })
     }
 
     /// Bind and start accepting; returns the port.
     fn start(&self, py: Python<'_>) -> PyResult<u16> {
-        let mut running = self
-            .running
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("server state poisoned"))?;
-        if let Some(r) = running.as_ref() {
-            if r.is_stopping() {
-                return Err(PyRuntimeError::new_err(
-                    "the server was stopped; create a new one",
-                ));
-            }
-            return Ok(r.local_addr.port());
-        }
         let server = self.server.clone();
-        let (host, port) = (self.host.clone(), self.port);
-        let started = block_on(py, async move { server.start(&host, port).await })?
-            .map_err(|e| net_error(py, e))?;
-        let port = started.local_addr.port();
-        *running = Some(Arc::new(started));
-        Ok(port)
+        self.handle.start(
+            py,
+            |host, port| async move { server.start(&host, port).await },
+        )
     }
 
     /// Stop gracefully and wait (bounded by the grace period), then for the event log.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
-        if let Some(r) = self.current()? {
-            let events = self.events.clone();
-            block_on(py, async move {
-                r.stop().await;
-                if let Some(e) = events {
-                    e.flush(EVENT_FLUSH).await;
-                }
-            })?;
-        }
-        Ok(())
+        self.handle.stop(py)
     }
 
     /// Awaitable form of `stop`.
     fn stop_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let r = self.current()?;
-        let events = self.events.clone();
-        awaitable(py, async move {
-            if let Some(r) = r {
-                r.stop().await;
-                if let Some(e) = events {
-                    e.flush(EVENT_FLUSH).await;
-                }
-            }
-            Ok(())
-        })
+        self.handle.stop_async(py)
     }
 
     /// Wait (at most `timeout` seconds) until the events reported so far reached `on_event`.
     #[pyo3(signature = (timeout=5.0))]
     fn flush_events(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
-        let Some(events) = self.events.clone() else {
-            return Ok(());
-        };
-        let limit = Duration::try_from_secs_f64(timeout)
-            .map_err(|_| PyValueError::new_err("timeout must be a non-negative number"))?;
-        block_on(py, async move { events.flush(limit).await })
+        self.handle.flush_events(py, timeout)
     }
 
     /// Events the log dropped because its callback could not keep up.
     #[getter]
     fn events_dropped(&self) -> u64 {
-        self.events.as_ref().map_or(0, |e| e.dropped())
+        self.handle.events_dropped()
     }
 
     /// Resolves when the server has been told to stop.
     fn wait_stopped<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let r = self
-            .current()?
-            .ok_or_else(|| PyRuntimeError::new_err("the server is not started"))?;
-        awaitable(py, async move {
-            r.stopped().await;
-            Ok(())
-        })
+        self.handle.wait_stopped(py)
     }
 
     #[getter]
     fn port(&self) -> PyResult<Option<u16>> {
-        Ok(self.current()?.map(|r| r.local_addr.port()))
+        self.handle.port()
     }
 
     #[getter]
     fn host(&self) -> &str {
-        &self.host
+        &self.handle.host
     }
 
     /// Open connections.
     #[getter]
     fn active_connections(&self) -> PyResult<usize> {
-        Ok(self.current()?.map_or(0, |r| {
-            r.active_tasks()
-                .saturating_sub(usize::from(!r.is_stopping()))
-        }))
+        self.handle.active_connections()
     }
 }
 

@@ -1,6 +1,5 @@
 //! The accept loop: a connection limit, one task per connection, graceful shutdown.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -11,7 +10,8 @@ use tokio::sync::Semaphore;
 use super::session::{Connection, new_session, refuse_busy};
 use super::{Authenticator, Config, Deliverer, Directory, Hooks};
 use crate::net::events::EventLog;
-use crate::net::shutdown::Shutdown;
+pub use crate::net::shutdown::Running;
+use crate::net::shutdown::{Shutdown, listen};
 use crate::net::{NetError, Stream};
 
 /// A configured server: the protocol settings and what it delivers to.
@@ -46,64 +46,11 @@ impl Server {
 
     /// Bind `host:port` (port 0: any free port) and start accepting on the current runtime.
     pub async fn start(self: Arc<Self>, host: &str, port: u16) -> Result<Running, NetError> {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let listener =
-            TcpListener::bind((host, port))
-                .await
-                .map_err(|source| NetError::Listen {
-                    target: format!("{host}:{port}"),
-                    source,
-                })?;
-        let local_addr = listener.local_addr()?;
-        let shutdown = Shutdown::new();
-        let hard = Shutdown::new();
-        let guard = shutdown.task();
-        let accept = accept_loop(self.clone(), listener, shutdown.clone(), hard.clone());
-        tokio::spawn(async move {
-            let _guard = guard;
-            accept.await;
-        });
-        Ok(Running {
-            local_addr,
-            shutdown,
-            hard,
-            grace: self.config.shutdown_grace,
+        let grace = self.config.shutdown_grace;
+        listen(host, port, grace, |listener, shutdown, hard| {
+            accept_loop(self, listener, shutdown, hard)
         })
-    }
-}
-
-/// A server accepting connections.
-pub struct Running {
-    pub local_addr: SocketAddr,
-    shutdown: Shutdown,
-    hard: Shutdown,
-    grace: Duration,
-}
-
-impl Running {
-    pub fn is_stopping(&self) -> bool {
-        self.shutdown.is_triggered()
-    }
-
-    /// Open connections and the accept loop.
-    pub fn active_tasks(&self) -> usize {
-        self.shutdown.active_tasks()
-    }
-
-    /// Stop accepting; idle connections get 421, transactions in flight may finish within
-    /// the grace period, after which their connections are cut (delivering nothing).
-    pub async fn stop(&self) {
-        self.shutdown.trigger();
-        let idle = self.shutdown.wait_idle();
-        if tokio::time::timeout(self.grace, idle).await.is_err() {
-            self.hard.trigger();
-            let _ = tokio::time::timeout(Duration::from_secs(5), self.shutdown.wait_idle()).await;
-        }
-    }
-
-    /// Resolves once `stop` has been called (by anyone).
-    pub async fn stopped(&self) {
-        self.shutdown.signal().wait().await;
+        .await
     }
 }
 

@@ -1,0 +1,129 @@
+//! What the SMTP and POP3 server bindings share: where to listen, the running server, and
+//! its event log. Each `#[pymethods]` block forwards its lifecycle methods here.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+use super::errors::net_error;
+use super::events::PyEventLog;
+use super::runtime::{awaitable, block_on};
+use crate::net::NetError;
+use crate::net::shutdown::Running;
+
+/// How long `stop` waits for the event log to reach Python.
+const EVENT_FLUSH: Duration = Duration::from_secs(5);
+
+pub struct ServerHandle {
+    pub events: Option<Arc<PyEventLog>>,
+    pub host: String,
+    port: u16,
+    running: Mutex<Option<Arc<Running>>>,
+}
+
+impl ServerHandle {
+    pub fn new(host: String, port: u16, events: Option<Arc<PyEventLog>>) -> Self {
+        ServerHandle {
+            events,
+            host,
+            port,
+            running: Mutex::new(None),
+        }
+    }
+
+    fn current(&self) -> PyResult<Option<Arc<Running>>> {
+        self.running
+            .lock()
+            .map(|r| r.clone())
+            .map_err(|_| PyRuntimeError::new_err("server state poisoned"))
+    }
+
+    /// Bind with `start(host, port)` and start accepting; returns the port. Starting a
+    /// running server returns its port; a stopped one cannot start again.
+    pub fn start<F, Fut>(&self, py: Python<'_>, start: F) -> PyResult<u16>
+    where
+        F: FnOnce(String, u16) -> Fut,
+        Fut: Future<Output = Result<Running, NetError>> + Send + 'static,
+    {
+        let mut running = self
+            .running
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("server state poisoned"))?;
+        if let Some(r) = running.as_ref() {
+            if r.is_stopping() {
+                return Err(PyRuntimeError::new_err(
+                    "the server was stopped; create a new one",
+                ));
+            }
+            return Ok(r.local_addr.port());
+        }
+        let started =
+            block_on(py, start(self.host.clone(), self.port))?.map_err(|e| net_error(py, e))?;
+        let port = started.local_addr.port();
+        *running = Some(Arc::new(started));
+        Ok(port)
+    }
+
+    /// Stop the server (if it runs), then wait for its event log.
+    fn stopping(&self) -> PyResult<impl Future<Output = ()> + Send + 'static> {
+        let (r, events) = (self.current()?, self.events.clone());
+        Ok(async move {
+            if let Some(r) = r {
+                r.stop().await;
+                if let Some(e) = events {
+                    e.flush(EVENT_FLUSH).await;
+                }
+            }
+        })
+    }
+
+    pub fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        block_on(py, self.stopping()?)
+    }
+
+    pub fn stop_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let stopping = self.stopping()?;
+        awaitable(py, async move {
+            stopping.await;
+            Ok(())
+        })
+    }
+
+    pub fn flush_events(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        let Some(events) = self.events.clone() else {
+            return Ok(());
+        };
+        let limit = Duration::try_from_secs_f64(timeout)
+            .map_err(|_| PyValueError::new_err("timeout must be a non-negative number"))?;
+        block_on(py, async move { events.flush(limit).await })
+    }
+
+    pub fn events_dropped(&self) -> u64 {
+        self.events.as_ref().map_or(0, |e| e.dropped())
+    }
+
+    pub fn wait_stopped<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let r = self
+            .current()?
+            .ok_or_else(|| PyRuntimeError::new_err("the server is not started"))?;
+        awaitable(py, async move {
+            r.stopped().await;
+            Ok(())
+        })
+    }
+
+    pub fn port(&self) -> PyResult<Option<u16>> {
+        Ok(self.current()?.map(|r| r.local_addr.port()))
+    }
+
+    /// Open connections (the accept loop, counted as a task while it runs, is not one).
+    pub fn active_connections(&self) -> PyResult<usize> {
+        Ok(self.current()?.map_or(0, |r| {
+            r.active_tasks()
+                .saturating_sub(usize::from(!r.is_stopping()))
+        }))
+    }
+}
