@@ -27,6 +27,7 @@ import types
 from collections.abc import AsyncIterator, Callable, Container, Iterator
 from typing import Any, Literal, TypeAlias, overload
 
+from mailprims import _client_options as _opts
 from mailprims import _mailprims
 from mailprims._mailprims import Message, parse_many
 from mailprims.events import ServerEvent, _callback
@@ -42,28 +43,6 @@ _LoginMechanism: TypeAlias = Literal["auto", "user", "plain"]
 def _parse(data: bytes) -> Message:
     """The one place retrieved bytes become a message object."""
     return Message.parse(data)
-
-
-def _tls_mode(tls: str, port: int) -> str:
-    if tls == "auto":
-        return "implicit" if port == 995 else "opportunistic"
-    if tls in ("starttls", "implicit", "none"):
-        return tls
-    raise ValueError(f"tls must be 'auto', 'starttls', 'implicit' or 'none', not {tls!r}")
-
-
-def _cadata(cafile: str | os.PathLike[str] | None, cadata: str | bytes | None) -> bytes | None:
-    if cafile is not None and cadata is not None:
-        raise ValueError("give cafile or cadata, not both")
-    if cafile is not None:
-        return pathlib.Path(cafile).read_bytes()
-    if isinstance(cadata, str):
-        return cadata.encode()
-    return cadata
-
-
-def _seconds(value: float | None) -> float | None:
-    return None if value is None else float(value)
 
 
 def _message_number(n: int) -> int:
@@ -101,13 +80,13 @@ class _Pop3Base:
         self._core = _mailprims.Pop3ClientCore(
             host,
             port,
-            tls=_tls_mode(tls, port),
-            cadata=_cadata(cafile, cadata),
+            tls=_opts.tls_mode(tls, port, 995),
+            cadata=_opts.cadata(cafile, cadata),
             verify=verify,
             tls_hostname=tls_hostname,
             allow_insecure_auth=allow_insecure_auth,
-            timeout=_seconds(timeout),
-            connect_timeout=_seconds(connect_timeout),
+            timeout=_opts.seconds(timeout),
+            connect_timeout=_opts.seconds(connect_timeout),
             max_message_size=max_message_size,
             blocking=_blocking,
             transcript=transcript,

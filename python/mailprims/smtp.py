@@ -15,12 +15,12 @@ from __future__ import annotations
 import email.message
 import email.policy
 import os
-import pathlib
 import socket
 import types
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, NamedTuple, TypeAlias
 
+from mailprims import _client_options as _opts
 from mailprims import _mailprims
 from mailprims.exceptions import MailError
 
@@ -163,28 +163,6 @@ def _local_hostname() -> str | None:
     return _LOCAL_HOSTNAME[0]
 
 
-def _tls_mode(tls: str, port: int) -> str:
-    if tls == "auto":
-        return "implicit" if port == 465 else "opportunistic"
-    if tls in ("starttls", "implicit", "none"):
-        return tls
-    raise ValueError(f"tls must be 'auto', 'starttls', 'implicit' or 'none', not {tls!r}")
-
-
-def _cadata(cafile: str | os.PathLike[str] | None, cadata: str | bytes | None) -> bytes | None:
-    if cafile is not None and cadata is not None:
-        raise ValueError("give cafile or cadata, not both")
-    if cafile is not None:
-        return pathlib.Path(cafile).read_bytes()
-    if isinstance(cadata, str):
-        return cadata.encode()
-    return cadata
-
-
-def _seconds(value: float | None) -> float | None:
-    return None if value is None else float(value)
-
-
 class _ClientBase:
     _core: Any
     _default_max_connections = 1
@@ -218,8 +196,8 @@ class _ClientBase:
         self._core = _mailprims.SmtpClientCore(
             host,
             port,
-            tls=_tls_mode(tls, port),
-            cadata=_cadata(cafile, cadata),
+            tls=_opts.tls_mode(tls, port, 465),
+            cadata=_opts.cadata(cafile, cadata),
             verify=verify,
             tls_hostname=tls_hostname,
             local_hostname=local_hostname if local_hostname is not None else _local_hostname(),
@@ -228,9 +206,9 @@ class _ClientBase:
             oauth2_token=oauth2_token,
             auth_mechanism=auth_mechanism,
             allow_insecure_auth=allow_insecure_auth,
-            timeout=_seconds(timeout),
-            connect_timeout=_seconds(connect_timeout),
-            transaction_timeout=_seconds(transaction_timeout),
+            timeout=_opts.seconds(timeout),
+            connect_timeout=_opts.seconds(connect_timeout),
+            transaction_timeout=_opts.seconds(transaction_timeout),
             pipelining=pipelining,
             chunking=chunking,
             max_connections=(
@@ -463,7 +441,7 @@ def resolve_mx(
     ``(ip, port)`` pair; the system's resolver configuration is used by default. Raises
     :class:`~mailprims.DnsError`.
     """
-    records = _mailprims.smtp_resolve_mx(domain, _nameserver(nameserver), _seconds(timeout))
+    records = _mailprims.smtp_resolve_mx(domain, _nameserver(nameserver), _opts.seconds(timeout))
     return [MxRecord(p, e) for p, e in records]
 
 
@@ -504,7 +482,7 @@ def deliver(
         sender,
         None if recipients is None else list(recipients),
         _nameserver(nameserver),
-        _seconds(dns_timeout),
+        _opts.seconds(dns_timeout),
         False,
     )
     return _deliveries(raw)
@@ -528,7 +506,7 @@ async def deliver_async(
         sender,
         None if recipients is None else list(recipients),
         _nameserver(nameserver),
-        _seconds(dns_timeout),
+        _opts.seconds(dns_timeout),
         True,
     )
     return _deliveries(raw)
