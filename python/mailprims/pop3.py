@@ -17,7 +17,6 @@ dropped connection or a timeout deletes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import contextlib
 import os
@@ -30,6 +29,7 @@ from typing import Any, Literal, TypeAlias, overload
 from mailprims import _client_options as _opts
 from mailprims import _mailprims
 from mailprims._mailprims import Message, parse_many
+from mailprims._server import ServerBase
 from mailprims.events import ServerEvent, _callback
 from mailprims.exceptions import MailError
 from mailprims.store import MaildirStore, Users
@@ -503,7 +503,7 @@ class AsyncPop3Client(_Pop3Base):
         self.close()
 
 
-class Pop3Server:
+class Pop3Server(ServerBase):
     """A POP3 server on ``host:port`` (``port=0`` picks a free port; see :attr:`port`)
     serving ``store``'s Maildirs to ``users``' accounts.
 
@@ -574,61 +574,6 @@ class Pop3Server:
             shutdown_grace=float(shutdown_grace),
             on_event=_callback(on_event),
         )
-
-    @property
-    def host(self) -> str:
-        """The address the server listens on."""
-        return self._core.host
-
-    @property
-    def port(self) -> int:
-        """The port the server listens on (known once started)."""
-        port = self._core.port
-        if port is None:
-            raise RuntimeError("the server is not started")
-        return port
-
-    @property
-    def active_connections(self) -> int:
-        """How many connections are open."""
-        return self._core.active_connections
-
-    @property
-    def events_dropped(self) -> int:
-        """Events not handed to ``on_event`` because it fell too far behind."""
-        return self._core.events_dropped
-
-    def flush_events(self, timeout: float = 5.0) -> None:
-        """Wait (at most ``timeout`` seconds) until the events reported so far have been
-        handed to ``on_event`` (not from inside ``on_event`` itself)."""
-        self._core.flush_events(timeout)
-
-    def start(self) -> None:
-        """Start serving in the background; the server accepts connections on return."""
-        self._core.start()
-
-    def stop(self) -> None:
-        """Stop accepting, close idle sessions (without UPDATE: nothing deleted), let
-        commands in flight finish (up to ``shutdown_grace``), and close every connection."""
-        self._core.stop()
-
-    async def serve(self) -> None:
-        """Serve until :meth:`stop` is called or this coroutine is cancelled (which stops the
-        server gracefully)."""
-        self._core.start()
-        try:
-            await self._core.wait_stopped()
-        except asyncio.CancelledError:
-            await asyncio.shield(self._core.stop_async())
-            raise
-        await self._core.stop_async()
-
-    def __enter__(self) -> Pop3Server:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         port = self._core.port

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 from mailprims import _mailprims
 from mailprims._mailprims import Message
+from mailprims._server import ServerBase
 from mailprims.events import ServerEvent, _callback
 from mailprims.store import MaildirStore, Users
 
@@ -196,7 +197,7 @@ class _LoopThread:
             self.loop.close()
 
 
-class SmtpServer:
+class SmtpServer(ServerBase):
     """An SMTP server on ``host:port`` (``port=0`` picks a free port; see :attr:`port`).
 
     Run it in the background with :meth:`start`/:meth:`stop` (or ``with``), or in asyncio with
@@ -300,28 +301,11 @@ class SmtpServer:
 
     # -- life cycle ------------------------------------------------------------------------
 
-    @property
-    def host(self) -> str:
-        """The address the server listens on."""
-        return self._core.host
-
-    @property
-    def port(self) -> int:
-        """The port the server listens on (known once started)."""
-        port = self._core.port
-        if port is None:
-            raise RuntimeError("the server is not started")
-        return port
-
-    def start(self) -> None:
-        """Start serving in the background; the server accepts connections on return."""
-        self._core.start()
-
     def stop(self) -> None:
         """Stop accepting, let transactions in flight finish (up to ``shutdown_grace``), and
         close every connection."""
         try:
-            self._core.stop()
+            super().stop()
         finally:
             with self._loop_lock:
                 if self._loop_thread is not None:
@@ -332,22 +316,10 @@ class SmtpServer:
         """Serve until :meth:`stop` is called or this coroutine is cancelled (which stops the
         server gracefully). Async hooks run on the calling event loop."""
         self._loop = asyncio.get_running_loop()
-        self._core.start()
-        try:
-            await self._core.wait_stopped()
-        except asyncio.CancelledError:
-            await asyncio.shield(self._core.stop_async())
-            raise
-        finally:
-            self._loop = None
-        await self._core.stop_async()
+        await super().serve()
 
-    def __enter__(self) -> SmtpServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _serve_ended(self) -> None:
+        self._loop = None
 
     @property
     def messages(self) -> list[Envelope]:
@@ -355,21 +327,6 @@ class SmtpServer:
         if not isinstance(self.handler, Sink):
             raise AttributeError("messages are kept only when the handler is a mailprims.Sink")
         return self.handler.messages
-
-    @property
-    def active_connections(self) -> int:
-        """How many connections are open."""
-        return self._core.active_connections
-
-    @property
-    def events_dropped(self) -> int:
-        """Events not handed to ``on_event`` because it fell too far behind."""
-        return self._core.events_dropped
-
-    def flush_events(self, timeout: float = 5.0) -> None:
-        """Wait (at most ``timeout`` seconds) until the events reported so far have been
-        handed to ``on_event`` (not from inside ``on_event`` itself)."""
-        self._core.flush_events(timeout)
 
     # -- hooks -----------------------------------------------------------------------------
 

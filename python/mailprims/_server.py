@@ -1,0 +1,75 @@
+"""The life cycle the SMTP and POP3 servers share: start, stop, serve, and what they report."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, TypeVar
+
+__all__ = ["ServerBase"]
+
+_S = TypeVar("_S", bound="ServerBase")
+
+
+class ServerBase:
+    _core: Any
+
+    @property
+    def host(self) -> str:
+        """The address the server listens on."""
+        return self._core.host
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on (known once started)."""
+        port = self._core.port
+        if port is None:
+            raise RuntimeError("the server is not started")
+        return port
+
+    @property
+    def active_connections(self) -> int:
+        """How many connections are open."""
+        return self._core.active_connections
+
+    @property
+    def events_dropped(self) -> int:
+        """Events not handed to ``on_event`` because it fell too far behind."""
+        return self._core.events_dropped
+
+    def flush_events(self, timeout: float = 5.0) -> None:
+        """Wait (at most ``timeout`` seconds) until the events reported so far have been
+        handed to ``on_event`` (not from inside ``on_event`` itself)."""
+        self._core.flush_events(timeout)
+
+    def start(self) -> None:
+        """Start serving in the background; the server accepts connections on return."""
+        self._core.start()
+
+    def stop(self) -> None:
+        """Stop accepting, close idle sessions (a POP3 session closed so never reaches
+        UPDATE: nothing is deleted), let transactions and commands in flight finish (up to
+        ``shutdown_grace``), and close every connection."""
+        self._core.stop()
+
+    async def serve(self) -> None:
+        """Serve until :meth:`stop` is called or this coroutine is cancelled (which stops the
+        server gracefully)."""
+        self._core.start()
+        try:
+            await self._core.wait_stopped()
+        except asyncio.CancelledError:
+            await asyncio.shield(self._core.stop_async())
+            raise
+        finally:
+            self._serve_ended()
+        await self._core.stop_async()
+
+    def _serve_ended(self) -> None:
+        """Called when :meth:`serve` stops waiting, before the server finishes stopping."""
+
+    def __enter__(self: _S) -> _S:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
