@@ -5,6 +5,7 @@
 //! with the `python` feature that maturin enables.
 
 pub mod codec;
+pub mod imap;
 pub mod mem;
 pub mod message;
 pub mod net;
