@@ -189,6 +189,9 @@ pub fn canonical_section(section: &str) -> Result<String> {
 
 /// A generic value: NIL, number, string, atom (flags and bracketed names included) or list.
 pub fn value(c: &mut Cursor<'_>) -> Result<Value> {
+    if c.at_string() {
+        return Ok(Value::String(c.string()?.into_owned()));
+    }
     match c.peek() {
         Some(b'(') => {
             let mut items = Vec::new();
@@ -198,7 +201,6 @@ pub fn value(c: &mut Cursor<'_>) -> Result<Value> {
             })?;
             Ok(Value::List(items))
         }
-        Some(b'"' | b'{' | b'~') => Ok(Value::String(c.string()?.into_owned())),
         _ if c.nil() => Ok(Value::Nil),
         _ => {
             let start = c.pos();

@@ -526,6 +526,12 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Whether a string (quoted, literal or literal8) starts here; `~` alone is an atom
+    /// character.
+    pub fn at_string(&self) -> bool {
+        matches!(self.rest(), [b'"' | b'{', ..] | [b'~', b'{', ..])
+    }
+
     /// `string`: quoted or literal (literal8 accepted too).
     pub fn string(&mut self) -> Result<Cow<'a, [u8]>> {
         match self.peek() {
@@ -546,9 +552,9 @@ impl<'a> Cursor<'a> {
 
     /// `astring`: 1*ASTRING-CHAR or a string.
     pub fn astring(&mut self) -> Result<Cow<'a, [u8]>> {
-        match self.peek() {
-            Some(b'"' | b'{' | b'~') => self.string(),
-            _ => {
+        match self.at_string() {
+            true => self.string(),
+            false => {
                 let a = self.take_while(is_astring_char);
                 if a.is_empty() {
                     self.error("an atom or string")
@@ -570,9 +576,9 @@ impl<'a> Cursor<'a> {
 
     /// A LIST pattern or mailbox: astring, or 1*list-char.
     pub fn list_mailbox(&mut self) -> Result<Cow<'a, [u8]>> {
-        match self.peek() {
-            Some(b'"' | b'{' | b'~') => self.string(),
-            _ => {
+        match self.at_string() {
+            true => self.string(),
+            false => {
                 let a = self.take_while(is_list_char);
                 if a.is_empty() {
                     self.error("a mailbox pattern")

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use super::fetch;
-use super::frame::{FrameLimits, FrameScanner, Scan, Side};
+use super::frame::{FrameError, FrameLimits, FrameScanner, Scan, Side};
 use super::lex::{Cursor, ParseError, Result};
 use super::sequence::SequenceSet;
 use super::types::{
@@ -110,6 +110,10 @@ pub struct Decoder {
     pub options: ParseOptions,
 }
 
+/// A frame [`Decoder::decode`] found: its length, and the response or why it did not parse
+/// (the stream stays in step either way: the next frame starts after it).
+pub type Decoded = (std::result::Result<Response, ParseError>, usize);
+
 impl Decoder {
     pub fn new(limits: FrameLimits) -> Self {
         Decoder {
@@ -119,24 +123,130 @@ impl Decoder {
     }
 
     /// `Ok(None)`: `buf` does not hold a whole response yet (call again when it has grown;
-    /// the scan resumes). `Ok(Some((response, n)))`: the first `n` octets were one
-    /// response; the caller drops them from `buf`.
-    pub fn decode(&mut self, buf: &[u8]) -> Result<Option<(Response, usize)>> {
+    /// the scan resumes where it stopped). `Ok(Some((response, n)))`: the first `n` octets
+    /// were one frame; the caller drops them from `buf`. `Err`: the stream broke a limit and
+    /// cannot be read further.
+    pub fn decode(&mut self, buf: &[u8]) -> std::result::Result<Option<Decoded>, FrameError> {
         loop {
             match self.scanner.scan(buf) {
                 Err(e) => {
                     self.scanner.reset();
-                    return Err(e.into());
+                    return Err(e);
                 }
                 Ok(Scan::Incomplete) => return Ok(None),
                 Ok(Scan::Literal { .. }) => continue,
                 Ok(Scan::Complete { end }) => {
                     self.scanner.reset();
-                    let r = parse_with(&buf[..end], Vec::new(), self.options)?;
+                    let r = parse_with(&buf[..end], Vec::new(), self.options);
                     return Ok(Some((r, end)));
                 }
             }
         }
+    }
+}
+
+/// Read `data` as a server's byte stream, fed `step` octets at a time.
+fn decode_stream(
+    data: &[u8],
+    limits: FrameLimits,
+    step: usize,
+) -> Vec<std::result::Result<Response, String>> {
+    let mut decoder = Decoder::new(limits);
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut fed = 0;
+    loop {
+        match decoder.decode(&data[start..fed]) {
+            Ok(Some((r, n))) => {
+                out.push(r.map_err(|e| e.to_string()));
+                start += n;
+            }
+            Ok(None) if fed == data.len() => return out,
+            Ok(None) => fed = (fed + step).min(data.len()),
+            Err(e) => {
+                out.push(Err(e.to_string()));
+                return out;
+            }
+        }
+    }
+}
+
+/// Check a parsed response against the writers: what is written reads back the same.
+fn round_trip(r: &Response) {
+    use super::encode::write_value;
+    let mut codes = Vec::new();
+    match r {
+        Response::Untagged(Untagged::Fetch(f)) => {
+            if let Some(b) = &f.body_structure {
+                for extended in [true, false] {
+                    let mut out = Vec::new();
+                    fetch::write_body(&mut out, b, extended, false);
+                    let back = fetch::body(&mut Cursor::new(&out));
+                    assert!(
+                        back.is_ok(),
+                        "written BODYSTRUCTURE does not parse: {out:?}"
+                    );
+                    if extended {
+                        assert_eq!(back.ok().as_ref(), Some(b));
+                    }
+                }
+            }
+            if let Some(e) = &f.envelope {
+                let mut out = Vec::new();
+                fetch::write_envelope(&mut out, e, false);
+                assert_eq!(
+                    fetch::envelope(&mut Cursor::new(&out)).ok().as_ref(),
+                    Some(e)
+                );
+            }
+            for (_, v) in &f.other {
+                let mut out = Vec::new();
+                write_value(&mut out, v, false);
+                assert_eq!(fetch::value(&mut Cursor::new(&out)).ok().as_ref(), Some(v));
+            }
+        }
+        Response::Tagged { status, .. } | Response::Untagged(Untagged::Status(status)) => {
+            codes.extend(status.code.iter());
+        }
+        Response::Untagged(Untagged::Vanished { uids, .. }) => {
+            assert_eq!(
+                SequenceSet::parse(uids.to_string().as_bytes())
+                    .ok()
+                    .as_ref(),
+                Some(uids)
+            );
+        }
+        _ => {}
+    }
+    for code in codes {
+        if matches!(
+            code,
+            ResponseCode::Other { .. } | ResponseCode::BadCharset(_)
+        ) {
+            continue;
+        }
+        let line = format!("* OK [{code}] x\r\n");
+        match parse(line.as_bytes()) {
+            Ok(Response::Untagged(Untagged::Status(s))) => assert_eq!(s.code.as_ref(), Some(code)),
+            other => panic!("{line:?} reads back as {other:?}"),
+        }
+    }
+}
+
+/// Read `data` as a server's stream of responses, whole and in small pieces (which must
+/// agree), and check every structure that has a writer against it. The fuzz target
+/// (`fuzz/`) and the mutation tests call this; it must never panic.
+pub fn exercise(data: &[u8]) {
+    let limits = FrameLimits {
+        max_line: 1 << 16,
+        max_literal: 1 << 20,
+        max_frame: 1 << 20,
+    };
+    let whole = decode_stream(data, limits, data.len().max(1));
+    let pieces = decode_stream(data, limits, 7);
+    assert_eq!(whole, pieces);
+    for r in whole.iter().flatten() {
+        round_trip(r);
     }
 }
 
@@ -630,3 +740,7 @@ impl Untagged {
         Some(out)
     }
 }
+
+#[cfg(test)]
+#[path = "response_tests.rs"]
+mod tests;
