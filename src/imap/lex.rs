@@ -592,9 +592,8 @@ impl<'a> Cursor<'a> {
     /// `flag` (or `flag-perm` `\*`, or `\Recent` as in FETCH): `\` atom, or a keyword atom.
     pub fn flag(&mut self) -> Result<String> {
         let start = self.pos;
-        if self.eat(b'\\') && !self.eat(b'*') {
-            self.atom()?;
-        } else if self.pos == start {
+        // `\*` alone; otherwise an atom, after a backslash or not.
+        if !(self.eat(b'\\') && self.eat(b'*')) {
             self.atom()?;
         }
         Ok(String::from_utf8_lossy(&self.input[start..self.pos]).into_owned())

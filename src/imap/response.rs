@@ -13,8 +13,8 @@ use super::frame::{FrameError, FrameLimits, FrameScanner, Scan, Side};
 use super::lex::{Cursor, ParseError, Result};
 use super::sequence::SequenceSet;
 use super::types::{
-    AppendUid, Capabilities, CopyUid, Esearch, FetchResult, ListEntry, Namespace, Namespaces,
-    ResponseCode, Status, StatusItems, StatusResponse, Value,
+    AppendUid, Capabilities, CopyUid, Esearch, FetchResult, IdFields, ListEntry, Namespace,
+    Namespaces, ResponseCode, Status, StatusItems, StatusResponse, Value,
 };
 use super::utf7::decode_mailbox;
 
@@ -67,9 +67,9 @@ pub enum Untagged {
         earlier: bool,
         uids: SequenceSet,
     },
-    Fetch(FetchResult),
+    Fetch(Box<FetchResult>),
     /// ID (RFC 2971): the server's fields, or NIL.
-    Id(Option<Vec<(String, Option<String>)>>),
+    Id(Option<IdFields>),
     /// A response this parser does not know: its name and the rest of the frame, raw.
     Other {
         name: String,
@@ -420,7 +420,7 @@ fn untagged(c: &mut Cursor<'_>, o: ParseOptions) -> Result<Untagged> {
             "EXPUNGE" => Untagged::Expunge(n),
             "FETCH" => {
                 c.sp()?;
-                Untagged::Fetch(fetch::msg_atts(c, n)?)
+                Untagged::Fetch(Box::new(fetch::msg_atts(c, n)?))
             }
             _ => other(c, format!("{n} {name}")),
         });
@@ -713,7 +713,7 @@ fn namespaces(c: &mut Cursor<'_>, o: ParseOptions) -> Result<Namespaces> {
 }
 
 /// `id-params-list`: NIL or `(name value ...)`.
-pub fn id_params(c: &mut Cursor<'_>) -> Result<Option<Vec<(String, Option<String>)>>> {
+pub fn id_params(c: &mut Cursor<'_>) -> Result<Option<IdFields>> {
     if c.nil() {
         return Ok(None);
     }

@@ -6,6 +6,14 @@ use super::command::{CommandBuilder, check_flag};
 use super::sequence::SequenceSet;
 use super::types::Date;
 
+/// `NOT key`: `!SearchKey::Seen`.
+impl std::ops::Not for SearchKey {
+    type Output = SearchKey;
+    fn not(self) -> SearchKey {
+        SearchKey::Not(Box::new(self))
+    }
+}
+
 /// A search key. Several keys in a list all have to match (AND).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchKey {
@@ -62,10 +70,6 @@ pub enum SearchKey {
 }
 
 impl SearchKey {
-    pub fn not(key: SearchKey) -> SearchKey {
-        SearchKey::Not(Box::new(key))
-    }
-
     pub fn or(a: SearchKey, b: SearchKey) -> SearchKey {
         SearchKey::Or(Box::new(a), Box::new(b))
     }
@@ -278,7 +282,7 @@ mod tests {
             SearchKey::From("alice@example.org".into()),
             SearchKey::or(
                 SearchKey::Subject("two words".into()),
-                SearchKey::not(SearchKey::Keyword("$Junk".into())),
+                !SearchKey::Keyword("$Junk".into()),
             ),
             SearchKey::Since(Date::new(2024, 2, 1).unwrap()),
             SearchKey::Uid("1:100".parse().unwrap()),
@@ -302,7 +306,7 @@ mod tests {
         let key = SearchKey::Subject("caf\u{e9}".into());
         assert!(key.needs_utf8() && !SearchKey::Subject("cafe".into()).needs_utf8());
         assert_eq!(
-            wire(&[key.clone()], LiteralMode::Synchronizing),
+            wire(std::slice::from_ref(&key), LiteralMode::Synchronizing),
             vec![
                 b"UID SEARCH SUBJECT {5}\r\n".to_vec(),
                 "caf\u{e9}\r\n".as_bytes().to_vec()

@@ -412,6 +412,9 @@ impl Capabilities {
     }
 }
 
+/// The fields of an ID response (RFC 2971): names and values (NIL as `None`).
+pub type IdFields = Vec<(String, Option<String>)>;
+
 /// A value of unknown meaning (extension data, unknown FETCH items, ID fields), kept as the
 /// grammar's generic shape rather than dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,7 +19,7 @@ pub enum IdleEvent {
     /// This many messages are recent (IMAP4rev1).
     Recent(u32),
     /// A message's flags (or mod-sequence) changed.
-    Fetch(FetchResult),
+    Fetch(Box<FetchResult>),
     /// These UIDs were removed (QRESYNC).
     Vanished { earlier: bool, uids: SequenceSet },
     /// The mailbox's defined flags changed.

@@ -44,10 +44,10 @@ fn collect_by_uid(conn: &mut Connection, untagged: Vec<Untagged>) -> Vec<FetchRe
             Untagged::Fetch(f) if f.uid.is_some() => {
                 let uid = f.uid.unwrap_or_default();
                 match index.get(&uid) {
-                    Some(&i) => out[i].merge(f),
+                    Some(&i) => out[i].merge(*f),
                     None => {
                         index.insert(uid, out.len());
-                        out.push(f);
+                        out.push(*f);
                     }
                 }
             }
@@ -434,13 +434,14 @@ impl FetchMessages {
                 return Err(Error::Protocol(message));
             }
             match response {
-                Response::Untagged(Untagged::Fetch(mut f)) => {
+                Response::Untagged(Untagged::Fetch(mut f)) => match (f.uid, f.take_body()) {
                     // The MODSEQ (CONDSTORE) or FLAGS that come along are not news.
-                    if let (Some(uid), Some(body)) = (f.uid, f.take_body()) {
-                        return Ok(Some((uid, body)));
-                    }
-                    conn.keep_events(vec![Untagged::Fetch(f)]);
-                }
+                    (Some(uid), Some(body)) => return Ok(Some((uid, body))),
+                    // Ours, for a message without a body (NIL: expunged meanwhile).
+                    (Some(_), None) => {}
+                    // Another session's change.
+                    (None, _) => conn.keep_events(vec![Untagged::Fetch(f)]),
+                },
                 Response::Untagged(u) => conn.keep_events(vec![u]),
                 Response::Tagged { tag, status } if self.in_flight.front() == Some(&tag) => {
                     self.in_flight.pop_front();

@@ -33,7 +33,7 @@ use super::Error;
 use super::command::{Command, CommandBuilder, Dialect};
 use super::frame::FrameLimits;
 use super::response::{self, ParseOptions, Response, Untagged};
-use super::types::{Capabilities, MailboxStatus, ResponseCode, Status, StatusResponse};
+use super::types::{Capabilities, IdFields, MailboxStatus, ResponseCode, Status, StatusResponse};
 use crate::net::stream::TlsInfo;
 use crate::net::tls::{Trust, client_config};
 use crate::net::transcript::{Direction, REDACTED, Transcript};
@@ -239,7 +239,8 @@ impl Connection {
         }
         conn.greeting = greeting;
         let preauth = conn.state == SessionState::Authenticated;
-        match conn.config.tls {
+        let tls = conn.config.tls;
+        match tls {
             TlsMode::StartTls => {
                 if preauth {
                     // A PREAUTH greeting leaves no moment for STARTTLS: the session would be
@@ -257,10 +258,8 @@ impl Connection {
                 }
                 conn.starttls().await?;
             }
-            TlsMode::Opportunistic if !preauth => {
-                if conn.capabilities().await?.has("STARTTLS") {
-                    conn.starttls().await?;
-                }
+            TlsMode::Opportunistic if !preauth && conn.capabilities().await?.has("STARTTLS") => {
+                conn.starttls().await?;
             }
             _ => {}
         }
@@ -465,9 +464,11 @@ impl Connection {
                                 },
                             });
                         }
-                        None => {
+                        None if text.starts_with(b"* ") => {
+                            // An untagged response we cannot read: skipped, remembered.
                             self.parse_error.get_or_insert(message);
                         }
+                        None => return Err(self.fail_protocol(message)),
                     }
                 }
             }
@@ -996,7 +997,7 @@ impl Connection {
     pub async fn id(
         &mut self,
         fields: Option<&[(&str, Option<&str>)]>,
-    ) -> Result<Option<Vec<(String, Option<String>)>>, Error> {
+    ) -> Result<Option<IdFields>, Error> {
         let mut b = self.builder("ID");
         b.sp();
         match fields {
