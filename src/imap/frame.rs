@@ -321,6 +321,10 @@ fn classify(side: Side, line: &[u8]) -> Kind {
     }
 }
 
+/// How far into the next line [`continues`] looks: a tag and a status word fit, and a
+/// decision never rescans a long line as it grows.
+const LOOKAHEAD: usize = 64;
+
 /// Whether the line at the start of `next` continues a folded response (`None`: cannot tell
 /// yet). It does unless it starts like a response of its own: `*`, `+`, or a tag and a
 /// status word.
@@ -331,17 +335,20 @@ fn continues(next: &[u8]) -> Option<bool> {
         b' ' | b'\t' => return Some(true),
         _ => {}
     }
-    let line_end = memchr::memchr(b'\n', next);
-    let line = &next[..line_end.unwrap_or(next.len())];
+    let window = &next[..next.len().min(LOOKAHEAD)];
+    let line_end = memchr::memchr(b'\n', window);
+    // Whether more octets could still change the answer.
+    let open = line_end.is_none() && window.len() < LOOKAHEAD;
+    let line = &window[..line_end.unwrap_or(window.len())];
     let tag_len = line.iter().take_while(|&&b| is_tag_char(b)).count();
     if tag_len == line.len() {
-        return if line_end.is_some() { Some(true) } else { None };
+        return if open { None } else { Some(true) };
     }
     if line[tag_len] != b' ' || tag_len == 0 {
         return Some(true);
     }
     let (word, after) = first_word(&line[tag_len + 1..]);
-    if after.is_empty() && line_end.is_none() {
+    if after.is_empty() && open {
         return None;
     }
     Some(!is_status_word(word))
@@ -487,6 +494,14 @@ mod tests {
         assert_eq!(frame_end_bytewise(data), Some(18));
         let data = b"* LIST (\\Noselect\r\n* 2 EXISTS\r\n";
         assert_eq!(frame_end_bytewise(data), Some(19));
+        // A long next line is decided on its first octets.
+        let mut data = b"* 1 FETCH (UID 5\r\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 10_000));
+        assert_eq!(continues(&data[18..]), Some(true));
+        assert_eq!(continues(b"A0001 O"), None);
+        assert_eq!(continues(b"A0001 OK"), None);
+        assert_eq!(continues(b"A0001 OK "), Some(false));
+        assert_eq!(continues(b"A0001 OKAY "), Some(true));
         // Parentheses inside quoted strings do not count.
         assert_eq!(frame_end_bytewise(b"* LIST () \"/\" \"a(b\"\r\n"), Some(21));
     }
