@@ -526,6 +526,49 @@ async fn literal_over_the_limit_is_refused() {
 }
 
 #[tokio::test]
+async fn literals_of_one_response_are_bounded_together() {
+    // Two literals each under the limit, together over it.
+    let piece = vec![b'x'; 600 << 10];
+    let mut reply = b"* 1 FETCH (UID 1 BODY[1] {614400}\r\n".to_vec();
+    reply.extend_from_slice(&piece);
+    reply.extend_from_slice(b" BODY[2] {614400}\r\n");
+    reply.extend_from_slice(&piece);
+    reply.extend_from_slice(b")\r\nA0003 OK done\r\n");
+    let mut steps = login_steps();
+    steps.extend(select_steps("A0002"));
+    steps.extend([
+        expect("A0003 UID FETCH 1 (BODY.PEEK[1] BODY.PEEK[2])"),
+        Step::Send(reply),
+        Step::Silence,
+    ]);
+    let (port, task) = scripted(steps).await;
+    let mut c = config(port);
+    c.limits = FrameLimits {
+        max_literal: 1 << 20,
+        ..FrameLimits::default()
+    };
+    let mut conn = connect(port, c).await;
+    conn.login("fred", "secret", LoginMethod::Login)
+        .await
+        .unwrap();
+    conn.select("INBOX").await.unwrap();
+    let items = [
+        "BODY.PEEK[1]".parse().unwrap(),
+        "BODY.PEEK[2]".parse().unwrap(),
+    ];
+    let err = conn
+        .fetch(&SequenceSet::single(1).unwrap(), &items, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Protocol(ref m) if m.contains("1228800")),
+        "{err}"
+    );
+    drop(conn);
+    finish(task).await;
+}
+
+#[tokio::test]
 async fn utf8_accept_and_modified_utf7() {
     let steps = vec![
         send("* OK [CAPABILITY IMAP4rev1 ENABLE UTF8=ACCEPT AUTH=PLAIN SASL-IR] ready\r\n"),

@@ -48,6 +48,9 @@ pub struct FrameReader {
     scanner: FrameScanner,
     text: Vec<u8>,
     detached: Vec<(usize, Vec<u8>)>,
+    /// Octets of the literals of this frame read out of line (bounded by the literal limit:
+    /// many literals in one response must not add up to more than one may be).
+    detached_total: u64,
     partial: Option<Partial>,
 }
 
@@ -57,6 +60,7 @@ impl FrameReader {
             scanner: FrameScanner::new(Side::Responses, limits),
             text: Vec::new(),
             detached: Vec::new(),
+            detached_total: 0,
             partial: None,
         }
     }
@@ -66,6 +70,7 @@ impl FrameReader {
         self.scanner.reset();
         self.text.clear();
         self.detached.clear();
+        self.detached_total = 0;
         self.partial = None;
     }
 
@@ -118,6 +123,14 @@ impl FrameReader {
             {
                 Scan::Incomplete => Self::fill(lines, timeout).await?,
                 Scan::Literal { header, data_start } if header.size >= DETACH_AT => {
+                    let limit = self.scanner.limits().max_literal;
+                    self.detached_total = self.detached_total.saturating_add(header.size);
+                    if self.detached_total > limit {
+                        return Err(ReadError::Frame(FrameError::LiteralTooLarge {
+                            size: self.detached_total,
+                            limit,
+                        }));
+                    }
                     self.text.extend_from_slice(&lines.buffer()[..data_start]);
                     lines.consume(data_start);
                     self.partial = Some(Partial {
@@ -131,6 +144,7 @@ impl FrameReader {
                     self.text.extend_from_slice(&lines.buffer()[..end]);
                     lines.consume(end);
                     self.scanner.reset();
+                    self.detached_total = 0;
                     return Ok(Frame {
                         text: std::mem::take(&mut self.text),
                         detached: std::mem::take(&mut self.detached),
