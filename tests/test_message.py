@@ -361,7 +361,6 @@ def test_large_base64_attachment_decodes_exactly() -> None:
     )
     part = mp.Message.parse(data).root
     assert part.payload == blob
-    assert part.payload is part.payload  # cached
 
 
 # --- defects: malformed mail never raises ----------------------------------------------

@@ -31,13 +31,13 @@ pub fn decode(input: &str) -> String {
             flush(&mut pending, &mut out);
             out.push_str(between);
         }
-        let Some(enc) = charset::lookup(word.charset) else {
+        if !charset::known(word.charset) {
             flush(&mut pending, &mut out);
             out.push_str(&input[at..word.end]);
             i = word.end;
             last_was_word = false;
             continue;
-        };
+        }
         let data = if word.base64 {
             base64::decode_lenient(word.text.as_bytes())
         } else {
@@ -46,7 +46,7 @@ pub fn decode(input: &str) -> String {
         match &mut pending {
             // Joined bytes let a character split across words decode; stateful charsets
             // cannot be joined (WHATWG rejects back-to-back escape sequences).
-            Some((cs, buf)) if cs.eq_ignore_ascii_case(word.charset) && !is_stateful(enc) => {
+            Some((cs, buf)) if cs.eq_ignore_ascii_case(word.charset) && !is_stateful_label(cs) => {
                 buf.extend_from_slice(&data)
             }
             _ => {
@@ -62,10 +62,70 @@ pub fn decode(input: &str) -> String {
     out
 }
 
-/// Decode raw header bytes: undeclared 8-bit text as UTF-8 (windows-1252 when not valid
-/// UTF-8), then the encoded words in it.
+/// Decode raw header bytes: undeclared 8-bit text as UTF-8 (windows-1252 when it is not
+/// UTF-8), then the encoded words in it. Raw 8-bit bytes inside an encoded word are bytes
+/// of the word's charset (as the stdlib and mail clients read them), not undeclared text.
 pub fn decode_bytes(input: &[u8]) -> String {
-    decode(&charset::decode_undeclared(input))
+    decode(&charset::decode_undeclared(&escape_raw_bytes(input)))
+}
+
+/// The charset of the first encoded word in `input` that [`decode`] leaves undecoded
+/// because nobody knows its charset (a defect worth reporting: the reader sees `=?...?=`).
+pub fn unknown_charset(input: &[u8]) -> Option<String> {
+    let finder = memchr::memmem::Finder::new(b"=?");
+    let mut i = 0;
+    while let Some(k) = finder.find(&input[i..]) {
+        let at = i + k;
+        match parse_word_bytes(input, at) {
+            Some(w) => {
+                let label = String::from_utf8_lossy(&input[at + 2..w.charset_end]);
+                if !charset::known(&label) {
+                    return Some(label.into_owned());
+                }
+                i = w.text_end + 2;
+            }
+            None => i = at + 2,
+        }
+    }
+    None
+}
+
+/// Raw 8-bit bytes inside Q encoded words, written as `=XX` so that they survive the
+/// undeclared-text decoding of the whole value and are decoded once, in the word's charset
+/// (an unescaped `=?iso-8859-1?Q?caf\xe9?=` would otherwise read as windows-1252 text "é",
+/// then as its UTF-8 bytes in Latin-1: "Ã©"). Other bytes are unchanged; ASCII input is
+/// borrowed. B words with raw 8-bit bytes are not base64 and stay as they are.
+pub fn escape_raw_bytes(input: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if input.is_ascii() {
+        return std::borrow::Cow::Borrowed(input);
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(input.len() + 16);
+    let mut i = 0;
+    let finder = memchr::memmem::Finder::new(b"=?");
+    while let Some(k) = finder.find(&input[i..]) {
+        let at = i + k;
+        let Some(word) = parse_word_bytes(input, at) else {
+            out.extend_from_slice(&input[i..at + 2]);
+            i = at + 2;
+            continue;
+        };
+        out.extend_from_slice(&input[i..word.text_start]);
+        let text = &input[word.text_start..word.text_end];
+        if word.base64 {
+            out.extend_from_slice(text);
+        } else {
+            for &b in text {
+                if b >= 0x80 {
+                    out.extend_from_slice(format!("={b:02X}").as_bytes());
+                } else {
+                    out.push(b);
+                }
+            }
+        }
+        i = word.text_end;
+    }
+    out.extend_from_slice(&input[i..]);
+    std::borrow::Cow::Owned(out)
 }
 
 fn flush(pending: &mut Option<(&str, Vec<u8>)>, out: &mut String) {
@@ -83,40 +143,57 @@ struct Word<'a> {
 }
 
 fn parse_word(input: &str, at: usize) -> Option<Word<'_>> {
-    let rest = &input[at + 2..];
-    let q1 = rest.find('?')?;
+    let w = parse_word_bytes(input.as_bytes(), at)?;
+    // The delimiters are ASCII, so these are character boundaries.
+    Some(Word {
+        charset: input.get(at + 2..w.charset_end)?,
+        base64: w.base64,
+        text: input.get(w.text_start..w.text_end)?,
+        end: w.text_end + 2,
+    })
+}
+
+/// Where the pieces of the encoded word starting at `at` are.
+struct WordBytes {
+    charset_end: usize,
+    base64: bool,
+    text_start: usize,
+    text_end: usize,
+}
+
+fn parse_word_bytes(input: &[u8], at: usize) -> Option<WordBytes> {
+    let start = at + 2;
+    let rest = input.get(start..)?;
+    let q1 = memchr::memchr(b'?', rest)?;
     let charset = &rest[..q1];
     if charset.is_empty()
         || charset.len() > 64
         || charset
-            .bytes()
-            .any(|b| b.is_ascii_whitespace() || b == b'=' || !b.is_ascii())
+            .iter()
+            .any(|&b| b.is_ascii_whitespace() || b == b'=' || !b.is_ascii())
     {
         return None;
     }
-    let after = &rest[q1 + 1..];
-    let mut it = after.bytes();
-    let base64 = match it.next()? {
+    let base64 = match rest.get(q1 + 1)? {
         b'B' | b'b' => true,
         b'Q' | b'q' => false,
         _ => return None,
     };
-    if it.next()? != b'?' {
+    if *rest.get(q1 + 2)? != b'?' {
         return None;
     }
-    let text_start = q1 + 3;
-    let text_rest = &rest[text_start..];
-    let close = text_rest.find("?=")?;
-    let text = &text_rest[..close];
+    let text_start = start + q1 + 3;
+    let close = memchr::memmem::find(&input[text_start..], b"?=")?;
+    let text = &input[text_start..text_start + close];
     // A word never spans a line; anything else here is text that happens to contain "=?".
-    if text.bytes().any(|b| b == b'\r' || b == b'\n') {
+    if text.iter().any(|&b| b == b'\r' || b == b'\n') {
         return None;
     }
-    Some(Word {
-        charset,
+    Some(WordBytes {
+        charset_end: start + q1,
         base64,
-        text,
-        end: at + 2 + text_start + close + 2,
+        text_start,
+        text_end: text_start + close,
     })
 }
 
@@ -206,6 +283,15 @@ fn make_word(label: &str, data: &[u8], use_b: bool) -> String {
 
 fn is_stateful(enc: &'static encoding_rs::Encoding) -> bool {
     enc == encoding_rs::ISO_2022_JP
+}
+
+/// Charsets whose bytes cannot be joined across words: ISO-2022-JP (WHATWG rejects
+/// back-to-back escape sequences) and UTF-7 (a word may end inside a base64 run).
+fn is_stateful_label(label: &str) -> bool {
+    charset::lookup(label).is_some_and(is_stateful) || {
+        let l = label.split('*').next().unwrap_or(label).trim();
+        l.eq_ignore_ascii_case("utf-7") || l.eq_ignore_ascii_case("utf7")
+    }
 }
 
 /// The bytes of each character of `text` in the charset.
@@ -300,6 +386,37 @@ mod tests {
         assert_eq!(decode("price =? 3"), "price =? 3");
         assert_eq!(decode("=?koi8-r?B?8NLJ18XU?="), "Привет");
         assert_eq!(decode("=?utf-8?q?a?==?utf-8?q?b?="), "ab");
+    }
+
+    #[test]
+    fn utf7_words() {
+        // Issue 12 item 4: UTF-7 words decode (the stdlib reads them), one at a time.
+        assert_eq!(decode("=?utf-7?B?SGkgK0FPay0=?="), "Hi é");
+        assert_eq!(decode("=?UTF-7?Q?Hi_+AOk-?="), "Hi é");
+        assert_eq!(decode("=?utf-7?Q?+AOk-?= =?utf-7?Q?+AOk-a?="), "ééa");
+    }
+
+    #[test]
+    fn unknown_charsets_are_found() {
+        assert_eq!(
+            unknown_charset(b"a =?utf-7?Q?x?= =?x-nope?Q?y?=").as_deref(),
+            Some("x-nope")
+        );
+        assert_eq!(unknown_charset(b"=?utf-8?Q?x?= =? plain"), None);
+    }
+
+    #[test]
+    fn raw_8bit_inside_words() {
+        // Issue 12 item 3: raw bytes in a word are bytes of the word's charset, decoded once.
+        assert_eq!(decode_bytes(b"=?iso-8859-1?Q?caf\xe9?="), "café");
+        assert_eq!(decode_bytes(b"=?koi8-r?Q?\xf0\xd2\xc9?= x"), "При x");
+        assert_eq!(decode_bytes("=?utf-8?Q?café?=".as_bytes()), "café");
+        // Outside words, undeclared 8-bit text is read as before.
+        assert_eq!(decode_bytes(b"caf\xe9 =?utf-8?Q?=C3=A9?="), "café é");
+        assert_eq!(
+            escape_raw_bytes(b"=?x?Q?\xe9?= \xe9"),
+            &b"=?x?Q?=E9?= \xe9"[..]
+        );
     }
 
     #[test]

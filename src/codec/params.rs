@@ -2,6 +2,8 @@
 //! RFC 2231 continuations, charsets and languages, and the RFC 2047 words that real clients
 //! put in quoted parameters despite the RFCs.
 
+use std::borrow::Cow;
+
 use super::{CodecError, charset, encoded_word};
 
 /// A header value split into its main value (`text/plain`, `attachment`) and its parameters,
@@ -21,124 +23,189 @@ impl ParamValue {
     }
 }
 
-struct Raw {
-    name: String,
-    section: Option<u32>,
-    extended: bool,
-    value: String,
+/// A header value with parameters, borrowing from the input where nothing needed decoding:
+/// what the message parser keeps for every part's `Content-Type` and `Content-Disposition`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params<'a> {
+    /// The main value (`text/plain`, `attachment`), comments and whitespace removed.
+    pub value: Cow<'a, str>,
+    /// Names lowercase, in order of first appearance, RFC 2231 sections joined.
+    pub params: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+}
+
+impl<'a> Params<'a> {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| &**v)
+    }
+
+    /// The type of a `type/subtype` value (all of it without a `/`).
+    pub fn main_type(&self) -> &str {
+        self.value.split_once('/').map_or(&*self.value, |(t, _)| t)
+    }
+
+    /// The subtype of a `type/subtype` value; `None` without a `/`.
+    pub fn sub_type(&self) -> Option<&str> {
+        self.value.split_once('/').map(|(_, s)| s)
+    }
+
+    pub fn into_owned(self) -> ParamValue {
+        ParamValue {
+            value: self.value.into_owned(),
+            params: self
+                .params
+                .into_iter()
+                .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                .collect(),
+        }
+    }
 }
 
 /// Parse `value; name=val; name*=charset'lang'%xx; name*0*=...`. Never fails: malformed
-/// pieces are skipped or kept as text, as mail clients do.
+/// pieces are skipped or kept as text, as mail clients do. See [`parse_bytes`].
 pub fn parse(input: &str) -> ParamValue {
-    let mut parts = split_semicolons(input).into_iter();
-    let value = parts
-        .next()
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_default();
-    let mut raws: Vec<Raw> = Vec::new();
-    for part in parts {
-        let Some(eq) = part.find('=') else { continue };
-        let name = part[..eq].trim().to_ascii_lowercase();
-        if name.is_empty() {
-            continue;
-        }
-        let val = unquote(part[eq + 1..].trim());
-        let (base, section, extended) = split_name(&name);
-        raws.push(Raw {
-            name: base,
+    parse_bytes(input.as_bytes()).into_owned()
+}
+
+/// One `name=value` as written: RFC 2231 section number and `*` flag split off the name.
+struct Piece<'a> {
+    section: Option<u32>,
+    extended: bool,
+    value: Cow<'a, [u8]>,
+}
+
+/// Parse a raw header value with parameters (RFC 2045 §5.1, RFC 2183, RFC 2231), folding and
+/// comments included, in time linear in its length.
+///
+/// Folding is whitespace anywhere (also right after a parameter's `=`, or between a name and
+/// its `=`); comments are removed outside quoted strings; a missing `;` before `name=` is
+/// tolerated. Values: quoted strings unquoted; 8-bit bytes read as UTF-8 (windows-1252 when
+/// not UTF-8); RFC 2047 words decoded (clients put them in file names despite RFC 2047 §5);
+/// RFC 2231 extended values percent-decoded in their charset; sections (`name*0*=`,
+/// `name*1*=`, ...) sorted and joined, bytes first so a character split across sections
+/// survives. For a name given more than once the first is kept, except that the RFC 2231
+/// form wins over the plain one (RFC 2231 §4.1's advice to send both).
+pub fn parse_bytes(input: &[u8]) -> Params<'_> {
+    let mut s = Scanner { b: input, i: 0 };
+    let value = s.main_value();
+    // Pieces grouped by name, in order of first appearance; a map keeps grouping linear in
+    // the number of pieces however many names there are.
+    let mut names: Vec<(Cow<'_, str>, Vec<Piece<'_>>)> = Vec::new();
+    let mut index: std::collections::HashMap<Cow<'_, str>, usize> =
+        std::collections::HashMap::new();
+    while let Some((name, piece_value)) = s.parameter() {
+        let (base, section, extended) = split_name(name);
+        let piece = Piece {
             section,
             extended,
-            value: val,
-        });
-    }
-    let mut params: Vec<(String, String)> = Vec::new();
-    let mut done: Vec<String> = Vec::new();
-    for i in 0..raws.len() {
-        let name = &raws[i].name;
-        if done.contains(name) {
-            continue;
-        }
-        done.push(name.clone());
-        let mut pieces: Vec<&Raw> = raws.iter().filter(|r| &r.name == name).collect();
-        let value = if pieces.iter().any(|r| r.section.is_some()) {
-            pieces.retain(|r| r.section.is_some());
-            pieces.sort_by_key(|r| r.section);
-            pieces.dedup_by_key(|r| r.section);
-            join_sections(&pieces)
-        } else {
-            // Prefer the RFC 2231 form when both `name` and `name*` are present.
-            let r = pieces.iter().find(|r| r.extended).unwrap_or(&pieces[0]);
-            if r.extended {
-                decode_extended(&r.value, true).1
-            } else {
-                encoded_word::decode(&r.value)
-            }
+            value: piece_value,
         };
-        params.push((name.clone(), value));
-    }
-    ParamValue { value, params }
-}
-
-fn join_sections(pieces: &[&Raw]) -> String {
-    let mut bytes: Vec<u8> = Vec::new();
-    let mut cs: Option<String> = None;
-    for (k, r) in pieces.iter().enumerate() {
-        if r.extended {
-            let (label, _) = if k == 0 {
-                decode_extended(&r.value, false)
-            } else {
-                (None, String::new())
-            };
-            if k == 0 {
-                cs = label;
-                let data = r.value.splitn(3, '\'').nth(2).unwrap_or(&r.value);
-                bytes.extend(percent_decode(data));
-            } else {
-                bytes.extend(percent_decode(&r.value));
+        match index.get(&base) {
+            Some(&k) => names[k].1.push(piece),
+            None => {
+                index.insert(base.clone(), names.len());
+                names.push((base, vec![piece]));
             }
+        }
+    }
+    let params = names
+        .into_iter()
+        .map(|(name, pieces)| {
+            let value = assemble(pieces);
+            (name, value)
+        })
+        .collect();
+    Params { value, params }
+}
+
+/// One parameter's value from its pieces.
+fn assemble(mut pieces: Vec<Piece<'_>>) -> Cow<'_, str> {
+    if pieces.iter().any(|p| p.section.is_some()) {
+        pieces.retain(|p| p.section.is_some());
+        // Stable: of two pieces with one number, the first written is kept.
+        pieces.sort_by_key(|p| p.section);
+        pieces.dedup_by_key(|p| p.section);
+        return Cow::Owned(join_sections(&pieces));
+    }
+    // Prefer the RFC 2231 form when both `name` and `name*` are present.
+    let k = pieces.iter().position(|p| p.extended).unwrap_or(0);
+    let p = pieces.swap_remove(k);
+    if p.extended {
+        Cow::Owned(decode_extended(&p.value))
+    } else {
+        plain_value(p.value)
+    }
+}
+
+/// A plain (not RFC 2231) value: ASCII without encoded words is borrowed as it is.
+fn plain_value(v: Cow<'_, [u8]>) -> Cow<'_, str> {
+    let has_word = memchr::memmem::find(&v, b"=?").is_some();
+    if v.is_ascii() && !has_word {
+        return match v {
+            // ok: ASCII is UTF-8.
+            Cow::Borrowed(b) => Cow::Borrowed(std::str::from_utf8(b).unwrap_or_default()),
+            Cow::Owned(o) => Cow::Owned(String::from_utf8(o).unwrap_or_default()),
+        };
+    }
+    Cow::Owned(encoded_word::decode_bytes(&v))
+}
+
+fn join_sections(pieces: &[Piece<'_>]) -> String {
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut cs: Option<&[u8]> = None;
+    for (k, p) in pieces.iter().enumerate() {
+        if p.extended {
+            let data = if k == 0 {
+                let (label, data) = split_extended(&p.value);
+                cs = label;
+                data
+            } else {
+                &p.value[..]
+            };
+            percent_decode_into(data, &mut bytes);
         } else {
-            bytes.extend_from_slice(r.value.as_bytes());
+            bytes.extend_from_slice(&p.value);
         }
     }
-    match cs.as_deref().and_then(|c| charset::decode(&bytes, c)) {
+    let declared = cs
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .and_then(|c| charset::decode(&bytes, c));
+    match declared {
         Some(s) => s,
-        None => encoded_word::decode(&charset::decode_undeclared(&bytes)),
+        None => encoded_word::decode_bytes(&bytes),
     }
 }
 
-/// `charset'lang'%xx..` → (charset, decoded text). With `decode_now` false only the charset is
-/// returned (the caller concatenates continuation bytes first).
-fn decode_extended(v: &str, decode_now: bool) -> (Option<String>, String) {
-    let mut it = v.splitn(3, '\'');
-    let (label, data) = match (it.next(), it.next(), it.next()) {
-        (Some(cs), Some(_lang), Some(data)) => {
-            (Some(cs.to_owned()).filter(|c| !c.is_empty()), data)
-        }
+/// `charset'lang'data` → (charset, data); without two quotes all of it is data.
+fn split_extended(v: &[u8]) -> (Option<&[u8]>, &[u8]) {
+    let mut it = v.splitn(3, |&b| b == b'\'');
+    match (it.next(), it.next(), it.next()) {
+        (Some(cs), Some(_lang), Some(data)) => (Some(cs).filter(|c| !c.is_empty()), data),
         _ => (None, v),
-    };
-    if !decode_now {
-        return (label, String::new());
     }
-    let bytes = percent_decode(data);
-    let text = label
-        .as_deref()
-        .and_then(|c| charset::decode(&bytes, c))
-        .unwrap_or_else(|| charset::decode_undeclared(&bytes));
-    (label, text)
 }
 
-fn percent_decode(s: &str) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
+/// A single RFC 2231 extended value, `charset'lang'%xx..`, decoded.
+fn decode_extended(v: &[u8]) -> String {
+    let (label, data) = split_extended(v);
+    let mut bytes = Vec::with_capacity(data.len());
+    percent_decode_into(data, &mut bytes);
+    label
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .and_then(|c| charset::decode(&bytes, c))
+        .unwrap_or_else(|| charset::decode_undeclared(&bytes))
+}
+
+fn percent_decode_into(b: &[u8], out: &mut Vec<u8>) {
+    let hex = |c: u8| (c as char).to_digit(16);
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%'
-            && i + 2 < b.len() + 1
-            && i + 2 <= b.len() - 1 + 1
             && let (Some(h), Some(l)) = (
-                b.get(i + 1).and_then(|c| (*c as char).to_digit(16)),
-                b.get(i + 2).and_then(|c| (*c as char).to_digit(16)),
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
             )
         {
             out.push((h * 16 + l) as u8);
@@ -148,64 +215,313 @@ fn percent_decode(s: &str) -> Vec<u8> {
         out.push(b[i]);
         i += 1;
     }
-    out
 }
 
-/// `filename*1*` → ("filename", Some(1), true).
-fn split_name(name: &str) -> (String, Option<u32>, bool) {
-    let (name, extended) = match name.strip_suffix('*') {
-        Some(n) => (n, true),
-        None => (name, false),
+/// `filename*1*` → ("filename", Some(1), true). Names are lowercased (borrowed when they
+/// already are).
+fn split_name(name: Cow<'_, str>) -> (Cow<'_, str>, Option<u32>, bool) {
+    let (len, extended) = match name.strip_suffix('*') {
+        Some(n) => (n.len(), true),
+        None => (name.len(), false),
     };
-    if let Some(star) = name.rfind('*')
-        && let Ok(n) = name[star + 1..].parse::<u32>()
-    {
-        return (name[..star].to_owned(), Some(n), extended);
-    }
-    (name.to_owned(), None, extended)
-}
-
-fn split_semicolons(s: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut in_quote = false;
-    let mut escaped = false;
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
+    let head = &name[..len];
+    let (base_len, section) = match head.rfind('*') {
+        Some(star)
+            if !head[star + 1..].is_empty()
+                && head[star + 1..].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            (star, head[star + 1..].parse::<u32>().ok())
         }
-        match c {
-            '\\' if in_quote => escaped = true,
-            '"' => in_quote = !in_quote,
-            ';' if !in_quote => {
-                parts.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&s[start..]);
-    parts
-}
-
-fn unquote(v: &str) -> String {
-    let Some(inner) = v.strip_prefix('"') else {
-        return v.to_owned();
+        _ => (len, None),
     };
-    let inner = inner.strip_suffix('"').unwrap_or(inner);
-    let mut out = String::with_capacity(inner.len());
-    let mut chars = inner.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(n) = chars.next() {
-                out.push(n);
+    let base = match name {
+        Cow::Borrowed(n) => Cow::Borrowed(&n[..base_len]),
+        Cow::Owned(mut n) => {
+            n.truncate(base_len);
+            Cow::Owned(n)
+        }
+    };
+    (base, section, extended)
+}
+
+/// RFC 5322 §3.2.2 comments and whitespace (CR and LF included: the value is still folded).
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// A byte scanner over a folded header value.
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// Skip whitespace and comments.
+    fn skip_cfws(&mut self) {
+        while let Some(c) = self.peek() {
+            if is_space(c) {
+                self.i += 1;
+            } else if c == b'(' {
+                self.skip_comment();
+            } else {
+                break;
             }
-        } else {
-            out.push(c);
         }
     }
-    out
+
+    /// Skip a (nested) comment starting at `(`; an unclosed one runs to the end.
+    fn skip_comment(&mut self) {
+        let mut depth = 0usize;
+        while let Some(c) = self.peek() {
+            self.i += 1;
+            match c {
+                b'\\' => self.i += 1,
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.i = self.i.min(self.b.len());
+    }
+
+    /// Does `name=` (a token, optional whitespace, `=`) start here?
+    fn at_assignment(&self) -> bool {
+        let mut j = self.i;
+        while j < self.b.len() && is_token(self.b[j]) {
+            j += 1;
+        }
+        if j == self.i {
+            return false;
+        }
+        while j < self.b.len() && is_space(self.b[j]) {
+            j += 1;
+        }
+        self.b.get(j) == Some(&b'=')
+    }
+
+    /// The main value, up to the first `;` (or the first `name=` after whitespace, when the
+    /// `;` is missing): comments and whitespace removed.
+    fn main_value(&mut self) -> Cow<'a, str> {
+        self.skip_cfws();
+        let start = self.i;
+        let mut out: Option<Vec<u8>> = None;
+        let mut end = start;
+        while let Some(c) = self.peek() {
+            if c == b';' {
+                break;
+            }
+            if is_space(c) || c == b'(' {
+                let last = match &out {
+                    Some(o) => o.last().copied(),
+                    None => (end > start).then(|| self.b[end - 1]),
+                };
+                self.skip_cfws();
+                if last.is_some_and(|l| l != b'/') && self.at_assignment() {
+                    break;
+                }
+                if self.peek().is_some() {
+                    out.get_or_insert_with(|| self.b[start..end].to_vec());
+                }
+                continue;
+            }
+            match &mut out {
+                Some(o) => o.push(c),
+                None => end = self.i + 1,
+            }
+            self.i += 1;
+        }
+        match out {
+            None => text(Cow::Borrowed(&self.b[start..end])),
+            Some(o) => text(Cow::Owned(o)),
+        }
+    }
+
+    /// The next `name=value`, or `None` at the end. Pieces without `=` are skipped.
+    fn parameter(&mut self) -> Option<(Cow<'a, str>, Cow<'a, [u8]>)> {
+        loop {
+            self.skip_cfws();
+            if self.peek()? == b';' {
+                self.i += 1;
+                continue;
+            }
+            // The name: up to `=`, whitespace and comments removed (a fold may sit between
+            // the name and its `=`).
+            let start = self.i;
+            while let Some(c) = self.peek() {
+                if c == b'=' || c == b';' || is_space(c) || c == b'(' || c == b'"' {
+                    break;
+                }
+                self.i += 1;
+            }
+            let name = &self.b[start..self.i];
+            self.skip_cfws();
+            if self.peek() != Some(b'=') || name.is_empty() {
+                self.skip_to_semicolon();
+                continue;
+            }
+            self.i += 1;
+            self.skip_cfws();
+            let value = if self.peek() == Some(b'"') {
+                let v = self.quoted();
+                // Whatever follows the closing quote up to `;` is junk.
+                self.skip_junk();
+                v
+            } else {
+                self.unquoted()
+            };
+            let name = if name.iter().any(u8::is_ascii_uppercase) || !name.is_ascii() {
+                Cow::Owned(String::from_utf8_lossy(name).to_ascii_lowercase())
+            } else {
+                // ok: ASCII.
+                Cow::Borrowed(std::str::from_utf8(name).unwrap_or_default())
+            };
+            return Some((name, value));
+        }
+    }
+
+    fn skip_to_semicolon(&mut self) {
+        let mut in_quote = false;
+        while let Some(c) = self.peek() {
+            match c {
+                b'\\' if in_quote => self.i += 1,
+                b'"' => in_quote = !in_quote,
+                b';' if !in_quote => return,
+                _ => {}
+            }
+            self.i += 1;
+        }
+        self.i = self.i.min(self.b.len());
+    }
+
+    /// After a quoted value: skip to the next `;` or the next `name=`.
+    fn skip_junk(&mut self) {
+        loop {
+            self.skip_cfws();
+            match self.peek() {
+                None | Some(b';') => return,
+                _ if self.at_assignment() => return,
+                _ => self.skip_to_semicolon(),
+            }
+        }
+    }
+
+    /// A quoted string starting at `"`: escapes undone, folding (CRLF before whitespace)
+    /// removed. An unclosed quote runs to the end of the value.
+    fn quoted(&mut self) -> Cow<'a, [u8]> {
+        self.i += 1;
+        let start = self.i;
+        let mut out: Option<Vec<u8>> = None;
+        while let Some(c) = self.peek() {
+            match c {
+                b'"' => break,
+                b'\\' | b'\r' | b'\n' => {
+                    let o = out.get_or_insert_with(|| self.b[start..self.i].to_vec());
+                    if c == b'\\'
+                        && let Some(&n) = self.b.get(self.i + 1)
+                    {
+                        o.push(n);
+                        self.i += 1;
+                    }
+                }
+                _ => {
+                    if let Some(o) = &mut out {
+                        o.push(c);
+                    }
+                }
+            }
+            self.i += 1;
+        }
+        let end = self.i.min(self.b.len());
+        if self.peek() == Some(b'"') {
+            self.i += 1;
+        }
+        match out {
+            Some(o) => Cow::Owned(o),
+            None => Cow::Borrowed(&self.b[start..end]),
+        }
+    }
+
+    /// An unquoted value: up to `;` (or the next `name=` when the `;` is missing), comments
+    /// removed, inner whitespace runs kept as one space (`name=my file.pdf`, as clients
+    /// show it).
+    fn unquoted(&mut self) -> Cow<'a, [u8]> {
+        let start = self.i;
+        let mut end = start;
+        let mut out: Option<Vec<u8>> = None;
+        while let Some(c) = self.peek() {
+            if c == b';' {
+                break;
+            }
+            // A `(` glued to the value is part of it (`name=Invoice_(3021).pdf`, as
+            // Microsoft CDO writes it and clients show it); after whitespace it opens a
+            // comment (`charset=us-ascii (Plain text)`, RFC 2045 §5.1).
+            if is_space(c) || (c == b'(' && self.i == start) {
+                self.skip_cfws();
+                match self.peek() {
+                    None | Some(b';') => break,
+                    _ if self.at_assignment() => break,
+                    _ => {
+                        let o = out.get_or_insert_with(|| self.b[start..end].to_vec());
+                        o.push(b' ');
+                        continue;
+                    }
+                }
+            }
+            match &mut out {
+                Some(o) => o.push(c),
+                None => end = self.i + 1,
+            }
+            self.i += 1;
+        }
+        match out {
+            Some(o) => Cow::Owned(o),
+            None => Cow::Borrowed(&self.b[start..end]),
+        }
+    }
+}
+
+/// RFC 2045 `token` characters (and 8-bit bytes, which real mail puts in names).
+fn is_token(b: u8) -> bool {
+    b > b' '
+        && b != 0x7f
+        && !matches!(
+            b,
+            b'(' | b')'
+                | b'<'
+                | b'>'
+                | b'@'
+                | b','
+                | b';'
+                | b':'
+                | b'\\'
+                | b'"'
+                | b'/'
+                | b'['
+                | b']'
+                | b'?'
+                | b'='
+        )
+}
+
+/// Bytes of a main value as text (8-bit bytes as undeclared text).
+fn text(v: Cow<'_, [u8]>) -> Cow<'_, str> {
+    if v.is_ascii() {
+        return match v {
+            // ok: ASCII is UTF-8.
+            Cow::Borrowed(b) => Cow::Borrowed(std::str::from_utf8(b).unwrap_or_default()),
+            Cow::Owned(o) => Cow::Owned(String::from_utf8(o).unwrap_or_default()),
+        };
+    }
+    Cow::Owned(charset::decode_undeclared(&v))
 }
 
 /// RFC 2045 `tspecials`: a value containing any of these (or space, controls) must be quoted.
@@ -385,6 +701,99 @@ mod tests {
         assert_eq!(p.get("filename"), Some("€.txt"));
         let p = parse("inline; filename*=iso-8859-1'de'Stra%DFe.txt; filename=\"fallback\"");
         assert_eq!(p.get("filename"), Some("Straße.txt"));
+    }
+
+    #[test]
+    fn folding_and_comments() {
+        // Issue 12 item 1: a fold right after `=`, or between a name and its `=`.
+        let p = parse_bytes(b" multipart/mixed; boundary=\r\n \"XX\"");
+        assert_eq!(p.get("boundary"), Some("XX"));
+        let p = parse_bytes(b" multipart/mixed; boundary\r\n =XX");
+        assert_eq!(p.get("boundary"), Some("XX"));
+        let p = parse_bytes(b" application/pdf; name=\n\ta.pdf;\n filename\n\t=\n \"b c.pdf\"");
+        assert_eq!(p.get("name"), Some("a.pdf"));
+        assert_eq!(p.get("filename"), Some("b c.pdf"));
+        // Folding inside a quoted string is removed, its whitespace kept (RFC 5322 §3.2.4).
+        assert_eq!(
+            parse_bytes(b"a; filename=\"long\r\n name.txt\"").get("filename"),
+            Some("long name.txt")
+        );
+        // RFC 2045 §5.1's example: comments are not part of the value.
+        let p = parse_bytes(b"text/plain; charset=us-ascii (Plain text)");
+        assert_eq!(
+            (&*p.value, p.get("charset")),
+            ("text/plain", Some("us-ascii"))
+        );
+        let p = parse_bytes(b"text / plain (x) ; charset = \"utf-8\" ; format=flowed");
+        assert_eq!(p.value, "text/plain");
+        assert_eq!(p.get("charset"), Some("utf-8"));
+        assert_eq!(p.get("format"), Some("flowed"));
+    }
+
+    #[test]
+    fn lenient_forms() {
+        let p = parse_bytes(b"text/plain charset=utf-8");
+        assert_eq!((&*p.value, p.get("charset")), ("text/plain", Some("utf-8")));
+        assert_eq!(
+            parse_bytes(b"a; name=my  file.pdf ; x=1").get("name"),
+            Some("my file.pdf")
+        );
+        let p = parse_bytes(b"a; name=a.pdf size=12");
+        assert_eq!((p.get("name"), p.get("size")), (Some("a.pdf"), Some("12")));
+        assert_eq!(parse_bytes(b"a; name=\"open").get("name"), Some("open"));
+        let p = parse_bytes(b"a; name=\"x\"junk; y=1;; ; =z; w");
+        assert_eq!(p.params.len(), 2);
+        assert_eq!((p.get("name"), p.get("y")), (Some("x"), Some("1")));
+        assert_eq!(
+            parse_bytes(b"a; charset=a; CHARSET=b").get("charset"),
+            Some("a")
+        );
+        assert_eq!(parse_bytes(b"a; n=\"x\\\"y\"").get("n"), Some("x\"y"));
+        assert_eq!(parse_bytes(b"").value, "");
+        assert_eq!(
+            parse_bytes(b"a; name=Invoice_(3021).pdf").get("name"),
+            Some("Invoice_(3021).pdf")
+        );
+        assert_eq!(parse_bytes(b"a; name=x.pdf (y)").get("name"), Some("x.pdf"));
+        // 8-bit file names: UTF-8, else windows-1252.
+        assert_eq!(
+            parse_bytes("a; filename=\"é.txt\"".as_bytes()).get("filename"),
+            Some("é.txt")
+        );
+        assert_eq!(
+            parse_bytes(b"a; filename=\"\xe9.txt\"").get("filename"),
+            Some("é.txt")
+        );
+    }
+
+    #[test]
+    fn borrowed_when_plain() {
+        let p = parse_bytes(b"text/plain; charset=us-ascii; boundary=\"b\"");
+        assert!(matches!(p.value, Cow::Borrowed(_)));
+        assert!(
+            p.params
+                .iter()
+                .all(|(n, v)| matches!(n, Cow::Borrowed(_)) && matches!(v, Cow::Borrowed(_)))
+        );
+    }
+
+    #[test]
+    fn many_sections_are_linear() {
+        // Issue 12 item 9: 400,000 sections (or distinct names) are read in one pass; the
+        // quadratic join this replaced took 7.6 s on 10 MB. Counted, not timed: the pieces
+        // each name collects sum to the number of pieces.
+        let n = 50_000;
+        let mut v = String::from("attachment");
+        for i in (0..n).rev() {
+            v.push_str(&format!(";\r\n filename*{i}*=%41"));
+        }
+        let p = parse_bytes(v.as_bytes());
+        assert_eq!(p.get("filename").map(str::len), Some(n));
+        let mut v = String::from("attachment");
+        for i in 0..n {
+            v.push_str(&format!("; x{i}=1"));
+        }
+        assert_eq!(parse_bytes(v.as_bytes()).params.len(), n);
     }
 
     #[test]

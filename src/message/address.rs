@@ -35,14 +35,27 @@ fn is_special(c: char) -> bool {
     )
 }
 
-fn tokenize(s: &str) -> Vec<Token> {
+/// A token and whether whitespace or a comment came before it (a display name keeps
+/// `John@Home` together and `John @ Home` apart, as written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tok {
+    t: Token,
+    space: bool,
+}
+
+fn tokenize(s: &str) -> Vec<Tok> {
     let chars: Vec<char> = s.chars().collect();
-    let mut out = Vec::new();
+    let mut out: Vec<Tok> = Vec::new();
     let mut i = 0;
+    let mut space = false;
     while i < chars.len() {
         let c = chars[i];
-        match c {
-            _ if c.is_whitespace() => i += 1,
+        let t = match c {
+            _ if c.is_whitespace() => {
+                i += 1;
+                space = true;
+                continue;
+            }
             '"' => {
                 let mut text = String::new();
                 i += 1;
@@ -57,7 +70,7 @@ fn tokenize(s: &str) -> Vec<Token> {
                     i += 1;
                 }
                 i += 1;
-                out.push(Token::Quoted(text));
+                Token::Quoted(text)
             }
             '(' => {
                 let mut text = String::new();
@@ -88,7 +101,13 @@ fn tokenize(s: &str) -> Vec<Token> {
                     i += 1;
                 }
                 i += 1;
-                out.push(Token::Comment(text));
+                out.push(Tok {
+                    t: Token::Comment(text),
+                    space,
+                });
+                // A comment separates the words around it as whitespace does.
+                space = true;
+                continue;
             }
             '[' => {
                 let mut text = String::from("[");
@@ -101,20 +120,22 @@ fn tokenize(s: &str) -> Vec<Token> {
                 }
                 text.push(']');
                 i += 1;
-                out.push(Token::Literal(text));
+                Token::Literal(text)
             }
             _ if is_special(c) => {
-                out.push(Token::Special(c));
                 i += 1;
+                Token::Special(c)
             }
             _ => {
                 let start = i;
                 while i < chars.len() && !chars[i].is_whitespace() && !is_special(chars[i]) {
                     i += 1;
                 }
-                out.push(Token::Atom(chars[start..i].iter().collect()));
+                Token::Atom(chars[start..i].iter().collect())
             }
-        }
+        };
+        out.push(Tok { t, space });
+        space = false;
     }
     out
 }
@@ -123,9 +144,11 @@ fn tokenize(s: &str) -> Vec<Token> {
 #[derive(Default)]
 struct Entry {
     /// Words before any `<` (a display name, or an addr-spec without brackets).
-    words: Vec<Token>,
+    words: Vec<Tok>,
     /// The tokens between `<` and `>`.
-    angle: Option<Vec<Token>>,
+    angle: Option<Vec<Tok>>,
+    /// Words after `<...>`: junk, or the next address when a comma is missing.
+    trailing: Vec<Tok>,
     comments: Vec<String>,
 }
 
@@ -135,28 +158,46 @@ impl Entry {
     }
 }
 
-/// A phrase (display name or group name): words separated by single spaces, quoted strings
-/// unquoted, RFC 2047 encoded words decoded.
-fn phrase(words: &[Token]) -> String {
-    let mut parts: Vec<String> = Vec::new();
+fn is_word(t: &Token) -> bool {
+    matches!(t, Token::Atom(_) | Token::Quoted(_) | Token::Literal(_))
+}
+
+/// A phrase (display name or group name): quoted strings unquoted, RFC 2047 encoded words
+/// decoded; words are separated by one space, and specials keep the spacing they were
+/// written with (`John@Home`, `John @ Home`).
+fn phrase(words: &[Tok]) -> String {
+    let mut out = String::new();
+    let mut prev_word = false;
     for w in words {
-        match w {
-            Token::Atom(a) => parts.push(a.clone()),
-            Token::Quoted(q) => parts.push(q.clone()),
-            Token::Literal(l) => parts.push(l.clone()),
-            Token::Special(c) => parts.push(c.to_string()),
-            Token::Comment(_) => {}
+        let text: &str = match &w.t {
+            Token::Atom(a) => a,
+            Token::Quoted(q) => q,
+            Token::Literal(l) => l,
+            Token::Special(c) => {
+                if w.space && !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push(*c);
+                prev_word = false;
+                continue;
+            }
+            Token::Comment(_) => continue,
+        };
+        if !out.is_empty() && (w.space || prev_word) {
+            out.push(' ');
         }
+        out.push_str(text);
+        prev_word = true;
     }
-    encoded_word::decode(&parts.join(" ")).trim().to_owned()
+    encoded_word::decode(&out).trim().to_owned()
 }
 
 /// An addr-spec from its tokens: CFWS removed (obsolete forms allow it around dots and `@`),
 /// a quoted local part kept quoted only when it needs to be.
-fn addr_spec(tokens: &[Token]) -> String {
+fn addr_spec(tokens: &[Tok]) -> String {
     let mut out = String::new();
     for t in tokens {
-        match t {
+        match &t.t {
             Token::Atom(a) => out.push_str(a),
             Token::Quoted(q) => {
                 let plain = !q.is_empty()
@@ -184,9 +225,56 @@ fn addr_spec(tokens: &[Token]) -> String {
     out
 }
 
-fn finish(entry: Entry, group: &Option<String>, out: &mut Vec<Address>) {
+/// Do two neighbouring tokens belong to one dotted run (`john.q`, obsolete `john . q`)?
+fn dotted(a: &Token, b: &Token) -> bool {
+    let ends = |t: &Token| matches!(t, Token::Atom(x) if x.ends_with('.'));
+    let starts = |t: &Token| matches!(t, Token::Atom(x) if x.starts_with('.'));
+    ends(a) || starts(b)
+}
+
+/// The addr-specs (`local@domain`) among a list entry's words, as index ranges, in order.
+/// Each `@` takes the dotted run of words before it and after it; whitespace between two
+/// runs starts a new address.
+fn addr_spec_ranges(words: &[Tok]) -> Vec<std::ops::Range<usize>> {
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut floor = 0;
+    let mut i = 0;
+    while i < words.len() {
+        if words[i].t != Token::Special('@') {
+            i += 1;
+            continue;
+        }
+        let mut start = i;
+        if start > floor && is_word(&words[start - 1].t) {
+            start -= 1;
+            while start > floor
+                && is_word(&words[start - 1].t)
+                && dotted(&words[start - 1].t, &words[start].t)
+            {
+                start -= 1;
+            }
+        }
+        let mut end = i + 1;
+        if end < words.len() && is_word(&words[end].t) {
+            end += 1;
+            while end < words.len()
+                && is_word(&words[end].t)
+                && dotted(&words[end - 1].t, &words[end].t)
+            {
+                end += 1;
+            }
+        }
+        out.push(start..end);
+        floor = end;
+        i = end;
+    }
+    out
+}
+
+/// One entry's addresses, and whether reading them needed a repair (a missing comma).
+fn finish(entry: Entry, group: &Option<String>, out: &mut Vec<Address>) -> bool {
     if entry.is_empty() {
-        return;
+        return false;
     }
     let comment_name = || {
         entry
@@ -197,83 +285,148 @@ fn finish(entry: Entry, group: &Option<String>, out: &mut Vec<Address>) {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let address = if let Some(angle) = &entry.angle {
+    let push = |out: &mut Vec<Address>, name: String, email: String| {
+        out.push(Address {
+            name,
+            email,
+            group: group.clone(),
+        })
+    };
+    let mut repaired = false;
+    if let Some(angle) = &entry.angle {
         // obs-route (`<@a.test,@b.test:user@c.test>`): the route goes.
-        let spec: &[Token] = match angle.iter().rposition(|t| *t == Token::Special(':')) {
-            Some(k) if angle[..k].contains(&Token::Special('@')) => &angle[k + 1..],
+        let spec: &[Tok] = match angle.iter().rposition(|t| t.t == Token::Special(':')) {
+            Some(k) if angle[..k].iter().any(|t| t.t == Token::Special('@')) => &angle[k + 1..],
             _ => angle,
         };
-        let mut name = phrase(&entry.words);
+        // Addresses before the name, with no comma (`a@b.example Bob <c@d.example>`): the
+        // words after the last addr-spec are the name. Words that end with an addr-spec
+        // are all name (`John@Home <john@example.com>`, as mail clients show it).
+        let ranges = addr_spec_ranges(&entry.words);
+        let name_from = match ranges.last() {
+            Some(r) if r.end < entry.words.len() && ranges[0].start == 0 => r.end,
+            _ => 0,
+        };
+        if name_from > 0 {
+            repaired = true;
+            bare(&entry.words[..name_from], group, out);
+        }
+        let mut name = phrase(&entry.words[name_from..]);
         if name.is_empty() {
             name = comment_name();
         }
-        Address {
-            name,
-            email: addr_spec(spec),
-            group: group.clone(),
+        push(out, name, addr_spec(spec));
+        // Addresses after `<...>` with no comma (`A <a@x> B <b@x>` is split where the
+        // second `<` starts; words left after the last `>` are read here).
+        if entry.trailing.iter().any(|t| t.t == Token::Special('@')) {
+            repaired = true;
+            bare(&entry.trailing, group, out);
         }
-    } else if entry.words.contains(&Token::Special('@')) {
-        Address {
-            name: comment_name(),
-            email: addr_spec(&entry.words),
-            group: group.clone(),
+        return repaired;
+    }
+    let ranges = addr_spec_ranges(&entry.words);
+    match ranges.as_slice() {
+        [r] if *r == (0..entry.words.len()) => {
+            push(out, comment_name(), addr_spec(&entry.words));
         }
-    } else if let [Token::Atom(a)] = entry.words.as_slice() {
-        // A lone word is an unqualified local address (`From: root`), not a name.
-        Address {
-            name: comment_name(),
-            email: a.clone(),
-            group: group.clone(),
+        [] => {
+            if let [
+                Tok {
+                    t: Token::Atom(a), ..
+                },
+            ] = entry.words.as_slice()
+            {
+                // A lone word is an unqualified local address (`From: root`), not a name.
+                push(out, comment_name(), a.clone());
+            } else {
+                push(out, phrase(&entry.words), String::new());
+            }
         }
-    } else {
-        Address {
-            name: phrase(&entry.words),
+        _ => {
+            repaired = true;
+            bare(&entry.words, group, out);
+        }
+    }
+    repaired
+}
+
+/// Addresses written one after another without commas: each addr-spec takes the words
+/// before it as its name (`John Smith john@x.example`); words after the last one are a name
+/// without an address.
+fn bare(words: &[Tok], group: &Option<String>, out: &mut Vec<Address>) {
+    let mut at = 0;
+    for r in addr_spec_ranges(words) {
+        out.push(Address {
+            name: phrase(&words[at..r.start]),
+            email: addr_spec(&words[r.clone()]),
+            group: group.clone(),
+        });
+        at = r.end;
+    }
+    if words[at..].iter().any(|t| is_word(&t.t)) {
+        out.push(Address {
+            name: phrase(&words[at..]),
             email: String::new(),
             group: group.clone(),
-        }
-    };
-    out.push(address);
+        });
+    }
 }
 
 /// Parse an address list (the value of From, To, Cc...). Groups are flattened: each member
 /// keeps the group's name. Never fails; empty entries and what cannot be read are left out.
 pub fn parse_list(value: &[u8]) -> Vec<Address> {
-    let text = charset::decode_undeclared(value);
+    parse_list_checked(value).0
+}
+
+/// [`parse_list`], and whether the list needed a repair: addresses separated by whitespace
+/// only (no comma, RFC 5322 §3.4), split as `email.utils.getaddresses` and mail clients
+/// split them.
+pub fn parse_list_checked(value: &[u8]) -> (Vec<Address>, bool) {
+    let text = charset::decode_undeclared(&encoded_word::escape_raw_bytes(value));
     let mut out = Vec::new();
+    let mut repaired = false;
     let mut group: Option<String> = None;
     let mut entry = Entry::default();
     let mut tokens = tokenize(&text).into_iter();
-    while let Some(t) = tokens.next() {
-        match t {
-            Token::Special(',') => finish(std::mem::take(&mut entry), &group, &mut out),
+    while let Some(tok) = tokens.next() {
+        match tok.t {
+            Token::Special(',') => {
+                repaired |= finish(std::mem::take(&mut entry), &group, &mut out);
+            }
             Token::Special(':') if group.is_none() && entry.angle.is_none() => {
                 group = Some(phrase(&entry.words));
                 entry = Entry::default();
             }
             Token::Special(';') => {
-                finish(std::mem::take(&mut entry), &group, &mut out);
+                repaired |= finish(std::mem::take(&mut entry), &group, &mut out);
                 group = None;
             }
             Token::Special('<') => {
                 let mut angle = Vec::new();
                 for t in tokens.by_ref() {
-                    if t == Token::Special('>') {
+                    if t.t == Token::Special('>') {
                         break;
                     }
                     angle.push(t);
                 }
-                // A second `<...>` in one entry keeps the first.
-                entry.angle.get_or_insert(angle);
+                if entry.angle.is_some() {
+                    // A second `<...>` in one entry: a comma is missing before the words
+                    // that name it (`A <a@x> B <b@x>`).
+                    let words = std::mem::take(&mut entry.trailing);
+                    finish(std::mem::take(&mut entry), &group, &mut out);
+                    repaired = true;
+                    entry.words = words;
+                }
+                entry.angle = Some(angle);
             }
             Token::Comment(c) => entry.comments.push(c),
             Token::Special('>') => {}
-            t if entry.angle.is_none() => entry.words.push(t),
-            // Words after `<...>` in the same entry are junk; ignore them.
-            _ => {}
+            _ if entry.angle.is_none() => entry.words.push(tok),
+            _ => entry.trailing.push(tok),
         }
     }
-    finish(entry, &group, &mut out);
-    out
+    repaired |= finish(entry, &group, &mut out);
+    (out, repaired)
 }
 
 /// Format a mailbox as `Name <email>`, quoting the name when RFC 5322 §3.2.3 requires it
@@ -434,6 +587,95 @@ mod tests {
         assert_eq!(
             parse_list("Zoë <z@b.test>".as_bytes()),
             vec![a("Zoë", "z@b.test", None)]
+        );
+    }
+
+    #[test]
+    fn missing_commas() {
+        // Issue 12 item 5: addresses separated by whitespace only are split, and reported.
+        let cases: [(&[u8], Vec<Address>); 6] = [
+            (
+                b"a@b.example c@d.example",
+                vec![a("", "a@b.example", None), a("", "c@d.example", None)],
+            ),
+            (
+                b"a@b.example Bob <c@d.example>",
+                vec![a("", "a@b.example", None), a("Bob", "c@d.example", None)],
+            ),
+            (
+                b"Ann Bee <a@b.example> Cy Dee <c@d.example>",
+                vec![
+                    a("Ann Bee", "a@b.example", None),
+                    a("Cy Dee", "c@d.example", None),
+                ],
+            ),
+            (
+                b"<a@b.example> c@d.example",
+                vec![a("", "a@b.example", None), a("", "c@d.example", None)],
+            ),
+            (
+                b"John Smith john@x.example",
+                vec![a("John Smith", "john@x.example", None)],
+            ),
+            (
+                b"G: a@b.example c@d.example;",
+                vec![
+                    a("", "a@b.example", Some("G")),
+                    a("", "c@d.example", Some("G")),
+                ],
+            ),
+        ];
+        for (input, expected) in cases {
+            let (list, repaired) = parse_list_checked(input);
+            assert_eq!(list, expected, "{}", String::from_utf8_lossy(input));
+            assert!(repaired, "{}", String::from_utf8_lossy(input));
+        }
+        // Well-formed lists and the obsolete forms are not repairs.
+        for input in [
+            &b"Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>"[..],
+            b"jdoe@test  . example",
+            b"john . q . public @ example . com",
+            b"bbb@ddd.com (John X. Doe)",
+            b"Undisclosed recipients",
+            b"John Q. Public <jqp@example.com> (comment)",
+        ] {
+            let (list, repaired) = parse_list_checked(input);
+            assert!(!repaired, "{}", String::from_utf8_lossy(input));
+            assert_eq!(list.len(), input.iter().filter(|&&b| b == b',').count() + 1);
+        }
+        assert_eq!(
+            parse_list(b"john . q . public @ example . com")[0].email,
+            "john.q.public@example.com"
+        );
+    }
+
+    #[test]
+    fn at_sign_in_display_name() {
+        // Issue 12 item 7: the name keeps its spacing (mail clients show "John@Home").
+        assert_eq!(
+            parse_list(b"John@Home <john@example.com>"),
+            vec![a("John@Home", "john@example.com", None)]
+        );
+        assert_eq!(
+            parse_list(b"John @ Home <john@example.com>"),
+            vec![a("John @ Home", "john@example.com", None)]
+        );
+        assert_eq!(
+            parse_list(b"support@bank.example <x@evil.example>"),
+            vec![a("support@bank.example", "x@evil.example", None)]
+        );
+        assert_eq!(
+            parse_list(b"\"Joe\"Smith <j@x.example>"),
+            vec![a("Joe Smith", "j@x.example", None)]
+        );
+    }
+
+    #[test]
+    fn raw_8bit_in_encoded_name() {
+        // Issue 12 item 3, in an address: raw Latin-1 inside a Q word is decoded once.
+        assert_eq!(
+            parse_list(b"=?iso-8859-1?Q?Andr\xe9?= <a@b.test>"),
+            vec![a("André", "a@b.test", None)]
         );
     }
 

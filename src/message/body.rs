@@ -175,12 +175,9 @@ pub fn decode_text(payload: &[u8], declared: Option<&str>) -> (String, bool) {
     ) {
         return (charset::decode_undeclared(payload), true);
     }
+    // Also the charsets WHATWG leaves out but mail still uses (UTF-7, UTF-16...).
     if let Some(text) = charset::decode(payload, label) {
         return (text, true);
-    }
-    // Charsets that WHATWG leaves out but mail still uses (UTF-7, UTF-16 with a BOM...).
-    if let Some(decoder) = mail_parser::decoders::charsets::map::charset_decoder(label.as_bytes()) {
-        return (decoder(payload), true);
     }
     (charset::decode_undeclared(payload), false)
 }
@@ -191,8 +188,7 @@ pub fn charset_known(label: &str) -> bool {
     matches!(
         lower.as_str(),
         "us-ascii" | "ascii" | "unknown-8bit" | "x-unknown"
-    ) || charset::lookup(label).is_some()
-        || mail_parser::decoders::charsets::map::charset_decoder(label.trim().as_bytes()).is_some()
+    ) || charset::known(label)
 }
 
 #[cfg(test)]

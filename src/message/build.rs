@@ -253,7 +253,16 @@ pub fn parse_addresses(text: &str) -> Result<Vec<Address>> {
             reason: "contains a CR, LF or NUL character".into(),
         });
     }
-    let list = address::parse_list(text.as_bytes());
+    let (list, repaired) = address::parse_list_checked(text.as_bytes());
+    if repaired {
+        // The reader splits `a@x b@y` and `Name a@x` leniently; a sender writes commas
+        // and angle brackets.
+        return Err(BuildError::InvalidAddress {
+            text: text.to_owned(),
+            reason: "addresses need a comma between them, and a name needs <> around its address"
+                .into(),
+        });
+    }
     if list.is_empty() {
         return Err(BuildError::InvalidAddress {
             text: text.to_owned(),

@@ -1,6 +1,4 @@
-//! Dates (RFC 5322 §3.3, obsolete forms §4.3), read with mail-parser's date grammar.
-
-use mail_parser::{HeaderValue, parsers::MessageStream};
+//! Dates (RFC 5322 §3.3, obsolete forms §4.3).
 
 /// A calendar date and time with its UTC offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -19,29 +17,171 @@ pub struct Date {
 }
 
 /// Parse a date-time header value; `None` when it is not a valid date.
+///
+/// RFC 5322 §3.3 with the obsolete forms of §4.3 (two- and three-digit years, zone names in
+/// any case, comments and folding anywhere), read as the stdlib's `parsedate_tz` reads mail:
+/// the day of the week is optional and unchecked, `Jun 10 14:00:00 2024` (asctime) and
+/// `21-Nov-97` are accepted, seconds are optional. A missing zone, a military zone and a
+/// zone name nobody defines are all "UTC, local zone unknown" (§4.3: "-0000").
 pub fn parse(value: &[u8]) -> Option<Date> {
-    let mut input = normalize(value);
-    input.push(b'\n');
-    let HeaderValue::DateTime(dt) = MessageStream::new(&input).parse_date() else {
-        return None;
-    };
-    let offset = (dt.tz_hour as i32 * 3600 + dt.tz_minute as i32 * 60)
-        * if dt.tz_before_gmt { -1 } else { 1 };
+    let flat = normalize(value);
+    let text = String::from_utf8_lossy(&flat);
+    let mut words: Vec<&str> = Vec::with_capacity(8);
+    for w in text.split(|c: char| c.is_whitespace() || c == ',') {
+        if w.is_empty() {
+            continue;
+        }
+        // `21-Nov-97`: three pieces around a month name.
+        let dashed: Vec<&str> = w.split('-').collect();
+        if dashed.len() == 3 && month(dashed[1]).is_some() && !w.starts_with('-') {
+            words.extend(dashed);
+        } else {
+            words.push(w);
+        }
+        if words.len() > 12 {
+            // No date has this many words; a long value is not a date (and costs nothing).
+            return None;
+        }
+    }
+    let (mut day, mut mon, mut year, mut time, mut zone) = (None, None, None, None, None);
+    for w in words {
+        let digits = w.bytes().all(|b| b.is_ascii_digit());
+        if time.is_none() && w.contains(':') && !w.starts_with(['+', '-']) {
+            // `00:01+0000`: a zone glued to the time.
+            let (t, z) = w.split_at(
+                w.find(|c: char| !(c.is_ascii_digit() || c == ':'))
+                    .unwrap_or(w.len()),
+            );
+            time = Some(parse_time(t)?);
+            if !z.is_empty() {
+                zone = Some(parse_zone(z));
+            }
+        } else if digits && w.len() <= 2 && day.is_none() && time.is_none() {
+            day = w.parse::<u8>().ok();
+        } else if digits && w.len() <= 4 && year.is_none() {
+            let y: u16 = w.parse().ok()?;
+            year = Some(match w.len() {
+                1 | 2 if y < 50 => y + 2000,
+                1 | 2 => y + 1900,
+                3 => y + 1900,
+                _ => y,
+            });
+        } else if mon.is_none() && time.is_none() && month(w).is_some() {
+            mon = month(w);
+        } else if time.is_some() && zone.is_none() {
+            zone = Some(parse_zone(w));
+        }
+        // Anything else (a day name, a stray word) is skipped.
+    }
+    let (hour, minute, second) = time?;
+    let (offset, zone_unknown) = zone.flatten().unwrap_or((0, true));
     let date = Date {
-        year: dt.year,
-        month: dt.month,
-        day: dt.day,
-        hour: dt.hour,
-        minute: dt.minute,
-        second: dt.second,
+        year: year?,
+        month: mon?,
+        day: day?,
+        hour,
+        minute,
+        second,
         offset,
-        zone_unknown: offset == 0 && dt.tz_before_gmt,
+        zone_unknown,
     };
     date.is_valid().then_some(date)
 }
 
+/// A month name (English, any case, three letters or the full name).
+fn month(w: &str) -> Option<u8> {
+    const NAMES: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let w = w.trim_end_matches('.');
+    if w.len() < 3 || !w.is_ascii() || w.len() > 9 {
+        return None;
+    }
+    let lower = w.to_ascii_lowercase();
+    let k = NAMES.iter().position(|m| lower.starts_with(m))?;
+    // "June", "Sept" and "September" are fine; "Junk" is not.
+    const FULL: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    (FULL[k].starts_with(&lower)).then_some(k as u8 + 1)
+}
+
+/// `hh:mm` or `hh:mm:ss`.
+fn parse_time(w: &str) -> Option<(u8, u8, u8)> {
+    let mut it = w.split(':');
+    let num = |s: Option<&str>| -> Option<u8> {
+        let s = s?;
+        if s.is_empty() || s.len() > 2 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    };
+    let (h, m) = (num(it.next())?, num(it.next())?);
+    let s = match it.next() {
+        None => 0,
+        Some(x) => num(Some(x))?,
+    };
+    if it.next().is_some() {
+        return None;
+    }
+    Some((h, m, s))
+}
+
+/// A zone: `Some((offset seconds, zone_unknown))`, or `None` for a word that is not a zone
+/// (the zone is then unknown, as when it is missing).
+fn parse_zone(w: &str) -> Option<(i32, bool)> {
+    let upper = w.to_ascii_uppercase();
+    // `GMT+0200`, `UTC-5`: the name of UTC before a numeric offset.
+    let numeric = ["UTC", "GMT", "UT"]
+        .iter()
+        .find_map(|p| upper.strip_prefix(p).filter(|r| r.starts_with(['+', '-'])))
+        .unwrap_or(&upper);
+    if let Some(rest) = numeric.strip_prefix(['+', '-']) {
+        let sign = if numeric.starts_with('-') { -1 } else { 1 };
+        let digits: String = rest.chars().filter(|&c| c != ':').collect();
+        if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let n: i32 = digits.parse().ok()?;
+        // Four digits are hhmm (RFC 5322); one or two are hours.
+        let secs = if digits.len() > 2 {
+            (n / 100) * 3600 + (n % 100) * 60
+        } else {
+            n * 3600
+        };
+        // -0000: UTC, local zone unknown (§3.3).
+        return Some((sign * secs, sign < 0 && secs == 0));
+    }
+    if !upper.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    // RFC 5322 §4.3, in any case (RFC 5322 §1.2.2: names are case-insensitive).
+    let hours = match upper.as_str() {
+        "UT" | "UTC" | "GMT" | "Z" => 0,
+        "EDT" => -4,
+        "EST" | "CDT" => -5,
+        "CST" | "MDT" => -6,
+        "MST" | "PDT" => -7,
+        "PST" => -8,
+        // Military zones and names nobody defines: "-0000" (§4.3).
+        _ => return Some((0, true)),
+    };
+    Some((hours * 3600, false))
+}
+
 /// Remove comments and line breaks, and the whitespace around `:` that RFC 5322 §4.3
-/// allows (`09(comment):   55  :  06`), which mail-parser's grammar does not expect.
+/// allows (`09(comment):   55  :  06`), so that a time is one word.
 fn normalize(value: &[u8]) -> Vec<u8> {
     let mut flat = Vec::with_capacity(value.len());
     let mut depth = 0usize;
@@ -151,9 +291,66 @@ mod tests {
     }
 
     #[test]
+    fn zone_names_in_any_case() {
+        // Issue 12 item 6: RFC 5322 §4.3 names are case-insensitive (the stdlib reads them so).
+        for (zone, hours) in [
+            ("EST", -5),
+            ("est", -5),
+            ("Est", -5),
+            ("edt", -4),
+            ("cst", -6),
+            ("Cdt", -5),
+            ("mst", -7),
+            ("mdt", -6),
+            ("pst", -8),
+            ("pdt", -7),
+            ("gmt", 0),
+            ("ut", 0),
+            ("UTC", 0),
+        ] {
+            let d = parse(format!("Fri, 21 Nov 1997 09:55:06 {zone}").as_bytes()).unwrap();
+            assert_eq!((d.offset, d.zone_unknown), (hours * 3600, false), "{zone}");
+        }
+        // Military and unknown names, and no zone: UTC, local zone unknown (§4.3).
+        for zone in ["a", "Q", "CEST", ""] {
+            let d = parse(format!("Fri, 21 Nov 1997 09:55:06 {zone}").as_bytes()).unwrap();
+            assert_eq!((d.offset, d.zone_unknown), (0, true), "{zone}");
+        }
+    }
+
+    #[test]
+    fn other_layouts() {
+        // asctime, as mbox From_ lines and some mailers write it.
+        let d = parse(b"Mon Jun 10 14:00:00 2024").unwrap();
+        assert_eq!((d.year, d.month, d.day, d.hour), (2024, 6, 10, 14));
+        let d = parse(b"21-Nov-97 09:55 +0100").unwrap();
+        assert_eq!(
+            (d.year, d.month, d.day, d.second, d.offset),
+            (1997, 11, 21, 0, 3600)
+        );
+        let d = parse(b"Sat, 1 January 2000 00:00:00 GMT+0200").unwrap();
+        assert_eq!((d.month, d.offset), (1, 7200));
+        let d = parse(b"Tue, 1 Jul 2003 10:52:37 +02:00").unwrap();
+        assert_eq!(d.offset, 7200);
+        // CPython's msg_47.txt: the zone glued to the time.
+        let d = parse(b"01 Jan 2001 00:01+0000").unwrap();
+        assert_eq!(
+            (d.hour, d.minute, d.offset, d.zone_unknown),
+            (0, 1, 0, false)
+        );
+        // Three-digit year (§4.3: add 1900).
+        assert_eq!(parse(b"1 Jan 103 00:00 +0000").unwrap().year, 2003);
+    }
+
+    #[test]
     fn invalid() {
         assert_eq!(parse(b"not a date"), None);
         assert_eq!(parse(b"31 Feb 2020 10:00:00 +0000"), None);
         assert_eq!(parse(b""), None);
+        assert_eq!(parse(b"Fri, 21 Junk 1997 09:55:06 +0000"), None);
+        assert_eq!(parse(b"Fri, 21 Nov 1997 25:55:06 +0000"), None);
+        assert_eq!(parse(b"Fri, 21 Nov 1997 09:55:06 +2500"), None);
+        assert_eq!(parse(b"21 Nov 1997"), None);
+        assert_eq!(parse("1 2 3 4 5 6 7 8 9 10 11 12 13 14".as_bytes()), None);
     }
 }

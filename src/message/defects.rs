@@ -36,7 +36,8 @@ pub enum DefectKind {
     UnknownTransferEncoding,
     /// A base64 body contains characters outside the alphabet or is cut short.
     InvalidBase64,
-    /// A text part declares a charset nobody knows: it is read as UTF-8 (or windows-1252).
+    /// A text part declares a charset nobody knows: it is read as UTF-8 (or windows-1252);
+    /// or a header's RFC 2047 encoded word does, and is left as written.
     UnknownCharset,
     /// `From` or `Date` is missing (RFC 5322 §3.6: both are required).
     MissingRequiredHeader,
@@ -46,9 +47,11 @@ pub enum DefectKind {
     InvalidContentType,
     /// A `Date` header could not be read as a date.
     InvalidDate,
-    /// An address header holds an entry without an address.
+    /// An address header holds an entry without an address, or addresses without a comma
+    /// between them (they are read apart).
     InvalidAddress,
-    /// A header holds 8-bit bytes that are not UTF-8; they were read as windows-1252.
+    /// A header holds 8-bit bytes that are not UTF-8: read as UTF-8 with U+FFFD when it is
+    /// UTF-8 with a few broken bytes, else as windows-1252.
     UndecodableHeader,
     /// A line is longer than the 998 characters RFC 5322 §2.1.1 allows.
     LineTooLong,

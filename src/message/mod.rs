@@ -383,14 +383,24 @@ impl<'d> MessageView<'d> {
             ));
         }
         for name in ["From", "Sender", "Reply-To", "To", "Cc", "Bcc"] {
-            if let Some(f) = root.field(name)
-                && address::parse_list(f.value_eol)
-                    .iter()
-                    .any(|a| a.email.is_empty() || !a.email.contains('@'))
+            let Some(f) = root.field(name) else { continue };
+            let (list, repaired) = address::parse_list_checked(f.value_eol);
+            if list
+                .iter()
+                .any(|a| a.email.is_empty() || !a.email.contains('@'))
             {
                 out.push(Defect::new(
                     DefectKind::InvalidAddress,
                     format!("the {name} header has an entry without an address"),
+                    rel(Some(f.offset)),
+                ));
+            }
+            if repaired {
+                out.push(Defect::new(
+                    DefectKind::InvalidAddress,
+                    format!(
+                        "the {name} header lists addresses without a comma between them (RFC 5322 §3.4); they are read apart"
+                    ),
                     rel(Some(f.offset)),
                 ));
             }
@@ -415,14 +425,31 @@ impl<'d> MessageView<'d> {
                 continue;
             }
             for f in part.fields().filter(Field::is_undecodable) {
+                let read_as = if crate::codec::charset::mostly_utf8(f.value) {
+                    "read as UTF-8, the broken bytes as U+FFFD"
+                } else {
+                    "read as windows-1252"
+                };
                 out.push(Defect::new(
                     DefectKind::UndecodableHeader,
                     format!(
-                        "the {} header has 8-bit bytes that are not UTF-8; read as windows-1252",
+                        "the {} header has 8-bit bytes that are not UTF-8; {read_as}",
                         f.name_str()
                     ),
                     rel(Some(f.offset)),
                 ));
+            }
+            for f in part.fields() {
+                if let Some(cs) = crate::codec::encoded_word::unknown_charset(f.value) {
+                    out.push(Defect::new(
+                        DefectKind::UnknownCharset,
+                        format!(
+                            "the {} header has an encoded word in the unknown charset {cs:?}; it is left as written",
+                            f.name_str()
+                        ),
+                        rel(Some(f.offset)),
+                    ));
+                }
             }
             part.body_defects(&mut out, base);
         }
@@ -542,16 +569,16 @@ impl<'d> PartView<'d> {
         self.fields().find(|f| f.is(name))
     }
 
-    fn parsed_content_type(&self) -> Option<&'d mail_parser::ContentType<'d>> {
+    fn parsed_content_type(&self) -> Option<&'d crate::codec::params::Params<'d>> {
         self.node().content_type.as_ref()
     }
 
     /// Type and subtype, lowercase, with the RFC 2045 §5.2 / RFC 2046 §5.1.5 defaults.
     pub fn mime_type_pair(&self) -> (String, String) {
         match self.parsed_content_type() {
-            Some(ct) if ct.subtype().is_some_and(|s| !s.is_empty()) => (
-                ct.ctype().to_ascii_lowercase(),
-                ct.subtype().unwrap_or_default().to_ascii_lowercase(),
+            Some(ct) if ct.sub_type().is_some_and(|s| !s.is_empty()) => (
+                ct.main_type().to_ascii_lowercase(),
+                ct.sub_type().unwrap_or_default().to_ascii_lowercase(),
             ),
             _ if self.node().in_digest && !self.has_content_type() => {
                 ("message".into(), "rfc822".into())
@@ -573,11 +600,10 @@ impl<'d> PartView<'d> {
     /// Content-Type parameters (names lowercase, RFC 2231 and RFC 2047 decoded).
     pub fn params(&self) -> Vec<(String, String)> {
         self.parsed_content_type()
-            .and_then(|ct| ct.attributes())
-            .map(|attrs| {
-                attrs
+            .map(|ct| {
+                ct.params
                     .iter()
-                    .map(|a| (a.name.to_ascii_lowercase(), a.value.to_string()))
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
                     .collect()
             })
             .unwrap_or_default()
@@ -585,7 +611,7 @@ impl<'d> PartView<'d> {
 
     pub fn param(&self, name: &str) -> Option<String> {
         self.parsed_content_type()
-            .and_then(|ct| ct.attribute(name))
+            .and_then(|ct| ct.get(name))
             .map(str::to_owned)
     }
 
@@ -596,24 +622,23 @@ impl<'d> PartView<'d> {
             .filter(|c| !c.is_empty())
     }
 
-    fn disposition_header(&self) -> Option<&'d mail_parser::ContentType<'d>> {
+    fn disposition_header(&self) -> Option<&'d crate::codec::params::Params<'d>> {
         self.node().disposition.as_ref()
     }
 
     /// `inline`, `attachment` (lowercase), or `None` without Content-Disposition.
     pub fn disposition(&self) -> Option<String> {
         self.disposition_header()
-            .map(|d| d.ctype().to_ascii_lowercase())
+            .map(|d| d.main_type().to_ascii_lowercase())
     }
 
     /// Content-Disposition parameters.
     pub fn disposition_params(&self) -> Vec<(String, String)> {
         self.disposition_header()
-            .and_then(|ct| ct.attributes())
-            .map(|attrs| {
-                attrs
+            .map(|ct| {
+                ct.params
                     .iter()
-                    .map(|a| (a.name.to_ascii_lowercase(), a.value.to_string()))
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
                     .collect()
             })
             .unwrap_or_default()
@@ -623,8 +648,8 @@ impl<'d> PartView<'d> {
     /// RFC 2231 and RFC 2047 decoded).
     pub fn filename(&self) -> Option<String> {
         self.disposition_header()
-            .and_then(|d| d.attribute("filename"))
-            .or_else(|| self.parsed_content_type().and_then(|c| c.attribute("name")))
+            .and_then(|d| d.get("filename"))
+            .or_else(|| self.parsed_content_type().and_then(|c| c.get("name")))
             .map(|s| s.trim().to_owned())
     }
 

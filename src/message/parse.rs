@@ -13,7 +13,9 @@
 
 use std::sync::LazyLock;
 
-use mail_parser::{ContentType, HeaderValue, parsers::MessageStream};
+use mail_parser::parsers::MessageStream;
+
+use crate::codec::params::{self, Params};
 use memchr::memmem;
 use smallvec::SmallVec;
 
@@ -83,11 +85,11 @@ pub struct PartNode<'a> {
     /// Its header fields, in order: `Tree::fields[headers]` (one vector holds every part's
     /// fields, so a part costs no allocation of its own). Values are read on demand.
     pub headers: std::ops::Range<usize>,
-    /// The first Content-Type field, read with mail-parser's grammar (RFC 2045 §5.1,
-    /// RFC 2231); `None` when absent or unreadable.
-    pub content_type: Option<ContentType<'a>>,
+    /// The first Content-Type field (RFC 2045 §5.1, RFC 2231); `None` when absent or
+    /// without a value.
+    pub content_type: Option<Params<'a>>,
     /// The first Content-Disposition field (RFC 2183), likewise.
-    pub disposition: Option<ContentType<'a>>,
+    pub disposition: Option<Params<'a>>,
     /// Where the header section starts (for an edit API: the part's bytes are
     /// `header_start..body_end`).
     pub header_start: usize,
@@ -163,12 +165,11 @@ struct Delimiter {
     close: bool,
 }
 
-/// Read a Content-Type or Content-Disposition field.
-fn read_content_type<'a>(raw: &'a [u8], f: &FieldRange) -> Option<ContentType<'a>> {
-    match f.parse_with(raw, |s| s.parse_content_type()) {
-        HeaderValue::ContentType(ct) => Some(ct),
-        _ => None,
-    }
+/// Read a Content-Type or Content-Disposition field; `None` when it has no value.
+fn read_content_type<'a>(raw: &'a [u8], f: &FieldRange) -> Option<Params<'a>> {
+    let value = raw.get((f.colon + 1).min(f.end)..f.end)?;
+    let p = params::parse_bytes(value);
+    (!p.value.is_empty()).then_some(p)
 }
 
 /// Parse the structure of `raw`. Never fails; what had to be repaired is in `defects`.
@@ -238,9 +239,12 @@ impl<'a> Walk<'a> {
         let mut parent: Option<PartId> = None;
         let mut message: MessageId = 0;
         let mut in_digest = false;
+        // The entity starts a message (the top-level one or an attached one).
+        let mut message_root = true;
         'entity: loop {
             let id = self.tree.parts.len() as PartId;
-            let (headers, header_start, body_start) = self.read_headers(id, at);
+            let (headers, header_start, body_start) = self.read_headers(id, at, message_root);
+            message_root = false;
             let fields = &self.tree.fields[headers.clone()];
             let first = |name: &str| fields.iter().find(|f| f.is(raw, name));
             let content_type = first("Content-Type").and_then(|f| read_content_type(raw, f));
@@ -285,7 +289,7 @@ impl<'a> Walk<'a> {
                     open.digest = self.tree.parts[id as usize]
                         .content_type
                         .as_ref()
-                        .and_then(|ct| ct.subtype())
+                        .and_then(|ct| ct.sub_type())
                         .is_some_and(|s| s.eq_ignore_ascii_case("digest"));
                     open.boundary = Some(boundary);
                     self.tree.parts[id as usize].body = Body::Multipart {
@@ -308,6 +312,7 @@ impl<'a> Walk<'a> {
                     parent = Some(id);
                     message = m;
                     in_digest = false;
+                    message_root = true;
                     continue 'entity;
                 }
                 _ => self.open.push(open),
@@ -479,20 +484,26 @@ impl<'a> Walk<'a> {
     /// A section ends at an empty line (RFC 5322 §2.1), at a delimiter of an open multipart,
     /// or at the first line that is neither a field nor a continuation, which then starts
     /// the body (as the stdlib reads it).
-    fn read_headers(&mut self, id: PartId, at: usize) -> (std::ops::Range<usize>, usize, usize) {
+    fn read_headers(
+        &mut self,
+        id: PartId,
+        at: usize,
+        message_root: bool,
+    ) -> (std::ops::Range<usize>, usize, usize) {
         let raw = self.raw;
         let mut start = at;
-        if id == 0
-            && raw.starts_with(b"From ")
-            && field_colon(trim_eol(&raw[..next_line(raw, 0)])).is_none()
+        if message_root
+            && raw[at..].starts_with(b"From ")
+            && field_colon(trim_eol(&raw[at..next_line(raw, at)])).is_none()
         {
-            // An mbox separator line left on the message (RFC 4155).
-            start = next_line(raw, 0);
+            // An mbox separator line left on the message (RFC 4155); on an attached message
+            // too, where forwarding an mbox file puts it (the stdlib skips it there as well).
+            start = next_line(raw, at);
             self.defect(
                 id,
                 DefectKind::InvalidHeaderLine,
                 "an mbox \"From \" line precedes the headers; it is skipped".into(),
-                0,
+                at,
             );
         }
         let first_field = self.tree.fields.len();
@@ -567,7 +578,7 @@ impl<'a> Walk<'a> {
             }
         };
         let ct = match ct {
-            Some(c) if c.subtype().is_none_or(str::is_empty) => {
+            Some(c) if c.sub_type().is_none_or(str::is_empty) => {
                 // RFC 2045 §5.2: an invalid Content-Type means text/plain (as the stdlib
                 // reads it too).
                 self.defect(
@@ -575,7 +586,7 @@ impl<'a> Walk<'a> {
                     DefectKind::InvalidContentType,
                     format!(
                         "Content-Type {:?} has no subtype; text/plain is assumed",
-                        c.ctype()
+                        c.main_type()
                     ),
                     node.header_start,
                 );
@@ -586,8 +597,8 @@ impl<'a> Walk<'a> {
         let is_message = match ct {
             None => node.in_digest,
             Some(ct) => {
-                ct.ctype().eq_ignore_ascii_case("message")
-                    && ct.subtype().is_some_and(|s| {
+                ct.main_type().eq_ignore_ascii_case("message")
+                    && ct.sub_type().is_some_and(|s| {
                         s.eq_ignore_ascii_case("rfc822") || s.eq_ignore_ascii_case("global")
                     })
             }
@@ -611,10 +622,10 @@ impl<'a> Walk<'a> {
             return Kind::Message;
         }
         let Some(ct) = ct else { return Kind::Leaf };
-        if !ct.ctype().eq_ignore_ascii_case("multipart") {
+        if !ct.main_type().eq_ignore_ascii_case("multipart") {
             return Kind::Leaf;
         }
-        match ct.attribute("boundary") {
+        match ct.get("boundary") {
             Some(b) if !b.is_empty() => Kind::Multipart(b.as_bytes().to_vec()),
             _ => {
                 self.defect(
@@ -788,6 +799,32 @@ Content-Type: multipart/alternative; boundary=X\n\n--X\n\na\n--X\n\nb\n--X--\n--
         let t = build(raw);
         assert_eq!(leaves(&t), vec![&b"a"[..], &b"b"[..], &b"c"[..]]);
         assert!(t.defects.is_empty());
+    }
+
+    #[test]
+    fn mbox_from_line_on_an_attached_message() {
+        // Issue 12 item 2: the inner message keeps its header section.
+        let raw = b"Content-Type: message/rfc822\n\nFrom a@b.example Mon Jun 10 14:00:00 2024\n\
+Subject: inner\nFrom: a@b.example\n\nbody\n";
+        let t = build(raw);
+        assert_eq!(t.message_count(), 2);
+        assert_eq!(t.headers(1).len(), 2);
+        assert_eq!(leaves(&t), vec![&b"body\n"[..]]);
+        assert_eq!(t.defects.len(), 1);
+        assert_eq!(t.defects[0].0, 1);
+        assert_eq!(t.defects[0].1.kind, DefectKind::InvalidHeaderLine);
+        // Not in a multipart's part, where it is body text after a missing blank line.
+        let t = build(b"Content-Type: multipart/mixed; boundary=b\n\n--b\nFrom x\n--b--\n");
+        assert_eq!(t.headers(1).len(), 0);
+    }
+
+    #[test]
+    fn folded_boundary_parameter() {
+        // Issue 12 item 1: the boundary folded right after `=`.
+        let raw =
+            b"Content-Type: multipart/mixed; boundary=\n \"b\"\n\n--b\n\none\n--b\n\ntwo\n--b--\n";
+        let t = build(raw);
+        assert_eq!(leaves(&t), vec![&b"one"[..], &b"two"[..]]);
     }
 
     #[test]

@@ -833,7 +833,9 @@ fn content_type_of(part: crate::message::PartView<'_>) -> PyContentType {
 pub struct PyPart {
     doc: Arc<Document>,
     id: PartId,
-    payload: PyOnceLock<Py<PyBytes>>,
+    // No payload cache: a payload is as large as the body (each message/rfc822 level's as
+    // large as everything inside it), and a cache would keep every payload ever read alive
+    // for the message's lifetime (3 GB for a 32 MB message nested 100 deep).
     text: PyOnceLock<Option<Py<PyString>>>,
     content_type: PyOnceLock<Py<PyContentType>>,
     message: PyOnceLock<Option<Py<PyMessage>>>,
@@ -850,7 +852,6 @@ impl PyPart {
         PyPart {
             doc,
             id,
-            payload: PyOnceLock::new(),
             text: PyOnceLock::new(),
             content_type: PyOnceLock::new(),
             message: PyOnceLock::new(),
@@ -958,12 +959,12 @@ impl PyPart {
     }
 
     /// The body with its transfer encoding (base64, quoted-printable, x-uuencode) undone;
-    /// ``b""`` for a multipart, whose content is its ``parts``.
+    /// ``b""`` for a multipart, whose content is its ``parts``. Decoded on each read and
+    /// not kept by the part, so reading every payload of a large message holds one at a
+    /// time.
     #[getter]
-    fn payload(&self, py: Python<'_>) -> PyResult<Py<PyBytes>> {
-        self.payload
-            .get_or_try_init(py, || self.decode_payload(py).map(Bound::unbind))
-            .map(|p| p.clone_ref(py))
+    fn payload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        self.decode_payload(py)
     }
 
     /// For ``text/*`` parts, the payload decoded in its charset (undeclared or ASCII text as
