@@ -90,11 +90,12 @@ struct Piece<'a> {
 pub fn parse_bytes(input: &[u8]) -> Params<'_> {
     let mut s = Scanner { b: input, i: 0 };
     let value = s.main_value();
-    // Pieces grouped by name, in order of first appearance; a map keeps grouping linear in
-    // the number of pieces however many names there are.
+    // Pieces grouped by name, in order of first appearance. A real header has a handful of
+    // names, found by a scan; past that a map keeps grouping linear in the number of pieces
+    // however many names there are.
+    const SCAN: usize = 16;
     let mut names: Vec<(Cow<'_, str>, Vec<Piece<'_>>)> = Vec::new();
-    let mut index: std::collections::HashMap<Cow<'_, str>, usize> =
-        std::collections::HashMap::new();
+    let mut index: Option<std::collections::HashMap<Cow<'_, str>, usize>> = None;
     while let Some((name, piece_value)) = s.parameter() {
         let (base, section, extended) = split_name(name);
         let piece = Piece {
@@ -102,10 +103,25 @@ pub fn parse_bytes(input: &[u8]) -> Params<'_> {
             extended,
             value: piece_value,
         };
-        match index.get(&base) {
-            Some(&k) => names[k].1.push(piece),
+        if index.is_none() && names.len() > SCAN {
+            index = Some(
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (n, _))| (n.clone(), k))
+                    .collect(),
+            );
+        }
+        let found = match &index {
+            Some(map) => map.get(&base).copied(),
+            None => names.iter().position(|(n, _)| *n == base),
+        };
+        match found {
+            Some(k) => names[k].1.push(piece),
             None => {
-                index.insert(base.clone(), names.len());
+                if let Some(map) = &mut index {
+                    map.insert(base.clone(), names.len());
+                }
                 names.push((base, vec![piece]));
             }
         }
@@ -591,7 +607,9 @@ pub fn encode(name: &str, value: &str, charset_label: &str) -> Result<String, Co
             "parameter value contains CR, LF or NUL",
         ));
     }
-    if value.is_ascii() {
+    // A value that holds `=?` is written in the RFC 2231 form: quoted, every reader (this
+    // one too) would decode it as RFC 2047 words, which clients put in file names.
+    if value.is_ascii() && !value.contains("=?") {
         if !needs_quoting(value) {
             return Ok(format!("{name}={value}"));
         }
@@ -816,5 +834,12 @@ mod tests {
             Some(long)
         );
         assert!(encode("filename", "a\r\nb", "utf-8").is_err());
+        // Text that looks like an encoded word is not written where it would be decoded.
+        let e = encode("filename", "=?utf-8?q?a?=", "utf-8").unwrap();
+        assert_eq!(e, "filename*=utf-8''%3D%3Futf-8%3Fq%3Fa%3F%3D");
+        assert_eq!(
+            parse(&format!("attachment; {e}")).get("filename"),
+            Some("=?utf-8?q?a?=")
+        );
     }
 }
