@@ -14,7 +14,8 @@ fuzz_target!(|data: &[u8]| {
             continue;
         }
         let simple = |s: &str| {
-            s.chars().all(|c| c.is_ascii_alphanumeric() || " .-_+".contains(c))
+            s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || " .-_+".contains(c))
                 && !s.starts_with(['.', ' '])
                 && !s.ends_with(['.', ' '])
                 && !s.contains("  ")

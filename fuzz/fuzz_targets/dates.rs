@@ -8,7 +8,11 @@ fuzz_target!(|data: &[u8]| {
     if let Some(d) = date::parse(data) {
         assert!(d.is_valid(), "{d:?}");
         // The same date written in RFC 5322 form reads back the same.
-        let sign = if d.offset < 0 || d.zone_unknown { '-' } else { '+' };
+        let sign = if d.offset < 0 || d.zone_unknown {
+            '-'
+        } else {
+            '+'
+        };
         let off = d.offset.unsigned_abs();
         const MONTHS: [&str; 12] = [
             "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",

@@ -17,7 +17,11 @@ fn reference(data: &[u8]) -> Vec<u8> {
         crlf.push(b);
     }
     if !crlf.is_empty() && !crlf.ends_with(b"\n") {
-        crlf.extend_from_slice(if crlf.ends_with(b"\r") { b"\n" } else { b"\r\n" });
+        crlf.extend_from_slice(if crlf.ends_with(b"\r") {
+            b"\n"
+        } else {
+            b"\r\n"
+        });
     }
     let mut out = Vec::with_capacity(crlf.len() + 8);
     let mut at_start = true;

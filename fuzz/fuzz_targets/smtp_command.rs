@@ -7,8 +7,7 @@ use mailprims::smtp::{command as client, server::command as server};
 
 fuzz_target!(|data: &[u8]| {
     if let Some(cmd) = server::parse(data) {
-        if let server::Command::Mail { path, params } | server::Command::Rcpt { path, params } =
-            cmd
+        if let server::Command::Mail { path, params } | server::Command::Rcpt { path, params } = cmd
         {
             let _ = server::params(params);
             for allow in [false, true] {

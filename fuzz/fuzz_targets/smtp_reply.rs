@@ -20,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(r.lines.len(), lines.len());
         let _ = (r.text(), r.to_string(), r.is_positive(), r.is_permanent());
         let ext = Extensions::from_ehlo(&r);
-        let _ = (ext.size_limit(), ext.auth_mechanisms(), ext.has("PIPELINING"));
+        let _ = (
+            ext.size_limit(),
+            ext.auth_mechanisms(),
+            ext.has("PIPELINING"),
+        );
         for (k, v) in ext.iter() {
             let _ = (k, v, ext.params(k));
         }
