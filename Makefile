@@ -69,6 +69,7 @@ pytest: build
 
 # A bounded fuzzing run for CI: every target for FUZZ_SMOKE_SECONDS (under a minute in all).
 fuzz-smoke:
+	rm -rf fuzz/target/smoke-corpus
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) FUZZ_NEW=target/smoke-corpus
 
 clean:

@@ -172,6 +172,20 @@ def test_params_round_trip_and_stdlib_agrees(value: str) -> None:
     assert msg.get_filename() == expected
 
 
+def test_params_decode_folds_comments_and_raw_bytes() -> None:
+    # Issue 12: a fold right after "=" (or before it), an RFC 2045 comment, raw Latin-1
+    # inside an RFC 2047 word; the stdlib reads each the same way.
+    assert params.decode(b'multipart/mixed; boundary=\r\n "XX"') == (
+        "multipart/mixed",
+        {"boundary": "XX"},
+    )
+    assert params.decode("attachment; filename\r\n =a.pdf")[1] == {"filename": "a.pdf"}
+    assert params.decode("text/plain; charset=us-ascii (Plain text)")[1] == {"charset": "us-ascii"}
+    assert params.decode(b'attachment; filename="=?iso-8859-1?Q?caf\xe9?=.txt"')[1] == {
+        "filename": "caf\u00e9.txt"
+    }
+
+
 def test_params_refuse_injection() -> None:
     for bad in ("a\r\nBcc: x@example.com", "a\nb", "a\x00b"):
         with pytest.raises(mailprims.CodecError):

@@ -105,8 +105,9 @@ fn encoded_word_decode(value: &Bound<'_, PyAny>) -> PyResult<String> {
 #[pyfunction]
 fn params_decode<'py>(py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
     let data = BytesLike::text_or_bytes(value, "params.decode()")?;
-    let text = crate::codec::charset::decode_undeclared(data.as_bytes());
-    let parsed = params::parse(&text);
+    // Bytes as they are: 8-bit values are read per value (UTF-8, else windows-1252), and raw
+    // bytes inside an RFC 2047 word as bytes of its charset.
+    let parsed = params::parse_bytes(data.as_bytes()).into_owned();
     let dict = PyDict::new(py);
     for (k, v) in &parsed.params {
         dict.set_item(k, v)?;
