@@ -16,6 +16,7 @@ PEER_PACKAGES += swaks libnet-ssleay-perl libio-socket-ssl-perl
 
 .PHONY: demo test bench build venv peers lint rust-test pytest stubtest clean
 .PHONY: fuzz fuzz-smoke
+.PHONY: stress
 
 demo: build
 	$(PY) -m mailprims demo
@@ -85,3 +86,13 @@ fuzz:
 	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run parse_message corpus/parse_message \
 	  ../tests/corpus/rfc ../tests/corpus/seed ../tests/corpus/feature ../tests/corpus/malformed \
 	  -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536
+
+# Servers and clients under hostile load (issue 12): wrong passwords by the hundred, slow and
+# greedy clients, a burst of 1,000 connects, durable delivery at 50-1,000 connections, kill -9
+# while delivering, a full disk (a small tmpfs, when run as root), hostile servers for the
+# clients. Prints each figure beside the one from before the fixes (tests/stress/baseline.json).
+# A few minutes; not part of `make test`, which runs the same scenarios at CI size
+# (tests/test_stress.py).
+stress: build
+	$(PY) tests/stress/run.py
+
