@@ -90,11 +90,11 @@ class SmtpServerCore:
         store: MaildirStoreBase | None = None,
         users: UsersBase | None = None,
         on_event: Callable[[tuple[Any, ...]], object] | None = None,
-        max_connections_per_address: int | None = 50,
-        max_junk_commands: int | None = 100,
-        transaction_timeout: float | None = 1800.0,
+        max_connections_per_address: int | None = ...,
+        max_junk_commands: int | None = ...,
+        transaction_timeout: float | None = ...,
         auth_failure_delay: float = 2.0,
-        auth_failure_limit: int | None = 10,
+        auth_failure_limit: int | None = ...,
         auth_failure_window: float = 300.0,
         max_errors: int = 20,
     ) -> SmtpServerCore: ...
@@ -659,9 +659,9 @@ class Pop3ServerCore:
         max_connections: int = 1000,
         shutdown_grace: float = 30.0,
         on_event: Callable[[tuple[Any, ...]], object] | None = None,
-        max_connections_per_address: int | None = 50,
-        max_junk_commands: int | None = 100,
-        auth_failure_limit: int | None = 10,
+        max_connections_per_address: int | None = ...,
+        max_junk_commands: int | None = ...,
+        auth_failure_limit: int | None = ...,
         auth_failure_window: float = 300.0,
     ) -> Pop3ServerCore: ...
     def start(self) -> int: ...
