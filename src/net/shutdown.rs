@@ -147,11 +147,28 @@ impl Running {
     }
 }
 
-/// Bind `host:port` (port 0: any free port; `[v6]` brackets allowed) with a listen queue of
-/// `backlog` connections (see [`super::limits::listen_backlog`]), and run
+/// Bind `host:port` (port 0: any free port; `[v6]` brackets allowed) and run
 /// `accept(listener, shutdown, hard)` as a task of the current runtime: `shutdown` asks
-/// sessions to finish, `hard` (after `grace`) to stop at once.
+/// sessions to finish, `hard` (after `grace`) to stop at once. The listen queue is sized for
+/// the servers' default of 1,000 connections; a server with its own limit uses
+/// [`listen_with_backlog`].
 pub async fn listen<F, Fut>(
+    host: &str,
+    port: u16,
+    grace: Duration,
+    accept: F,
+) -> Result<Running, NetError>
+where
+    F: FnOnce(TcpListener, Shutdown, Shutdown) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let backlog = super::limits::listen_backlog(1000);
+    listen_with_backlog(host, port, grace, backlog, accept).await
+}
+
+/// [`listen`] with a listen queue of `backlog` connections (see
+/// [`super::limits::listen_backlog`], which sizes it from a connection limit).
+pub async fn listen_with_backlog<F, Fut>(
     host: &str,
     port: u16,
     grace: Duration,
@@ -267,7 +284,7 @@ mod tests {
         // tokio's TcpListener::bind listens with a backlog of 128 whatever the server's
         // connection limit; a burst of 1,000 clients then overflows the accept queue.
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let running = listen(
+        let running = listen_with_backlog(
             "127.0.0.1",
             0,
             Duration::from_secs(1),

@@ -37,7 +37,7 @@ use crate::net::limits::{
     AuthAttempt, AuthBudget, AuthFailures, ConnectionsPerAddress, listen_backlog,
 };
 pub use crate::net::shutdown::Running;
-use crate::net::shutdown::{Shutdown, ShutdownSignal, listen};
+use crate::net::shutdown::{Shutdown, ShutdownSignal, listen_with_backlog};
 use crate::net::{LineReader, NetError, Stream, with_timeout};
 
 /// One message as the maildrop lists it.
@@ -177,7 +177,7 @@ pub async fn start<B: Backend>(
     let grace = config.shutdown_grace;
     let backlog = listen_backlog(config.max_connections);
     crate::store::users::prepare_dummy_hash();
-    listen(host, port, grace, backlog, |listener, shutdown, hard| {
+    listen_with_backlog(host, port, grace, backlog, |listener, shutdown, hard| {
         serve(listener, backend, config, shutdown, hard)
     })
     .await

@@ -13,7 +13,7 @@ use super::{Authenticator, Config, Deliverer, Directory, Hooks};
 use crate::net::events::EventLog;
 use crate::net::limits::{AuthFailures, ConnectionsPerAddress, listen_backlog};
 pub use crate::net::shutdown::Running;
-use crate::net::shutdown::{Shutdown, listen};
+use crate::net::shutdown::{Shutdown, listen_with_backlog};
 use crate::net::{NetError, Stream};
 
 /// A configured server: the protocol settings and what it delivers to.
@@ -57,7 +57,7 @@ impl Server {
         if self.authenticator.is_some() {
             crate::store::users::prepare_dummy_hash();
         }
-        listen(host, port, grace, backlog, |listener, shutdown, hard| {
+        listen_with_backlog(host, port, grace, backlog, |listener, shutdown, hard| {
             accept_loop(self, listener, shutdown, hard)
         })
         .await
