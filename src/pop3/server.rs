@@ -176,7 +176,10 @@ pub async fn start<B: Backend>(
 ) -> Result<Running, NetError> {
     let grace = config.shutdown_grace;
     let backlog = listen_backlog(config.max_connections);
-    crate::store::users::prepare_dummy_hash();
+    // Off the runtime's threads, like every hash.
+    blocking::passwords()
+        .run(crate::store::users::prepare_dummy_hash)
+        .await;
     listen_with_backlog(host, port, grace, backlog, |listener, shutdown, hard| {
         serve(listener, backend, config, shutdown, hard)
     })

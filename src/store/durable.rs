@@ -7,7 +7,8 @@
 //! changed, so concurrent deliveries share it: [`DirSync::commit`] returns only after an fsync
 //! that *started after* the caller's rename has succeeded. [`DirSync::commit_async`] is the
 //! same for async callers: waiting for someone else's fsync holds no thread, and the one
-//! fsync a batch needs runs on the servers' bounded pool of file-system threads.
+//! fsync a batch needs runs on a small pool of its own (it completes a whole batch, so it
+//! does not queue behind other file work).
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -231,7 +232,7 @@ impl DirSync {
     }
 
     /// [`DirSync::commit`] for async callers. Those who wait for a batch hold no thread; the
-    /// leader's fsync runs on [`crate::net::blocking::files`].
+    /// leader's fsync runs on [`crate::net::blocking::directories`].
     pub async fn commit_async(self: &Arc<Self>) -> io::Result<()> {
         let ticket = {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -270,7 +271,7 @@ impl DirSync {
                 armed: true,
             };
             let this = self.clone();
-            let ran = crate::net::blocking::files()
+            let ran = crate::net::blocking::directories()
                 .run(move || {
                     let result = sync_dir(&this.path);
                     this.batch_done(target, &result);
@@ -430,5 +431,35 @@ mod tests {
         assert_eq!(err.raw_os_error(), Some(libc::EIO));
         // A later change is covered by a new fsync, which succeeds.
         sync.commit().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn async_commits_share_fsyncs_without_a_thread_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let sync = DirSync::for_dir(dir.path()).unwrap();
+        let n = 200;
+        let tasks: Vec<_> = (0..n)
+            .map(|i| {
+                let (sync, path) = (sync.clone(), dir.path().to_path_buf());
+                tokio::spawn(async move {
+                    std::fs::write(path.join(format!("f{i}")), b"x").unwrap();
+                    sync.commit_async().await.unwrap();
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let (issued, batches) = sync.counts();
+        assert_eq!(issued, n);
+        assert!(batches < n, "{batches} fsyncs for {n} commits");
+        // Blocking and async callers share the same batches.
+        let blocking = {
+            let sync = sync.clone();
+            std::thread::spawn(move || sync.commit().unwrap())
+        };
+        sync.commit_async().await.unwrap();
+        blocking.join().unwrap();
+        assert!(crate::net::blocking::directories().threads() <= 4);
     }
 }

@@ -55,7 +55,10 @@ impl Server {
         let grace = self.config.shutdown_grace;
         let backlog = listen_backlog(self.config.max_connections);
         if self.authenticator.is_some() {
-            crate::store::users::prepare_dummy_hash();
+            // Off the runtime's threads, like every hash.
+            crate::net::blocking::passwords()
+                .run(crate::store::users::prepare_dummy_hash)
+                .await;
         }
         listen_with_backlog(host, port, grace, backlog, |listener, shutdown, hard| {
             accept_loop(self, listener, shutdown, hard)
