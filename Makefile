@@ -16,6 +16,7 @@ PEER_PACKAGES += swaks libnet-ssleay-perl libio-socket-ssl-perl
 
 .PHONY: demo test bench build venv peers lint rust-test pytest stubtest clean
 .PHONY: fuzz fuzz-smoke fuzz-long fuzz-cmin
+.PHONY: stress
 
 demo: build
 	$(PY) -m mailprims demo
@@ -124,3 +125,13 @@ fuzz-cmin:
 	set -e; for t in $(FUZZ_TARGETS); do \
 	  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz cmin $$t corpus/$$t -- -max_len=65536 2>&1 | tail -1); \
 	done
+
+# Servers and clients under hostile load (issue 12): wrong passwords by the hundred, slow and
+# greedy clients, a burst of 1,000 connects, durable delivery at 50-1,000 connections, kill -9
+# while delivering, a full disk (a small tmpfs, when run as root), hostile servers for the
+# clients. Prints each figure beside the one from before the fixes (tests/stress/baseline.json).
+# A few minutes; not part of `make test`, which runs the same scenarios at CI size
+# (tests/test_stress.py).
+stress: build
+	$(PY) tests/stress/run.py
+

@@ -90,6 +90,13 @@ class SmtpServerCore:
         store: MaildirStoreBase | None = None,
         users: UsersBase | None = None,
         on_event: Callable[[tuple[Any, ...]], object] | None = None,
+        max_connections_per_address: int | None = ...,
+        max_junk_commands: int | None = ...,
+        transaction_timeout: float | None = ...,
+        auth_failure_delay: float = 2.0,
+        auth_failure_limit: int | None = ...,
+        auth_failure_window: float = 300.0,
+        max_errors: int = 20,
     ) -> SmtpServerCore: ...
     def start(self) -> int: ...
     def stop(self) -> None: ...
@@ -652,6 +659,10 @@ class Pop3ServerCore:
         max_connections: int = 1000,
         shutdown_grace: float = 30.0,
         on_event: Callable[[tuple[Any, ...]], object] | None = None,
+        max_connections_per_address: int | None = ...,
+        max_junk_commands: int | None = ...,
+        auth_failure_limit: int | None = ...,
+        auth_failure_window: float = 300.0,
     ) -> Pop3ServerCore: ...
     def start(self) -> int: ...
     def stop(self) -> None: ...

@@ -526,6 +526,16 @@ class Pop3Server(ServerBase):
     commands. :meth:`stop` lets commands in flight finish for up to ``shutdown_grace``
     seconds.
 
+    Hostile clients (each limit ``None`` to switch it off): after ``auth_failure_limit``
+    failed logins (10) within ``auth_failure_window`` seconds (300) from one client address
+    (an IPv4 address, or an IPv6 /64), logins from it get ``-ERR [SYS/TEMP]`` without a
+    password check until the window has passed; servers given the same ``users`` share
+    those counts (SMTP AUTH and POP3 alike), so neither reconnecting nor switching protocol
+    starts afresh. One address holds at most ``max_connections_per_address`` sessions (50);
+    past ``max_junk_commands`` NOOP, RSET or CAPA (100) without a RETR, TOP or DELE, each one
+    counts as a bad command. Password checks run on one thread per core, the rest waiting
+    their turn.
+
     Logging: ``on_event`` is called with a :class:`~mailprims.ServerEvent` for every login
     (``"login"``, ``"login_failed"``), retrieval (``"retrieved"``) and deletion at QUIT
     (``"deleted"``); the sessions never wait for it (see :mod:`mailprims.events`).
@@ -550,6 +560,10 @@ class Pop3Server(ServerBase):
         max_connections: int = 1000,
         shutdown_grace: float = 30.0,
         on_event: Callable[[ServerEvent], object] | None = None,
+        max_connections_per_address: int | None = 50,
+        max_junk_commands: int | None = 100,
+        auth_failure_limit: int | None = 10,
+        auth_failure_window: float = 300.0,
     ) -> None:
         def read(path: str | os.PathLike[str] | None) -> bytes | None:
             return None if path is None else pathlib.Path(path).read_bytes()
@@ -573,6 +587,10 @@ class Pop3Server(ServerBase):
             max_connections=max_connections,
             shutdown_grace=float(shutdown_grace),
             on_event=_callback(on_event),
+            max_connections_per_address=max_connections_per_address,
+            max_junk_commands=max_junk_commands,
+            auth_failure_limit=auth_failure_limit,
+            auth_failure_window=float(auth_failure_window),
         )
 
     def __repr__(self) -> str:

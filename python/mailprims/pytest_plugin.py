@@ -172,6 +172,8 @@ class MailSystem:
         smtp_options.setdefault("auth_require_tls", tls)
         smtp_options.setdefault("hostname", _HOSTNAME)
         smtp_options.setdefault("shutdown_grace", 5.0)
+        # Tests try wrong passwords on purpose: answer them at once, as the POP3 side does.
+        smtp_options.setdefault("auth_failure_delay", 0.0)
         self.smtp = mp.SmtpServer(
             self.host,
             0,

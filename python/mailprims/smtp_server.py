@@ -225,6 +225,22 @@ class SmtpServer(ServerBase):
     :meth:`stop` lets transactions in flight finish for up to ``shutdown_grace`` seconds; a
     transaction cut off then, or by a client disconnecting, delivers nothing.
 
+    Hostile clients (each limit ``None`` to switch it off): one client address (an IPv4
+    address, or an IPv6 /64) holds at most ``max_connections_per_address`` connections (50,
+    as Postfix; 421 4.7.0 beyond); a transaction must be complete, from MAIL to the end of
+    its message, within ``transaction_timeout`` seconds (1800, however the client paces its
+    data; 421 4.4.2 then); past ``max_junk_commands`` NOOP, RSET, VRFY or HELP without a
+    message accepted (100, Postfix's ``smtpd_junk_command_limit``) each one counts as an
+    error, so the connection ends with 421 4.7.0 at ``max_errors`` (20 protocol errors on one
+    connection). A failed AUTH is
+    answered after ``auth_failure_delay`` seconds (2), the same for unknown users, whose
+    check runs against a dummy hash; after ``auth_failure_limit`` failures (10) within
+    ``auth_failure_window`` seconds (300) from one address, AUTH from it is answered 421
+    4.7.0 without a password check until the window has passed. Servers given the same
+    ``users`` share those counts (SMTP and POP3 alike). Password checks run on one thread
+    per core, the rest waiting their turn, so a crowd of wrong passwords costs a queue, not
+    memory; durable deliveries share their directory fsyncs and a bounded set of threads.
+
     Logging: ``on_event`` is called with a :class:`~mailprims.ServerEvent` (``kind``
     ``"delivered"``: queue id, sender, recipients, size) for every message accepted, after
     its delivery; the sessions never wait for it (see :mod:`mailprims.events`).
@@ -254,6 +270,13 @@ class SmtpServer(ServerBase):
         data_timeout: float = 180.0,
         shutdown_grace: float = 30.0,
         on_event: Callable[[ServerEvent], object] | None = None,
+        max_connections_per_address: int | None = 50,
+        transaction_timeout: float | None = 1800.0,
+        max_junk_commands: int | None = 100,
+        auth_failure_delay: float = 2.0,
+        auth_failure_limit: int | None = 10,
+        auth_failure_window: float = 300.0,
+        max_errors: int = 20,
     ) -> None:
         if (tls_cert is None) != (tls_key is None):
             raise ValueError("tls_cert and tls_key must be given together")
@@ -297,6 +320,13 @@ class SmtpServer(ServerBase):
             store=store,
             users=users,
             on_event=_callback(on_event),
+            max_connections_per_address=max_connections_per_address,
+            max_junk_commands=max_junk_commands,
+            transaction_timeout=transaction_timeout,
+            auth_failure_delay=float(auth_failure_delay),
+            auth_failure_limit=auth_failure_limit,
+            auth_failure_window=float(auth_failure_window),
+            max_errors=max_errors,
         )
 
     # -- life cycle ------------------------------------------------------------------------

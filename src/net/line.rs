@@ -239,4 +239,37 @@ mod tests {
         assert_eq!(got, b"abcdefg");
         assert_eq!(r.buffer(), b"hij");
     }
+
+    /// A stream that never sends a line end.
+    struct Endless;
+
+    impl AsyncRead for Endless {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            let n = buf.remaining();
+            buf.put_slice(&vec![b'x'; n]);
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_endless_line_is_never_buffered_whole() {
+        // Every reader of protocol lines stops at its limit; skipping the rest of such a line
+        // reads it in pieces. A peer that never ends a line costs the limit, not its output.
+        let mut r = LineReader::with_capacity(Endless, 1024);
+        assert!(matches!(
+            r.peek_line(12_288).await,
+            Err(NetError::LineTooLong { limit: 12_288 })
+        ));
+        assert!(r.buf.len() <= 2 * 12_288 + READ_CHUNK, "{}", r.buf.len());
+        let mut r = LineReader::new(Endless);
+        for _ in 0..100 {
+            r.discard_buffer();
+            r.fill().await.unwrap();
+        }
+        assert!(r.buf.len() <= 2 * READ_CHUNK);
+    }
 }

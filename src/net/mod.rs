@@ -1,9 +1,12 @@
 //! Networking shared by the SMTP and POP3 clients and servers: connections that can switch to
-//! TLS mid-stream (STARTTLS/STLS), a line reader with limits, TLS configuration on rustls, and
-//! graceful shutdown. Plain Rust on tokio; no pyo3.
+//! TLS mid-stream (STARTTLS/STLS), a line reader with limits, TLS configuration on rustls,
+//! graceful shutdown, limits per client address and bounded pools for blocking work. Plain
+//! Rust on tokio; no pyo3.
 
+pub mod blocking;
 mod error;
 pub mod events;
+pub mod limits;
 pub mod line;
 pub mod shutdown;
 pub mod stream;

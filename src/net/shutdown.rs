@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{Notify, watch};
 
 use super::NetError;
@@ -149,7 +149,9 @@ impl Running {
 
 /// Bind `host:port` (port 0: any free port; `[v6]` brackets allowed) and run
 /// `accept(listener, shutdown, hard)` as a task of the current runtime: `shutdown` asks
-/// sessions to finish, `hard` (after `grace`) to stop at once.
+/// sessions to finish, `hard` (after `grace`) to stop at once. The listen queue is sized for
+/// the servers' default of 1,000 connections; a server with its own limit uses
+/// [`listen_with_backlog`].
 pub async fn listen<F, Fut>(
     host: &str,
     port: u16,
@@ -160,8 +162,25 @@ where
     F: FnOnce(TcpListener, Shutdown, Shutdown) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    let backlog = super::limits::listen_backlog(1000);
+    listen_with_backlog(host, port, grace, backlog, accept).await
+}
+
+/// [`listen`] with a listen queue of `backlog` connections (see
+/// [`super::limits::listen_backlog`], which sizes it from a connection limit).
+pub async fn listen_with_backlog<F, Fut>(
+    host: &str,
+    port: u16,
+    grace: Duration,
+    backlog: u32,
+    accept: F,
+) -> Result<Running, NetError>
+where
+    F: FnOnce(TcpListener, Shutdown, Shutdown) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let listener = TcpListener::bind((host, port))
+    let listener = bind(host, port, backlog)
         .await
         .map_err(|source| NetError::Listen {
             target: format!("{host}:{port}"),
@@ -182,6 +201,36 @@ where
         hard,
         grace,
     })
+}
+
+/// `TcpListener::bind` with our backlog instead of the fixed 128 tokio (mio) passes to
+/// `listen(2)`; the first address `host` resolves to that binds wins.
+async fn bind(host: &str, port: u16, backlog: u32) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        };
+        let bound = socket.and_then(|s| {
+            // As std and mio do on Unix: a restarted server can bind while old connections
+            // linger in TIME_WAIT.
+            s.set_reuseaddr(true)?;
+            s.bind(addr)?;
+            s.listen(backlog)
+        });
+        match bound {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "could not resolve to any address",
+        )
+    }))
 }
 
 #[cfg(test)]
@@ -207,5 +256,51 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(shutdown.active_tasks(), 0);
+    }
+
+    /// The accept queue limit of a listening socket: Linux reports it in `tcpi_sacked` of
+    /// TCP_INFO for sockets in the LISTEN state (what `ss -lt` shows as Send-Q).
+    #[cfg(target_os = "linux")]
+    fn accept_queue_limit(listener: &TcpListener) -> u32 {
+        use std::os::fd::AsRawFd;
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        let rc = unsafe {
+            libc::getsockopt(
+                listener.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&mut info as *mut libc::tcp_info).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0);
+        info.tcpi_sacked
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn backlog_is_the_one_asked_for() {
+        // tokio's TcpListener::bind listens with a backlog of 128 whatever the server's
+        // connection limit; a burst of 1,000 clients then overflows the accept queue.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let running = listen_with_backlog(
+            "127.0.0.1",
+            0,
+            Duration::from_secs(1),
+            1000,
+            |listener, s, _| async move {
+                let _ = tx.send(accept_queue_limit(&listener));
+                s.signal().wait().await;
+            },
+        )
+        .await
+        .unwrap();
+        let cap = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .unwrap_or(4096);
+        assert_eq!(rx.await.unwrap(), 1000.min(cap));
+        running.stop().await;
     }
 }

@@ -25,6 +25,19 @@ const MAX_AUTH_LINE: usize = 255;
 const PIPELINE_WINDOW: usize = 64;
 /// Read size: responses carry whole messages.
 const READ_BUFFER: usize = 256 * 1024;
+/// Largest LIST or UIDL listing accepted (some four million messages).
+const MAX_LISTING: usize = 64 << 20;
+
+/// How much a RETR or TOP response may bring for a message LIST gave as `size` octets. RFC
+/// 1939 §5 makes LIST sizes exact, but some servers count line ends as LF: twice the size plus
+/// 64 KiB covers any honest count and still stops a server that never ends the response (which
+/// would otherwise be buffered until memory runs out).
+pub fn retr_limit(size: u64) -> usize {
+    usize::try_from(size)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(2)
+        .saturating_add(64 * 1024)
+}
 
 /// How the connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +162,8 @@ pub struct Connection {
     greeting: Status,
     capabilities: Option<Capabilities>,
     authenticated: bool,
+    /// Message sizes LIST gave in this session: they bound what RETR and TOP read.
+    sizes: std::collections::HashMap<u32, u64>,
 }
 
 impl Connection {
@@ -170,6 +185,7 @@ impl Connection {
             },
             capabilities: None,
             authenticated: false,
+            sizes: std::collections::HashMap::new(),
         };
         let greeting = conn.read_status_line().await?;
         if !greeting.ok {
@@ -236,7 +252,8 @@ impl Connection {
         let status = self.read_status_line().await?;
         let caps = if status.ok {
             let mut body = Vec::new();
-            self.read_body(&mut body, Some(MAX_STATUS_LINE)).await?;
+            self.read_body(&mut body, Some(MAX_STATUS_LINE), "CAPA")
+                .await?;
             Capabilities::parse(&body)
         } else {
             Capabilities::default()
@@ -374,19 +391,23 @@ impl Connection {
 
     /// LIST: every message's number and size.
     pub async fn list(&mut self) -> Result<Vec<(u32, u64)>, Error> {
-        let body = self.multi(b"LIST\r\n").await?;
-        scan_listing(&body, |s| s.parse::<u64>().ok())
+        let body = self.multi(b"LIST\r\n", Some(MAX_LISTING), "LIST").await?;
+        let listing = scan_listing(&body, |s| s.parse::<u64>().ok())?;
+        self.sizes.extend(listing.iter().copied());
+        Ok(listing)
     }
 
     /// LIST n: one message's size.
     pub async fn list_one(&mut self, msg: u32) -> Result<u64, Error> {
         let status = self.simple(format!("LIST {msg}\r\n").as_bytes()).await?;
-        scan_one(&status.text, |s| s.parse::<u64>().ok())
+        let size = scan_one(&status.text, |s| s.parse::<u64>().ok())?;
+        self.sizes.insert(msg, size);
+        Ok(size)
     }
 
     /// UIDL: every message's number and unique id.
     pub async fn uidl(&mut self) -> Result<Vec<(u32, String)>, Error> {
-        let body = self.multi(b"UIDL\r\n").await?;
+        let body = self.multi(b"UIDL\r\n", Some(MAX_LISTING), "UIDL").await?;
         scan_listing(&body, |s| Some(s.to_owned()))
     }
 
@@ -396,15 +417,41 @@ impl Connection {
         scan_one(&status.text, |s| Some(s.to_owned()))
     }
 
-    /// RETR: the message, unstuffed, with its line ends as the server sent them (CRLF).
+    /// RETR: the message, unstuffed, with its line ends as the server sent them (CRLF). At
+    /// most [`retr_limit`] of its LIST size is read (asked with `LIST n` first unless LIST gave
+    /// it already), and no more than `max_message_size`: past that, [`Error::Protocol`].
     pub async fn retr(&mut self, msg: u32) -> Result<Vec<u8>, Error> {
-        self.multi(format!("RETR {msg}\r\n").as_bytes()).await
+        let (limit, what) = self.body_limit(msg, "RETR").await?;
+        self.multi(format!("RETR {msg}\r\n").as_bytes(), Some(limit), &what)
+            .await
     }
 
-    /// TOP: the header and the first `lines` lines of the body.
+    /// TOP: the header and the first `lines` lines of the body (bounded as RETR is).
     pub async fn top(&mut self, msg: u32, lines: u64) -> Result<Vec<u8>, Error> {
-        self.multi(format!("TOP {msg} {lines}\r\n").as_bytes())
-            .await
+        let (limit, what) = self.body_limit(msg, "TOP").await?;
+        self.multi(
+            format!("TOP {msg} {lines}\r\n").as_bytes(),
+            Some(limit),
+            &what,
+        )
+        .await
+    }
+
+    /// The most a response for message `msg` may bring, and how to name it in the error.
+    async fn body_limit(&mut self, msg: u32, verb: &str) -> Result<(usize, String), Error> {
+        let size = match self.sizes.get(&msg) {
+            Some(&size) => size,
+            None => self.list_one(msg).await?,
+        };
+        Ok(self.limit_for(msg, size, verb))
+    }
+
+    fn limit_for(&self, msg: u32, size: u64, verb: &str) -> (usize, String) {
+        let limit = retr_limit(size);
+        match self.config.max_message_size {
+            Some(max) if max < limit => (max, format!("{verb} {msg} (max_message_size)")),
+            _ => (limit, format!("{verb} {msg} (LIST: {size} octets)")),
+        }
     }
 
     /// RETR for each message in turn, pipelined when the server allows it (RFC 2449 §6.6).
@@ -419,7 +466,24 @@ impl Connection {
             .iter()
             .map(|n| format!("RETR {n}\r\n").into_bytes())
             .collect();
-        self.pipelined(&lines, true, size_hints).await
+        // Each response is bounded by its message's LIST size: the hints, or LIST now.
+        let sizes = match size_hints {
+            Some(h) if h.len() >= msgs.len() => h.to_vec(),
+            _ => {
+                if msgs.iter().any(|m| !self.sizes.contains_key(m)) {
+                    self.list().await?;
+                }
+                msgs.iter()
+                    .map(|m| self.sizes.get(m).copied().unwrap_or(0))
+                    .collect()
+            }
+        };
+        let limits: Vec<(usize, String)> = msgs
+            .iter()
+            .zip(&sizes)
+            .map(|(&m, &size)| self.limit_for(m, size, "RETR"))
+            .collect();
+        self.pipelined(&lines, Some(&limits), Some(&sizes)).await
     }
 
     /// DELE for each message, pipelined when the server allows it.
@@ -428,7 +492,7 @@ impl Connection {
             .iter()
             .map(|n| format!("DELE {n}\r\n").into_bytes())
             .collect();
-        self.pipelined(&lines, false, None).await.map(|_| ())
+        self.pipelined(&lines, None, None).await.map(|_| ())
     }
 
     pub async fn dele(&mut self, msg: u32) -> Result<Status, Error> {
@@ -467,10 +531,12 @@ impl Connection {
 
     // ---- plumbing --------------------------------------------------------------------
 
+    /// Send `lines`, pipelined when the server allows it, and read each response: with a
+    /// body bounded by `limits[i]` when given (multi-line responses), else a status line.
     async fn pipelined(
         &mut self,
         lines: &[Vec<u8>],
-        multiline: bool,
+        limits: Option<&[(usize, String)]>,
         size_hints: Option<&[u64]>,
     ) -> Result<Vec<Vec<u8>>, Error> {
         let window = if self.capa().await?.has("PIPELINING") {
@@ -498,9 +564,8 @@ impl Connection {
                     .map_or(0, |&n| usize::try_from(n).unwrap_or(0));
                 // A hint is only a hint: a lying server costs a reallocation, not a crash.
                 let mut body = Vec::with_capacity(hint.min(64 << 20) + 64);
-                if multiline {
-                    self.read_body(&mut body, self.config.max_message_size)
-                        .await?;
+                if let Some((limit, what)) = limits.and_then(|l| l.get(results.len())) {
+                    self.read_body(&mut body, Some(*limit), what).await?;
                 }
                 results.push(body);
             } else {
@@ -514,12 +579,16 @@ impl Connection {
         }
     }
 
-    /// A command with a multi-line response: the body.
-    async fn multi(&mut self, line: &[u8]) -> Result<Vec<u8>, Error> {
+    /// A command with a multi-line response: the body, at most `limit` octets.
+    async fn multi(
+        &mut self,
+        line: &[u8],
+        limit: Option<usize>,
+        what: &str,
+    ) -> Result<Vec<u8>, Error> {
         self.simple(line).await?;
         let mut body = Vec::new();
-        self.read_body(&mut body, self.config.max_message_size)
-            .await?;
+        self.read_body(&mut body, limit, what).await?;
         Ok(body)
     }
 
@@ -608,8 +677,14 @@ impl Connection {
         self.parse_status(&line)
     }
 
-    /// The body of a multi-line response; each network read gets the I/O timeout.
-    async fn read_body(&mut self, out: &mut Vec<u8>, limit: Option<usize>) -> Result<(), Error> {
+    /// The body of a multi-line response; each network read gets the I/O timeout. A body
+    /// longer than `limit` ends the connection with [`Error::Protocol`] naming `what`.
+    async fn read_body(
+        &mut self,
+        out: &mut Vec<u8>,
+        limit: Option<usize>,
+        what: &str,
+    ) -> Result<(), Error> {
         let timeout = self.config.io_timeout;
         let start = out.len();
         let lines = self.lines.as_mut().ok_or(Error::Closed)?;
@@ -622,7 +697,12 @@ impl Connection {
         }
         result.map_err(|e| {
             self.lines = None;
-            Error::Net(e)
+            match e {
+                NetError::LineTooLong { limit } => {
+                    Error::Protocol(format!("{what}: the server sent more than {limit} octets"))
+                }
+                e => Error::Net(e),
+            }
         })
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::server::{Backend, Entry, Maildrop, OpenError};
 use crate::store::{
-    DotLock, Maildir, MaildirStore, StoreError, UserDb, name, verify_password_hash,
+    DotLock, Maildir, MaildirStore, StoreError, UserDb, name, users::verify_password_hash_pooled,
 };
 
 /// Accounts and their Maildirs.
@@ -38,7 +38,8 @@ impl Backend for StoreBackend {
             )
         };
         // Unknown users take the same time: the store verifies against a dummy hash.
-        if verify_password_hash(hash.as_deref(), password) {
+        // Called on the password pool's threads, which keep the hash's memory between checks.
+        if verify_password_hash_pooled(hash.as_deref(), password) {
             account
         } else {
             None

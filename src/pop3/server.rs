@@ -2,13 +2,19 @@
 //!
 //! The server knows nothing of files or password hashes: it works through [`Backend`] (who may
 //! log in, and opening a user's maildrop with its exclusive lock) and [`Maildrop`] (listing,
-//! reading, and the UPDATE state's changes). Both are blocking and run on tokio's blocking pool.
+//! reading, and the UPDATE state's changes). Both are blocking: password checks run on the
+//! small pool of password threads, file work on the bounded pool of file-system threads
+//! ([`crate::net::blocking`]), so many sessions make a queue, not many threads.
 //!
 //! Session rules worth knowing:
 //! - deletions and seen flags are applied only at QUIT (the UPDATE state, RFC 1939 §6); a
 //!   dropped connection, an idle timeout or a server shutdown changes nothing;
-//! - failed logins are answered after a delay with one text whether or not the user exists;
-//! - bad input gets `-ERR` and the session goes on, until too many errors end it.
+//! - failed logins are answered after a delay with one text whether or not the user exists,
+//!   and count against the client address's budget (shared with the SMTP server checking the
+//!   same accounts): past it, logins from that address are refused unchecked for a while;
+//! - one client address may hold `max_connections_per_address` sessions;
+//! - bad input gets `-ERR` and the session goes on, until too many errors end it; so do
+//!   NOOP, RSET and CAPA repeated more than `max_junk_commands` times without real work.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -25,9 +31,13 @@ use tokio::task::JoinSet;
 use super::client::apop_digest;
 use super::command::{Command, ParseError};
 use super::response::{encode_body, top};
+use crate::net::blocking;
 use crate::net::events::{EventKind, EventLog, ServerEvent};
+use crate::net::limits::{
+    AuthAttempt, AuthBudget, AuthFailures, ConnectionsPerAddress, listen_backlog,
+};
 pub use crate::net::shutdown::Running;
-use crate::net::shutdown::{Shutdown, ShutdownSignal, listen};
+use crate::net::shutdown::{Shutdown, ShutdownSignal, listen_with_backlog};
 use crate::net::{LineReader, NetError, Stream, with_timeout};
 
 /// One message as the maildrop lists it.
@@ -69,7 +79,8 @@ pub enum OpenError {
 pub trait Backend: Send + Sync + 'static {
     type Maildrop: Maildrop;
     /// The account `user` logs in to if `password` is right. Must take as long for unknown
-    /// users as for known ones.
+    /// users as for known ones. Runs on [`blocking::passwords`], a fixed set of threads (so
+    /// it may keep working memory per thread, as `verify_password_hash_pooled` does).
     fn verify_password(&self, user: &str, password: &str) -> Option<String>;
     /// The account and shared APOP secret of `user`, if the account allows APOP.
     fn apop_secret(&self, user: &str) -> Option<(String, String)>;
@@ -92,10 +103,20 @@ pub struct ServerConfig {
     pub auth_failure_delay: Duration,
     /// Failed logins after which the connection is closed.
     pub max_auth_failures: u32,
+    /// Failed logins per client address within a window (counted in `auth_failures`); past
+    /// it, logins from that address get `-ERR [SYS/TEMP]` unchecked, and the connection closes.
+    pub auth_budget: AuthBudget,
+    /// The failed-login counts, shared with other servers checking the same accounts.
+    pub auth_failures: Arc<AuthFailures>,
     /// Bad commands (unknown, wrong state, bad arguments, overlong) after which the
     /// connection is closed.
     pub max_errors: u32,
     pub max_connections: usize,
+    /// Sessions one client address (IPv4, or IPv6 /64) may hold at once (`None`: no limit).
+    pub max_connections_per_address: Option<usize>,
+    /// NOOP, RSET and CAPA answered before each further one counts as an error; the count
+    /// starts again after RETR, TOP or DELE (`None`: no limit).
+    pub max_junk_commands: Option<u32>,
     /// Allow USER/PASS and AUTH PLAIN without TLS from other hosts. Like Dovecot, a client on
     /// the server's own address counts as secure.
     pub allow_insecure_auth: bool,
@@ -116,8 +137,12 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(600),
             auth_failure_delay: Duration::from_secs(2),
             max_auth_failures: 3,
+            auth_budget: AuthBudget::default(),
+            auth_failures: AuthFailures::new(),
             max_errors: 20,
             max_connections: 1000,
+            max_connections_per_address: Some(50),
+            max_junk_commands: Some(100),
             allow_insecure_auth: false,
             implementation: concat!("mailprims ", env!("CARGO_PKG_VERSION")).into(),
             shutdown_grace: Duration::from_secs(30),
@@ -150,7 +175,12 @@ pub async fn start<B: Backend>(
     config: Arc<ServerConfig>,
 ) -> Result<Running, NetError> {
     let grace = config.shutdown_grace;
-    listen(host, port, grace, |listener, shutdown, hard| {
+    let backlog = listen_backlog(config.max_connections);
+    // Off the runtime's threads, like every hash.
+    blocking::passwords()
+        .run(crate::store::users::prepare_dummy_hash)
+        .await;
+    listen_with_backlog(host, port, grace, backlog, |listener, shutdown, hard| {
         serve(listener, backend, config, shutdown, hard)
     })
     .await
@@ -167,6 +197,7 @@ pub async fn serve<B: Backend>(
     hard: Shutdown,
 ) {
     let limit = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let per_address = ConnectionsPerAddress::new(config.max_connections_per_address);
     let mut signal = shutdown.signal();
     let mut tasks = JoinSet::new();
     loop {
@@ -177,7 +208,7 @@ pub async fn serve<B: Backend>(
         };
         // Reap finished sessions so the set does not grow without bound.
         while tasks.try_join_next().is_some() {}
-        let (tcp, _) = match accepted {
+        let (tcp, peer) = match accepted {
             Ok(c) => c,
             Err(_) => {
                 // EMFILE and the like: back off briefly rather than spin.
@@ -187,21 +218,34 @@ pub async fn serve<B: Backend>(
         };
         tcp.set_nodelay(true).ok();
         let guard = shutdown.task();
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            tasks.spawn(async move {
-                let mut tcp = tcp;
-                let _ = tcp
-                    .write_all(b"-ERR [SYS/TEMP] Too many connections, try again later.\r\n")
-                    .await;
-                drop(guard);
-            });
-            continue;
+        let admitted = match limit.clone().try_acquire_owned() {
+            Ok(permit) => match per_address.try_acquire(peer.ip()) {
+                Some(slot) => Ok((permit, slot)),
+                None => Err(&b"-ERR [SYS/TEMP] Too many connections from your address.\r\n"[..]),
+            },
+            Err(_) => Err(&b"-ERR [SYS/TEMP] Too many connections, try again later.\r\n"[..]),
+        };
+        let (permit, slot) = match admitted {
+            Ok(admitted) => admitted,
+            Err(text) => {
+                tasks.spawn(async move {
+                    let mut tcp = tcp;
+                    let refuse = async {
+                        tcp.write_all(text).await?;
+                        tcp.shutdown().await
+                    };
+                    let _ = tokio::time::timeout(Duration::from_secs(5), refuse).await;
+                    drop(guard);
+                });
+                continue;
+            }
         };
         let backend = backend.clone();
         let config = config.clone();
         let signal = shutdown.signal();
         tasks.spawn(async move {
             let _ = Session::run(Stream::Plain(tcp), backend, config, signal).await;
+            drop(slot);
             drop(permit);
             drop(guard);
         });
@@ -252,6 +296,8 @@ struct Session<B: Backend> {
     secure: bool,
     errors: u32,
     auth_failures: u32,
+    /// NOOP, RSET and CAPA since the last command that did real work.
+    junk: u32,
     last_touch: std::time::Instant,
     /// The client, for the event log.
     peer: Option<SocketAddr>,
@@ -295,6 +341,7 @@ impl<B: Backend> Session<B> {
             secure,
             errors: 0,
             auth_failures: 0,
+            junk: 0,
             last_touch: std::time::Instant::now(),
             peer,
             account: None,
@@ -459,6 +506,11 @@ impl<B: Backend> Session<B> {
             State::Transaction { .. } => None,
         };
         match cmd {
+            Command::Noop | Command::Rset | Command::Capa => self.count_junk(),
+            Command::Retr(_) | Command::Top { .. } | Command::Dele(_) => self.junk = 0,
+            _ => {}
+        }
+        match cmd {
             Command::Capa => {
                 self.capa();
                 Ok(Next::Continue)
@@ -504,6 +556,18 @@ impl<B: Backend> Session<B> {
                 Ok(self.bad_next("-ERR Already logged in."))
             }
             cmd => self.transaction(cmd).await,
+        }
+    }
+
+    /// Past `max_junk_commands`, each NOOP, RSET or CAPA counts as an error.
+    fn count_junk(&mut self) {
+        self.junk = self.junk.saturating_add(1);
+        if self
+            .config
+            .max_junk_commands
+            .is_some_and(|max| self.junk > max)
+        {
+            self.errors += 1;
         }
     }
 
@@ -593,33 +657,57 @@ impl<B: Backend> Session<B> {
         password: String,
         mechanism: &'static str,
     ) -> Result<Next, NetError> {
+        let Some(attempt) = self.begin_check() else {
+            return Ok(self.over_budget());
+        };
         let backend = self.backend.clone();
         let name = user.clone();
-        let account =
-            tokio::task::spawn_blocking(move || backend.verify_password(&user, &password))
-                .await
-                .ok()
-                .flatten();
-        self.finish_login(name, account, mechanism).await
+        let account = blocking::passwords()
+            .run(move || backend.verify_password(&user, &password))
+            .await
+            .flatten();
+        self.finish_login(name, account, mechanism, attempt).await
+    }
+
+    /// A password check counted against the client address's failed-login budget (checks
+    /// still running count too), or `None` when the budget is used up.
+    fn begin_check(&self) -> Option<Option<AuthAttempt>> {
+        let Some(peer) = self.peer else {
+            return Some(None);
+        };
+        self.config
+            .auth_failures
+            .begin(peer.ip(), &self.config.auth_budget)
+            .map(Some)
+    }
+
+    /// The client's address has used up its failed-login budget: refused without a password
+    /// check, and the connection closes.
+    fn over_budget(&mut self) -> Next {
+        self.reply("-ERR [SYS/TEMP] Too many failed logins from your address, try again later.");
+        Next::Close
     }
 
     async fn apop_login(&mut self, name: String, digest: String) -> Result<Next, NetError> {
+        let Some(attempt) = self.begin_check() else {
+            return Ok(self.over_budget());
+        };
         let backend = self.backend.clone();
         let timestamp = self.timestamp.clone();
         let given = name.clone();
-        let account = tokio::task::spawn_blocking(move || {
-            // Compute a digest for unknown users too, so both paths take the same time.
-            let (account, secret) = backend
-                .apop_secret(&name)
-                .map(|(a, s)| (Some(a), s))
-                .unwrap_or((None, String::from("\u{0}no such user")));
-            let expected = apop_digest(&timestamp, &secret);
-            account.filter(|_| constant_time_eq(expected.as_bytes(), digest.as_bytes()))
-        })
-        .await
-        .ok()
-        .flatten();
-        self.finish_login(given, account, "APOP").await
+        let account = blocking::passwords()
+            .run(move || {
+                // Compute a digest for unknown users too, so both paths take the same time.
+                let (account, secret) = backend
+                    .apop_secret(&name)
+                    .map(|(a, s)| (Some(a), s))
+                    .unwrap_or((None, String::from("\u{0}no such user")));
+                let expected = apop_digest(&timestamp, &secret);
+                account.filter(|_| constant_time_eq(expected.as_bytes(), digest.as_bytes()))
+            })
+            .await
+            .flatten();
+        self.finish_login(given, account, "APOP", attempt).await
     }
 
     /// AUTH (RFC 5034): with no mechanism, list them; PLAIN (RFC 4616) with or without an
@@ -679,8 +767,12 @@ impl<B: Backend> Session<B> {
         given: String,
         account: Option<String>,
         mechanism: &'static str,
+        attempt: Option<AuthAttempt>,
     ) -> Result<Next, NetError> {
         let Some(account) = account else {
+            if let Some(attempt) = attempt {
+                attempt.failed();
+            }
             self.emit(EventKind::LoginFailed, |e| {
                 e.user = Some(given);
                 e.mechanism = Some(mechanism);
@@ -696,13 +788,14 @@ impl<B: Backend> Session<B> {
         let backend = self.backend.clone();
         let opened = {
             let account = account.clone();
-            tokio::task::spawn_blocking(move || {
-                let maildrop = backend.open_maildrop(&account)?;
-                let entries = maildrop.list().map_err(OpenError::Temporary)?;
-                Ok::<_, OpenError>((maildrop, entries))
-            })
-            .await
-            .unwrap_or_else(|_| Err(OpenError::Temporary("internal error".into())))
+            blocking::files()
+                .run(move || {
+                    let maildrop = backend.open_maildrop(&account)?;
+                    let entries = maildrop.list().map_err(OpenError::Temporary)?;
+                    Ok::<_, OpenError>((maildrop, entries))
+                })
+                .await
+                .unwrap_or_else(|| Err(OpenError::Temporary("internal error".into())))
         };
         match opened {
             Ok((maildrop, entries)) => {
@@ -755,7 +848,7 @@ impl<B: Backend> Session<B> {
             self.last_touch = std::time::Instant::now();
             let md = maildrop.clone();
             // Fire and forget: a failed refresh only risks the lock being taken as stale.
-            drop(tokio::task::spawn_blocking(move || md.touch()));
+            drop(tokio::spawn(blocking::files().run(move || md.touch())));
         }
         match cmd {
             Command::Stat => {
@@ -831,9 +924,10 @@ impl<B: Backend> Session<B> {
                     maildrop.read(&key)
                 } else {
                     let md = maildrop.clone();
-                    tokio::task::spawn_blocking(move || md.read(&key))
+                    blocking::files()
+                        .run(move || md.read(&key))
                         .await
-                        .unwrap_or_else(|_| Err("internal error".into()))
+                        .unwrap_or_else(|| Err("internal error".into()))
                 };
                 let data = match read {
                     Ok(d) => d,
@@ -899,21 +993,22 @@ impl<B: Backend> Session<B> {
             .map(|s| s.entry.key.clone())
             .collect();
         let left = slots.iter().filter(|s| !s.deleted).count();
-        let result = tokio::task::spawn_blocking(move || {
-            let removed = if deleted.is_empty() {
-                Ok(())
-            } else {
-                maildrop.remove(&deleted)
-            };
-            // Seen flags matter less than deletions: a failure there is not reported.
-            if !seen.is_empty() {
-                let _ = maildrop.mark_seen(&seen);
-            }
-            removed
-            // `maildrop` drops here, on the blocking pool: the lock is released.
-        })
-        .await
-        .unwrap_or_else(|_| Err("internal error".into()));
+        let result = blocking::files()
+            .run(move || {
+                let removed = if deleted.is_empty() {
+                    Ok(())
+                } else {
+                    maildrop.remove(&deleted)
+                };
+                // Seen flags matter less than deletions: a failure there is not reported.
+                if !seen.is_empty() {
+                    let _ = maildrop.mark_seen(&seen);
+                }
+                removed
+                // `maildrop` drops here, on the pool: the lock is released.
+            })
+            .await
+            .unwrap_or_else(|| Err("internal error".into()));
         if result.is_ok() {
             for (uid, size) in deleted_entries {
                 self.emit(EventKind::Deleted, |e| {

@@ -792,6 +792,8 @@ async fn client_with_a_server_without_capa() {
         ("CAPA", "-ERR unknown command\r\n"),
         ("USER", "+OK\r\n"),
         ("PASS", "+OK 2 messages\r\n"),
+        // Without size hints, LIST gives the sizes that bound each RETR.
+        ("LIST", "+OK\r\n1 20\r\n2 30\r\n.\r\n"),
         ("CAPA", "-ERR unknown command\r\n"),
         ("RETR 1", "+OK\r\nSubject: a\r\n\r\n..dot\r\n.\r\n"),
         ("RETR 2", "-ERR no such message\r\n"),
@@ -822,6 +824,7 @@ async fn client_with_a_server_without_capa() {
             "CAPA",
             "USER alice",
             "PASS pw",
+            "LIST",
             "CAPA",
             "RETR 1",
             "RETR 2",
@@ -933,4 +936,170 @@ async fn transcript_and_event_log_of_the_seed_session() {
     );
     assert_eq!(events[1].mechanism, Some("USER"));
     assert!(events.iter().all(|e| e.peer.ip().is_loopback() && !e.tls));
+}
+
+// ---- hostile clients and servers (issue 12) -------------------------------------------------
+
+#[tokio::test]
+async fn sessions_per_client_address() {
+    let srv = start(ServerConfig {
+        max_connections_per_address: Some(1),
+        ..fast()
+    })
+    .await;
+    let (mut first, greeting) = Raw::connect(srv.port).await;
+    assert!(greeting.starts_with("+OK"));
+    let (mut second, line) = Raw::connect(srv.port).await;
+    assert_eq!(
+        line,
+        "-ERR [SYS/TEMP] Too many connections from your address."
+    );
+    assert!(second.closed().await);
+    assert_eq!(first.cmd("QUIT").await, "+OK POP3 server signing off");
+    srv.server.stop().await;
+}
+
+#[tokio::test]
+async fn junk_commands_count_as_errors_past_the_limit() {
+    let srv = start(ServerConfig {
+        max_junk_commands: Some(2),
+        max_errors: 2,
+        ..fast()
+    })
+    .await;
+    let (mut c, _) = Raw::connect(srv.port).await;
+    assert_eq!(c.cmd("USER bob").await, "+OK");
+    assert!(c.cmd("PASS bobpw").await.starts_with("+OK"));
+    assert_eq!(c.cmd("NOOP").await, "+OK");
+    assert!(c.cmd("RSET").await.starts_with("+OK"));
+    // real work starts the count again
+    assert!(c.cmd("DELE 1").await.starts_with("-ERR"));
+    assert_eq!(c.cmd("NOOP").await, "+OK");
+    assert_eq!(c.cmd("NOOP").await, "+OK");
+    assert_eq!(c.cmd("NOOP").await, "+OK");
+    assert_eq!(c.cmd("NOOP").await, "+OK");
+    assert_eq!(c.line().await, "-ERR Too many invalid commands, closing.");
+    assert!(c.closed().await);
+    // nothing changed: no UPDATE state
+    srv.server.stop().await;
+}
+
+#[tokio::test]
+async fn failed_logins_share_a_budget_per_address() {
+    // Two servers on the same accounts share one table: a guesser neither reconnects nor
+    // switches server to start afresh.
+    let failures = AuthFailures::new();
+    let config = || ServerConfig {
+        auth_budget: AuthBudget {
+            failures: Some(2),
+            window: Duration::from_secs(600),
+        },
+        auth_failures: failures.clone(),
+        ..fast()
+    };
+    let a = start(config()).await;
+    let b = start(config()).await;
+    for port in [a.port, b.port] {
+        let (mut c, _) = Raw::connect(port).await;
+        assert_eq!(c.cmd("USER alice").await, "+OK");
+        assert_eq!(
+            c.cmd("PASS guess").await,
+            "-ERR [AUTH] Authentication failed."
+        );
+    }
+    for port in [a.port, b.port] {
+        let (mut c, _) = Raw::connect(port).await;
+        assert_eq!(c.cmd("USER alice").await, "+OK");
+        // the right password is not even checked
+        assert_eq!(
+            c.cmd("PASS 12345pass").await,
+            "-ERR [SYS/TEMP] Too many failed logins from your address, try again later."
+        );
+        assert!(c.closed().await);
+        let (mut c, _) = Raw::connect(port).await;
+        assert_eq!(
+            c.cmd("APOP alice c4c9334bac560ecc979e58001b3e22fb").await,
+            "-ERR [SYS/TEMP] Too many failed logins from your address, try again later."
+        );
+    }
+    a.server.stop().await;
+    b.server.stop().await;
+}
+
+/// A server that answers LIST with `listed` octets for message 1, then sends a RETR response
+/// that never ends; the client must stop reading. Returns how much it sent.
+async fn endless_retr(listed: u64) -> (u16, tokio::task::JoinHandle<usize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut lines = LineReader::new(tcp);
+        if send(&mut lines, b"+OK hostile\r\n").await.is_err() {
+            return 0;
+        }
+        let mut sent = 0;
+        loop {
+            let Ok(line) = lines.read_line(1024).await else {
+                return sent;
+            };
+            let reply = match &line[..4.min(line.len())] {
+                b"CAPA" => b"+OK\r\nUSER\r\n.\r\n".to_vec(),
+                b"LIST" if line.len() > 4 => format!("+OK 1 {listed}\r\n").into_bytes(),
+                b"LIST" => format!("+OK\r\n1 {listed}\r\n.\r\n").into_bytes(),
+                b"RETR" | b"TOP " => {
+                    if send(&mut lines, b"+OK\r\n").await.is_err() {
+                        return sent;
+                    }
+                    let chunk = [b"y".repeat(998), b"\r\n".to_vec()].concat().repeat(64);
+                    // Until the client hangs up, or 1 GiB: the test fails well before.
+                    while sent < 1 << 30 {
+                        if send(&mut lines, &chunk).await.is_err() {
+                            return sent;
+                        }
+                        sent += chunk.len();
+                    }
+                    return sent;
+                }
+                _ => b"+OK\r\n".to_vec(),
+            };
+            if send(&mut lines, &reply).await.is_err() {
+                return sent;
+            }
+        }
+    });
+    (port, task)
+}
+
+async fn send(lines: &mut LineReader<TcpStream>, data: &[u8]) -> std::io::Result<()> {
+    lines.get_mut().write_all(data).await
+}
+
+#[tokio::test]
+async fn retr_is_bounded_by_the_list_size() {
+    // A hostile server's RETR that never ends used to be buffered until memory ran out.
+    for how in ["retr", "listed first", "retr_many", "top"] {
+        let (port, server) = endless_retr(5000).await;
+        let mut cfg = ClientConfig::new("127.0.0.1", port);
+        cfg.tls = TlsMode::None;
+        cfg.allow_insecure_auth = true;
+        let mut conn = Connection::connect(Arc::new(cfg)).await.unwrap();
+        conn.login("u", "p", LoginMethod::UserPass).await.unwrap();
+        let err = match how {
+            "retr" => conn.retr(1).await.unwrap_err(),
+            "listed first" => {
+                assert_eq!(conn.list().await.unwrap(), [(1, 5000)]);
+                conn.retr(1).await.unwrap_err()
+            }
+            "retr_many" => conn.retr_many(&[1], None).await.unwrap_err(),
+            _ => conn.top(1, 10).await.unwrap_err(),
+        };
+        let limit = crate::pop3::client::retr_limit(5000);
+        assert!(
+            matches!(&err, Error::Protocol(m) if m.contains(&format!("more than {limit} octets")) && m.contains("LIST: 5000 octets")),
+            "{how}: {err}"
+        );
+        drop(conn);
+        let sent = server.await.unwrap();
+        assert!(sent < 4 << 20, "{how}: the client read on ({sent} octets)");
+    }
 }

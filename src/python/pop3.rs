@@ -409,7 +409,8 @@ impl Pop3ServerCore {
     #[pyo3(signature = (host, port, *, store, users, hostname, tls_cert=None, tls_key=None,
         implicit_tls=false, allow_insecure_auth=false, timeout=600.0, auth_failure_delay=2.0,
         max_auth_failures=3, max_errors=20, max_connections=1000, shutdown_grace=30.0,
-        on_event=None))]
+        on_event=None, max_connections_per_address=Some(50), max_junk_commands=Some(100),
+        auth_failure_limit=Some(10), auth_failure_window=300.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -429,6 +430,10 @@ impl Pop3ServerCore {
         max_connections: usize,
         shutdown_grace: f64,
         on_event: Option<Py<PyAny>>,
+        max_connections_per_address: Option<usize>,
+        max_junk_commands: Option<u32>,
+        auth_failure_limit: Option<u32>,
+        auth_failure_window: f64,
     ) -> PyResult<Self> {
         let store = store
             .cast::<PyMaildirStore>()
@@ -439,8 +444,10 @@ impl Pop3ServerCore {
         let users = users
             .cast::<PyUsers>()
             .map_err(|_| PyTypeError::new_err("users must be a mailprims.Users"))?
-            .get()
-            .shared();
+            .get();
+        // Guesses count against the address wherever these accounts are checked.
+        let auth_failures = users.auth_failures();
+        let users = users.shared();
         let tls = match (tls_cert, tls_key) {
             (Some(cert), Some(key)) => {
                 Some(tls::server_config(&cert, &key).map_err(|e| net_error(py, e))?)
@@ -479,6 +486,16 @@ impl Pop3ServerCore {
             max_connections,
             allow_insecure_auth,
             shutdown_grace: positive(shutdown_grace, "shutdown_grace")?,
+            max_connections_per_address: super::server::positive_count(
+                max_connections_per_address,
+                "max_connections_per_address",
+            )?,
+            max_junk_commands,
+            auth_budget: crate::net::limits::AuthBudget {
+                failures: super::server::positive_count(auth_failure_limit, "auth_failure_limit")?,
+                window: positive(auth_failure_window, "auth_failure_window")?,
+            },
+            auth_failures,
             ..ServerConfig::default()
         };
         let events = on_event.map(PyEventLog::start);

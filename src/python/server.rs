@@ -127,3 +127,23 @@ impl ServerHandle {
         }))
     }
 }
+
+/// Seconds that may be zero (no wait).
+pub(crate) fn non_negative_secs(v: f64, what: &str) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(v).map_err(|_| {
+        PyValueError::new_err(format!("{what} must be a non-negative number of seconds"))
+    })
+}
+
+/// A limit that is a positive count, or None for no limit.
+pub(crate) fn positive_count<T: PartialEq + Default>(
+    v: Option<T>,
+    what: &str,
+) -> PyResult<Option<T>> {
+    match v {
+        Some(n) if n == T::default() => Err(PyValueError::new_err(format!(
+            "{what} must be positive (None for no limit)"
+        ))),
+        other => Ok(other),
+    }
+}

@@ -15,8 +15,9 @@ use pyo3::types::{PyList, PyString, PyTuple};
 use super::errors::net_error;
 use super::events::PyEventLog;
 use super::runtime::attach;
-use super::server::ServerHandle;
+use super::server::{ServerHandle, non_negative_secs, positive_count};
 use super::store::{PyMaildirStore, PyUsers};
+use crate::net::limits::AuthBudget;
 use crate::net::tls;
 use crate::smtp::server::store::{Accounts, StoreDelivery};
 use crate::smtp::server::{
@@ -321,7 +322,9 @@ impl SmtpServerCore {
         max_line_length, timeout, data_timeout, shutdown_grace, tls_cert=None, tls_key=None,
         require_starttls=false, auth_require_tls=true, submission=false, domains=None,
         sink=None, dispatch=None, hooks=Vec::new(), authenticator=None, store=None, users=None,
-        on_event=None
+        on_event=None, max_connections_per_address=Some(50), max_junk_commands=Some(100),
+        transaction_timeout=Some(1800.0), auth_failure_delay=2.0, auth_failure_limit=Some(10),
+        auth_failure_window=300.0, max_errors=20
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -349,6 +352,13 @@ impl SmtpServerCore {
         store: Option<PyRef<'_, PyMaildirStore>>,
         users: Option<PyRef<'_, PyUsers>>,
         on_event: Option<Py<PyAny>>,
+        max_connections_per_address: Option<usize>,
+        max_junk_commands: Option<usize>,
+        transaction_timeout: Option<f64>,
+        auth_failure_delay: f64,
+        auth_failure_limit: Option<u32>,
+        auth_failure_window: f64,
+        max_errors: usize,
     ) -> PyResult<Self> {
         if max_line_length < 512 {
             return Err(PyValueError::new_err(
@@ -387,7 +397,20 @@ impl SmtpServerCore {
             auth_require_tls,
             submission,
             shutdown_grace: secs(shutdown_grace, "shutdown_grace")?,
-            ..Config::default()
+            max_connections_per_address: positive_count(
+                max_connections_per_address,
+                "max_connections_per_address",
+            )?,
+            max_junk_commands,
+            max_errors: max_errors.max(1),
+            transaction_timeout: transaction_timeout
+                .map(|t| secs(t, "transaction_timeout"))
+                .transpose()?,
+            auth_failure_delay: non_negative_secs(auth_failure_delay, "auth_failure_delay")?,
+            auth_budget: AuthBudget {
+                failures: positive_count(auth_failure_limit, "auth_failure_limit")?,
+                window: secs(auth_failure_window, "auth_failure_window")?,
+            },
         };
         if submission && authenticator.is_none() && users.is_none() {
             return Err(PyValueError::new_err(
@@ -395,6 +418,10 @@ impl SmtpServerCore {
             ));
         }
         let mut server = Server::new(config);
+        if let Some(u) = &users {
+            // Guesses count against the address wherever these accounts are checked.
+            server.auth_failures = u.auth_failures();
+        }
         let has_sink = sink.is_some();
         if let Some(sink) = sink {
             server.deliverer = Some(sink.inner.clone());

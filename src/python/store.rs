@@ -604,6 +604,9 @@ impl PyMaildirStore {
 #[pyclass(module = "mailprims._mailprims", name = "UsersBase", subclass, frozen)]
 pub struct PyUsers {
     db: Arc<RwLock<UserDb>>,
+    /// Failed logins per client address, counted by every server checking these accounts
+    /// (SMTP AUTH and POP3 alike), so guesses add up across protocols and reconnects.
+    auth_failures: Arc<crate::net::limits::AuthFailures>,
 }
 
 impl PyUsers {
@@ -611,6 +614,11 @@ impl PyUsers {
     #[allow(dead_code)] // used by the SMTP and POP3 server bindings
     pub(crate) fn shared(&self) -> Arc<RwLock<UserDb>> {
         self.db.clone()
+    }
+
+    /// The failed-login counts the servers given these accounts share.
+    pub(crate) fn auth_failures(&self) -> Arc<crate::net::limits::AuthFailures> {
+        self.auth_failures.clone()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, UserDb> {
@@ -633,6 +641,7 @@ impl PyUsers {
         }
         Ok(PyUsers {
             db: Arc::new(RwLock::new(db)),
+            auth_failures: crate::net::limits::AuthFailures::new(),
         })
     }
 

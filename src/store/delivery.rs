@@ -115,7 +115,21 @@ impl Delivery {
     }
 
     /// Make the message durable in every target; returns one key per target (in order).
-    pub fn commit(mut self) -> Result<Vec<String>> {
+    pub fn commit(self) -> Result<Vec<String>> {
+        let placed = self.place()?;
+        for (syncer, dir) in placed.directories() {
+            if let Err(e) = syncer.commit() {
+                return Err(placed.fail(StoreError::io("fsync", dir, e)));
+            }
+        }
+        Ok(placed.finish())
+    }
+
+    /// Steps 1 and 2 of [`Delivery::commit`]: the data durable and closed, the message in every
+    /// target's `new/`. What remains is step 3, the directories' fsyncs
+    /// ([`Placed::directories`]), which a caller may share with other deliveries' as it likes
+    /// (the servers await them without holding a thread), then [`Placed::finish`].
+    pub(crate) fn place(mut self) -> Result<Placed> {
         let writer = self.writer.take().ok_or_else(|| {
             StoreError::io("deliver", &self.tmp_path, io::ErrorKind::BrokenPipe.into())
         })?;
@@ -170,33 +184,15 @@ impl Delivery {
                 }
             }
         }
-        if self.durable {
-            let mut syncers: Vec<(&Arc<DirSync>, &Path)> = Vec::new();
-            for (target, _, _) in &placed {
-                let s = target.syncer(sub);
-                if !syncers.iter().any(|(x, _)| Arc::ptr_eq(x, s)) {
-                    syncers.push((s, target.dir(sub)));
-                }
-            }
-            for (syncer, dir) in syncers {
-                if let Err(e) = syncer.commit() {
-                    rollback(&placed);
-                    return Err(StoreError::io("fsync", dir, e));
-                }
-            }
-        }
         // Gone already unless the last target needed a copy.
         let _ = std::fs::remove_file(&self.tmp_path);
         self.finished = true;
-        Ok(placed
-            .into_iter()
-            .map(|(target, key, dest)| {
-                if let Some(file_name) = dest.file_name().and_then(|n| n.to_str()) {
-                    target.remember(&key, sub, file_name.to_owned());
-                }
-                key
-            })
-            .collect())
+        Ok(Placed {
+            placed,
+            sub,
+            durable: self.durable,
+            done: false,
+        })
     }
 
     /// Give up: remove the temporary file (also what dropping does).
@@ -225,6 +221,64 @@ impl Drop for Delivery {
         if !self.finished {
             drop(self.writer.take());
             let _ = std::fs::remove_file(&self.tmp_path);
+        }
+    }
+}
+
+/// A message in every target's `new/` (or `cur/`), not yet acknowledged: until
+/// [`Placed::finish`], dropping it (or [`Placed::fail`]) removes it again, so nothing stays
+/// that was not reported delivered.
+pub(crate) struct Placed {
+    placed: Vec<(Maildir, String, PathBuf)>,
+    sub: Subdir,
+    durable: bool,
+    done: bool,
+}
+
+impl Placed {
+    /// The directories to fsync (each with the group-commit syncer it shares with other
+    /// deliveries), once each; none when the delivery is not durable.
+    pub fn directories(&self) -> Vec<(Arc<DirSync>, PathBuf)> {
+        let mut out: Vec<(Arc<DirSync>, PathBuf)> = Vec::new();
+        if !self.durable {
+            return out;
+        }
+        for (target, _, _) in &self.placed {
+            let s = target.syncer(self.sub);
+            if !out.iter().any(|(x, _)| Arc::ptr_eq(x, s)) {
+                out.push((s.clone(), target.dir(self.sub).to_path_buf()));
+            }
+        }
+        out
+    }
+
+    /// The directories are synced: the message is delivered. One key per target, in order.
+    pub fn finish(mut self) -> Vec<String> {
+        self.done = true;
+        let sub = self.sub;
+        std::mem::take(&mut self.placed)
+            .into_iter()
+            .map(|(target, key, dest)| {
+                if let Some(file_name) = dest.file_name().and_then(|n| n.to_str()) {
+                    target.remember(&key, sub, file_name.to_owned());
+                }
+                key
+            })
+            .collect()
+    }
+
+    /// A directory could not be synced: undo the delivery and return `error`.
+    pub fn fail(mut self, error: StoreError) -> StoreError {
+        self.done = true;
+        rollback(&self.placed);
+        error
+    }
+}
+
+impl Drop for Placed {
+    fn drop(&mut self) {
+        if !self.done {
+            rollback(&self.placed);
         }
     }
 }

@@ -5,7 +5,10 @@
 //! size needed to read it back) and (2) its directory entry in `new/` is on disk (`fsync` of
 //! the directory after the rename). Step 2 costs one journal commit however many entries
 //! changed, so concurrent deliveries share it: [`DirSync::commit`] returns only after an fsync
-//! that *started after* the caller's rename has succeeded.
+//! that *started after* the caller's rename has succeeded. [`DirSync::commit_async`] is the
+//! same for async callers: waiting for someone else's fsync holds no thread, and the one
+//! fsync a batch needs runs on a small pool of its own (it completes a whole batch, so it
+//! does not queue behind other file work).
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -145,7 +148,10 @@ struct SyncState {
 pub struct DirSync {
     path: PathBuf,
     state: Mutex<SyncState>,
+    /// Wakes blocking waiters ([`DirSync::commit`]) ...
     done: Condvar,
+    /// ... and async ones ([`DirSync::commit_async`]) when an fsync ends.
+    done_async: tokio::sync::Notify,
 }
 
 impl DirSync {
@@ -171,6 +177,7 @@ impl DirSync {
             path: path.to_path_buf(),
             state: Mutex::new(SyncState::default()),
             done: Condvar::new(),
+            done_async: tokio::sync::Notify::new(),
         });
         map.insert(id, Arc::downgrade(&sync));
         Ok(sync)
@@ -199,30 +206,119 @@ impl DirSync {
             let target = st.issued;
             drop(st);
             let result = sync_dir(&self.path);
-            st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            st.busy = false;
-            st.batches += 1;
-            match &result {
-                Ok(()) => st.synced = st.synced.max(target),
-                Err(e) => {
-                    // After a failed fsync a retry may "succeed" without the data being safe
-                    // (the kernel clears the error), so the whole batch reports the failure.
-                    st.failed = st.failed.max(target);
-                    st.failed_errno = e.raw_os_error().unwrap_or(libc::EIO);
-                }
-            }
-            self.done.notify_all();
+            self.batch_done(target, &result);
             return result;
         }
     }
 
-    /// (commits requested, fsyncs run), for tests of the batching.
+    /// Record the outcome of the fsync that covered tickets up to `target`, and wake everyone
+    /// waiting.
+    fn batch_done(&self, target: u64, result: &io::Result<()>) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.busy = false;
+        st.batches += 1;
+        match result {
+            Ok(()) => st.synced = st.synced.max(target),
+            Err(e) => {
+                // After a failed fsync a retry may "succeed" without the data being safe (the
+                // kernel clears the error), so the whole batch reports the failure.
+                st.failed = st.failed.max(target);
+                st.failed_errno = e.raw_os_error().unwrap_or(libc::EIO);
+            }
+        }
+        drop(st);
+        self.done.notify_all();
+        self.done_async.notify_waiters();
+    }
+
+    /// [`DirSync::commit`] for async callers. Those who wait for a batch hold no thread; the
+    /// leader's fsync runs on [`crate::net::blocking::directories`].
+    pub async fn commit_async(self: &Arc<Self>) -> io::Result<()> {
+        let ticket = {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.issued += 1;
+            st.issued
+        };
+        loop {
+            let notified = self.done_async.notified();
+            tokio::pin!(notified);
+            let target = {
+                let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                if st.synced >= ticket {
+                    return Ok(());
+                }
+                if st.failed >= ticket {
+                    return Err(io::Error::from_raw_os_error(st.failed_errno));
+                }
+                if st.busy {
+                    // Registered before the lock is released, so the wake-up cannot be missed.
+                    notified.as_mut().enable();
+                    None
+                } else {
+                    st.busy = true;
+                    Some(st.issued)
+                }
+            };
+            let Some(target) = target else {
+                notified.await;
+                continue;
+            };
+            // Lead a batch. Should this future be dropped while the fsync runs, the guard
+            // still records its outcome, so the others are not left waiting.
+            let mut guard = Leader {
+                sync: self.clone(),
+                target,
+                armed: true,
+            };
+            let this = self.clone();
+            let ran = crate::net::blocking::directories()
+                .run(move || {
+                    let result = sync_dir(&this.path);
+                    this.batch_done(target, &result);
+                    result
+                })
+                .await;
+            return match ran {
+                Some(result) => {
+                    guard.armed = false;
+                    result
+                }
+                // The job panicked: the guard reports the batch failed.
+                None => Err(io::Error::other("directory fsync did not run")),
+            };
+        }
+    }
+
+    /// (commits requested, fsyncs run), for tests and figures of the batching.
     #[cfg(test)]
     pub(crate) fn counts(&self) -> (u64, u64) {
         self.state
             .lock()
             .map(|s| (s.issued, s.batches))
             .unwrap_or((0, 0))
+    }
+}
+
+/// Leading an async batch: if dropped before the fsync job reports (the job is then lost or
+/// still queued), it releases the batch as failed so waiters retry rather than hang.
+struct Leader {
+    sync: Arc<DirSync>,
+    target: u64,
+    armed: bool,
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let st = self.sync.state.lock().unwrap_or_else(|e| e.into_inner());
+        let reported = st.synced >= self.target || st.failed >= self.target || !st.busy;
+        drop(st);
+        if !reported {
+            self.sync
+                .batch_done(self.target, &Err(io::Error::other("fsync abandoned")));
+        }
     }
 }
 
@@ -335,5 +431,35 @@ mod tests {
         assert_eq!(err.raw_os_error(), Some(libc::EIO));
         // A later change is covered by a new fsync, which succeeds.
         sync.commit().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn async_commits_share_fsyncs_without_a_thread_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let sync = DirSync::for_dir(dir.path()).unwrap();
+        let n = 200;
+        let tasks: Vec<_> = (0..n)
+            .map(|i| {
+                let (sync, path) = (sync.clone(), dir.path().to_path_buf());
+                tokio::spawn(async move {
+                    std::fs::write(path.join(format!("f{i}")), b"x").unwrap();
+                    sync.commit_async().await.unwrap();
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let (issued, batches) = sync.counts();
+        assert_eq!(issued, n);
+        assert!(batches < n, "{batches} fsyncs for {n} commits");
+        // Blocking and async callers share the same batches.
+        let blocking = {
+            let sync = sync.clone();
+            std::thread::spawn(move || sync.commit().unwrap())
+        };
+        sync.commit_async().await.unwrap();
+        blocking.join().unwrap();
+        assert!(crate::net::blocking::directories().threads() <= 4);
     }
 }

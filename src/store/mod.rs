@@ -1,15 +1,17 @@
 //! The mail store: Maildirs (one per user), mbox files, and the accounts that own them.
 //!
 //! Pure Rust with no pyo3 and no async runtime: every call blocks on the file system, so async
-//! servers run them on a blocking pool (`tokio::task::spawn_blocking`). All handles are
-//! `Clone + Send + Sync`.
+//! servers run them on a bounded pool of threads ([`crate::net::blocking::files`]); the one
+//! async piece, [`durable::DirSync::commit_async`], lets deliveries wait for a shared directory
+//! fsync without holding a thread. All handles are `Clone + Send + Sync`.
 //!
 //! What the servers use:
 //!
 //! - SMTP (RFC 5321 §4.2.5: reply 250 only once the message is safe):
 //!   [`MaildirStore::begin_delivery`] → [`Delivery::write`] for each DATA/BDAT chunk →
 //!   [`Delivery::commit`] (fsync file, rename into every `new/`, group-committed fsync of the
-//!   directories) → 250; an error is 452 when [`StoreError::is_storage_full`], 552 when
+//!   directories; the SMTP server splits it into `Delivery::place` on the pool and the
+//!   directories' `commit_async`) → 250; an error is 452 when [`StoreError::is_storage_full`], 552 when
 //!   [`StoreError::is_too_large`], else 451. Dropping the `Delivery` (client gone, server
 //!   stopping) delivers nothing. [`MaildirStore::deliver`] does it in one call for a message
 //!   already in memory.
@@ -32,6 +34,7 @@ pub mod name;
 pub mod users;
 
 pub use delivery::Delivery;
+pub(crate) use delivery::Placed;
 pub use error::{Result, StoreError};
 pub use lock::{DotLock, DotLockOptions};
 pub use maildir::{AddOptions, MAILDROP_LOCK, Maildir, MessageInfo, Subdir, crlf_size};

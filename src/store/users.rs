@@ -33,7 +33,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 
 use super::durable;
 use super::error::{IoContext, Result, StoreError};
@@ -170,14 +170,58 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-fn verify_hash(hash: &str, password: &str) -> bool {
-    match PasswordHash::new(hash) {
-        // verify_password compares the computed and stored outputs in constant time.
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
+/// Argon2 over `password` with the parameters and salt of the PHC string `hash`, compared with
+/// its output in constant time. `memory` is the working memory (`m` KiB, 19 MiB with the
+/// defaults), grown as needed and kept by the caller for the next check.
+fn verify_hash(hash: &str, password: &str, memory: &mut Vec<argon2::Block>) -> bool {
+    #[cfg(test)]
+    HASHES_RUN.with(|n| n.set(n.get() + 1));
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = argon2::Params::try_from(&parsed) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    if params.block_count() > MAX_HASH_BLOCKS {
+        return false;
     }
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), argon2::Block::default());
+    }
+    let mut out = [0u8; 64];
+    let Some(out) = out.get_mut(..expected.len()) else {
+        return false;
+    };
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..])
+        .is_ok()
+        // `Output`'s equality is constant-time.
+        && argon2::password_hash::Output::new(out).is_ok_and(|o| o == expected)
+}
+
+/// Working memory of a password check larger than this (4 GiB, far beyond any sane `m`) is
+/// refused rather than allocated.
+const MAX_HASH_BLOCKS: usize = 4 << 20;
+
+#[cfg(test)]
+thread_local! {
+    /// Argon2 computations run on this thread (tests check unknown users cost one too).
+    pub(crate) static HASHES_RUN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 fn check_hash(hash: &str) -> std::result::Result<(), String> {
@@ -638,15 +682,48 @@ impl UserDb {
 }
 
 /// Verify `password` against a stored hash (`None`: no such account). Always does the full
-/// Argon2 work; see [`UserDb::verify`].
+/// Argon2 work; see [`UserDb::verify`]. The working memory is allocated for this call.
 pub fn verify_password_hash(hash: Option<&str>, password: &str) -> bool {
+    verify_with(hash, password, &mut Vec::new())
+}
+
+/// [`verify_password_hash`] keeping the working memory (19 MiB with the default parameters)
+/// in the calling thread for its next check, instead of allocating and freeing it each time.
+/// For a fixed pool of threads that checks passwords all day (the servers'
+/// [`crate::net::blocking::passwords`]); any other thread would keep that memory for nothing.
+pub fn verify_password_hash_pooled(hash: Option<&str>, password: &str) -> bool {
+    thread_local! {
+        static MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    MEMORY.with(|m| match m.try_borrow_mut() {
+        Ok(mut memory) => {
+            let ok = verify_with(hash, password, &mut memory);
+            // A hash with unusual parameters must not pin more than the usual amount.
+            let usual = argon2::Params::DEFAULT_M_COST as usize;
+            if memory.len() > usual {
+                *memory = Vec::new();
+            }
+            ok
+        }
+        Err(_) => verify_with(hash, password, &mut Vec::new()),
+    })
+}
+
+fn verify_with(hash: Option<&str>, password: &str, memory: &mut Vec<argon2::Block>) -> bool {
     match hash {
-        Some(h) if h != DISABLED => verify_hash(h, password),
+        Some(h) if h != DISABLED => verify_hash(h, password, memory),
         _ => {
-            let _ = verify_hash(dummy_hash(), password);
+            // An unknown name or an account without login costs the same work.
+            let _ = verify_hash(dummy_hash(), password, memory);
             false
         }
     }
+}
+
+/// Compute the hash of the dummy account now, so the first unknown name does not cost more
+/// than a known one (servers call it when they start).
+pub fn prepare_dummy_hash() {
+    let _ = dummy_hash();
 }
 
 /// The local part as a name: a quoted string (RFC 5321 §4.1.2) loses its quotes and escapes.
@@ -673,6 +750,7 @@ fn unquote_local_part(local: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::password_hash::PasswordVerifier;
 
     fn db() -> UserDb {
         let mut db = UserDb::new();
@@ -681,6 +759,69 @@ mod tests {
         db.add("bob", Some("builder"), Some("s3:cr%t")).unwrap();
         db.add_alias("abuse", "alice").unwrap();
         db
+    }
+
+    #[test]
+    fn unknown_users_cost_one_hash_like_known_ones() {
+        prepare_dummy_hash();
+        let hash = hash_password("pw").unwrap();
+        let before = HASHES_RUN.with(|n| n.get());
+        assert!(verify_password_hash_pooled(Some(&hash), "pw"));
+        assert!(!verify_password_hash_pooled(Some(&hash), "wrong"));
+        assert!(!verify_password_hash_pooled(None, "pw"));
+        assert!(!verify_password_hash_pooled(Some(DISABLED), "pw"));
+        assert!(!verify_password_hash(None, "pw"));
+        assert_eq!(HASHES_RUN.with(|n| n.get()) - before, 5);
+    }
+
+    #[test]
+    fn reused_memory_verifies_as_argon2_does() {
+        // Other parameters than ours (several lanes, Argon2i, v0x10), verified one after the
+        // other with the same working memory, agree with the argon2 crate's own verifier.
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let cases = [
+            (
+                argon2::Algorithm::Argon2id,
+                argon2::Version::V0x13,
+                8192,
+                1,
+                2,
+            ),
+            (
+                argon2::Algorithm::Argon2i,
+                argon2::Version::V0x10,
+                4096,
+                2,
+                1,
+            ),
+            (
+                argon2::Algorithm::Argon2d,
+                argon2::Version::V0x13,
+                1024,
+                1,
+                4,
+            ),
+        ];
+        for (alg, version, m, t, p) in cases {
+            let params = argon2::Params::new(m, t, p, None).unwrap();
+            let hash = Argon2::new(alg, version, params)
+                .hash_password(b"secret", &salt)
+                .unwrap()
+                .to_string();
+            for (password, expected) in [("secret", true), ("Secret", false), ("", false)] {
+                let parsed = PasswordHash::new(&hash).unwrap();
+                let theirs = Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok();
+                assert_eq!(theirs, expected);
+                assert_eq!(verify_password_hash_pooled(Some(&hash), password), expected);
+                assert_eq!(verify_password_hash(Some(&hash), password), expected);
+            }
+        }
+        assert!(!verify_password_hash_pooled(
+            Some("$argon2id$v=19$m=8,t=1,p=1$bad"),
+            "x"
+        ));
     }
 
     #[test]

@@ -8,9 +8,51 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use tokio::io::AsyncRead;
 
 use crate::net::{LineReader, NetError, with_timeout};
+
+/// How long reading may wait: `each` for every read, and everything before `deadline` (the
+/// whole transaction's), whichever ends first. A timeout of the deadline is reported as
+/// `NetError::Timeout { during: deadline_name, .. }`.
+#[derive(Debug, Clone, Copy)]
+pub struct Wait {
+    pub each: Duration,
+    pub deadline: Option<Instant>,
+    pub deadline_name: &'static str,
+}
+
+impl Wait {
+    /// Only a limit per read.
+    pub fn each(each: Duration) -> Self {
+        Wait {
+            each,
+            deadline: None,
+            deadline_name: "",
+        }
+    }
+
+    async fn fill<S: AsyncRead + Unpin>(
+        &self,
+        lines: &mut LineReader<S>,
+        during: &'static str,
+    ) -> Result<usize, NetError> {
+        let (limit, during) = match self.deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left < self.each {
+                    (left, self.deadline_name)
+                } else {
+                    (self.each, during)
+                }
+            }
+            None => (self.each, during),
+        };
+        with_timeout(Some(limit), during, lines.fill()).await
+    }
+}
 
 /// How a message's data ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +71,7 @@ pub async fn read_data<S: AsyncRead + Unpin>(
     content: &mut Vec<u8>,
     max_size: Option<u64>,
     max_line: usize,
-    timeout: Duration,
+    wait: Wait,
 ) -> Result<DataEnd, NetError> {
     let base = content.len();
     let limit = max_size.map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
@@ -105,7 +147,7 @@ pub async fn read_data<S: AsyncRead + Unpin>(
         } else {
             lines.consume(pos);
         }
-        if with_timeout(Some(timeout), "receiving message data", lines.fill()).await? == 0 {
+        if wait.fill(lines, "receiving message data").await? == 0 {
             return Err(NetError::Closed);
         }
     }
@@ -118,12 +160,10 @@ pub async fn read_chunk<S: AsyncRead + Unpin>(
     content: &mut Vec<u8>,
     mut n: u64,
     keep: bool,
-    timeout: Duration,
+    wait: Wait,
 ) -> Result<(), NetError> {
     while n > 0 {
-        if lines.buffer().is_empty()
-            && with_timeout(Some(timeout), "receiving a BDAT chunk", lines.fill()).await? == 0
-        {
+        if lines.buffer().is_empty() && wait.fill(lines, "receiving a BDAT chunk").await? == 0 {
             return Err(NetError::Closed);
         }
         let avail = lines.buffer();
@@ -147,7 +187,14 @@ mod tests {
     ) -> (Result<DataEnd, NetError>, Vec<u8>, Vec<u8>) {
         let mut r = LineReader::new(input);
         let mut content = Vec::new();
-        let end = read_data(&mut r, &mut content, max, 1000, Duration::from_secs(5)).await;
+        let end = read_data(
+            &mut r,
+            &mut content,
+            max,
+            1000,
+            Wait::each(Duration::from_secs(5)),
+        )
+        .await;
         let rest = r.buffer().to_vec();
         (end, content, rest)
     }
@@ -175,9 +222,15 @@ mod tests {
         ] {
             let mut r = LineReader::new(input);
             let mut content = Vec::new();
-            let end = read_data(&mut r, &mut content, None, 1000, Duration::from_secs(5))
-                .await
-                .unwrap();
+            let end = read_data(
+                &mut r,
+                &mut content,
+                None,
+                1000,
+                Wait::each(Duration::from_secs(5)),
+            )
+            .await
+            .unwrap();
             assert_eq!(end, DataEnd::Complete);
             assert!(r.buffer().is_empty(), "{input:?}");
             assert!(content.ends_with(b"MAIL FROM:<x>\r\n"), "{input:?}");
@@ -210,5 +263,85 @@ mod tests {
         assert!(rest.is_empty());
         let (end, _, _) = read(b"abc\r\n", None).await;
         assert!(matches!(end, Err(NetError::Closed)));
+    }
+
+    /// A reader that yields one byte at a time, each after `gap`.
+    struct Trickle {
+        gap: Duration,
+        sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    }
+
+    impl AsyncRead for Trickle {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            let gap = self.gap;
+            let sleep = self
+                .sleep
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(gap)));
+            if sleep.as_mut().poll(cx).is_pending() {
+                return std::task::Poll::Pending;
+            }
+            self.sleep = None;
+            buf.put_slice(b"x");
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    use std::future::Future;
+
+    #[tokio::test]
+    async fn a_deadline_for_the_whole_message() {
+        // One byte every 20 ms never trips a 2 s wait per read: only the deadline ends it.
+        let mut r = LineReader::new(Trickle {
+            gap: Duration::from_millis(20),
+            sleep: None,
+        });
+        let mut content = Vec::new();
+        let start = Instant::now();
+        let wait = Wait {
+            each: Duration::from_secs(2),
+            deadline: Some(start + Duration::from_millis(600)),
+            deadline_name: "the transaction",
+        };
+        let end = read_data(&mut r, &mut content, None, 1000, wait).await;
+        assert!(
+            matches!(
+                end,
+                Err(NetError::Timeout {
+                    during: "the transaction",
+                    ..
+                })
+            ),
+            "{end:?}"
+        );
+        assert!(start.elapsed() >= Duration::from_millis(600));
+        assert!(
+            r.buffer().len() > 5,
+            "the bytes arrived (a partial line waits in the buffer)"
+        );
+        // BDAT chunks too.
+        let mut content = Vec::new();
+        let wait = Wait {
+            deadline: Some(Instant::now() + Duration::from_millis(300)),
+            ..wait
+        };
+        let end = read_chunk(&mut r, &mut content, 100_000, true, wait).await;
+        assert!(matches!(
+            end,
+            Err(NetError::Timeout {
+                during: "the transaction",
+                ..
+            })
+        ));
+        // Without a deadline only each wait is bounded, and a trickle goes on.
+        let mut content = Vec::new();
+        let wait = Wait::each(Duration::from_secs(2));
+        read_chunk(&mut r, &mut content, 20, true, wait)
+            .await
+            .unwrap();
+        assert_eq!(content.len(), 20);
     }
 }

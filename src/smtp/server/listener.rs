@@ -1,4 +1,5 @@
-//! The accept loop: a connection limit, one task per connection, graceful shutdown.
+//! The accept loop: connection limits (in all and per client address), one task per
+//! connection, graceful shutdown.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,11 +8,12 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::session::{Connection, new_session, refuse_busy};
+use super::session::{Connection, new_session, refuse};
 use super::{Authenticator, Config, Deliverer, Directory, Hooks};
 use crate::net::events::EventLog;
+use crate::net::limits::{AuthFailures, ConnectionsPerAddress, listen_backlog};
 pub use crate::net::shutdown::Running;
-use crate::net::shutdown::{Shutdown, listen};
+use crate::net::shutdown::{Shutdown, listen_with_backlog};
 use crate::net::{NetError, Stream};
 
 /// A configured server: the protocol settings and what it delivers to.
@@ -27,6 +29,9 @@ pub struct Server {
     pub relay_allowed: bool,
     /// Where accepted messages are reported, for logs.
     pub events: Option<Arc<dyn EventLog>>,
+    /// Failed AUTH per client address: share one table between servers checking the same
+    /// accounts (a POP3 server too) so guesses count wherever they are made.
+    pub auth_failures: Arc<AuthFailures>,
     next_session: AtomicU64,
 }
 
@@ -40,6 +45,7 @@ impl Server {
             directory: None,
             relay_allowed: true,
             events: None,
+            auth_failures: AuthFailures::new(),
             next_session: AtomicU64::new(1),
         }
     }
@@ -47,7 +53,14 @@ impl Server {
     /// Bind `host:port` (port 0: any free port) and start accepting on the current runtime.
     pub async fn start(self: Arc<Self>, host: &str, port: u16) -> Result<Running, NetError> {
         let grace = self.config.shutdown_grace;
-        listen(host, port, grace, |listener, shutdown, hard| {
+        let backlog = listen_backlog(self.config.max_connections);
+        if self.authenticator.is_some() {
+            // Off the runtime's threads, like every hash.
+            crate::net::blocking::passwords()
+                .run(crate::store::users::prepare_dummy_hash)
+                .await;
+        }
+        listen_with_backlog(host, port, grace, backlog, |listener, shutdown, hard| {
             accept_loop(self, listener, shutdown, hard)
         })
         .await
@@ -61,6 +74,12 @@ async fn accept_loop(
     hard: Shutdown,
 ) {
     let permits = Arc::new(Semaphore::new(server.config.max_connections.max(1)));
+    let per_address = ConnectionsPerAddress::new(server.config.max_connections_per_address);
+    // Refusals are answered by tasks of their own, a few seconds at most each; past this
+    // many at once a refused connection is simply closed.
+    let refusing = Arc::new(Semaphore::new(
+        server.config.max_connections.clamp(16, 1024),
+    ));
     let mut stop = shutdown.signal();
     loop {
         let accepted = tokio::select! {
@@ -68,8 +87,8 @@ async fn accept_loop(
             _ = stop.wait() => break,
             r = listener.accept() => r,
         };
-        let tcp = match accepted {
-            Ok((tcp, _)) => tcp,
+        let (tcp, peer) = match accepted {
+            Ok(c) => c,
             Err(_) => {
                 // Out of file descriptors and the like: back off instead of spinning.
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -79,8 +98,21 @@ async fn accept_loop(
         tcp.set_nodelay(true).ok();
         let stream = Stream::Plain(tcp);
         let guard = shutdown.task();
-        match permits.clone().try_acquire_owned() {
-            Ok(permit) => {
+        let hostname = &server.config.hostname;
+        let admitted = match permits.clone().try_acquire_owned() {
+            Ok(permit) => match per_address.try_acquire(peer.ip()) {
+                Some(slot) => Ok((permit, slot)),
+                None => Err(format!(
+                    "4.7.0 {hostname} Error: too many connections from {}",
+                    peer.ip()
+                )),
+            },
+            Err(_) => Err(format!(
+                "4.3.2 {hostname} Too many connections, try again later"
+            )),
+        };
+        match admitted {
+            Ok((permit, slot)) => {
                 let id = server.next_session.fetch_add(1, Ordering::Relaxed);
                 let Some(session) = new_session(id, &stream) else {
                     continue;
@@ -95,14 +127,18 @@ async fn accept_loop(
                 tokio::spawn(async move {
                     let _guard = guard;
                     let _permit = permit;
+                    let _slot = slot;
                     conn.run().await;
                 });
             }
-            Err(_) => {
-                let hostname = server.config.hostname.clone();
+            Err(text) => {
+                let Ok(refusal) = refusing.clone().try_acquire_owned() else {
+                    continue;
+                };
                 tokio::spawn(async move {
                     let _guard = guard;
-                    refuse_busy(stream, &hostname).await;
+                    let _refusal = refusal;
+                    refuse(stream, &text).await;
                 });
             }
         }

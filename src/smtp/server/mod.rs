@@ -30,6 +30,7 @@ pub use listener::{Running, Server};
 pub use reply::Reply;
 pub use sink::{Sink, StoredMessage};
 
+use crate::net::limits::AuthBudget;
 use crate::net::stream::TlsInfo;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -63,6 +64,24 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Protocol errors tolerated on one connection before it is closed with 421.
     pub max_errors: usize,
+    /// Connections one client address (IPv4, or IPv6 /64) may hold at once; more are told
+    /// 421 and closed. Postfix's `smtpd_client_connection_count_limit` is 50. `None`: no limit.
+    pub max_connections_per_address: Option<usize>,
+    /// NOOP, RSET, VRFY and HELP commands answered before each further one counts as an error
+    /// (so a client repeating them reaches `max_errors` and is closed), as Postfix's
+    /// `smtpd_junk_command_limit` (100); the count starts again after each message accepted.
+    /// `None`: no limit.
+    pub max_junk_commands: Option<usize>,
+    /// How long a transaction may take from MAIL until the last byte of its message (a
+    /// deadline for the whole, where `data_timeout` bounds each wait): a client sending a
+    /// byte now and then cannot hold a connection for ever. Past it: 421 and close. `None`:
+    /// no deadline.
+    pub transaction_timeout: Option<Duration>,
+    /// How long a failed AUTH waits before its 535 (guessing gets slow; Dovecot waits 2 s).
+    pub auth_failure_delay: Duration,
+    /// Failed AUTH per client address within a window; past it, AUTH from that address is
+    /// answered 421 without a password check until the window has passed.
+    pub auth_budget: AuthBudget,
 }
 
 impl Default for Config {
@@ -81,6 +100,11 @@ impl Default for Config {
             submission: false,
             shutdown_grace: Duration::from_secs(30),
             max_errors: 20,
+            max_connections_per_address: Some(50),
+            max_junk_commands: Some(100),
+            transaction_timeout: Some(Duration::from_secs(1800)),
+            auth_failure_delay: Duration::from_secs(2),
+            auth_budget: AuthBudget::default(),
         }
     }
 }

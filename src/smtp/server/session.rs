@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
 
 use super::auth::{self, Response};
 use super::command::{self, Command};
@@ -22,6 +23,9 @@ use crate::net::{LineReader, NetError, Stream, with_timeout};
 
 /// Read buffer size while a message is being received.
 const DATA_BUFFER: usize = 16 * 1024;
+
+/// What `NetError::Timeout` says when the transaction deadline (not a single wait) passed.
+const TRANSACTION_DEADLINE: &str = "the transaction";
 
 static MESSAGE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -55,6 +59,10 @@ pub(crate) struct Connection {
     env: Envelope,
     transfer: Transfer,
     errors: usize,
+    /// NOOP, RSET, VRFY and HELP since the last message accepted.
+    junk: usize,
+    /// When the transaction in progress must be complete (`transaction_timeout`).
+    deadline: Option<Instant>,
     graceful: ShutdownSignal,
     hard: ShutdownSignal,
 }
@@ -76,6 +84,8 @@ impl Connection {
             env: Envelope::default(),
             transfer: Transfer::None,
             errors: 0,
+            junk: 0,
+            deadline: None,
             graceful,
             hard,
         }
@@ -144,6 +154,49 @@ impl Connection {
     fn reset_transaction(&mut self) {
         self.env = Envelope::default();
         self.transfer = Transfer::None;
+        self.deadline = None;
+    }
+
+    /// How long the next wait for the client may last: `limit`, or less when the
+    /// transaction's deadline comes sooner (then the timeout names the transaction).
+    fn wait_limit(&self, limit: Duration) -> (Duration, &'static str) {
+        match self.deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left < limit {
+                    (left, TRANSACTION_DEADLINE)
+                } else {
+                    (limit, "")
+                }
+            }
+            None => (limit, ""),
+        }
+    }
+
+    /// The 421 for a timeout: of one wait, or of the whole transaction.
+    fn timeout_reply(&self, during: &str) -> Reply {
+        let host = &self.server.config.hostname;
+        if during == TRANSACTION_DEADLINE {
+            Reply::new(
+                421,
+                format!("4.4.2 {host} Error: transaction time limit exceeded"),
+            )
+        } else {
+            Reply::new(421, format!("4.4.2 {host} Error: timeout exceeded"))
+        }
+    }
+
+    /// A NOOP, RSET, VRFY or HELP: past `max_junk_commands` each one counts as an error.
+    fn count_junk(&mut self) {
+        self.junk += 1;
+        if self
+            .server
+            .config
+            .max_junk_commands
+            .is_some_and(|max| self.junk > max)
+        {
+            self.errors += 1;
+        }
     }
 
     async fn command_loop(&mut self) -> Result<Stop, NetError> {
@@ -163,14 +216,19 @@ impl Connection {
             if memchr::memchr(b'\n', self.lines().buffer()).is_none() {
                 self.flush().await?;
             }
-            let timeout = self.server.config.timeout;
+            let (timeout, during) = self.wait_limit(self.server.config.timeout);
+            let during = if during.is_empty() {
+                "waiting for a command"
+            } else {
+                during
+            };
             let mut graceful = self.graceful.clone();
             let idle = !self.in_transaction();
             let span = {
                 let lines = self.lines.as_mut().expect("connection stream present"); // ok: see lines()
                 tokio::select! {
                     biased;
-                    r = with_timeout(Some(timeout), "waiting for a command", lines.peek_line(max_line)) => r,
+                    r = with_timeout(Some(timeout), during, lines.peek_line(max_line)) => r,
                     _ = graceful.wait(), if idle => continue,
                 }
             };
@@ -184,14 +242,8 @@ impl Connection {
                     }
                     continue;
                 }
-                Err(NetError::Timeout { .. }) => {
-                    self.push(Reply::new(
-                        421,
-                        format!(
-                            "4.4.2 {} Error: timeout exceeded",
-                            self.server.config.hostname
-                        ),
-                    ));
+                Err(NetError::Timeout { during, .. }) => {
+                    self.push(self.timeout_reply(during));
                     self.flush().await?;
                     return Ok(Stop::Done);
                 }
@@ -246,7 +298,11 @@ impl Connection {
         };
         match cmd {
             Command::Helo(arg) | Command::Ehlo(arg) if arg.is_empty() || arg.contains(' ') => {
-                let verb = if matches!(cmd, Command::Helo(_)) { "HELO" } else { "EHLO" };
+                let verb = if matches!(cmd, Command::Helo(_)) {
+                    "HELO"
+                } else {
+                    "EHLO"
+                };
                 self.error(std_replies::syntax(&format!("{verb} hostname")));
             }
             Command::Helo(name) => self.helo(name.to_owned(), false).await,
@@ -256,6 +312,7 @@ impl Connection {
             Command::Data(arg) => return self.data(arg).await,
             Command::Bdat(arg) => return self.bdat(arg).await,
             Command::Rset(arg) => {
+                self.count_junk();
                 if !arg.is_empty() {
                     self.error(std_replies::syntax("RSET"));
                 } else {
@@ -265,6 +322,7 @@ impl Connection {
                 }
             }
             Command::Noop => {
+                self.count_junk();
                 let reply = self.hook(HookCall::Noop("")).await;
                 self.push_hook_or(reply, std_replies::ok());
             }
@@ -278,6 +336,7 @@ impl Connection {
                 }
             }
             Command::Vrfy(arg) => {
+                self.count_junk();
                 if arg.is_empty() {
                     self.error(std_replies::syntax("VRFY <address>"));
                 } else {
@@ -293,10 +352,13 @@ impl Connection {
                 }
             }
             Command::Expn => self.error(Reply::new(502, "5.5.1 Error: EXPN not supported")),
-            Command::Help(_) => self.push(Reply::new(
-                214,
-                "2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH",
-            )),
+            Command::Help(_) => {
+                self.count_junk();
+                self.push(Reply::new(
+                    214,
+                    "2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH",
+                ));
+            }
             Command::StartTls(arg) => return self.starttls(arg).await,
             Command::Auth(arg) => return self.auth(arg.to_owned()).await,
             Command::Unknown(_) => {
@@ -483,6 +545,11 @@ impl Connection {
             self.env.mail_from = Some(address);
             self.env.mail_options = options;
             self.env.smtputf8 = smtputf8;
+            self.deadline = self
+                .server
+                .config
+                .transaction_timeout
+                .map(|t| Instant::now() + t);
             self.push(reply);
         } else {
             self.error(reply);
@@ -634,11 +701,15 @@ impl Connection {
         self.flush().await?;
         self.begin_content();
         let cfg = &self.server.config;
-        let (max, max_line, timeout) =
-            (cfg.max_message_size, cfg.max_line_length, cfg.data_timeout);
+        let (max, max_line) = (cfg.max_message_size, cfg.max_line_length);
+        let wait = data::Wait {
+            each: cfg.data_timeout,
+            deadline: self.deadline,
+            deadline_name: TRANSACTION_DEADLINE,
+        };
         self.lines().reserve(DATA_BUFFER);
         let mut content = std::mem::take(&mut self.env.content);
-        let end = data::read_data(self.lines(), &mut content, max, max_line, timeout).await;
+        let end = data::read_data(self.lines(), &mut content, max, max_line, wait).await;
         self.env.content = content;
         match end {
             Ok(DataEnd::Complete) => {
@@ -652,14 +723,8 @@ impl Connection {
                 ));
             }
             Ok(DataEnd::LineTooLong) => self.push(std_replies::line_too_long()),
-            Err(NetError::Timeout { .. }) => {
-                self.push(Reply::new(
-                    421,
-                    format!(
-                        "4.4.2 {} Error: timeout exceeded",
-                        self.server.config.hostname
-                    ),
-                ));
+            Err(NetError::Timeout { during, .. }) => {
+                self.push(self.timeout_reply(during));
                 self.reset_transaction();
                 return Ok(Some(Stop::Done));
             }
@@ -687,7 +752,11 @@ impl Connection {
             self.push(std_replies::syntax("BDAT chunk-size [LAST]"));
             return Ok(Some(Stop::Done));
         };
-        let timeout = self.server.config.data_timeout;
+        let wait = data::Wait {
+            each: self.server.config.data_timeout,
+            deadline: self.deadline,
+            deadline_name: TRANSACTION_DEADLINE,
+        };
         // RFC 3030 §2: the chunk is read even when the command is refused.
         let refusal = self.data_gate().or_else(|| {
             matches!(self.transfer, Transfer::ChunkingFailed)
@@ -695,7 +764,15 @@ impl Connection {
         });
         if let Some(r) = refusal {
             let mut discard = Vec::new();
-            data::read_chunk(self.lines(), &mut discard, size, false, timeout).await?;
+            if let Err(e) = data::read_chunk(self.lines(), &mut discard, size, false, wait).await {
+                return match e {
+                    NetError::Timeout { during, .. } => {
+                        self.push(self.timeout_reply(during));
+                        Ok(Some(Stop::Done))
+                    }
+                    e => Err(e),
+                };
+            }
             self.error(r);
             return Ok(None);
         }
@@ -711,17 +788,11 @@ impl Connection {
             .max_message_size
             .is_none_or(|max| received.saturating_add(size) <= max);
         let mut content = std::mem::take(&mut self.env.content);
-        let res = data::read_chunk(self.lines(), &mut content, size, fits, timeout).await;
+        let res = data::read_chunk(self.lines(), &mut content, size, fits, wait).await;
         self.env.content = content;
         if let Err(e) = res {
-            if matches!(e, NetError::Timeout { .. }) {
-                self.push(Reply::new(
-                    421,
-                    format!(
-                        "4.4.2 {} Error: timeout exceeded",
-                        self.server.config.hostname
-                    ),
-                ));
+            if let NetError::Timeout { during, .. } = e {
+                self.push(self.timeout_reply(during));
                 return Ok(Some(Stop::Done));
             }
             return Err(e);
@@ -764,6 +835,8 @@ impl Connection {
         if let (Some(log), Some(event)) = (&self.server.events, event) {
             log.event(event);
         }
+        // Postfix too starts counting junk commands again once mail is delivered.
+        self.junk = 0;
         reply.unwrap_or_else(|| Reply::new(250, format!("2.0.0 OK: queued as {id}")))
     }
 
@@ -817,6 +890,20 @@ impl Connection {
         Ok(None)
     }
 
+    /// The client's address has used its failed-AUTH budget: no password is checked, however
+    /// often it reconnects, until the window has passed.
+    fn over_auth_budget(&mut self) -> Stop {
+        let host = &self.server.config.hostname;
+        let peer = self.session.peer.ip();
+        self.push(Reply::new(
+            421,
+            format!(
+                "4.7.0 {host} Error: too many failed authentications from {peer}, try again later"
+            ),
+        ));
+        Stop::Done
+    }
+
     /// Read one AUTH continuation line.
     async fn auth_line(&mut self, challenge: &str) -> Result<Result<Response, Reply>, NetError> {
         self.push(Reply::new(334, challenge));
@@ -862,6 +949,11 @@ impl Connection {
                 "5.7.11 Encryption required for requested authentication mechanism",
             ));
             return Ok(None);
+        }
+        let peer = self.session.peer.ip();
+        let budget = self.server.config.auth_budget;
+        if self.server.auth_failures.exhausted(peer, &budget) {
+            return Ok(Some(self.over_auth_budget()));
         }
         let mut words = arg.split(' ').filter(|w| !w.is_empty());
         let mechanism = words.next().unwrap_or("").to_ascii_uppercase();
@@ -921,15 +1013,23 @@ impl Connection {
                 return Ok(None);
             }
         };
+        // Checks still running count against the budget, so parallel guesses cannot pass it.
+        let Some(attempt) = self.server.auth_failures.begin(peer, &budget) else {
+            return Ok(Some(self.over_auth_budget()));
+        };
         match authenticator
             .authenticate(&mechanism, &user, &password)
             .await
         {
             Ok(true) => {
+                drop(attempt);
                 self.session.auth_user = Some(user);
                 self.push(Reply::new(235, "2.7.0 Authentication successful"));
             }
             Ok(false) => {
+                attempt.failed();
+                // The same wait whether the user exists or not (both ran the hash).
+                tokio::time::sleep(self.server.config.auth_failure_delay).await;
                 self.error(Reply::new(535, "5.7.8 Authentication credentials invalid"));
             }
             Err(_) => {
@@ -953,12 +1053,9 @@ pub(crate) fn new_session(id: u64, stream: &Stream) -> Option<Session> {
     })
 }
 
-/// Used by the listener for connections over the limit.
-pub(crate) async fn refuse_busy(mut stream: Stream, hostname: &str) {
-    let reply = Reply::new(
-        421,
-        format!("4.3.2 {hostname} Too many connections, try again later"),
-    );
+/// Used by the listener for connections over a limit: 421 with `text`, then close.
+pub(crate) async fn refuse(mut stream: Stream, text: &str) {
+    let reply = Reply::new(421, text);
     let _ = with_timeout(Some(std::time::Duration::from_secs(5)), "refusing", async {
         stream.write_all(&reply.to_wire()).await?;
         stream.shutdown().await?;

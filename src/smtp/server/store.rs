@@ -7,7 +7,9 @@ use super::{
     Authenticator, BoxFuture, Deliverer, Directory, Envelope, RecipientStatus, Reply, Session,
     command,
 };
-use crate::store::{MaildirStore, StoreError, UserDb, validate_name, verify_password_hash};
+use crate::net::blocking;
+use crate::store::users::verify_password_hash_pooled;
+use crate::store::{MaildirStore, Placed, StoreError, UserDb, validate_name};
 
 const POSTMASTER: &str = "postmaster";
 
@@ -105,17 +107,22 @@ impl Authenticator for Accounts {
         };
         let password = password.to_owned();
         Box::pin(async move {
-            // The slow hash (argon2) runs off the runtime's workers; an unknown user is
-            // checked against nothing, which fails.
-            tokio::task::spawn_blocking(move || verify_password_hash(hash.as_deref(), &password))
+            // The slow hash (Argon2id, 19 MiB) runs on the small pool of password threads, one
+            // per core, the others waiting their turn; an unknown user is checked against a
+            // dummy hash, which takes as long and fails.
+            blocking::passwords()
+                .run(move || verify_password_hash_pooled(hash.as_deref(), &password))
                 .await
-                .map_err(|e| e.to_string())
+                .ok_or_else(|| "password check failed".to_owned())
         })
     }
 }
 
 /// Delivery into one Maildir per local recipient's account: 250 only once the message is in
-/// every `new/`, file and directories fsynced (the store group-commits concurrent ones).
+/// every `new/`, file and directories fsynced. The file work runs on the bounded pool of
+/// file-system threads ([`blocking::files`]); the directory fsyncs of concurrent deliveries
+/// are shared (group commit) and awaited without holding a thread, so a thousand deliveries
+/// at once queue for a few threads instead of starting a thousand.
 pub struct StoreDelivery {
     pub store: MaildirStore,
     pub accounts: Accounts,
@@ -150,12 +157,52 @@ impl Deliverer for StoreDelivery {
             if users.is_empty() {
                 return Ok(());
             }
-            let joined = tokio::task::spawn_blocking(move || store.deliver(&data, &users)).await;
+            // A task of its own: once the message is in `new/` the delivery is finished (or
+            // undone) even if the connection is cut meanwhile, as a blocking call would be.
+            let joined = tokio::spawn(deliver_durably(store, data, users)).await;
             match joined {
-                Ok(Ok(_)) => Ok(()),
+                Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(store_error_reply(&e)),
                 Err(_) => Err(Reply::new(451, "4.3.0 Error: local error in processing")),
             }
         })
     }
+}
+
+/// Write the message into every user's Maildir (on the file-system pool), then wait for the
+/// shared fsyncs of the `new/` directories.
+async fn deliver_durably(
+    store: MaildirStore,
+    data: Vec<u8>,
+    users: Vec<String>,
+) -> Result<(), StoreError> {
+    let placed = blocking::files()
+        .run(move || -> Result<Placed, StoreError> {
+            let mut delivery = store.begin_delivery(&users)?;
+            delivery.write(&data)?;
+            drop(data);
+            delivery.place()
+        })
+        .await
+        .ok_or_else(pool_failed)??;
+    for (syncer, dir) in placed.directories() {
+        if let Err(e) = syncer.commit_async().await {
+            // Undoing removes files: on the pool too.
+            let error = StoreError::io("fsync", dir, e);
+            return Err(blocking::files()
+                .run(move || placed.fail(error))
+                .await
+                .unwrap_or_else(pool_failed));
+        }
+    }
+    placed.finish();
+    Ok(())
+}
+
+fn pool_failed() -> StoreError {
+    StoreError::io(
+        "deliver",
+        "",
+        std::io::Error::other("the file-system pool failed"),
+    )
 }
