@@ -13,7 +13,7 @@ use hickory_resolver::proto::rr::RData;
 
 use super::Error;
 use super::client::{ClientConfig, Connection, Outcome, Prepared, SendOptions};
-use super::command::domain_of;
+use crate::message::address::domain_of;
 
 /// One MX record.
 #[derive(Debug, Clone, PartialEq, Eq)]
