@@ -401,6 +401,25 @@ def test_connection_refused() -> None:
     assert isinstance(info.value, ConnectionError)
 
 
+@pytest.mark.parametrize("client_class", [mp.SmtpClient, mp.AsyncSmtpClient])
+def test_bad_options_are_value_errors(client_class: type[mp.SmtpClient]) -> None:
+    """Every option is checked when the client is made, sync and async alike (one options
+    object, read by name in the core)."""
+    bad: list[tuple[dict[str, object], str]] = [
+        ({"tls": "sometimes"}, "tls must be"),
+        ({"timeout": 0}, "timeout must be a positive"),
+        ({"connect_timeout": -1}, "connect_timeout must be a positive"),
+        ({"transaction_timeout": float("nan")}, "transaction_timeout must be a positive"),
+        ({"username": "u"}, "give username with either password or oauth2_token"),
+        ({"username": "u", "password": "p", "auth_mechanism": "CRAM-MD5"}, "auth_mechanism"),
+        ({"max_connections": 0}, "max_connections must be at least 1"),
+        ({"cafile": "x.pem", "cadata": "y"}, "cafile or cadata"),
+    ]
+    for options, message in bad:
+        with pytest.raises(ValueError, match=message):
+            client_class("127.0.0.1", 25, **options)  # type: ignore[arg-type]
+
+
 def test_closed_client() -> None:
     handler = Recorder()
     with aiosmtpd_server(handler) as server:

@@ -2,6 +2,7 @@
 //! TLS mid-stream (STARTTLS/STLS), a line reader with limits, TLS configuration on rustls, and
 //! graceful shutdown. Plain Rust on tokio; no pyo3.
 
+pub mod client;
 mod error;
 pub mod events;
 pub mod line;
@@ -10,6 +11,7 @@ pub mod stream;
 pub mod tls;
 pub mod transcript;
 
+pub use client::{Endpoint, TlsMode};
 pub use error::{NetError, with_timeout};
 pub use line::LineReader;
 pub use stream::Stream;

@@ -230,8 +230,11 @@ async fn deliver_domain(
             }
         };
         for ip in addresses {
-            let config =
-                Arc::new(template.for_host(&ip.to_string(), &host.exchange, template.port));
+            let config = Arc::new(template.for_host(
+                &ip.to_string(),
+                &host.exchange,
+                template.endpoint.port,
+            ));
             let attempt = async {
                 let mut conn = Connection::open(config).await?;
                 let result = conn.send(msg, opts).await;

@@ -40,9 +40,8 @@ use crate::net::transcript::{Direction, Transcript};
 use crate::net::{LineReader, NetError, Stream, with_timeout};
 use reader::{FrameReader, ReadError};
 
-/// How the connection is secured (shared with POP3 until `net` has one type for all
-/// clients).
-pub use crate::pop3::TlsMode;
+/// How the connection is secured: the one type every client shares.
+pub use crate::net::TlsMode;
 
 /// Read buffer size: responses carry whole messages.
 const READ_BUFFER: usize = 256 * 1024;
