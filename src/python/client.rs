@@ -14,7 +14,8 @@
 //! resolves to `Result<T, E>`, and returns `self.mode.run(py, future)`: the value itself for a
 //! blocking core (the calling thread waits with the GIL released, Ctrl-C cancels), an asyncio
 //! awaitable for an async one (cancelling it drops the future). `T: IntoPyObject` becomes the
-//! Python value and `E: IntoPyErr` the protocol's exception where the GIL is held: on the
+//! Python value (a core type without that impl goes in a [`Converted`] with its conversion
+//! function) and `E: IntoPyErr` the protocol's exception, both where the GIL is held: on the
 //! calling thread, or on the event loop's thread for async calls. For example:
 //!
 //! ```ignore
@@ -135,6 +136,23 @@ impl Mode {
                 awaitable(py, async move { Ok(Completed(operation.await)) }).map(Bound::unbind)
             }
         }
+    }
+}
+
+/// A core value and the function that makes its Python object, for core types that do not
+/// implement `IntoPyObject` themselves: `future.await.map(|v| Converted(v, to_python))`.
+pub struct Converted<T>(
+    pub T,
+    pub for<'py> fn(Python<'py>, T) -> PyResult<Bound<'py, PyAny>>,
+);
+
+impl<'py, T> IntoPyObject<'py> for Converted<T> {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        (self.1)(py, self.0)
     }
 }
 

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::buffer::{BytesLike, run};
-use super::client::{ClientOptions, Mode, seconds};
+use super::client::{ClientOptions, Converted, Mode, seconds};
 use super::errors::{smtp_error, smtp_reply};
 use super::transcript::ClientTranscript;
 use super::types;
@@ -18,21 +18,12 @@ use crate::smtp::client::{Auth, Mechanism, SessionInfo};
 use crate::smtp::mx::{self, DnsConfig, DomainDelivery};
 use crate::smtp::{ClientConfig, Error, Outcome, Pool, Prepared, Reply, SendOptions};
 
-/// A reply, as `mailprims.SmtpReply`.
-pub struct PyReply(pub Reply);
-
-impl<'py> IntoPyObject<'py> for PyReply {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        smtp_reply(py, &self.0)
-    }
+fn reply_to_py(py: Python<'_>, reply: Reply) -> PyResult<Bound<'_, PyAny>> {
+    smtp_reply(py, &reply)
 }
 
 /// `mailprims.SendResult`, built by field name.
-fn send_result<'py>(py: Python<'py>, o: &Outcome) -> PyResult<Bound<'py, PyAny>> {
+fn send_result(py: Python<'_>, o: Outcome) -> PyResult<Bound<'_, PyAny>> {
     let recipients = PyDict::new(py);
     for (addr, reply) in &o.recipients {
         recipients.set_item(addr, smtp_reply(py, reply)?)?;
@@ -43,19 +34,6 @@ fn send_result<'py>(py: Python<'py>, o: &Outcome) -> PyResult<Bound<'py, PyAny>>
         kw.set_item("reply", smtp_reply(py, &o.data_reply)?)?;
         kw.set_item("host", &o.host)
     })
-}
-
-/// A send's outcome, as `mailprims.SendResult`.
-struct PyOutcome(Outcome);
-
-impl<'py> IntoPyObject<'py> for PyOutcome {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        send_result(py, &self.0)
-    }
 }
 
 /// What the most recent connection learned about its server (`SmtpClient.extensions`,
@@ -90,37 +68,21 @@ impl SmtpSessionInfo {
     }
 }
 
-struct PySessionInfo(SessionInfo);
-
-impl<'py> IntoPyObject<'py> for PySessionInfo {
-    type Target = SmtpSessionInfo;
-    type Output = Bound<'py, SmtpSessionInfo>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, SmtpSessionInfo>> {
-        Bound::new(py, SmtpSessionInfo::new(py, &self.0)?)
-    }
+fn info_to_py(py: Python<'_>, info: SessionInfo) -> PyResult<Bound<'_, PyAny>> {
+    Ok(Bound::new(py, SmtpSessionInfo::new(py, &info)?)?.into_any())
 }
 
 /// What MX delivery did: `{domain: SendResult or the exception that ended the attempt}`.
-struct PyDeliveries(Vec<DomainDelivery>);
-
-impl<'py> IntoPyObject<'py> for PyDeliveries {
-    type Target = PyDict;
-    type Output = Bound<'py, PyDict>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let out = PyDict::new(py);
-        for d in self.0 {
-            let result = match d.result {
-                Ok(o) => send_result(py, &o)?,
-                Err(e) => smtp_error(py, e).into_value(py).into_bound(py).into_any(),
-            };
-            out.set_item(d.domain, result)?;
-        }
-        Ok(out)
+fn deliveries_to_py(py: Python<'_>, list: Vec<DomainDelivery>) -> PyResult<Bound<'_, PyAny>> {
+    let out = PyDict::new(py);
+    for d in list {
+        let result = match d.result {
+            Ok(o) => send_result(py, o)?,
+            Err(e) => smtp_error(py, e).into_value(py).into_bound(py).into_any(),
+        };
+        out.set_item(d.domain, result)?;
     }
+    Ok(out.into_any())
 }
 
 /// The SMTP-only options of `mailprims.smtp._SmtpOptions` (beside `ClientOptions`).
@@ -258,24 +220,27 @@ impl SmtpClientCore {
             rcpt_options,
         )?;
         let pool = self.pool.clone();
-        self.mode.run(
-            py,
-            async move { pool.send(&msg, &opts).await.map(PyOutcome) },
-        )
+        self.mode.run(py, async move {
+            pool.send(&msg, &opts)
+                .await
+                .map(|o| Converted(o, send_result))
+        })
     }
 
     /// Open a connection now (greeting, EHLO, STARTTLS, AUTH); an `SmtpSessionInfo`.
     fn connect(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let pool = self.pool.clone();
-        self.mode
-            .run(py, async move { pool.connect().await.map(PySessionInfo) })
+        self.mode.run(py, async move {
+            pool.connect().await.map(|i| Converted(i, info_to_py))
+        })
     }
 
     /// NOOP; the server's `SmtpReply`.
     fn noop(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let pool = self.pool.clone();
-        self.mode
-            .run(py, async move { pool.noop().await.map(PyReply) })
+        self.mode.run(py, async move {
+            pool.noop().await.map(|r| Converted(r, reply_to_py))
+        })
     }
 
     /// QUIT idle connections; `final_` also refuses further use.
@@ -386,7 +351,7 @@ fn smtp_deliver(
     client.mode.run(py, async move {
         mx::deliver(pool.config(), &msg, &opts, &dns)
             .await
-            .map(PyDeliveries)
+            .map(|d| Converted(d, deliveries_to_py))
     })
 }
 
