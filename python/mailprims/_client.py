@@ -85,21 +85,29 @@ class ClientOptions:
         tls: str,
         cafile: str | os.PathLike[str] | None,
         cadata: str | bytes | None,
+        verify: bool,
+        tls_hostname: str | None,
+        allow_insecure_auth: bool,
         timeout: float | None,
         connect_timeout: float | None,
-        **fields: Any,
+        transcript: bool,
+        **protocol_fields: Any,
     ) -> _O:
         """The options a client constructor's arguments give: ``tls="auto"`` resolved for
-        the protocol's implicit-TLS port, ``cafile`` read, timeouts as floats; the other
-        ``fields`` (the protocol's own among them) as they are."""
+        the protocol's implicit-TLS port, ``cafile`` read, timeouts as floats;
+        ``protocol_fields`` are the subclass's own fields, as they are."""
         return cls(
             host=host,
             port=port,
             tls=tls_mode(tls, port, implicit_port),
             cadata=_cadata(cafile, cadata),
+            verify=verify,
+            tls_hostname=tls_hostname,
+            allow_insecure_auth=allow_insecure_auth,
             timeout=seconds(timeout),
             connect_timeout=seconds(connect_timeout),
-            **fields,
+            transcript=transcript,
+            **protocol_fields,
         )
 
 
