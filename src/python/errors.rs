@@ -261,13 +261,13 @@ pub fn store_error(py: Python<'_>, e: StoreError) -> PyErr {
 
 // ---- SMTP ---------------------------------------------------------------------------------
 
-/// `mailprims.SmtpReply(code=, enhanced_code=, text=)`.
+/// `mailprims.SmtpReply(code, enhanced_code, text)`. Positional, unlike the other value
+/// classes: it is a NamedTuple, whose field order is its public definition (users unpack it
+/// too), and one is made per recipient and per message, where keywords cost.
 pub fn smtp_reply<'py>(py: Python<'py>, reply: &Reply) -> PyResult<Bound<'py, PyAny>> {
-    types::SMTP_REPLY.call_kw(py, |kw| {
-        kw.set_item("code", reply.code)?;
-        kw.set_item("enhanced_code", reply.enhanced.as_deref())?;
-        kw.set_item("text", reply.text())
-    })
+    types::SMTP_REPLY
+        .get(py)?
+        .call1((reply.code, reply.enhanced.as_deref(), reply.text()))
 }
 
 /// SMTP errors: 4xx replies are `SmtpTemporaryError`, 5xx `SmtpPermanentError`, both with
