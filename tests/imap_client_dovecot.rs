@@ -177,11 +177,11 @@ impl Dovecot {
             self.port
         };
         let mut c = ClientConfig::new("127.0.0.1", port);
-        c.tls = tls;
-        c.trust = Trust::CaPem(self.cert.clone().into_bytes());
-        c.tls_name = Some("localhost".into());
-        c.allow_insecure_auth = tls == TlsMode::None;
-        c.io_timeout = Some(Duration::from_secs(30));
+        c.endpoint.tls = tls;
+        c.endpoint.trust = Trust::CaPem(self.cert.clone().into_bytes());
+        c.endpoint.tls_name = Some("localhost".into());
+        c.endpoint.allow_insecure_auth = tls == TlsMode::None;
+        c.endpoint.io_timeout = Some(Duration::from_secs(30));
         c
     }
 

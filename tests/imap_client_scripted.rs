@@ -142,9 +142,9 @@ async fn scripted(steps: Vec<Step>) -> (u16, JoinHandle<Result<(), String>>) {
 
 fn config(port: u16) -> ClientConfig {
     let mut c = ClientConfig::new("127.0.0.1", port);
-    c.tls = TlsMode::None;
-    c.allow_insecure_auth = true;
-    c.io_timeout = Some(Duration::from_secs(20));
+    c.endpoint.tls = TlsMode::None;
+    c.endpoint.allow_insecure_auth = true;
+    c.endpoint.io_timeout = Some(Duration::from_secs(20));
     c
 }
 
@@ -198,7 +198,7 @@ async fn login_and_select_with_replies_split_across_packets() {
     let (port, task) = scripted(steps).await;
     let transcript = Arc::new(Transcript::new());
     let mut c = config(port);
-    c.transcript = Some(transcript.clone());
+    c.endpoint.transcript = Some(transcript.clone());
     let mut conn = connect(port, c).await;
     assert_eq!(conn.greeting().text, "ready");
     assert!(conn.cached_capabilities().unwrap().has("IDLE"));
@@ -377,7 +377,7 @@ async fn literals_of_zero_and_fifty_mebibytes() {
 async fn a_server_that_never_answers_times_out() {
     let (port, task) = scripted(vec![send(GREETING), Step::Silence]).await;
     let mut c = config(port);
-    c.io_timeout = Some(Duration::from_millis(300));
+    c.endpoint.io_timeout = Some(Duration::from_millis(300));
     let mut conn = connect(port, c).await;
     let err = conn.noop().await.unwrap_err();
     assert!(err.is_timeout(), "{err}");
@@ -388,7 +388,7 @@ async fn a_server_that_never_answers_times_out() {
     // No greeting at all.
     let (port, task) = scripted(vec![Step::Silence]).await;
     let mut c = config(port);
-    c.io_timeout = Some(Duration::from_millis(300));
+    c.endpoint.io_timeout = Some(Duration::from_millis(300));
     let err = Connection::connect(Arc::new(c)).await.err().unwrap();
     assert!(err.is_timeout(), "{err}");
     finish(task).await;
@@ -855,7 +855,7 @@ async fn xoauth2_failure_carries_the_servers_reason() {
     let (port, task) = scripted(steps).await;
     let transcript = Arc::new(Transcript::new());
     let mut c = config(port);
-    c.transcript = Some(transcript.clone());
+    c.endpoint.transcript = Some(transcript.clone());
     let mut conn = connect(port, c).await;
     let err = conn
         .authenticate_xoauth2("fred", "token")
@@ -896,7 +896,7 @@ async fn authenticate_plain_without_sasl_ir_waits_for_the_challenge() {
 async fn passwords_need_tls_unless_allowed() {
     let (port, task) = scripted(vec![send(GREETING), Step::Silence]).await;
     let mut c = config(port);
-    c.allow_insecure_auth = false;
+    c.endpoint.allow_insecure_auth = false;
     let mut conn = connect(port, c).await;
     assert!(matches!(
         conn.login("a", "b", LoginMethod::Login).await,
@@ -922,10 +922,10 @@ async fn starttls_then_capability_again() {
     ];
     let (port, task) = scripted(steps).await;
     let mut c = config(port);
-    c.tls = TlsMode::StartTls;
-    c.allow_insecure_auth = false;
-    c.trust = Trust::CaPem(cert.clone().into_bytes());
-    c.tls_name = Some("localhost".into());
+    c.endpoint.tls = TlsMode::StartTls;
+    c.endpoint.allow_insecure_auth = false;
+    c.endpoint.trust = Trust::CaPem(cert.clone().into_bytes());
+    c.endpoint.tls_name = Some("localhost".into());
     let mut conn = connect(port, c).await;
     assert!(conn.is_tls());
     assert!(conn.cached_capabilities().unwrap().has_auth("PLAIN"));
@@ -942,8 +942,8 @@ async fn starttls_then_capability_again() {
     ];
     let (port, task) = scripted(steps).await;
     let mut c = config(port);
-    c.tls = TlsMode::StartTls;
-    c.trust = Trust::CaPem(cert.into_bytes());
+    c.endpoint.tls = TlsMode::StartTls;
+    c.endpoint.trust = Trust::CaPem(cert.into_bytes());
     let err = Connection::connect(Arc::new(c)).await.err().unwrap();
     assert!(
         matches!(err, Error::Protocol(ref m) if m.contains("after the STARTTLS")),
@@ -957,7 +957,7 @@ async fn starttls_then_capability_again() {
     ])
     .await;
     let mut c = config(port);
-    c.tls = TlsMode::StartTls;
+    c.endpoint.tls = TlsMode::StartTls;
     let err = Connection::connect(Arc::new(c)).await.err().unwrap();
     assert!(matches!(err, Error::Net(_)), "{err}");
     finish(task).await;

@@ -342,11 +342,9 @@ def test_lifecycle(tmp_path: pathlib.Path) -> None:
 
     async def main() -> None:
         server = Pop3Server(store=s.store, users=s.users)
-        task = asyncio.create_task(server.serve())
-        for _ in range(200):
-            if server._core.port is not None:
-                break
-            await asyncio.sleep(0.01)
+        ready = asyncio.Event()
+        task = asyncio.create_task(server.serve(ready=ready))
+        await ready.wait()
         from mailprims import AsyncPop3Client
 
         async with AsyncPop3Client(

@@ -141,6 +141,26 @@ def test_explicit_envelope_overrides_headers() -> None:
     assert handler.messages[1].mail_from == "<>"  # how aiosmtpd records the null path
 
 
+def test_envelope_reads_addresses_as_message_does() -> None:
+    """One address grammar: an address `Message.to` reads (obsolete syntax, RFC 5322
+    Appendix A.6.1: spaces around the dot, a source route, comments) is one the client sends
+    to. The SMTP client used to read envelopes with another grammar and refused these."""
+    raw = (
+        b"From: Mary Smith <@node.test:mary@example.net>\r\n"
+        b"To: jdoe@test  . example, John Doe <jdoe@machine(comment).  example>\r\n"
+        b"Subject: obsolete syntax\r\n\r\nhi\r\n"
+    )
+    msg = mp.Message.parse(raw)
+    handler = Recorder()
+    with aiosmtpd_server(handler) as server, plain(server.port) as c:
+        result = c.send(msg)
+    (got,) = handler.messages
+    assert got.mail_from == msg.from_[0].email == "mary@example.net"
+    assert got.rcpt_tos == [a.email for a in msg.to]
+    assert got.rcpt_tos == ["jdoe@test.example", "jdoe@machine.example"]
+    assert result.accepted == got.rcpt_tos
+
+
 def test_partial_refusal_is_in_the_result() -> None:
     handler = Recorder(refuse={"RCPT:carol@example.com": "550 5.1.1 no such user"})
     with aiosmtpd_server(handler) as server, plain(server.port) as c:
@@ -379,6 +399,25 @@ def test_connection_refused() -> None:
     with pytest.raises(mp.MailConnectionError) as info:
         plain(port).connect()
     assert isinstance(info.value, ConnectionError)
+
+
+@pytest.mark.parametrize("client_class", [mp.SmtpClient, mp.AsyncSmtpClient])
+def test_bad_options_are_value_errors(client_class: type[mp.SmtpClient]) -> None:
+    """Every option is checked when the client is made, sync and async alike (one options
+    object, read by name in the core)."""
+    bad: list[tuple[dict[str, object], str]] = [
+        ({"tls": "sometimes"}, "tls must be"),
+        ({"timeout": 0}, "timeout must be a positive"),
+        ({"connect_timeout": -1}, "connect_timeout must be a positive"),
+        ({"transaction_timeout": float("nan")}, "transaction_timeout must be a positive"),
+        ({"username": "u"}, "give username with either password or oauth2_token"),
+        ({"username": "u", "password": "p", "auth_mechanism": "CRAM-MD5"}, "auth_mechanism"),
+        ({"max_connections": 0}, "max_connections must be at least 1"),
+        ({"cafile": "x.pem", "cadata": "y"}, "cafile or cadata"),
+    ]
+    for options, message in bad:
+        with pytest.raises(ValueError, match=message):
+            client_class("127.0.0.1", 25, **options)  # type: ignore[arg-type]
 
 
 def test_closed_client() -> None:

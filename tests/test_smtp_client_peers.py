@@ -222,7 +222,7 @@ async def main(port):
     # Left running: completes (or is cut off) while the interpreter shuts down.
     other = mp.AsyncSmtpClient("127.0.0.1", port, tls="none")
     asyncio.ensure_future(other.send(MESSAGE))
-    other._core.send_async(MESSAGE)  # a bare future nobody awaits
+    other._core.send(MESSAGE)  # a bare future nobody awaits
 
 asyncio.run(main(int(sys.argv[1])))
 """

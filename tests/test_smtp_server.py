@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import errno
 import logging
 import pathlib
 import smtplib
@@ -386,11 +387,9 @@ def test_serve_in_asyncio_runs_hooks_on_the_callers_loop() -> None:
 
     async def main() -> None:
         server = mp.SmtpServer(handler=handler, hostname=HOST)
-        task = asyncio.create_task(server.serve())
-        for _ in range(200):
-            await asyncio.sleep(0.01)
-            if server._core.port is not None:
-                break
+        ready = asyncio.Event()
+        task = asyncio.create_task(server.serve(ready=ready))
+        await ready.wait()
 
         def send() -> None:
             with smtplib.SMTP("127.0.0.1", server.port, timeout=10) as client:
@@ -406,6 +405,25 @@ def test_serve_in_asyncio_runs_hooks_on_the_callers_loop() -> None:
     asyncio.run(main())
     assert handler.contents == [b"Subject: a\r\n\r\nx\r\n"]
     assert handler.loop_threads == [threading.main_thread().name]
+
+
+def test_serve_that_cannot_start_raises_and_is_never_ready() -> None:
+    """`serve(ready=...)` sets the event only once the server listens: a port in use makes
+    serve() raise (the OS's EADDRINUSE), leaving the event unset."""
+
+    async def main() -> None:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            server = mp.SmtpServer(port=taken.getsockname()[1], handler=mp.Sink())
+            ready = asyncio.Event()
+            with pytest.raises(mp.MailConnectionError) as raised:
+                await server.serve(ready=ready)
+            assert isinstance(raised.value.__cause__, OSError)
+            assert raised.value.__cause__.errno == errno.EADDRINUSE
+            assert not ready.is_set()
+
+    asyncio.run(main())
 
 
 def test_failing_hook_is_a_temporary_error(caplog: pytest.LogCaptureFixture) -> None:

@@ -51,10 +51,13 @@ class ServerBase:
         ``shutdown_grace``), and close every connection."""
         self._core.stop()
 
-    async def serve(self) -> None:
+    async def serve(self, *, ready: asyncio.Event | None = None) -> None:
         """Serve until :meth:`stop` is called or this coroutine is cancelled (which stops the
-        server gracefully)."""
+        server gracefully). ``ready`` is set once the server accepts connections (and
+        :attr:`port` is known); if it cannot start, this raises instead."""
         self._core.start()
+        if ready is not None:
+            ready.set()
         try:
             await self._core.wait_stopped()
         except asyncio.CancelledError:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 __all__ = ["ServerEvent"]
 
@@ -62,16 +62,14 @@ class ServerEvent(NamedTuple):
 
 
 def _callback(on_event: Callable[[ServerEvent], object] | None) -> Callable[..., None] | None:
-    """What the Rust core calls with each event's tuple: builds the :class:`ServerEvent` and
+    """What the Rust core calls with each :class:`ServerEvent` (built there by field name):
     calls ``on_event``, logging (never raising) what it raises."""
     if on_event is None:
         return None
     if not callable(on_event):
         raise TypeError(f"on_event must be callable, not {type(on_event).__name__}")
 
-    def emit(state: tuple[Any, ...]) -> None:
-        kind, peer, user, id_, sender, recipients, size, tls, mechanism = state
-        event = ServerEvent(kind, peer, user, id_, sender, tuple(recipients), size, tls, mechanism)
+    def emit(event: ServerEvent) -> None:
         try:
             on_event(event)
         except Exception:

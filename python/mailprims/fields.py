@@ -105,20 +105,22 @@ class AuthenticationResults:
 
         Never raises: what does not fit RFC 8601's grammar is skipped.
         """
-        authserv_id, version, instance, raw = _mailprims.authres_parse(value, arc)
+        parsed = _mailprims.authres_parse(value, arc)
         results = tuple(
             AuthResult(
-                method=method,
-                result=result,
-                reason=reason,
-                properties=_first_wins((f"{t}.{p}" if t else p, v) for t, p, v in props),
-                comments=tuple(comments),
-                method_version=method_version,
-                authserv_id=authserv_id,
+                method=r.method,
+                result=r.result,
+                reason=r.reason,
+                properties=_first_wins(
+                    (f"{p.ptype}.{p.name}" if p.ptype else p.name, p.value) for p in r.properties
+                ),
+                comments=tuple(r.comments),
+                method_version=r.method_version,
+                authserv_id=parsed.authserv_id,
             )
-            for method, method_version, result, reason, props, comments in raw
+            for r in parsed.results
         )
-        return cls(authserv_id, results, version, instance)
+        return cls(parsed.authserv_id, results, parsed.version, parsed.instance)
 
     def get(self, method: str) -> AuthResult | None:
         """The first result for ``method`` (``"dkim"``, ``"spf"``...), or ``None``."""
@@ -193,11 +195,11 @@ class DkimSignature:
     @classmethod
     def parse(cls, value: str, *, arc: bool = False) -> DkimSignature:
         """Read a DKIM-Signature value; ``arc=True`` for ARC-Message-Signature. Never raises."""
-        tags, duplicates, malformed = _mailprims.tag_list_parse(value)
-        t = dict(tags)
-        problems = [f"tag {name}= repeated (RFC 6376 §3.2)" for name in duplicates]
-        if malformed:
-            problems.append(f"{malformed} tag-spec(s) not of the form name=value")
+        parsed = _mailprims.tag_list_parse(value)
+        t = dict(parsed.tags)
+        problems = [f"tag {name}= repeated (RFC 6376 §3.2)" for name in parsed.duplicates]
+        if parsed.malformed:
+            problems.append(f"{parsed.malformed} tag-spec(s) not of the form name=value")
         required = (
             ("i", "a", "b", "bh", "d", "h", "s") if arc else ("v", "a", "b", "bh", "d", "h", "s")
         )
@@ -265,8 +267,7 @@ class ArcSeal:
     @classmethod
     def parse(cls, value: str) -> ArcSeal:
         """Read an ARC-Seal value. Never raises."""
-        tags, _duplicates, _malformed = _mailprims.tag_list_parse(value)
-        t = dict(tags)
+        t = dict(_mailprims.tag_list_parse(value).tags)
         return cls(
             instance=_instance(t.get("i")),
             chain_validation=t["cv"].lower() if "cv" in t else None,
@@ -410,14 +411,15 @@ def list_info_of(msg: Message) -> ListInfo | None:
             continue
         found = True
         parsed = [_mailprims.list_urls_parse(v) for v in values]
-        urls[name] = tuple(u for p in parsed for u in p[0])
+        urls[name] = tuple(u for p in parsed for u in p.urls)
         if name == "post":
-            posting_allowed = not any(p[1] for p in parsed)
+            posting_allowed = not any(p.no for p in parsed)
     list_id = headers.get("List-Id")
     description = identifier = None
     if list_id is not None:
         found = True
-        description, identifier = _mailprims.list_id_parse(list_id)
+        parsed_id = _mailprims.list_id_parse(list_id)
+        description, identifier = parsed_id.description, parsed_id.id
     unsubscribe_post = headers.get("List-Unsubscribe-Post")
     if not found and unsubscribe_post is None:
         return None

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import os
 import pathlib
 import socket
 import types
 from collections.abc import AsyncIterator, Callable, Container, Iterator
-from typing import Any, Literal, TypeAlias, overload
+from typing import Literal, TypeAlias, overload
 
-from mailprims import _client_options as _opts
-from mailprims import _mailprims
+from mailprims import _client, _mailprims
 from mailprims._mailprims import Message, parse_many
 from mailprims._server import ServerBase
 from mailprims.events import ServerEvent, _callback
@@ -53,9 +53,14 @@ def _message_number(n: int) -> int:
     return n
 
 
-class _Pop3Base:
-    _core: Any
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _Pop3Options(_client.ClientOptions):
+    """The POP3 client's own options, beside those every client has."""
 
+    max_message_size: int | None
+
+
+class _Pop3Base(_client.ClientBase):
     def __init__(
         self,
         host: str,
@@ -71,66 +76,55 @@ class _Pop3Base:
         connect_timeout: float | None = None,
         max_message_size: int | None = None,
         transcript: bool = False,
-        _blocking: bool,
     ) -> None:
         if port is None:
             port = 995 if tls == "implicit" else 110
         self.host = host
         self.port = port
-        self._core = _mailprims.Pop3ClientCore(
+        options = _Pop3Options.of(
             host,
             port,
-            tls=_opts.tls_mode(tls, port, 995),
-            cadata=_opts.cadata(cafile, cadata),
+            implicit_port=995,
+            tls=tls,
+            cafile=cafile,
+            cadata=cadata,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
             verify=verify,
             tls_hostname=tls_hostname,
             allow_insecure_auth=allow_insecure_auth,
-            timeout=_opts.seconds(timeout),
-            connect_timeout=_opts.seconds(connect_timeout),
-            max_message_size=max_message_size,
-            blocking=_blocking,
             transcript=transcript,
+            max_message_size=max_message_size,
         )
+        self._core = _mailprims.Pop3ClientCore(options, self._blocking)
+
+    def _info(self) -> _mailprims.Pop3SessionInfo:
+        return self._core.info()
 
     @property
     def connected(self) -> bool:
         """Whether the connection is open."""
-        return bool(self._core.info()["connected"])
+        return self._info().connected
 
     @property
     def welcome(self) -> str | None:
         """The text of the server's greeting (after ``+OK``), None before connecting."""
-        greeting: str | None = self._core.info()["greeting"]
-        return greeting
+        return self._info().greeting
 
     @property
     def apop_timestamp(self) -> str | None:
         """The ``<...>`` timestamp of the greeting that APOP signs, if the server sent one."""
-        timestamp: str | None = self._core.info()["apop_timestamp"]
-        return timestamp
+        return self._info().apop_timestamp
 
     @property
     def tls_version(self) -> str | None:
         """The TLS version of the connection ("TLSv1.3"), None when unencrypted."""
-        tls = self._core.info()["tls"]
-        return tls[0] if tls else None
+        return self._info().tls_version
 
     @property
     def authenticated(self) -> bool:
         """Whether a login succeeded on this connection."""
-        return bool(self._core.info()["authenticated"])
-
-    @property
-    def transcript(self) -> builtins.list[tuple[str, str]]:
-        """With ``transcript=True``: every line sent (``"C"``) and received (``"S"``) so far,
-        as ``(direction, line)`` pairs without line ends, message data included (dot-stuffed,
-        as on the wire); passwords and AUTH responses appear as ``********``. Empty
-        otherwise."""
-        return self._core.transcript()
-
-    def clear_transcript(self) -> None:
-        """Forget the lines recorded so far."""
-        self._core.clear_transcript()
+        return self._info().authenticated
 
     def close(self) -> None:
         """Close the connection without QUIT: nothing is deleted (RFC 1939 §6)."""
@@ -157,37 +151,7 @@ class Pop3Client(_Pop3Base):
     raise :class:`~mailprims.Pop3Error` with the server's ``text`` and RFC 2449 ``code``.
     """
 
-    def __init__(
-        self,
-        host: str,
-        port: int | None = None,
-        *,
-        tls: _TlsMode = "auto",
-        cafile: str | os.PathLike[str] | None = None,
-        cadata: str | bytes | None = None,
-        verify: bool = True,
-        tls_hostname: str | None = None,
-        allow_insecure_auth: bool = False,
-        timeout: float | None = 60.0,
-        connect_timeout: float | None = None,
-        max_message_size: int | None = None,
-        transcript: bool = False,
-    ) -> None:
-        super().__init__(
-            host,
-            port,
-            tls=tls,
-            cafile=cafile,
-            cadata=cadata,
-            verify=verify,
-            tls_hostname=tls_hostname,
-            allow_insecure_auth=allow_insecure_auth,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            max_message_size=max_message_size,
-            transcript=transcript,
-            _blocking=True,
-        )
+    _blocking = True
 
     def connect(self) -> str:
         """Connect (and STLS or TLS as configured); returns the greeting's text."""
@@ -201,7 +165,8 @@ class Pop3Client(_Pop3Base):
     def capabilities(self) -> dict[str, builtins.list[str]]:
         """The server's capabilities (CAPA, RFC 2449): name to arguments, e.g.
         ``{"TOP": [], "SASL": ["PLAIN"], ...}``; empty if the server has no CAPA."""
-        return dict(self._core.capa())
+        caps: dict[str, builtins.list[str]] = self._core.capa()
+        return caps
 
     def stls(self) -> str:
         """Switch to TLS now (RFC 2595); ``tls="starttls"`` does this on connecting."""
@@ -235,7 +200,8 @@ class Pop3Client(_Pop3Base):
         if which is not None:
             size: int = self._core.list_one(_message_number(which))
             return size
-        return dict(self._core.list())
+        sizes: dict[int, int] = self._core.list()
+        return sizes
 
     @overload
     def uidl(self, which: None = None) -> dict[int, str]: ...
@@ -246,7 +212,8 @@ class Pop3Client(_Pop3Base):
         if which is not None:
             uid: str = self._core.uidl_one(_message_number(which))
             return uid
-        return dict(self._core.uidl())
+        uids: dict[int, str] = self._core.uidl()
+        return uids
 
     def retr_bytes(self, which: int) -> bytes:
         """Message ``which`` as bytes (CRLF line ends, dots unstuffed)."""
@@ -336,37 +303,7 @@ class AsyncPop3Client(_Pop3Base):
     nothing, and raises :class:`asyncio.CancelledError` as usual.
     """
 
-    def __init__(
-        self,
-        host: str,
-        port: int | None = None,
-        *,
-        tls: _TlsMode = "auto",
-        cafile: str | os.PathLike[str] | None = None,
-        cadata: str | bytes | None = None,
-        verify: bool = True,
-        tls_hostname: str | None = None,
-        allow_insecure_auth: bool = False,
-        timeout: float | None = 60.0,
-        connect_timeout: float | None = None,
-        max_message_size: int | None = None,
-        transcript: bool = False,
-    ) -> None:
-        super().__init__(
-            host,
-            port,
-            tls=tls,
-            cafile=cafile,
-            cadata=cadata,
-            verify=verify,
-            tls_hostname=tls_hostname,
-            allow_insecure_auth=allow_insecure_auth,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            max_message_size=max_message_size,
-            transcript=transcript,
-            _blocking=False,
-        )
+    _blocking = False
 
     async def connect(self) -> str:
         """Connect (and STLS or TLS as configured); returns the greeting's text."""
@@ -379,7 +316,8 @@ class AsyncPop3Client(_Pop3Base):
 
     async def capabilities(self) -> dict[str, builtins.list[str]]:
         """The server's capabilities (see :meth:`Pop3Client.capabilities`)."""
-        return dict(await self._core.capa())
+        caps: dict[str, builtins.list[str]] = await self._core.capa()
+        return caps
 
     async def stls(self) -> str:
         """Switch to TLS now (RFC 2595)."""
@@ -412,7 +350,8 @@ class AsyncPop3Client(_Pop3Base):
         if which is not None:
             size: int = await self._core.list_one(_message_number(which))
             return size
-        return dict(await self._core.list())
+        sizes: dict[int, int] = await self._core.list()
+        return sizes
 
     @overload
     async def uidl(self, which: None = None) -> dict[int, str]: ...
@@ -423,7 +362,8 @@ class AsyncPop3Client(_Pop3Base):
         if which is not None:
             uid: str = await self._core.uidl_one(_message_number(which))
             return uid
-        return dict(await self._core.uidl())
+        uids: dict[int, str] = await self._core.uidl()
+        return uids
 
     async def retr_bytes(self, which: int) -> bytes:
         """Message ``which`` as bytes (CRLF line ends, dots unstuffed)."""

@@ -12,6 +12,7 @@ transmitted.
 
 from __future__ import annotations
 
+import dataclasses
 import email.message
 import email.policy
 import os
@@ -20,8 +21,7 @@ import types
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, NamedTuple, TypeAlias
 
-from mailprims import _client_options as _opts
-from mailprims import _mailprims
+from mailprims import _client, _mailprims
 from mailprims.exceptions import MailError
 
 __all__ = [
@@ -118,11 +118,6 @@ class SendResult:
     __hash__ = None  # type: ignore[assignment]
 
 
-def _result(raw: tuple[str, list[tuple[str, SmtpReply]], SmtpReply, str]) -> SendResult:
-    sender, recipients, reply, host = raw
-    return SendResult(sender, dict(recipients), reply, host)
-
-
 def _message_bytes(message: Any) -> Any:
     """The message in a form the core takes: bytes-like or str as they are, the rest
     serialized."""
@@ -163,8 +158,22 @@ def _local_hostname() -> str | None:
     return _LOCAL_HOSTNAME[0]
 
 
-class _ClientBase:
-    _core: Any
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _SmtpOptions(_client.ClientOptions):
+    """The SMTP client's own options, beside those every client has."""
+
+    local_hostname: str | None
+    username: str | None
+    password: str | None
+    oauth2_token: str | None
+    auth_mechanism: str | None
+    transaction_timeout: float | None
+    pipelining: bool
+    chunking: bool
+    max_connections: int
+
+
+class _ClientBase(_client.ClientBase):
     _default_max_connections = 1
 
     def __init__(
@@ -193,63 +202,65 @@ class _ClientBase:
     ) -> None:
         self.host = host
         self.port = port
-        self._core = _mailprims.SmtpClientCore(
+        options = _SmtpOptions.of(
             host,
             port,
-            tls=_opts.tls_mode(tls, port, 465),
-            cadata=_opts.cadata(cafile, cadata),
+            implicit_port=465,
+            tls=tls,
+            cafile=cafile,
+            cadata=cadata,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
             verify=verify,
             tls_hostname=tls_hostname,
+            allow_insecure_auth=allow_insecure_auth,
+            transcript=transcript,
             local_hostname=local_hostname if local_hostname is not None else _local_hostname(),
             username=username,
             password=password,
             oauth2_token=oauth2_token,
             auth_mechanism=auth_mechanism,
-            allow_insecure_auth=allow_insecure_auth,
-            timeout=_opts.seconds(timeout),
-            connect_timeout=_opts.seconds(connect_timeout),
-            transaction_timeout=_opts.seconds(transaction_timeout),
+            transaction_timeout=_client.seconds(transaction_timeout),
             pipelining=pipelining,
             chunking=chunking,
             max_connections=(
                 self._default_max_connections if max_connections is None else max_connections
             ),
-            transcript=transcript,
         )
+        self._core = _mailprims.SmtpClientCore(options, self._blocking)
 
-    def _info(self) -> dict[str, Any] | None:
-        info: dict[str, Any] | None = self._core.session_info()
-        return info
+    def _info(self) -> _mailprims.SmtpSessionInfo | None:
+        return self._core.session_info()
 
     @property
     def extensions(self) -> dict[str, str]:
         """The extensions of the last EHLO reply, keyword (lower case) to parameters."""
         info = self._info()
-        return dict(info["extensions"]) if info else {}
+        return dict(info.extensions) if info else {}
 
     @property
     def esmtp(self) -> bool:
         """Whether the server took EHLO (False after a HELO fallback)."""
         info = self._info()
-        return bool(info and info["esmtp"])
+        return bool(info and info.esmtp)
 
     @property
     def greeting(self) -> SmtpReply | None:
         """The server's greeting (the 220 reply) on the last connection."""
         info = self._info()
-        return info["greeting"] if info else None
+        return info.greeting if info else None
 
     @property
     def tls_version(self) -> str | None:
         """The TLS version of the last connection ("TLSv1.3"), None when unencrypted."""
         info = self._info()
-        return info["tls"][0] if info and info["tls"] else None
+        return info.tls_version if info else None
 
     @property
     def authenticated(self) -> bool:
         """Whether the last connection authenticated."""
         info = self._info()
-        return bool(info and info["authenticated"])
+        return bool(info and info.authenticated)
 
     @property
     def connected(self) -> bool:
@@ -260,18 +271,6 @@ class _ClientBase:
     def closed(self) -> bool:
         """True after :meth:`close`."""
         return bool(self._core.closed)
-
-    @property
-    def transcript(self) -> list[tuple[str, str]]:
-        """With ``transcript=True``: every line sent (``"C"``) and received (``"S"``) so far,
-        on every connection, as ``(direction, line)`` pairs without line ends, message data
-        included (dot-stuffed, as on the wire); AUTH credentials appear as ``********``.
-        Empty otherwise."""
-        return self._core.transcript()
-
-    def clear_transcript(self) -> None:
-        """Forget the lines recorded so far."""
-        self._core.clear_transcript()
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("connected" if self.connected else "idle")
@@ -297,11 +296,12 @@ class SmtpClient(_ClientBase):
     line (see :attr:`transcript`), as :mod:`smtplib`'s ``set_debuglevel`` prints it.
     """
 
+    _blocking = True
+
     def connect(self) -> SmtpReply:
         """Connect now (greeting, EHLO, STARTTLS, AUTH) and return the server's greeting."""
-        info = self._core.connect_blocking()
-        greeting: SmtpReply = info["greeting"]
-        return greeting
+        info: _mailprims.SmtpSessionInfo = self._core.connect()
+        return info.greeting
 
     def send(
         self,
@@ -322,7 +322,7 @@ class SmtpClient(_ClientBase):
         when the server refuses the sender or the message. ``dsn_*`` are the RFC 3461
         options (NOTIFY, RET, ENVID); ``mail_options``/``rcpt_options`` extra ESMTP parameters.
         """
-        raw = self._core.send_blocking(
+        result: SendResult = self._core.send(
             _message_bytes(message),
             sender,
             None if recipients is None else list(recipients),
@@ -332,16 +332,16 @@ class SmtpClient(_ClientBase):
             list(mail_options),
             list(rcpt_options),
         )
-        return _result(raw)
+        return result
 
     def noop(self) -> SmtpReply:
         """NOOP: check that the server is there."""
-        reply: SmtpReply = self._core.noop_blocking()
+        reply: SmtpReply = self._core.noop()
         return reply
 
     def close(self) -> None:
         """QUIT and close the connection; the client cannot be used afterwards."""
-        self._core.close_blocking(True)
+        self._core.close(True)
 
     quit = close
 
@@ -367,13 +367,13 @@ class AsyncSmtpClient(_ClientBase):
     raises :class:`asyncio.CancelledError` as usual; later sends open a new one.
     """
 
+    _blocking = False
     _default_max_connections = 4
 
     async def connect(self) -> SmtpReply:
         """Open one connection now and return the server's greeting."""
-        info = await self._core.connect_async()
-        greeting: SmtpReply = info["greeting"]
-        return greeting
+        info: _mailprims.SmtpSessionInfo = await self._core.connect()
+        return info.greeting
 
     async def send(
         self,
@@ -388,7 +388,7 @@ class AsyncSmtpClient(_ClientBase):
         rcpt_options: Sequence[str] = (),
     ) -> SendResult:
         """Send one message (see :meth:`SmtpClient.send`)."""
-        raw = await self._core.send_async(
+        result: SendResult = await self._core.send(
             _message_bytes(message),
             sender,
             None if recipients is None else list(recipients),
@@ -398,16 +398,16 @@ class AsyncSmtpClient(_ClientBase):
             list(mail_options),
             list(rcpt_options),
         )
-        return _result(raw)
+        return result
 
     async def noop(self) -> SmtpReply:
         """NOOP on one of the connections."""
-        reply: SmtpReply = await self._core.noop_async()
+        reply: SmtpReply = await self._core.noop()
         return reply
 
     async def close(self) -> None:
         """QUIT idle connections; the client cannot be used afterwards."""
-        await self._core.close_async(True)
+        await self._core.close(True)
 
     async def __aenter__(self) -> AsyncSmtpClient:
         await self.connect()
@@ -441,20 +441,7 @@ def resolve_mx(
     ``(ip, port)`` pair; the system's resolver configuration is used by default. Raises
     :class:`~mailprims.DnsError`.
     """
-    records = _mailprims.smtp_resolve_mx(domain, _nameserver(nameserver), _opts.seconds(timeout))
-    return [MxRecord(p, e) for p, e in records]
-
-
-def _deliver_core(port: int, options: dict[str, Any]) -> Any:
-    client = SmtpClient("mx", port, **options)
-    return client._core
-
-
-def _deliveries(raw: list[tuple[str, list[str], Any]]) -> dict[str, SendResult | MailError]:
-    out: dict[str, SendResult | MailError] = {}
-    for domain, _recipients, result in raw:
-        out[domain] = result if isinstance(result, MailError) else _result(result)
-    return out
+    return _mailprims.smtp_resolve_mx(domain, _nameserver(nameserver), _client.seconds(timeout))
 
 
 def deliver(
@@ -475,17 +462,16 @@ def deliver(
     :class:`SendResult` or the error that ended the attempt. ``options`` are those of
     :class:`SmtpClient` (``tls``, ``timeout``, ``local_hostname``...).
     """
-    core = _deliver_core(port, options)
-    raw = _mailprims.smtp_deliver(
-        core,
+    client = SmtpClient("mx", port, **options)
+    result: dict[str, SendResult | MailError] = _mailprims.smtp_deliver(
+        client._core,
         _message_bytes(message),
         sender,
         None if recipients is None else list(recipients),
         _nameserver(nameserver),
-        _opts.seconds(dns_timeout),
-        False,
+        _client.seconds(dns_timeout),
     )
-    return _deliveries(raw)
+    return result
 
 
 async def deliver_async(
@@ -499,14 +485,13 @@ async def deliver_async(
     **options: Any,
 ) -> dict[str, SendResult | MailError]:
     """:func:`deliver` for asyncio."""
-    core = _deliver_core(port, options)
-    raw = await _mailprims.smtp_deliver(
-        core,
+    client = AsyncSmtpClient("mx", port, **options)
+    result: dict[str, SendResult | MailError] = await _mailprims.smtp_deliver(
+        client._core,
         _message_bytes(message),
         sender,
         None if recipients is None else list(recipients),
         _nameserver(nameserver),
-        _opts.seconds(dns_timeout),
-        True,
+        _client.seconds(dns_timeout),
     )
-    return _deliveries(raw)
+    return result

@@ -77,19 +77,14 @@ class Session:
         """Whether the client authenticated with AUTH."""
         return self.auth_user is not None
 
-    def _update(self, state: tuple[Any, ...]) -> None:
-        (
-            self.id,
-            host,
-            port,
-            self.host_name,
-            self.extended_smtp,
-            version,
-            cipher,
-            self.auth_user,
-        ) = state
-        self.peer = (host, port)
-        self.tls = TlsInfo(version, cipher) if version is not None else None
+    def _update(self, state: _mailprims.SmtpSessionState) -> None:
+        self.id = state.id
+        self.peer = (state.peer_host, state.peer_port)
+        self.host_name = state.host_name
+        self.extended_smtp = state.extended_smtp
+        self.auth_user = state.auth_user
+        version, cipher = state.tls_version, state.tls_cipher
+        self.tls = TlsInfo(version, cipher) if version is not None and cipher is not None else None
 
     def __repr__(self) -> str:
         return f"<Session peer={self.peer!r} host_name={self.host_name!r} tls={self.tls!r}>"
@@ -126,17 +121,15 @@ class Envelope:
             self._message = _parse_message(self.content)
         return self._message
 
-    def _update(self, state: tuple[Any, ...]) -> None:
-        (
-            self.mail_from,
-            self.mail_options,
-            self.smtp_utf8,
-            self.rcpt_tos,
-            self.rcpt_options,
-            content,
-            self._trace_len,
-            self.id,
-        ) = state
+    def _update(self, state: _mailprims.SmtpEnvelopeState) -> None:
+        self.mail_from = state.mail_from
+        self.mail_options = state.mail_options
+        self.smtp_utf8 = state.smtp_utf8
+        self.rcpt_tos = state.rcpt_tos
+        self.rcpt_options = state.rcpt_options
+        self._trace_len = state.trace_len
+        self.id = state.id
+        content = state.content
         if content is not None and content is not self.content:
             self.content = content
             self._message = None
@@ -145,7 +138,9 @@ class Envelope:
         return f"<Envelope mail_from={self.mail_from!r} rcpt_tos={self.rcpt_tos!r}>"
 
 
-def _from_stored(stored: tuple[Any, ...]) -> Envelope:
+def _from_stored(
+    stored: tuple[_mailprims.SmtpSessionState, _mailprims.SmtpEnvelopeState],
+) -> Envelope:
     session_state, envelope_state = stored
     envelope = Envelope()
     envelope._update(envelope_state)
@@ -342,11 +337,13 @@ class SmtpServer(ServerBase):
                     self._loop_thread.close()
                     self._loop_thread = None
 
-    async def serve(self) -> None:
+    async def serve(self, *, ready: asyncio.Event | None = None) -> None:
         """Serve until :meth:`stop` is called or this coroutine is cancelled (which stops the
-        server gracefully). Async hooks run on the calling event loop."""
+        server gracefully). ``ready`` is set once the server accepts connections (and
+        :attr:`port` is known); if it cannot start, this raises instead. Async hooks run on
+        the calling event loop."""
         self._loop = asyncio.get_running_loop()
-        await super().serve()
+        await super().serve(ready=ready)
 
     def _serve_ended(self) -> None:
         self._loop = None
@@ -373,8 +370,8 @@ class SmtpServer(ServerBase):
         self,
         conn_id: int,
         hook: str,
-        session_state: tuple[Any, ...] | None,
-        envelope_state: tuple[Any, ...] | None,
+        session_state: _mailprims.SmtpSessionState | None,
+        envelope_state: _mailprims.SmtpEnvelopeState | None,
         args: tuple[Any, ...],
     ) -> str | list[str] | None:
         """Called from Rust (on a worker thread) for each hook invocation."""
@@ -388,7 +385,7 @@ class SmtpServer(ServerBase):
             pair = (Session(), Envelope())
             self._connections[conn_id] = pair
         session, envelope = pair
-        if envelope_state[0] is None and envelope.mail_from is not None:
+        if envelope_state.mail_from is None and envelope.mail_from is not None:
             envelope = Envelope()  # a new transaction
             self._connections[conn_id] = (session, envelope)
         session._update(session_state)

@@ -459,6 +459,15 @@ pub fn format(name: &str, email: &str) -> String {
     }
 }
 
+/// The domain of an addr-spec (`user@example.org`), lower-cased; `None` without one. The
+/// last `@` separates it: a quoted local part may hold `@`, a domain cannot (RFC 5322
+/// §3.4.1). One function for the SMTP client (recipients grouped by MX) and server (local
+/// domains).
+pub fn domain_of(addr_spec: &str) -> Option<String> {
+    let (_, domain) = addr_spec.rsplit_once('@')?;
+    (!domain.is_empty()).then(|| domain.to_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -714,5 +723,13 @@ mod tests {
         );
         assert_eq!(format("", "b@x.test"), "b@x.test");
         assert_eq!(format("a \"b\"", "c@d"), "\"a \\\"b\\\"\" <c@d>");
+    }
+
+    #[test]
+    fn domains() {
+        assert_eq!(domain_of("Bob@Example.COM").as_deref(), Some("example.com"));
+        assert_eq!(domain_of("\"a@b\"@例え.JP").as_deref(), Some("例え.jp"));
+        assert_eq!(domain_of("postmaster"), None);
+        assert_eq!(domain_of("a@"), None);
     }
 }

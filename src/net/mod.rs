@@ -4,6 +4,7 @@
 //! Rust on tokio; no pyo3.
 
 pub mod blocking;
+pub mod client;
 mod error;
 pub mod events;
 pub mod limits;
@@ -13,6 +14,7 @@ pub mod stream;
 pub mod tls;
 pub mod transcript;
 
+pub use client::{Endpoint, TlsMode};
 pub use error::{NetError, with_timeout};
 pub use line::LineReader;
 pub use stream::Stream;

@@ -1,7 +1,7 @@
 //! The POP3 client core: one connection, every RFC 1939 command, APOP, AUTH PLAIN (RFC 5034),
 //! STLS (RFC 2595) and implicit TLS (RFC 8314), and pipelined retrieval (RFC 2449 PIPELINING).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -12,9 +12,8 @@ use super::Error;
 use super::command;
 use super::response::{Status, continuation, encode_body, read_multiline};
 use crate::net::stream::TlsInfo;
-use crate::net::tls::{Trust, client_config};
-use crate::net::transcript::{Direction, REDACTED, Transcript};
-use crate::net::{LineReader, NetError, Stream};
+use crate::net::transcript::{Direction, REDACTED};
+use crate::net::{Endpoint, LineReader, NetError, Stream, TlsMode};
 
 /// Longest status line accepted. RFC 2449 §4 allows 512 octets; be generous.
 const MAX_STATUS_LINE: usize = 64 * 1024;
@@ -39,19 +38,6 @@ pub fn retr_limit(size: u64) -> usize {
         .saturating_add(64 * 1024)
 }
 
-/// How the connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    /// Never TLS.
-    None,
-    /// STLS when the server offers it, plaintext otherwise.
-    Opportunistic,
-    /// STLS, and fail if the server does not offer it (RFC 2595).
-    StartTls,
-    /// TLS from the first byte (RFC 8314, port 995).
-    Implicit,
-}
-
 /// How `login` authenticates with a password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginMethod {
@@ -63,56 +49,28 @@ pub enum LoginMethod {
     Plain,
 }
 
-/// Where and how to connect.
+/// Where and how to connect, and what to accept.
 pub struct ClientConfig {
-    pub host: String,
-    pub port: u16,
-    pub tls: TlsMode,
-    pub trust: Trust,
-    /// The name the certificate must carry; `host` when `None`.
-    pub tls_name: Option<String>,
-    pub connect_timeout: Option<Duration>,
-    /// For each network read or write.
-    pub io_timeout: Option<Duration>,
-    /// Allow passwords over an unencrypted connection (APOP never sends one).
-    pub allow_insecure_auth: bool,
+    pub endpoint: Endpoint,
     /// Largest message `retr` accepts (`None`: no limit).
     pub max_message_size: Option<usize>,
-    /// Record every line sent and received here (passwords redacted).
-    pub transcript: Option<Arc<Transcript>>,
-    tls_config: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
 impl ClientConfig {
+    /// Implicit TLS on port 995, STLS when offered elsewhere.
     pub fn new(host: impl Into<String>, port: u16) -> Self {
-        ClientConfig {
-            host: host.into(),
-            port,
-            tls: if port == 995 {
-                TlsMode::Implicit
-            } else {
-                TlsMode::Opportunistic
-            },
-            trust: Trust::System,
-            tls_name: None,
-            connect_timeout: Some(Duration::from_secs(60)),
-            io_timeout: Some(Duration::from_secs(60)),
-            allow_insecure_auth: false,
-            max_message_size: None,
-            transcript: None,
-            tls_config: OnceLock::new(),
+        let mut endpoint = Endpoint::new(host, port);
+        if port == 995 {
+            endpoint.tls = TlsMode::Implicit;
         }
+        ClientConfig::with_endpoint(endpoint)
     }
 
-    fn rustls(&self) -> Result<Arc<rustls::ClientConfig>, Error> {
-        self.tls_config
-            .get_or_init(|| client_config(&self.trust).map_err(|e| e.to_string()))
-            .clone()
-            .map_err(|e| Error::Net(NetError::Config(e)))
-    }
-
-    fn tls_name(&self) -> &str {
-        self.tls_name.as_deref().unwrap_or(&self.host)
+    pub fn with_endpoint(endpoint: Endpoint) -> Self {
+        ClientConfig {
+            endpoint,
+            max_message_size: None,
+        }
     }
 }
 
@@ -167,14 +125,9 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connect, read the greeting and secure the session as `config.tls` says.
+    /// Connect, read the greeting and secure the session as `config.endpoint.tls` says.
     pub async fn connect(config: Arc<ClientConfig>) -> Result<Connection, Error> {
-        let mut stream = Stream::connect(&config.host, config.port, config.connect_timeout).await?;
-        if config.tls == TlsMode::Implicit {
-            stream = stream
-                .start_tls_client(config.rustls()?, config.tls_name(), config.connect_timeout)
-                .await?;
-        }
+        let stream = config.endpoint.connect().await?;
         let mut conn = Connection {
             lines: Some(LineReader::with_capacity(stream, READ_BUFFER)),
             config,
@@ -193,7 +146,7 @@ impl Connection {
             return Err(Error::Err(greeting));
         }
         conn.greeting = greeting;
-        match conn.config.tls {
+        match conn.config.endpoint.tls {
             TlsMode::StartTls => {
                 if !conn.capa().await?.has("STLS") {
                     return Err(Error::Net(NetError::Tls(
@@ -274,17 +227,15 @@ impl Connection {
         let stream = lines.into_inner().map_err(|(_, n)| {
             Error::Protocol(format!("{n} unexpected bytes after the STLS response"))
         })?;
-        let config = self.config.clone();
-        let stream = stream
-            .start_tls_client(config.rustls()?, config.tls_name(), config.io_timeout)
-            .await?;
+        let endpoint = &self.config.endpoint;
+        let stream = endpoint.start_tls(stream, endpoint.io_timeout).await?;
         self.lines = Some(LineReader::with_capacity(stream, READ_BUFFER));
         self.capabilities = None;
         Ok(status)
     }
 
     fn check_password_allowed(&self) -> Result<(), Error> {
-        if !self.is_tls() && !self.config.allow_insecure_auth {
+        if !self.is_tls() && !self.config.endpoint.allow_insecure_auth {
             return Err(Error::InsecureAuth);
         }
         Ok(())
@@ -613,7 +564,7 @@ impl Connection {
         during: &'static str,
         f: impl AsyncFnOnce(&mut LineReader<Stream>) -> Result<T, NetError>,
     ) -> Result<T, Error> {
-        let timeout = self.config.io_timeout;
+        let timeout = self.config.endpoint.io_timeout;
         let lines = self.lines.as_mut().ok_or(Error::Closed)?;
         let result = match timeout {
             Some(d) => match tokio::time::timeout(d, f(lines)).await {
@@ -629,7 +580,7 @@ impl Connection {
     }
 
     async fn send(&mut self, data: &[u8]) -> Result<(), Error> {
-        if let Some(t) = &self.config.transcript {
+        if let Some(t) = &self.config.endpoint.transcript {
             t.record(Direction::Client, data);
         }
         self.write(data).await
@@ -637,7 +588,7 @@ impl Connection {
 
     /// Send a line carrying a credential: recorded as `shown` in the transcript.
     async fn send_secret(&mut self, data: &[u8], shown: &str) -> Result<(), Error> {
-        if let Some(t) = &self.config.transcript {
+        if let Some(t) = &self.config.endpoint.transcript {
             t.record_line(Direction::Client, shown);
         }
         self.write(data).await
@@ -659,7 +610,7 @@ impl Connection {
                 l.read_line(MAX_STATUS_LINE).await
             })
             .await?;
-        if let Some(t) = &self.config.transcript {
+        if let Some(t) = &self.config.endpoint.transcript {
             t.record(Direction::Server, &line);
         }
         Ok(line)
@@ -685,11 +636,11 @@ impl Connection {
         limit: Option<usize>,
         what: &str,
     ) -> Result<(), Error> {
-        let timeout = self.config.io_timeout;
+        let timeout = self.config.endpoint.io_timeout;
         let start = out.len();
         let lines = self.lines.as_mut().ok_or(Error::Closed)?;
         let result = read_multiline(lines, limit, out, timeout).await;
-        if let (Ok(()), Some(t)) = (&result, &self.config.transcript) {
+        if let (Ok(()), Some(t)) = (&result, &self.config.endpoint.transcript) {
             // Recorded as it came over the wire: dot-stuffed, with the final ".".
             let mut wire = Vec::with_capacity(out.len() - start + 8);
             encode_body(&out[start..], &mut wire);

@@ -12,7 +12,7 @@ pub mod server;
 use std::fmt;
 
 use crate::net::NetError;
-pub use client::{Capabilities, ClientConfig, Connection, LoginMethod, TlsMode};
+pub use client::{Capabilities, ClientConfig, Connection, LoginMethod};
 pub use response::Status;
 
 /// Everything that can go wrong on the client side of a POP3 session.

@@ -9,10 +9,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::*;
+use crate::net::TlsMode;
 use crate::net::events::{EventLog, ServerEvent};
 use crate::net::tls::{Trust, self_signed, server_config};
 use crate::pop3::Error;
-use crate::pop3::client::{ClientConfig, Connection, LoginMethod, TlsMode};
+use crate::pop3::client::{ClientConfig, Connection, LoginMethod};
 
 #[derive(Default)]
 struct Mailbox {
@@ -657,9 +658,9 @@ fn tls_config() -> (Arc<rustls::ServerConfig>, String) {
 
 fn client(port: u16, tls: TlsMode, cert: &str) -> Arc<ClientConfig> {
     let mut cfg = ClientConfig::new("localhost", port);
-    cfg.tls = tls;
-    cfg.trust = Trust::CaPem(cert.as_bytes().to_vec());
-    cfg.io_timeout = Some(Duration::from_secs(10));
+    cfg.endpoint.tls = tls;
+    cfg.endpoint.trust = Trust::CaPem(cert.as_bytes().to_vec());
+    cfg.endpoint.io_timeout = Some(Duration::from_secs(10));
     Arc::new(cfg)
 }
 
@@ -702,7 +703,7 @@ async fn client_against_server_with_stls() {
 async fn client_refuses_plaintext_passwords_and_allows_apop() {
     let srv = start(fast()).await;
     let mut cfg = ClientConfig::new("127.0.0.1", srv.port);
-    cfg.tls = TlsMode::None;
+    cfg.endpoint.tls = TlsMode::None;
     let mut conn = Connection::connect(Arc::new(cfg)).await.unwrap();
     let err = conn
         .login("alice", "12345pass", LoginMethod::UserPass)
@@ -801,8 +802,8 @@ async fn client_with_a_server_without_capa() {
     ])
     .await;
     let mut cfg = ClientConfig::new("127.0.0.1", port);
-    cfg.tls = TlsMode::Opportunistic;
-    cfg.allow_insecure_auth = true;
+    cfg.endpoint.tls = TlsMode::Opportunistic;
+    cfg.endpoint.allow_insecure_auth = true;
     let mut conn = Connection::connect(Arc::new(cfg)).await.unwrap();
     assert!(!conn.is_tls());
     assert_eq!(conn.apop_timestamp(), None);
@@ -853,9 +854,9 @@ async fn transcript_and_event_log_of_the_seed_session() {
     .await;
     let transcript = Arc::new(Transcript::new());
     let mut cfg = ClientConfig::new("127.0.0.1", srv.port);
-    cfg.tls = TlsMode::None;
-    cfg.allow_insecure_auth = true;
-    cfg.transcript = Some(transcript.clone());
+    cfg.endpoint.tls = TlsMode::None;
+    cfg.endpoint.allow_insecure_auth = true;
+    cfg.endpoint.transcript = Some(transcript.clone());
     let mut conn = Connection::connect(Arc::new(cfg)).await.unwrap();
     let bad = conn.login("alice", "guess", LoginMethod::UserPass).await;
     assert!(matches!(bad, Err(Error::Err(_))));
@@ -1080,8 +1081,8 @@ async fn retr_is_bounded_by_the_list_size() {
     for how in ["retr", "listed first", "retr_many", "top"] {
         let (port, server) = endless_retr(5000).await;
         let mut cfg = ClientConfig::new("127.0.0.1", port);
-        cfg.tls = TlsMode::None;
-        cfg.allow_insecure_auth = true;
+        cfg.endpoint.tls = TlsMode::None;
+        cfg.endpoint.allow_insecure_auth = true;
         let mut conn = Connection::connect(Arc::new(cfg)).await.unwrap();
         conn.login("u", "p", LoginMethod::UserPass).await.unwrap();
         let err = match how {

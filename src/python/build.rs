@@ -12,12 +12,12 @@ use std::sync::Arc;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyString, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyString, PyTuple};
 
 use super::buffer::{BytesLike, DETACH_THRESHOLD, new_bytes};
 use super::errors::build_error;
 use super::message::{PyMessage, PyPart, message_from_bytes, message_from_vec};
+use super::types;
 use super::values::{PyAddress, type_error};
 use crate::message::address::Address;
 use crate::message::build::{
@@ -31,11 +31,6 @@ fn err(py: Python<'_>) -> impl Fn(BuildError) -> PyErr + '_ {
 
 // ---------------------------------------------------------------------------------------
 // Python values to field values
-
-fn datetime_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    static T: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    T.import(py, "datetime", "datetime")
-}
 
 /// A `datetime` as an RFC 5322 date-time; a naive one is local time.
 fn date_from(py: Python<'_>, dt: &Bound<'_, PyAny>) -> PyResult<String> {
@@ -112,7 +107,9 @@ fn value_from(py: Python<'_>, name: &str, obj: &Bound<'_, PyAny>) -> PyResult<Va
             }
             Ok(Value::Ids(ids))
         }
-        Kind::Date if obj.is_instance(datetime_type(py)?)? => Ok(Value::Date(date_from(py, obj)?)),
+        Kind::Date if obj.is_instance(types::DATETIME.get(py)?)? => {
+            Ok(Value::Date(date_from(py, obj)?))
+        }
         Kind::Date => Err(type_error(name, "a datetime or str", obj)),
         Kind::Text => Err(type_error(name, "str", obj)),
     }
@@ -166,13 +163,9 @@ pub struct PyAttachment {
 /// `mimetypes.guess_type(filename)`, or `application/octet-stream` (also for compressed
 /// files, whose type says nothing of their content, as the stdlib's examples do).
 fn guess_type(py: Python<'_>, filename: Option<&str>) -> PyResult<String> {
-    static GUESS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     if let Some(name) = filename {
-        let guess = GUESS.get_or_try_init(py, || -> PyResult<_> {
-            Ok(py.import("mimetypes")?.getattr("guess_type")?.unbind())
-        })?;
         let (ctype, encoding): (Option<String>, Option<String>) =
-            guess.bind(py).call1((name,))?.extract()?;
+            types::GUESS_MIME_TYPE.get(py)?.call1((name,))?.extract()?;
         if let (Some(t), None) = (ctype, encoding) {
             return Ok(t);
         }
@@ -280,7 +273,7 @@ impl PyAttachment {
 }
 
 fn read_path(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<(PathBuf, Vec<u8>)> {
-    let fspath = py.import("os")?.call_method1("fspath", (path,))?;
+    let fspath = types::OS_FSPATH.get(py)?.call1((path,))?;
     let p: PathBuf = fspath
         .extract()
         .map_err(|_| type_error("Attachment.from_path()", "a str or path-like object", path))?;
@@ -403,8 +396,7 @@ fn attachment_item(py: Python<'_>, item: &Bound<'_, PyAny>) -> PyResult<Py<PyAtt
             PyAttachment::make(py, filename, &data, None, false, None)?,
         );
     }
-    let os = py.import("os")?;
-    if item.is_instance_of::<PyString>() || item.is_instance(&os.getattr("PathLike")?)? {
+    if item.is_instance_of::<PyString>() || item.is_instance(types::OS_PATHLIKE.get(py)?)? {
         return Py::new(
             py,
             PyAttachment::from_path(py, item, None, None, false, None)?,

@@ -2,31 +2,52 @@
 //!
 //! The exception classes are defined in Python (`mailprims/exceptions.py`) so they can inherit
 //! from both `MailError` and the stdlib class whose meaning they share (`ValueError`,
-//! `TimeoutError`, `ConnectionError`); Rust looks each one up once and caches it.
+//! `TimeoutError`, `ConnectionError`); Rust looks each one up once, in `types`.
+//!
+//! `IntoPyErr` is how generic code (the client plumbing in `client.rs`) turns a core error into
+//! its exception where the GIL is held.
 
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyType};
+use pyo3::types::PyDict;
 
+use super::types;
 use crate::codec::CodecError;
 use crate::net::NetError;
 use crate::smtp::{Error as SmtpError, Reply};
 
-macro_rules! exception_type {
-    ($fn_name:ident, $name:literal) => {
-        pub fn $fn_name(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-            static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-            TYPE.import(py, "mailprims.exceptions", $name)
-        }
-    };
+/// A core error that becomes a Python exception (called with the GIL held).
+pub trait IntoPyErr: Send + 'static {
+    fn into_py_err(self, py: Python<'_>) -> PyErr;
 }
 
-exception_type!(codec_error_type, "CodecError");
+impl IntoPyErr for PyErr {
+    fn into_py_err(self, _py: Python<'_>) -> PyErr {
+        self
+    }
+}
+
+impl IntoPyErr for NetError {
+    fn into_py_err(self, py: Python<'_>) -> PyErr {
+        net_error(py, self)
+    }
+}
+
+impl IntoPyErr for SmtpError {
+    fn into_py_err(self, py: Python<'_>) -> PyErr {
+        smtp_error(py, self)
+    }
+}
+
+impl IntoPyErr for crate::pop3::Error {
+    fn into_py_err(self, py: Python<'_>) -> PyErr {
+        pop3_error(py, self)
+    }
+}
 
 /// Instantiate `cls(message, **kwargs)` as a `PyErr`; a failure to build it is the error.
 pub fn instantiate(
     py: Python<'_>,
-    cls: PyResult<&Bound<'_, PyType>>,
+    cls: PyResult<&Bound<'_, PyAny>>,
     message: String,
     fill: impl FnOnce(&Bound<'_, PyDict>) -> PyResult<()>,
 ) -> PyErr {
@@ -41,7 +62,7 @@ pub fn instantiate(
 
 #[cold]
 pub fn codec_error(py: Python<'_>, e: CodecError) -> PyErr {
-    instantiate(py, codec_error_type(py), e.to_string(), |kw| {
+    instantiate(py, types::CODEC_ERROR.get(py), e.to_string(), |kw| {
         kw.set_item("codec", e.codec)?;
         kw.set_item("reason", e.reason.as_ref())?;
         kw.set_item("offset", e.offset)?;
@@ -49,24 +70,18 @@ pub fn codec_error(py: Python<'_>, e: CodecError) -> PyErr {
     })
 }
 
-exception_type!(connection_error_type, "MailConnectionError");
-exception_type!(timeout_error_type, "MailTimeoutError");
-exception_type!(tls_error_type, "TlsError");
-exception_type!(config_error_type, "ConfigError");
-exception_type!(protocol_error_type, "ProtocolError");
-
 /// Network errors: connection problems are `ConnectionError`s, timeouts `TimeoutError`s.
 #[cold]
 pub fn net_error(py: Python<'_>, e: NetError) -> PyErr {
     let message = e.to_string();
     let cls = match &e {
         NetError::Connect { .. } | NetError::Listen { .. } | NetError::Closed | NetError::Io(_) => {
-            connection_error_type(py)
+            types::MAIL_CONNECTION_ERROR.get(py)
         }
-        NetError::Timeout { .. } => timeout_error_type(py),
-        NetError::Tls(_) => tls_error_type(py),
-        NetError::Config(_) => config_error_type(py),
-        NetError::LineTooLong { .. } => protocol_error_type(py),
+        NetError::Timeout { .. } => types::MAIL_TIMEOUT_ERROR.get(py),
+        NetError::Tls(_) => types::TLS_ERROR.get(py),
+        NetError::Config(_) => types::CONFIG_ERROR.get(py),
+        NetError::LineTooLong { .. } => types::PROTOCOL_ERROR.get(py),
     };
     let err = instantiate(py, cls, message, |_| Ok(()));
     if let NetError::Connect { source, .. }
@@ -88,8 +103,6 @@ fn os_error_with_errno(e: std::io::Error) -> PyErr {
     }
 }
 
-exception_type!(pop3_error_type, "Pop3Error");
-
 /// POP3 errors: `-ERR` replies are `Pop3Error` with the server's `text` and RFC 2449 `code`;
 /// below POP3, the network mapping of `net_error`.
 #[cold]
@@ -98,16 +111,21 @@ pub fn pop3_error(py: Python<'_>, e: crate::pop3::Error) -> PyErr {
     let message = e.to_string();
     match e {
         Error::Net(n) => net_error(py, n),
-        Error::Err(status) => instantiate(py, pop3_error_type(py), message, |kw| {
+        Error::Err(status) => instantiate(py, types::POP3_ERROR.get(py), message, |kw| {
             kw.set_item("text", status.text)?;
             kw.set_item("code", status.code)
         }),
-        Error::NotSupported(_) => instantiate(py, pop3_error_type(py), message, |_| Ok(())),
-        Error::Protocol(_) => instantiate(py, protocol_error_type(py), message, |_| Ok(())),
+        Error::NotSupported(_) => instantiate(py, types::POP3_ERROR.get(py), message, |_| Ok(())),
+        Error::Protocol(_) => instantiate(py, types::PROTOCOL_ERROR.get(py), message, |_| Ok(())),
         Error::Usage(_) | Error::InsecureAuth => {
-            instantiate(py, config_error_type(py), message, |_| Ok(()))
+            instantiate(py, types::CONFIG_ERROR.get(py), message, |_| Ok(()))
         }
-        Error::Closed => instantiate(py, connection_error_type(py), message, |_| Ok(())),
+        Error::Closed => instantiate(
+            py,
+            types::MAIL_CONNECTION_ERROR.get(py),
+            message,
+            |_| Ok(()),
+        ),
     }
 }
 
@@ -123,16 +141,10 @@ use pyo3::exceptions::{
 
 use crate::store::StoreError;
 
-exception_type!(store_error_type, "StoreError");
-exception_type!(mailbox_locked_error_type, "MailboxLockedError");
-exception_type!(message_not_found_error_type, "MessageNotFoundError");
-exception_type!(account_error_type, "AccountError");
-exception_type!(users_file_error_type, "UsersFileError");
-
 /// `cls(errno, strerror, filename, **kwargs)`, the `OSError` constructor form.
 fn os_error(
     py: Python<'_>,
-    cls: PyResult<Bound<'_, PyType>>,
+    cls: PyResult<Bound<'_, PyAny>>,
     errno: Option<i32>,
     strerror: String,
     filename: &std::path::Path,
@@ -167,8 +179,8 @@ fn os_message(e: &io::Error) -> String {
 #[cold]
 fn io_error(py: Python<'_>, op: &str, path: &std::path::Path, e: io::Error) -> PyErr {
     use io::ErrorKind as K;
-    fn builtin<T: pyo3::PyTypeInfo>(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
-        Ok(py.get_type::<T>())
+    fn builtin<T: pyo3::PyTypeInfo>(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        Ok(py.get_type::<T>().into_any())
     }
     let cls = match e.kind() {
         K::NotFound => builtin::<PyFileNotFoundError>(py),
@@ -184,7 +196,7 @@ fn io_error(py: Python<'_>, op: &str, path: &std::path::Path, e: io::Error) -> P
         K::ConnectionReset => builtin::<PyConnectionResetError>(py),
         K::ConnectionAborted => builtin::<PyConnectionAbortedError>(py),
         // StorageFull, QuotaExceeded, FileTooLarge, ReadOnlyFilesystem, Other, ...
-        _ => store_error_type(py).cloned(),
+        _ => types::STORE_ERROR.get(py).cloned(),
     };
     os_error(
         py,
@@ -203,13 +215,13 @@ pub fn store_error(py: Python<'_>, e: StoreError) -> PyErr {
     match e {
         StoreError::Io { op, path, source } => io_error(py, op, &path, source),
         StoreError::NoSuchMessage { key } => {
-            instantiate(py, message_not_found_error_type(py), message, |kw| {
+            instantiate(py, types::MESSAGE_NOT_FOUND_ERROR.get(py), message, |kw| {
                 kw.set_item("key", key)
             })
         }
         StoreError::Locked { path, holder } => os_error(
             py,
-            mailbox_locked_error_type(py).cloned(),
+            types::MAILBOX_LOCKED_ERROR.get(py).cloned(),
             Some(libc::EAGAIN),
             match &holder {
                 Some(h) => format!("mailbox is locked (held by {h})"),
@@ -219,13 +231,13 @@ pub fn store_error(py: Python<'_>, e: StoreError) -> PyErr {
             |kw| kw.set_item("holder", holder),
         ),
         StoreError::InvalidName { name, reason } => {
-            instantiate(py, account_error_type(py), message, |kw| {
+            instantiate(py, types::ACCOUNT_ERROR.get(py), message, |kw| {
                 kw.set_item("name", name)?;
                 kw.set_item("reason", reason)
             })
         }
         StoreError::Account { name, reason } => {
-            instantiate(py, account_error_type(py), message, |kw| {
+            instantiate(py, types::ACCOUNT_ERROR.get(py), message, |kw| {
                 kw.set_item("name", name)?;
                 kw.set_item("reason", reason)
             })
@@ -238,7 +250,7 @@ pub fn store_error(py: Python<'_>, e: StoreError) -> PyErr {
             line,
             text,
             reason,
-        } => instantiate(py, users_file_error_type(py), message, |kw| {
+        } => instantiate(py, types::USERS_FILE_ERROR.get(py), message, |kw| {
             kw.set_item("path", path.map(|p| p.to_string_lossy().into_owned()))?;
             kw.set_item("lineno", line)?;
             kw.set_item("line", text)?;
@@ -249,22 +261,13 @@ pub fn store_error(py: Python<'_>, e: StoreError) -> PyErr {
 
 // ---- SMTP ---------------------------------------------------------------------------------
 
-exception_type!(smtp_error_type, "SmtpError");
-exception_type!(smtp_temporary_error_type, "SmtpTemporaryError");
-exception_type!(smtp_permanent_error_type, "SmtpPermanentError");
-exception_type!(smtp_recipients_refused_type, "SmtpRecipientsRefused");
-exception_type!(smtp_not_supported_type, "SmtpNotSupportedError");
-exception_type!(address_error_type, "AddressError");
-exception_type!(dns_error_type, "DnsError");
-
-/// `mailprims.SmtpReply(code, enhanced_code, text)`.
+/// `mailprims.SmtpReply(code, enhanced_code, text)`. Positional, unlike the other value
+/// classes: it is a NamedTuple, whose field order is its public definition (users unpack it
+/// too), and one is made per recipient and per message, where keywords cost.
 pub fn smtp_reply<'py>(py: Python<'py>, reply: &Reply) -> PyResult<Bound<'py, PyAny>> {
-    static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    TYPE.import(py, "mailprims.smtp", "SmtpReply")?.call1((
-        reply.code,
-        reply.enhanced.as_deref(),
-        reply.text(),
-    ))
+    types::SMTP_REPLY
+        .get(py)?
+        .call1((reply.code, reply.enhanced.as_deref(), reply.text()))
 }
 
 /// SMTP errors: 4xx replies are `SmtpTemporaryError`, 5xx `SmtpPermanentError`, both with
@@ -286,17 +289,17 @@ pub fn smtp_error(py: Python<'_>, e: SmtpError) -> PyErr {
         SmtpError::Net(n) => net_error(py, n),
         SmtpError::Reply { reply, .. } => {
             let cls = if reply.is_transient() {
-                smtp_temporary_error_type(py)
+                types::SMTP_TEMPORARY_ERROR.get(py)
             } else if reply.is_permanent() {
-                smtp_permanent_error_type(py)
+                types::SMTP_PERMANENT_ERROR.get(py)
             } else {
-                smtp_error_type(py)
+                types::SMTP_ERROR.get(py)
             };
             instantiate(py, cls, message, with_reply(&reply))
         }
         SmtpError::RecipientsRefused(list) => {
             let first = list.first().map(|(_, r)| r.clone());
-            instantiate(py, smtp_recipients_refused_type(py), message, |kw| {
+            instantiate(py, types::SMTP_RECIPIENTS_REFUSED.get(py), message, |kw| {
                 let recipients = PyDict::new(py);
                 for (addr, reply) in &list {
                     recipients.set_item(addr, smtp_reply(py, reply)?)?;
@@ -309,38 +312,52 @@ pub fn smtp_error(py: Python<'_>, e: SmtpError) -> PyErr {
             })
         }
         SmtpError::NotSupported(_) => {
-            instantiate(py, smtp_not_supported_type(py), message, |_| Ok(()))
+            instantiate(py, types::SMTP_NOT_SUPPORTED_ERROR.get(py), message, |_| {
+                Ok(())
+            })
         }
         SmtpError::TooLarge { .. } => {
             // RFC 3463 5.3.4 "message too big for system", decided before sending.
-            instantiate(py, smtp_permanent_error_type(py), message.clone(), |kw| {
-                kw.set_item("enhanced_code", "5.3.4")?;
-                kw.set_item("text", message)
-            })
+            instantiate(
+                py,
+                types::SMTP_PERMANENT_ERROR.get(py),
+                message.clone(),
+                |kw| {
+                    kw.set_item("enhanced_code", "5.3.4")?;
+                    kw.set_item("text", message)
+                },
+            )
         }
-        SmtpError::Protocol(_) => instantiate(py, protocol_error_type(py), message, |_| Ok(())),
+        SmtpError::Protocol(_) => {
+            instantiate(py, types::PROTOCOL_ERROR.get(py), message, |_| Ok(()))
+        }
         SmtpError::InvalidAddress { address, .. } => {
-            instantiate(py, address_error_type(py), message, |kw| {
+            instantiate(py, types::ADDRESS_ERROR.get(py), message, |kw| {
                 kw.set_item("text", address)
             })
         }
         SmtpError::InvalidArgument(_) | SmtpError::InsecureAuth => {
-            instantiate(py, config_error_type(py), message, |_| Ok(()))
+            instantiate(py, types::CONFIG_ERROR.get(py), message, |_| Ok(()))
         }
         SmtpError::Dns {
             domain, permanent, ..
-        } => instantiate(py, dns_error_type(py), message, |kw| {
+        } => instantiate(py, types::DNS_ERROR.get(py), message, |kw| {
             kw.set_item("domain", domain)?;
             kw.set_item("permanent", permanent)
         }),
-        SmtpError::ClientClosed => instantiate(py, connection_error_type(py), message, |_| Ok(())),
+        SmtpError::ClientClosed => instantiate(
+            py,
+            types::MAIL_CONNECTION_ERROR.get(py),
+            message,
+            |_| Ok(()),
+        ),
     }
 }
 
 /// `AddressError(message, text=...)`.
 #[cold]
 pub fn address_error(py: Python<'_>, message: String, text: &str) -> PyErr {
-    instantiate(py, address_error_type(py), message, |kw| {
+    instantiate(py, types::ADDRESS_ERROR.get(py), message, |kw| {
         kw.set_item("text", text)
     })
 }

@@ -8,9 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 use tokio::sync::{Notify, mpsc};
 
 use super::runtime::{attach, runtime};
+use super::types;
 use crate::net::events::{EventLog, ServerEvent};
 
 /// Events waiting for Python at most; beyond that they are counted and dropped rather than
@@ -45,26 +47,23 @@ impl EventLog for PyEventLog {
     }
 }
 
-/// `(kind, (host, port), user, id, sender, recipients, size, tls, mechanism)`; Python makes a
-/// `mailprims.ServerEvent` of it.
-fn event_tuple<'py>(py: Python<'py>, e: &ServerEvent) -> PyResult<Bound<'py, PyAny>> {
-    let t = (
-        e.kind.name(),
-        (e.peer.ip().to_string(), e.peer.port()),
-        e.user.as_deref(),
-        e.id.as_deref(),
-        e.sender.as_deref(),
-        e.recipients.clone(),
-        e.size,
-        e.tls,
-        e.mechanism,
-    )
-        .into_pyobject(py)?;
-    Ok(t.into_any())
+/// A `mailprims.ServerEvent`, built by field name.
+fn server_event<'py>(py: Python<'py>, e: &ServerEvent) -> PyResult<Bound<'py, PyAny>> {
+    types::SERVER_EVENT.call_kw(py, |kw| {
+        kw.set_item("kind", e.kind.name())?;
+        kw.set_item("peer", (e.peer.ip().to_string(), e.peer.port()))?;
+        kw.set_item("user", e.user.as_deref())?;
+        kw.set_item("id", e.id.as_deref())?;
+        kw.set_item("sender", e.sender.as_deref())?;
+        kw.set_item("recipients", PyTuple::new(py, &e.recipients)?)?;
+        kw.set_item("size", e.size)?;
+        kw.set_item("tls", e.tls)?;
+        kw.set_item("mechanism", e.mechanism)
+    })
 }
 
 impl PyEventLog {
-    /// A log that calls `callback(event_tuple)` for each event, in order.
+    /// A log that calls `callback(event)` with each `ServerEvent`, in order.
     pub fn start(callback: Py<PyAny>) -> Arc<PyEventLog> {
         let (tx, mut rx) = mpsc::channel::<ServerEvent>(QUEUE);
         let progress = Arc::new(Progress::default());
@@ -84,7 +83,8 @@ impl PyEventLog {
                         for e in &events {
                             // The Python side catches and logs what its callback raises; an
                             // error here is a conversion bug, reported as unraisable.
-                            if let Err(err) = event_tuple(py, e).and_then(|t| cb.call1(py, (t,))) {
+                            if let Err(err) = server_event(py, e).and_then(|ev| cb.call1(py, (ev,)))
+                            {
                                 err.write_unraisable(py, None);
                             }
                         }

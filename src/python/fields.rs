@@ -1,37 +1,48 @@
 //! Bindings for the structured-field grammars (`crate::message::{authres, tag_list,
-//! list_headers}`): plain tuples that `mailprims.fields` turns into dataclasses; and the
+//! list_headers}`): typed values (`Parsed*`) that `mailprims.fields` turns into dataclasses; and the
 //! bridge through which the `Message`, `Part` and `Headers` classes reach the Python-side
 //! presentation code (`_repr_html_`, `trace()`, the parsed authentication fields).
 
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 
+use super::types;
 use crate::message::{authres, list_headers, tag_list};
 
-type PropertyTuple = (String, String, String);
-type ResultTuple = (
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Vec<PropertyTuple>,
-    Vec<String>,
-);
+/// One `ptype.property=value` of a result (RFC 8601 §2.2).
+#[pyclass(module = "mailprims._mailprims", frozen, get_all)]
+#[derive(Clone)]
+pub struct ParsedAuthProperty {
+    ptype: String,
+    name: String,
+    value: String,
+}
+
+/// One method's result of an Authentication-Results field.
+#[pyclass(module = "mailprims._mailprims", frozen, get_all)]
+#[derive(Clone)]
+pub struct ParsedAuthResult {
+    method: String,
+    method_version: Option<String>,
+    result: String,
+    reason: Option<String>,
+    properties: Vec<ParsedAuthProperty>,
+    comments: Vec<String>,
+}
+
+/// An Authentication-Results (or ARC-Authentication-Results) value, as read.
+#[pyclass(module = "mailprims._mailprims", frozen, get_all)]
+pub struct ParsedAuthResults {
+    authserv_id: Option<String>,
+    version: Option<String>,
+    instance: Option<u32>,
+    results: Vec<ParsedAuthResult>,
+}
 
 /// Parse an Authentication-Results value (RFC 8601), or with ``arc=True`` an
-/// ARC-Authentication-Results value (RFC 8617): ``(authserv_id, version, instance,
-/// [(method, method_version, result, reason, [(ptype, property, value)], comments)])``.
+/// ARC-Authentication-Results value (RFC 8617).
 #[pyfunction]
 #[pyo3(signature = (value, arc = false))]
-fn authres_parse(
-    value: &str,
-    arc: bool,
-) -> (
-    Option<String>,
-    Option<String>,
-    Option<u32>,
-    Vec<ResultTuple>,
-) {
+fn authres_parse(value: &str, arc: bool) -> ParsedAuthResults {
     let a = if arc {
         authres::parse_arc(value)
     } else {
@@ -40,48 +51,88 @@ fn authres_parse(
     let results = a
         .results
         .into_iter()
-        .map(|r| {
-            let props = r
+        .map(|r| ParsedAuthResult {
+            method: r.method,
+            method_version: r.method_version,
+            result: r.result,
+            reason: r.reason,
+            properties: r
                 .properties
                 .into_iter()
-                .map(|p| (p.ptype, p.name, p.value))
-                .collect();
-            (
-                r.method,
-                r.method_version,
-                r.result,
-                r.reason,
-                props,
-                r.comments,
-            )
+                .map(|p| ParsedAuthProperty {
+                    ptype: p.ptype,
+                    name: p.name,
+                    value: p.value,
+                })
+                .collect(),
+            comments: r.comments,
         })
         .collect();
-    (a.authserv_id, a.version, a.instance, results)
+    ParsedAuthResults {
+        authserv_id: a.authserv_id,
+        version: a.version,
+        instance: a.instance,
+        results,
+    }
 }
 
-/// Parse a DKIM tag list (RFC 6376 §3.2): ``([(name, value)], duplicate_names, malformed)``.
+/// A DKIM tag list (RFC 6376 §3.2), as read.
+#[pyclass(module = "mailprims._mailprims", frozen, get_all)]
+pub struct ParsedTagList {
+    /// `(name, value)` in order, repeats included.
+    tags: Vec<(String, String)>,
+    /// Names that appear more than once.
+    duplicates: Vec<String>,
+    /// How many tag-specs were not `name=value`.
+    malformed: usize,
+}
+
+/// Parse a DKIM tag list (RFC 6376 §3.2).
 #[pyfunction]
-fn tag_list_parse(value: &str) -> (Vec<(String, String)>, Vec<String>, usize) {
+fn tag_list_parse(value: &str) -> ParsedTagList {
     let t = tag_list::parse(value);
-    (
-        t.tags.into_iter().map(|t| (t.name, t.value)).collect(),
-        t.duplicates,
-        t.malformed,
-    )
+    ParsedTagList {
+        tags: t.tags.into_iter().map(|t| (t.name, t.value)).collect(),
+        duplicates: t.duplicates,
+        malformed: t.malformed,
+    }
 }
 
-/// Parse an RFC 2369 ``List-*`` URL list: ``(urls, no, comments)``.
+/// An RFC 2369 `List-*` URL list, as read.
+#[pyclass(module = "mailprims._mailprims", frozen, get_all)]
+pub struct ParsedListUrls {
+    urls: Vec<String>,
+    /// The `NO` of a List-Post that forbids posting.
+    no: bool,
+    comments: Vec<String>,
+}
+
+/// Parse an RFC 2369 ``List-*`` URL list.
 #[pyfunction]
-fn list_urls_parse(value: &str) -> (Vec<String>, bool, Vec<String>) {
+fn list_urls_parse(value: &str) -> ParsedListUrls {
     let u = list_headers::parse_urls(value);
-    (u.urls, u.no, u.comments)
+    ParsedListUrls {
+        urls: u.urls,
+        no: u.no,
+        comments: u.comments,
+    }
 }
 
-/// Parse a ``List-Id`` value (RFC 2919): ``(description, id)``.
+/// A `List-Id` value (RFC 2919), as read.
+#[pyclass(module = "mailprims._mailprims", frozen, get_all)]
+pub struct ParsedListId {
+    description: Option<String>,
+    id: Option<String>,
+}
+
+/// Parse a ``List-Id`` value (RFC 2919).
 #[pyfunction]
-fn list_id_parse(value: &str) -> (Option<String>, Option<String>) {
+fn list_id_parse(value: &str) -> ParsedListId {
     let l = list_headers::parse_list_id(value);
-    (l.description, l.id)
+    ParsedListId {
+        description: l.description,
+        id: l.id,
+    }
 }
 
 /// The Python modules the Rust classes hand presentation work to.
@@ -95,25 +146,27 @@ pub enum Helper {
     Trace,
 }
 
-/// Call ``<helper module>.<function>(obj)``. Each module is imported once.
+/// Call ``<helper module>.<function>(obj)``.
 pub fn call_python<'py>(
     obj: &Bound<'py, PyAny>,
     helper: Helper,
     function: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    static MODULES: [PyOnceLock<Py<PyModule>>; 3] =
-        [PyOnceLock::new(), PyOnceLock::new(), PyOnceLock::new()];
-    let (name, i) = match helper {
-        Helper::Display => ("mailprims._display", 0),
-        Helper::Fields => ("mailprims.fields", 1),
-        Helper::Trace => ("mailprims.trace", 2),
+    let module = match helper {
+        Helper::Display => &types::DISPLAY_MODULE,
+        Helper::Fields => &types::FIELDS_MODULE,
+        Helper::Trace => &types::TRACE_MODULE,
     };
-    let py = obj.py();
-    let m = MODULES[i].get_or_try_init(py, || py.import(name).map(Bound::unbind))?;
-    m.bind(py).getattr(function)?.call1((obj,))
+    module.get(obj.py())?.getattr(function)?.call1((obj,))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<ParsedAuthProperty>()?;
+    m.add_class::<ParsedAuthResult>()?;
+    m.add_class::<ParsedAuthResults>()?;
+    m.add_class::<ParsedTagList>()?;
+    m.add_class::<ParsedListUrls>()?;
+    m.add_class::<ParsedListId>()?;
     m.add_function(wrap_pyfunction!(authres_parse, m)?)?;
     m.add_function(wrap_pyfunction!(tag_list_parse, m)?)?;
     m.add_function(wrap_pyfunction!(list_urls_parse, m)?)?;

@@ -16,6 +16,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use super::buffer::{BytesLike, DETACH_THRESHOLD, new_bytes};
 use super::fields::{Helper, call_python};
 use super::headers::PyHeaders;
+use super::types;
 use super::values::{PyAddress, PyContentType, PyDefect, PyReceived, to_datetime, type_error};
 use crate::message::{Body, Document, MessageId, PartId, Source};
 
@@ -144,10 +145,6 @@ pub(super) fn message_from_bytes<'py>(
     b: &Bound<'py, PyBytes>,
 ) -> PyResult<Bound<'py, PyMessage>> {
     parse_input(py, bytes_input(b, true))
-}
-
-fn email_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
-    py.import("email")
 }
 
 /// An e-mail message (RFC 5322, MIME), parsed lazily.
@@ -320,7 +317,7 @@ impl PyMessage {
     /// Read and parse a message file (``str`` or path-like).
     #[staticmethod]
     fn parse_file<'py>(py: Python<'py>, path: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
-        let fspath = py.import("os")?.call_method1("fspath", (path,))?;
+        let fspath = types::OS_FSPATH.get(py)?.call1((path,))?;
         let path: PathBuf = fspath
             .extract()
             .map_err(|_| type_error("Message.parse_file()", "a str or path-like object", path))?;
@@ -337,8 +334,7 @@ impl PyMessage {
         py: Python<'py>,
         m: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, Self>> {
-        let cls = email_module(py)?.getattr("message")?.getattr("Message")?;
-        if !m.is_instance(&cls)? {
+        if !m.is_instance(types::EMAIL_MESSAGE_CLASS.get(py)?)? {
             return Err(type_error(
                 "Message.from_email_message()",
                 "an email.message.Message",
@@ -515,11 +511,11 @@ impl PyMessage {
 
     /// The message as a stdlib ``email.message.EmailMessage`` (``policy=email.policy.default``).
     fn to_email_message<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let email = email_module(py)?;
-        let policy = py.import("email.policy")?.getattr("default")?;
         let kw = PyDict::new(py);
-        kw.set_item("policy", policy)?;
-        email.call_method("message_from_bytes", (self.bytes_object(py)?,), Some(&kw))
+        kw.set_item("policy", types::EMAIL_POLICY_DEFAULT.get(py)?)?;
+        types::EMAIL_MESSAGE_FROM_BYTES
+            .get(py)?
+            .call((self.bytes_object(py)?,), Some(&kw))
     }
 
     /// The message's bytes, exactly as parsed.

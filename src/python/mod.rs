@@ -3,6 +3,7 @@
 
 mod buffer;
 mod build;
+mod client;
 mod codec;
 mod errors;
 mod events;
@@ -17,6 +18,7 @@ mod smtp_server;
 mod store;
 mod tls;
 mod transcript;
+mod types;
 mod values;
 
 use pyo3::prelude::*;
@@ -37,5 +39,6 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     message::register(m)?;
     fields::register(m)?;
     build::register(m)?;
+    transcript::register(m)?;
     Ok(())
 }

@@ -1,6 +1,6 @@
-//! Bindings for POP3 (`crate::pop3`). The client core wraps one connection; the sync client
-//! waits for it with `block_on`, the async client gets awaitables from `awaitable`: same core,
-//! two ways to wait. The server core serves a `MaildirStore` to the accounts of a `Users`.
+//! Bindings for POP3 (`crate::pop3`). The client core wraps one connection; the sync and
+//! async clients drive the same core, made in either `Mode` (the pattern of `client.rs`). The
+//! server core serves a `MaildirStore` to the accounts of a `Users`.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -11,27 +11,18 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use super::errors::{net_error, pop3_error};
+use super::client::{ClientOptions, Mode, seconds};
+use super::errors::net_error;
 use super::events::PyEventLog;
-use super::runtime::{awaitable, block_on, runtime};
+use super::runtime::runtime;
 use super::server::ServerHandle;
 use super::store::{PyMaildirStore, PyUsers};
-use crate::net::tls::{self, Trust};
-use crate::net::transcript::Transcript;
-use crate::pop3::client::{ClientConfig, Connection, LoginMethod, TlsMode};
+use super::transcript::ClientTranscript;
+use crate::net::tls;
+use crate::pop3::client::{ClientConfig, Connection, LoginMethod};
 use crate::pop3::maildrop::StoreBackend;
 use crate::pop3::server::{self, ServerConfig};
 use crate::pop3::{Error, Status};
-
-pub(crate) fn seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
-    match value {
-        None => Ok(None),
-        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(s) => Err(PyValueError::new_err(format!(
-            "{what} must be a positive number of seconds or None, not {s}"
-        ))),
-    }
-}
 
 /// What an operation gives Python.
 enum Value {
@@ -41,23 +32,21 @@ enum Value {
     Stat(u32, u64),
     Bytes(Vec<u8>),
     BytesList(Vec<Vec<u8>>),
+    /// `{number: octets}`
     Sizes(Vec<(u32, u64)>),
+    /// `{number: uid}`
     Uids(Vec<(u32, String)>),
+    /// `{capability: arguments}`
     Caps(Vec<(String, Vec<String>)>),
 }
 
-/// A result converted to Python where the GIL is held (on the event loop thread for async
-/// calls); errors become exceptions there.
-struct Outcome(Result<Value, Error>);
-
-impl<'py> IntoPyObject<'py> for Outcome {
+impl<'py> IntoPyObject<'py> for Value {
     type Target = PyAny;
     type Output = Bound<'py, PyAny>;
     type Error = PyErr;
 
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let value = self.0.map_err(|e| pop3_error(py, e))?;
-        Ok(match value {
+        Ok(match self {
             Value::None => py.None().into_bound(py),
             Value::Text(t) => t.into_bound_py_any(py)?,
             Value::Int(n) => n.into_bound_py_any(py)?,
@@ -70,34 +59,56 @@ impl<'py> IntoPyObject<'py> for Outcome {
                 }
                 out.into_any()
             }
-            Value::Sizes(v) => v.into_bound_py_any(py)?,
-            Value::Uids(v) => v.into_bound_py_any(py)?,
-            Value::Caps(v) => v.into_bound_py_any(py)?,
+            Value::Sizes(v) => dict(py, v)?,
+            Value::Uids(v) => dict(py, v)?,
+            Value::Caps(v) => dict(py, v)?,
         })
     }
 }
 
-/// What Python can ask about the connection without waiting for it.
+/// A dict in the server's order (a repeated key: the last wins, as `dict(pairs)` does).
+fn dict<'py, K, V>(py: Python<'py>, pairs: Vec<(K, V)>) -> PyResult<Bound<'py, PyAny>>
+where
+    K: IntoPyObject<'py>,
+    V: IntoPyObject<'py>,
+{
+    let out = PyDict::new(py);
+    for (k, v) in pairs {
+        out.set_item(k, v)?;
+    }
+    Ok(out.into_any())
+}
+
+/// What Python can ask about the connection without waiting for it (`Pop3Client.connected`,
+/// `.welcome`, `.tls_version`...).
+#[pyclass(module = "mailprims._mailprims", frozen, get_all)]
 #[derive(Default, Clone)]
-struct Info {
+pub struct Pop3SessionInfo {
     connected: bool,
+    /// The greeting's text (after `+OK`), None before connecting.
     greeting: Option<String>,
+    /// The `<...>` timestamp of the greeting that APOP signs.
     apop_timestamp: Option<String>,
-    tls: Option<(String, String)>,
+    tls_version: Option<String>,
+    tls_cipher: Option<String>,
     authenticated: bool,
 }
 
-impl Info {
-    fn of(conn: Option<&Connection>, previous: &Info) -> Info {
+impl Pop3SessionInfo {
+    fn of(conn: Option<&Connection>, previous: &Pop3SessionInfo) -> Pop3SessionInfo {
         match conn {
-            Some(c) => Info {
-                connected: c.is_open(),
-                greeting: Some(c.greeting().text.clone()),
-                apop_timestamp: c.apop_timestamp().map(str::to_owned),
-                tls: c.tls_info().map(|t| (t.version, t.cipher)),
-                authenticated: c.is_authenticated(),
-            },
-            None => Info {
+            Some(c) => {
+                let tls = c.tls_info();
+                Pop3SessionInfo {
+                    connected: c.is_open(),
+                    greeting: Some(c.greeting().text.clone()),
+                    apop_timestamp: c.apop_timestamp().map(str::to_owned),
+                    tls_version: tls.as_ref().map(|t| t.version.clone()),
+                    tls_cipher: tls.map(|t| t.cipher),
+                    authenticated: c.is_authenticated(),
+                }
+            }
+            None => Pop3SessionInfo {
                 connected: false,
                 ..previous.clone()
             },
@@ -107,13 +118,13 @@ impl Info {
 
 struct Shared {
     conn: tokio::sync::Mutex<Option<Connection>>,
-    info: Mutex<Info>,
+    info: Mutex<Pop3SessionInfo>,
 }
 
 impl Shared {
     fn set_info(&self, conn: Option<&Connection>) {
         if let Ok(mut info) = self.info.lock() {
-            *info = Info::of(conn, &info);
+            *info = Pop3SessionInfo::of(conn, &info);
         }
     }
 }
@@ -123,7 +134,7 @@ impl Shared {
 pub struct Pop3ClientCore {
     config: Arc<ClientConfig>,
     shared: Arc<Shared>,
-    blocking: bool,
+    mode: Mode,
 }
 
 /// Run `$body` with the connection taken out of its slot: if the future is dropped midway
@@ -150,12 +161,7 @@ impl Pop3ClientCore {
     where
         F: Future<Output = Result<Value, Error>> + Send + 'static,
     {
-        if self.blocking {
-            let result = block_on(py, fut)?;
-            Outcome(result).into_py_any(py)
-        } else {
-            awaitable(py, async move { Ok(Outcome(fut.await)) }).map(Bound::unbind)
-        }
+        self.mode.run(py, fut)
     }
 }
 
@@ -165,69 +171,26 @@ fn text(status: Status) -> Value {
 
 #[pymethods]
 impl Pop3ClientCore {
+    /// `options`: a `mailprims.pop3._Pop3Options`; `blocking`: the sync client's core.
     #[new]
-    #[pyo3(signature = (host, port, *, tls, cadata=None, verify=true, tls_hostname=None,
-        allow_insecure_auth=false, timeout=None, connect_timeout=None, max_message_size=None,
-        blocking=true, transcript=false))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        host: String,
-        port: u16,
-        tls: &str,
-        cadata: Option<Vec<u8>>,
-        verify: bool,
-        tls_hostname: Option<String>,
-        allow_insecure_auth: bool,
-        timeout: Option<f64>,
-        connect_timeout: Option<f64>,
-        max_message_size: Option<usize>,
-        blocking: bool,
-        transcript: bool,
-    ) -> PyResult<Self> {
-        let mut config = ClientConfig::new(host, port);
-        config.tls = match tls {
-            "none" => TlsMode::None,
-            "opportunistic" => TlsMode::Opportunistic,
-            "starttls" => TlsMode::StartTls,
-            "implicit" => TlsMode::Implicit,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "tls must be 'auto', 'starttls', 'implicit' or 'none', not {other:?}"
-                )));
-            }
-        };
-        config.trust = match (verify, cadata) {
-            (false, _) => Trust::Insecure,
-            (true, Some(pem)) => Trust::CaPem(pem),
-            (true, None) => Trust::System,
-        };
-        config.tls_name = tls_hostname;
-        config.allow_insecure_auth = allow_insecure_auth;
-        let timeout = seconds(timeout, "timeout")?;
-        config.io_timeout = timeout;
-        config.connect_timeout = seconds(connect_timeout, "connect_timeout")?.or(timeout);
-        config.max_message_size = max_message_size;
-        config.transcript = transcript.then(|| Arc::new(Transcript::new()));
+    fn new(options: &Bound<'_, PyAny>, blocking: bool) -> PyResult<Self> {
+        let mut config =
+            ClientConfig::with_endpoint(options.extract::<ClientOptions>()?.endpoint()?);
+        config.max_message_size = options.getattr("max_message_size")?.extract()?;
         Ok(Pop3ClientCore {
             config: Arc::new(config),
             shared: Arc::new(Shared {
                 conn: tokio::sync::Mutex::new(None),
-                info: Mutex::new(Info::default()),
+                info: Mutex::new(Pop3SessionInfo::default()),
             }),
-            blocking,
+            mode: Mode::new(blocking),
         })
     }
 
-    /// The lines recorded with `transcript=True`: `[(direction, line)]`.
-    fn transcript<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        super::transcript::lines_to_py(py, self.config.transcript.as_deref())
-    }
-
-    /// Forget the lines recorded so far.
-    fn clear_transcript(&self) {
-        if let Some(t) = &self.config.transcript {
-            t.clear();
-        }
+    /// The lines recorded with `transcript=True`.
+    #[getter]
+    fn transcript(&self) -> ClientTranscript {
+        ClientTranscript::new(self.config.endpoint.transcript.as_ref())
     }
 
     /// Connect (and secure the session as configured); returns the greeting's text.
@@ -247,21 +210,13 @@ impl Pop3ClientCore {
         })
     }
 
-    /// Connection state: a dict with connected, greeting, apop_timestamp, tls, authenticated.
-    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let info = self
-            .shared
+    /// Connection state, without waiting for a running operation.
+    fn info(&self) -> Pop3SessionInfo {
+        self.shared
             .info
             .lock()
             .map(|i| i.clone())
-            .unwrap_or_default();
-        let d = PyDict::new(py);
-        d.set_item("connected", info.connected)?;
-        d.set_item("greeting", info.greeting)?;
-        d.set_item("apop_timestamp", info.apop_timestamp)?;
-        d.set_item("tls", info.tls)?;
-        d.set_item("authenticated", info.authenticated)?;
-        Ok(d)
+            .unwrap_or_default()
     }
 
     fn capa(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -385,6 +340,7 @@ impl Pop3ClientCore {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Pop3ClientCore>()?;
+    m.add_class::<Pop3SessionInfo>()?;
     m.add_class::<Pop3ServerCore>()?;
     Ok(())
 }

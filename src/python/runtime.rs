@@ -272,8 +272,8 @@ fn loop_bridge(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Completions>> {
     let py = event_loop.py();
     let bridges = BRIDGES
         .get_or_try_init(py, || {
-            py.import("weakref")?
-                .getattr("WeakKeyDictionary")?
+            super::types::WEAK_KEY_DICTIONARY
+                .get(py)?
                 .call0()
                 .map(Bound::unbind)
         })?
@@ -372,6 +372,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_set_future_result, m)?)?;
     m.add_function(wrap_pyfunction!(_runtime_sleep, m)?)?;
     m.add_function(wrap_pyfunction!(_runtime_sleep_blocking, m)?)?;
-    py.import("atexit")?.call_method1("register", (at_exit,))?;
+    super::types::ATEXIT_REGISTER.get(py)?.call1((at_exit,))?;
     Ok(())
 }

@@ -3,14 +3,15 @@
 //! `runtime::attach`, never on a runtime worker).
 //!
 //! The public classes (`SmtpServer`, `Sink`, `Session`, `Envelope`) are thin Python wrappers in
-//! `mailprims/smtp_server.py`; what crosses this boundary are plain tuples.
+//! `mailprims/smtp_server.py`; what crosses this boundary are the typed snapshots
+//! `SmtpSessionState` and `SmtpEnvelopeState`, which those copy by field name.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use super::errors::net_error;
 use super::events::PyEventLog;
@@ -25,45 +26,67 @@ use crate::smtp::server::{
     Server, Session, Sink,
 };
 
-fn session_tuple<'py>(py: Python<'py>, s: &Session) -> PyResult<Bound<'py, PyTuple>> {
-    let (tls_version, tls_cipher) = match &s.tls {
-        Some(t) => (Some(t.version.as_str()), Some(t.cipher.as_str())),
-        None => (None, None),
-    };
-    (
-        s.id,
-        s.peer.ip().to_string(),
-        s.peer.port(),
-        s.host_name.as_deref(),
-        s.extended,
-        tls_version,
-        tls_cipher,
-        s.auth_user.as_deref(),
-    )
-        .into_pyobject(py)
+/// What a Python handler hook sees of the session (`mailprims.Session` copies it).
+#[pyclass(module = "mailprims._mailprims", frozen, get_all)]
+pub struct SmtpSessionState {
+    id: u64,
+    peer_host: String,
+    peer_port: u16,
+    host_name: Option<String>,
+    extended_smtp: bool,
+    tls_version: Option<String>,
+    tls_cipher: Option<String>,
+    auth_user: Option<String>,
 }
 
-fn envelope_tuple<'py>(
-    py: Python<'py>,
-    e: &Envelope,
-    with_content: bool,
-) -> PyResult<Bound<'py, PyTuple>> {
-    let content = if with_content {
-        Some(super::buffer::bytes_from(py, &e.content)?)
-    } else {
-        None
-    };
-    (
-        e.mail_from.as_deref(),
-        e.mail_options.clone(),
-        e.smtputf8,
-        e.rcpt_tos.clone(),
-        e.rcpt_options.clone(),
-        content,
-        e.trace_len,
-        e.id.as_str(),
-    )
-        .into_pyobject(py)
+impl SmtpSessionState {
+    fn new(s: &Session) -> Self {
+        SmtpSessionState {
+            id: s.id,
+            peer_host: s.peer.ip().to_string(),
+            peer_port: s.peer.port(),
+            host_name: s.host_name.clone(),
+            extended_smtp: s.extended,
+            tls_version: s.tls.as_ref().map(|t| t.version.clone()),
+            tls_cipher: s.tls.as_ref().map(|t| t.cipher.clone()),
+            auth_user: s.auth_user.clone(),
+        }
+    }
+}
+
+/// What a Python handler hook sees of the transaction (`mailprims.Envelope` copies it).
+#[pyclass(module = "mailprims._mailprims", frozen, get_all)]
+pub struct SmtpEnvelopeState {
+    mail_from: Option<String>,
+    mail_options: Vec<String>,
+    smtp_utf8: bool,
+    rcpt_tos: Vec<String>,
+    rcpt_options: Vec<Vec<String>>,
+    /// The message as delivered (after DATA, else None).
+    content: Option<Py<PyBytes>>,
+    /// Octets of trace fields this server put at the start of `content`.
+    trace_len: usize,
+    id: String,
+}
+
+impl SmtpEnvelopeState {
+    fn new(py: Python<'_>, e: &Envelope, with_content: bool) -> PyResult<Self> {
+        let content = if with_content {
+            Some(super::buffer::bytes_from(py, &e.content)?.unbind())
+        } else {
+            None
+        };
+        Ok(SmtpEnvelopeState {
+            mail_from: e.mail_from.clone(),
+            mail_options: e.mail_options.clone(),
+            smtp_utf8: e.smtputf8,
+            rcpt_tos: e.rcpt_tos.clone(),
+            rcpt_options: e.rcpt_options.clone(),
+            content,
+            trace_len: e.trace_len,
+            id: e.id.clone(),
+        })
+    }
 }
 
 fn hook_name(h: Hook) -> &'static str {
@@ -176,8 +199,8 @@ fn call_dispatch(
     envelope: &Envelope,
     args: Args,
 ) -> PyResult<HookReply> {
-    let s = session_tuple(py, session)?;
-    let e = envelope_tuple(py, envelope, hook == Hook::Data)?;
+    let s = SmtpSessionState::new(session);
+    let e = SmtpEnvelopeState::new(py, envelope, hook == Hook::Data)?;
     let args: Bound<'_, PyTuple> = match args {
         Args::None => PyTuple::empty(py),
         Args::Text(t) => (t,).into_pyobject(py)?,
@@ -268,17 +291,16 @@ impl SmtpSink {
         }
     }
 
-    /// `[(session_tuple, envelope_tuple), ...]`, oldest first.
-    fn messages<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+    /// `[(SmtpSessionState, SmtpEnvelopeState), ...]`, oldest first.
+    fn messages(&self, py: Python<'_>) -> PyResult<Vec<(SmtpSessionState, SmtpEnvelopeState)>> {
         let stored = self.inner.messages();
         stored
             .iter()
             .map(|m| {
-                (
-                    session_tuple(py, &m.session)?,
-                    envelope_tuple(py, &m.envelope, true)?,
-                )
-                    .into_pyobject(py)
+                Ok((
+                    SmtpSessionState::new(&m.session),
+                    SmtpEnvelopeState::new(py, &m.envelope, true)?,
+                ))
             })
             .collect()
     }
@@ -540,6 +562,8 @@ impl SmtpServerCore {
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<SmtpSessionState>()?;
+    m.add_class::<SmtpEnvelopeState>()?;
     m.add_class::<SmtpSink>()?;
     m.add_class::<SmtpServerCore>()?;
     Ok(())

@@ -3,43 +3,28 @@
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::types::{PyDict, PyTuple};
 
 use super::buffer::BytesLike;
 use super::errors::address_error;
+use super::types;
 use crate::message::{self, address, received};
 
 // ---------------------------------------------------------------------------------------
 // datetime
 
-fn datetime_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    static T: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    T.import(py, "datetime", "datetime")
-}
-
-fn timezone_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    static T: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    T.import(py, "datetime", "timezone")
-}
-
-fn timedelta_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
-    static T: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-    T.import(py, "datetime", "timedelta")
-}
-
 /// A timezone-aware `datetime` (UTC for `-0000`, whose local zone is unknown).
 pub fn to_datetime<'py>(py: Python<'py>, d: &message::Date) -> PyResult<Bound<'py, PyAny>> {
     let tz = if d.offset == 0 {
-        timezone_type(py)?.getattr("utc")?
+        types::TIMEZONE.get(py)?.getattr("utc")?
     } else {
-        let delta = timedelta_type(py)?.call1((0, d.offset))?;
-        timezone_type(py)?.call1((delta,))?
+        let delta = types::TIMEDELTA.get(py)?.call1((0, d.offset))?;
+        types::TIMEZONE.get(py)?.call1((delta,))?
     };
     let kw = PyDict::new(py);
     kw.set_item("tzinfo", tz)?;
     // A leap second (`:60`) has no datetime; the stdlib reads it as :59 too.
-    datetime_type(py)?.call(
+    types::DATETIME.get(py)?.call(
         (d.year, d.month, d.day, d.hour, d.minute, d.second.min(59)),
         Some(&kw),
     )

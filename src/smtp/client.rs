@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Waker};
 use std::time::Duration;
 
@@ -17,25 +17,11 @@ use super::Error;
 use super::command::{self, check_param, envelope_address, xtext};
 use super::message::{self, canonical, dot_stuffed};
 use super::reply::{Extensions, MAX_REPLY_LINES, Reply, parse_line};
-use crate::net::tls::{Trust, client_config};
-use crate::net::transcript::{Direction, REDACTED, Transcript};
-use crate::net::{LineReader, NetError, Stream};
+use crate::net::transcript::{Direction, REDACTED};
+use crate::net::{Endpoint, LineReader, NetError, Stream, TlsMode};
 
 /// Longest reply line accepted (RFC 5321 §4.5.3.1.5 says 512; real servers exceed it).
 const MAX_REPLY_LINE: usize = 8192;
-
-/// How the connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    /// Never TLS.
-    None,
-    /// STARTTLS when the server offers it, plaintext otherwise.
-    Opportunistic,
-    /// STARTTLS, and fail if the server does not offer it (RFC 3207).
-    StartTls,
-    /// TLS from the first byte (RFC 8314, port 465).
-    Implicit,
-}
 
 /// SASL mechanisms the client speaks (RFC 4954).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,70 +66,45 @@ pub enum Auth {
     },
 }
 
-/// Where and how to connect. Shared by every connection of a pool.
+/// Where and how to connect, and how to behave there. Shared by every connection of a pool.
 pub struct ClientConfig {
-    pub host: String,
-    pub port: u16,
-    pub tls: TlsMode,
-    pub trust: Trust,
-    /// The name the certificate must carry; `host` when `None` (set for MX hosts reached by
-    /// address).
-    pub tls_name: Option<String>,
+    pub endpoint: Endpoint,
     /// The EHLO argument; an address literal of our side of the connection when `None`.
     pub local_hostname: Option<String>,
     pub auth: Auth,
-    pub allow_insecure_auth: bool,
-    pub connect_timeout: Option<Duration>,
-    /// Per read or write.
-    pub io_timeout: Option<Duration>,
     /// The whole of one send, connection set-up included.
     pub transaction_timeout: Option<Duration>,
     pub use_pipelining: bool,
     pub use_chunking: bool,
-    /// Record every line sent and received here (credentials redacted).
-    pub transcript: Option<Arc<Transcript>>,
-    tls_config: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
 impl ClientConfig {
     pub fn new(host: impl Into<String>, port: u16) -> Self {
+        let mut endpoint = Endpoint::new(host, port);
+        endpoint.connect_timeout = Some(Duration::from_secs(30));
+        ClientConfig::with_endpoint(endpoint)
+    }
+
+    pub fn with_endpoint(endpoint: Endpoint) -> Self {
         ClientConfig {
-            host: host.into(),
-            port,
-            tls: TlsMode::Opportunistic,
-            trust: Trust::System,
-            tls_name: None,
+            endpoint,
             local_hostname: None,
             auth: Auth::None,
-            allow_insecure_auth: false,
-            connect_timeout: Some(Duration::from_secs(30)),
-            io_timeout: Some(Duration::from_secs(60)),
             transaction_timeout: None,
             use_pipelining: true,
             use_chunking: true,
-            transcript: None,
-            tls_config: OnceLock::new(),
         }
     }
 
     /// A copy aimed at another host (MX delivery), with its own TLS name.
     pub fn for_host(&self, connect_to: &str, tls_name: &str, port: u16) -> ClientConfig {
         ClientConfig {
-            host: connect_to.to_owned(),
-            port,
-            tls: self.tls,
-            trust: self.trust.clone(),
-            tls_name: Some(tls_name.to_owned()),
+            endpoint: self.endpoint.for_host(connect_to, tls_name, port),
             local_hostname: self.local_hostname.clone(),
             auth: self.auth.clone(),
-            allow_insecure_auth: self.allow_insecure_auth,
-            connect_timeout: self.connect_timeout,
-            io_timeout: self.io_timeout,
             transaction_timeout: self.transaction_timeout,
             use_pipelining: self.use_pipelining,
             use_chunking: self.use_chunking,
-            transcript: self.transcript.clone(),
-            tls_config: OnceLock::new(),
         }
     }
 
@@ -153,21 +114,10 @@ impl ClientConfig {
             command::check_client_name(name)?;
         }
         let has_auth = !matches!(self.auth, Auth::None);
-        if has_auth && self.tls == TlsMode::None && !self.allow_insecure_auth {
+        if has_auth && self.endpoint.tls == TlsMode::None && !self.endpoint.allow_insecure_auth {
             return Err(Error::InsecureAuth);
         }
         Ok(())
-    }
-
-    fn rustls(&self) -> Result<Arc<rustls::ClientConfig>, Error> {
-        self.tls_config
-            .get_or_init(|| client_config(&self.trust).map_err(|e| e.to_string()))
-            .clone()
-            .map_err(|e| Error::Net(NetError::Config(e)))
-    }
-
-    fn tls_name(&self) -> &str {
-        self.tls_name.as_deref().unwrap_or(&self.host)
     }
 }
 
@@ -348,12 +298,7 @@ fn refusal(reply: Reply, during: &'static str) -> Error {
 impl Connection {
     /// Connect, read the greeting, EHLO (HELO if refused), STARTTLS and AUTH as configured.
     pub async fn open(config: Arc<ClientConfig>) -> Result<Connection, Error> {
-        let mut stream = Stream::connect(&config.host, config.port, config.connect_timeout).await?;
-        if config.tls == TlsMode::Implicit {
-            stream = stream
-                .start_tls_client(config.rustls()?, config.tls_name(), config.connect_timeout)
-                .await?;
-        }
+        let stream = config.endpoint.connect().await?;
         let tls = stream.tls_info();
         let empty = Reply {
             code: 220,
@@ -385,12 +330,12 @@ impl Connection {
         conn.info.greeting = greeting;
         conn.hello().await?;
         let starttls_offered = conn.info.extensions.has("STARTTLS");
-        match conn.config.tls {
+        match conn.config.endpoint.tls {
             TlsMode::StartTls if !starttls_offered => {
                 // Fail closed (RFC 3207 §4: a client that requires TLS must not continue).
                 return Err(Error::Net(NetError::Tls(format!(
                     "{} does not offer STARTTLS",
-                    conn.config.host
+                    conn.config.endpoint.host
                 ))));
             }
             TlsMode::StartTls => conn = conn.starttls().await?,
@@ -409,9 +354,9 @@ impl Connection {
     /// Read one complete reply.
     async fn read_reply(&mut self) -> Result<Reply, Error> {
         let lines = &mut self.lines;
-        let transcript = self.config.transcript.as_deref();
+        let transcript = self.config.endpoint.transcript.as_deref();
         timed(
-            self.config.io_timeout,
+            self.config.endpoint.io_timeout,
             "waiting for the server's reply",
             async move {
                 let mut raw = Vec::new();
@@ -437,7 +382,7 @@ impl Connection {
     async fn write(&mut self, data: &[u8]) -> Result<(), Error> {
         let stream = self.lines.get_mut();
         timed(
-            self.config.io_timeout,
+            self.config.endpoint.io_timeout,
             "sending to the server",
             async move {
                 stream.write_all(data).await.map_err(NetError::from)?;
@@ -456,7 +401,7 @@ impl Connection {
 
     /// A command carrying a credential: recorded as `shown` in the transcript.
     async fn secret_command(&mut self, line: &[u8], shown: &str) -> Result<Reply, Error> {
-        if let Some(t) = &self.config.transcript {
+        if let Some(t) = &self.config.endpoint.transcript {
             t.record_line(Direction::Client, shown);
         }
         self.write(line).await?;
@@ -465,7 +410,7 @@ impl Connection {
 
     /// Record lines about to be sent, when a transcript is kept.
     fn note(&self, data: &[u8]) {
-        if let Some(t) = &self.config.transcript {
+        if let Some(t) = &self.config.endpoint.transcript {
             t.record(Direction::Client, data);
         }
     }
@@ -507,7 +452,7 @@ impl Connection {
     async fn starttls(mut self) -> Result<Connection, Error> {
         let reply = self.command(b"STARTTLS\r\n").await?;
         if reply.code != 220 {
-            if self.config.tls == TlsMode::Opportunistic && reply.is_transient() {
+            if self.config.endpoint.tls == TlsMode::Opportunistic && reply.is_transient() {
                 return Ok(self);
             }
             return Err(refusal(reply, "STARTTLS"));
@@ -526,8 +471,9 @@ impl Connection {
                  (response injection); connection dropped"
             )))
         })?;
-        let stream = stream
-            .start_tls_client(config.rustls()?, config.tls_name(), config.connect_timeout)
+        let stream = config
+            .endpoint
+            .start_tls(stream, config.endpoint.connect_timeout)
             .await?;
         info.tls = stream.tls_info();
         let mut conn = Connection {
@@ -548,14 +494,14 @@ impl Connection {
         if matches!(auth, Auth::None) {
             return Ok(());
         }
-        if !self.lines.get_ref().is_tls() && !self.config.allow_insecure_auth {
+        if !self.lines.get_ref().is_tls() && !self.config.endpoint.allow_insecure_auth {
             return Err(Error::InsecureAuth);
         }
         let offered = self.info.extensions.auth_mechanisms();
         if offered.is_empty() {
             return Err(Error::NotSupported(format!(
                 "{} does not offer AUTH (RFC 4954)",
-                self.config.host
+                self.config.endpoint.host
             )));
         }
         let is_offered = |m: Mechanism| offered.iter().any(|o| o == m.name());
@@ -565,7 +511,7 @@ impl Connection {
                 if !is_offered(Mechanism::XOAuth2) {
                     return Err(Error::NotSupported(format!(
                         "{} does not offer AUTH XOAUTH2 (offers {})",
-                        self.config.host,
+                        self.config.endpoint.host,
                         offered.join(" ")
                     )));
                 }
@@ -592,7 +538,7 @@ impl Connection {
                     Some(m) => {
                         return Err(Error::NotSupported(format!(
                             "{} does not offer AUTH {} (offers {})",
-                            self.config.host,
+                            self.config.endpoint.host,
                             m.name(),
                             offered.join(" ")
                         )));
@@ -603,7 +549,7 @@ impl Connection {
                         return Err(Error::NotSupported(format!(
                             "no common AUTH mechanism: {} offers {}, the client speaks PLAIN \
                              and LOGIN",
-                            self.config.host,
+                            self.config.endpoint.host,
                             offered.join(" ")
                         )));
                     }
@@ -736,14 +682,14 @@ impl Connection {
             return Err(Error::NotSupported(format!(
                 "the message needs SMTPUTF8 (non-ASCII addresses or headers, RFC 6531) but {} \
                  does not offer it",
-                self.config.host
+                self.config.endpoint.host
             )));
         }
         if msg.needs_8bitmime && !ext.has("8BITMIME") {
             return Err(Error::NotSupported(format!(
                 "the message body has 8-bit data but {} does not offer 8BITMIME (RFC 6152); \
                  encode it with quoted-printable or base64",
-                self.config.host
+                self.config.endpoint.host
             )));
         }
         let size = msg.content.len() as u64;
@@ -765,7 +711,7 @@ impl Connection {
             if !ext.has("DSN") {
                 return Err(Error::NotSupported(format!(
                     "DSN options were given but {} does not offer DSN (RFC 3461)",
-                    self.config.host
+                    self.config.endpoint.host
                 )));
             }
             if let Some(ret) = &opts.dsn_return {
@@ -882,7 +828,7 @@ impl Connection {
             sender: msg.sender.clone(),
             recipients: replies,
             data_reply: final_reply,
-            host: self.config.host.clone(),
+            host: self.config.endpoint.host.clone(),
         })
     }
 }
@@ -972,7 +918,7 @@ impl Pool {
             .await
             .map_err(|_| Error::ClientClosed)?;
         let (conn, _) = timed(
-            self.config.connect_timeout.map(|t| t * 2),
+            self.config.endpoint.connect_timeout.map(|t| t * 2),
             "connecting",
             async { self.checkout().await },
         )
@@ -1161,9 +1107,9 @@ mod session_tests {
 
     fn config(port: u16) -> ClientConfig {
         let mut c = ClientConfig::new("127.0.0.1", port);
-        c.tls = TlsMode::None;
+        c.endpoint.tls = TlsMode::None;
         c.local_hostname = Some("mta.example.org".into());
-        c.io_timeout = Some(Duration::from_secs(5));
+        c.endpoint.io_timeout = Some(Duration::from_secs(5));
         c
     }
 
@@ -1234,8 +1180,8 @@ mod session_tests {
             password: "12345pass".into(),
             mechanism: None,
         };
-        cfg.allow_insecure_auth = true;
-        cfg.transcript = Some(transcript.clone());
+        cfg.endpoint.allow_insecure_auth = true;
+        cfg.endpoint.transcript = Some(transcript.clone());
         let mut conn = Connection::open(Arc::new(cfg)).await.unwrap();
         let msg = Prepared::new(
             b"From: alice@example.org\r\nTo: bob@example.com\r\n\r\n.dot\r\n",

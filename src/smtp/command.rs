@@ -60,13 +60,6 @@ pub fn envelope_address(addr: &str, allow_null: bool) -> Result<String, Error> {
     Ok(inner.to_owned())
 }
 
-/// The domain part of an address, lower-cased (for grouping recipients by MX).
-pub fn domain_of(addr: &str) -> Option<String> {
-    let at = addr.rfind('@')?;
-    let domain = &addr[at + 1..];
-    (!domain.is_empty()).then(|| domain.to_ascii_lowercase())
-}
-
 /// An ESMTP parameter `keyword[=value]` (RFC 5321 §4.1.2 `esmtp-param`). `utf8` allows
 /// non-ASCII in values, as RFC 6531 §3.3 does once SMTPUTF8 is in use.
 pub fn check_param(param: &str, utf8: bool) -> Result<(), Error> {
@@ -200,6 +193,5 @@ mod tests {
             String::from_utf8(rcpt_to("x@y", &[])).unwrap(),
             "RCPT TO:<x@y>\r\n"
         );
-        assert_eq!(domain_of("Bob@Example.COM").as_deref(), Some("example.com"));
     }
 }

@@ -2,14 +2,15 @@
 //! the Bcc lines that must not be transmitted, whether it needs 8BITMIME or SMTPUTF8, and
 //! the bytes in transmission form (CRLF line ends, dot-stuffed for DATA).
 //!
-//! Headers are located with mail-parser, which gives each field's byte offsets, folded
-//! continuation lines included.
+//! Header fields are located by the message parser's own header reader and addresses read
+//! with its address grammar (`crate::message::address`), so a field reads the same here as in
+//! `Message.to`: an address the parser accepts is one the client sends to.
 
 use std::ops::Range;
 
-use mail_parser::{Address, HeaderName, HeaderValue, MessageParser};
-
 use super::command::envelope_address;
+use crate::message::address;
+use crate::message::parse::{self, FieldRange};
 
 /// The envelope implied by a message's headers, and what to cut out of it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -25,63 +26,44 @@ pub struct MessageInfo {
     pub body_offset: usize,
 }
 
-fn is_resent(name: &HeaderName<'_>) -> bool {
-    name.as_str()
+fn is_resent(raw: &[u8], field: &FieldRange) -> bool {
+    field
+        .name(raw)
         .get(..7)
-        .is_some_and(|p| p.eq_ignore_ascii_case("resent-"))
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"resent-"))
 }
 
-fn push_addresses(value: &HeaderValue<'_>, out: &mut Vec<String>) {
-    let HeaderValue::Address(address) = value else {
-        return;
-    };
-    let mut push = |a: Option<&str>| {
-        if let Some(a) = a.map(str::trim).filter(|a| !a.is_empty()) {
-            out.push(a.to_owned());
-        }
-    };
-    match address {
-        Address::List(list) => list.iter().for_each(|a| push(a.address.as_deref())),
-        Address::Group(groups) => groups
-            .iter()
-            .flat_map(|g| g.addresses.iter())
-            .for_each(|a| push(a.address.as_deref())),
-    }
+/// The addresses of one field, in order (entries without an address left out).
+fn push_addresses(raw: &[u8], field: &FieldRange, out: &mut Vec<String>) {
+    let value = &raw[(field.colon + 1).min(field.end)..field.end];
+    out.extend(
+        address::parse_list(value)
+            .into_iter()
+            .map(|a| a.email)
+            .filter(|e| !e.is_empty()),
+    );
 }
 
-fn first_address(value: &HeaderValue<'_>) -> Option<String> {
+fn first_address(raw: &[u8], field: &FieldRange) -> Option<String> {
     let mut v = Vec::new();
-    push_addresses(value, &mut v);
+    push_addresses(raw, field, &mut v);
     v.into_iter().next()
 }
 
 /// Read the header section of `raw`.
 pub fn inspect(raw: &[u8]) -> MessageInfo {
-    let parser = MessageParser::new();
-    let Some(message) = parser.parse_headers(raw) else {
-        return MessageInfo::default();
-    };
-    let headers = message.headers();
-    // parse_headers does not report where the body starts: it follows the blank line after
-    // the last field.
-    let headers_end = headers
-        .last()
-        .map_or(0, |h| (h.offset_end as usize).min(raw.len()));
-    let body_offset = if raw[headers_end..].starts_with(b"\r\n") {
-        headers_end + 2
-    } else if raw[headers_end..].starts_with(b"\n") {
-        headers_end + 1
-    } else {
-        headers_end
-    };
+    let tree = parse::build(raw);
+    let headers = tree.headers(0);
+    let body_offset = tree.parts.first().map_or(0, |p| p.body_start);
+    let is = |f: &FieldRange, name: &str| f.is(raw, name);
 
     // The newest resent block is the first run of Resent-* fields (RFC 5322 §3.6.6: each
     // resend prepends its block).
-    let resent_start = headers.iter().position(|h| is_resent(&h.name));
+    let resent_start = headers.iter().position(|h| is_resent(raw, h));
     let resent = resent_start.map(|start| {
         let len = headers[start..]
             .iter()
-            .take_while(|h| is_resent(&h.name))
+            .take_while(|h| is_resent(raw, h))
             .count();
         &headers[start..start + len]
     });
@@ -90,39 +72,32 @@ pub fn inspect(raw: &[u8]) -> MessageInfo {
         body_offset,
         ..MessageInfo::default()
     };
+    // Outside a resent block, the plain fields; inside, their Resent- forms.
+    let (fields, prefix) = match resent {
+        Some(block) if block.iter().any(|h| is(h, "Resent-From")) => (block, "Resent-"),
+        _ => (headers, ""),
+    };
+    let named = |h: &FieldRange, name: &str| {
+        let n = h.name(raw);
+        n.len() == prefix.len() + name.len()
+            && n[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+            && n[prefix.len()..].eq_ignore_ascii_case(name.as_bytes())
+    };
+    let find = |name: &str| fields.iter().find(|h| named(h, name));
+    info.sender = find("Sender")
+        .and_then(|h| first_address(raw, h))
+        .or_else(|| find("From").and_then(|h| first_address(raw, h)));
     let mut recipients = Vec::new();
-    match resent {
-        Some(block) if block.iter().any(|h| h.name == HeaderName::ResentFrom) => {
-            let find = |n: HeaderName<'_>| block.iter().find(|h| h.name == n);
-            info.sender = find(HeaderName::ResentSender)
-                .and_then(|h| first_address(&h.value))
-                .or_else(|| find(HeaderName::ResentFrom).and_then(|h| first_address(&h.value)));
-            for h in block {
-                if matches!(
-                    h.name,
-                    HeaderName::ResentTo | HeaderName::ResentCc | HeaderName::ResentBcc
-                ) {
-                    push_addresses(&h.value, &mut recipients);
-                }
-            }
-        }
-        _ => {
-            let find = |n: HeaderName<'_>| headers.iter().find(|h| h.name == n);
-            info.sender = find(HeaderName::Sender)
-                .and_then(|h| first_address(&h.value))
-                .or_else(|| find(HeaderName::From).and_then(|h| first_address(&h.value)));
-            for h in headers {
-                if matches!(h.name, HeaderName::To | HeaderName::Cc | HeaderName::Bcc) {
-                    push_addresses(&h.value, &mut recipients);
-                }
-            }
+    for h in fields {
+        if ["To", "Cc", "Bcc"].iter().any(|n| named(h, n)) {
+            push_addresses(raw, h, &mut recipients);
         }
     }
     info.recipients = dedup(recipients);
     for h in headers {
-        if matches!(h.name, HeaderName::Bcc | HeaderName::ResentBcc) {
-            let start = h.offset_field as usize;
-            let end = (h.offset_end as usize).min(body_offset.max(start));
+        if is(h, "Bcc") || is(h, "Resent-Bcc") {
+            let start = h.start;
+            let end = h.end.min(body_offset.max(start));
             if start < end {
                 info.hidden.push(start..end);
             }
@@ -296,6 +271,28 @@ Resent-Date: Mon, 9 Mar 2010 18:22:32 +0100\r\nFrom: a@x.example\r\nTo: b@x.exam
                 "Resent-From: fwd@r.example\r\nResent-To: new@r.example\r\nResent-Date:"
             )
         );
+    }
+
+    #[test]
+    fn same_address_grammar_as_messages_rfc5322_4_4() {
+        // Obsolete syntax (RFC 5322 Appendix A.6.1): CFWS around the dot of the domain, a
+        // route. `Message.to` reads these addresses, so the client must send to them too.
+        let raw = b"From: Mary Smith <@node.test:mary@example.net>\r\n\
+To: jdoe@test  . example, John Doe <jdoe@machine(comment).  example>\r\n\r\nhi\r\n";
+        let info = inspect(raw);
+        assert_eq!(info.sender.as_deref(), Some("mary@example.net"));
+        assert_eq!(
+            info.recipients,
+            ["jdoe@test.example", "jdoe@machine.example"]
+        );
+        let parsed = crate::message::Document::from_vec(raw.to_vec());
+        let to: Vec<String> = parsed
+            .root()
+            .addresses("To")
+            .into_iter()
+            .map(|a| a.email)
+            .collect();
+        assert_eq!(info.recipients, to);
     }
 
     #[test]

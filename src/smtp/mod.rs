@@ -12,7 +12,7 @@ pub mod server;
 use std::fmt;
 
 use crate::net::NetError;
-pub use client::{ClientConfig, Connection, Outcome, Pool, Prepared, SendOptions, TlsMode};
+pub use client::{ClientConfig, Connection, Outcome, Pool, Prepared, SendOptions};
 pub use reply::{Extensions, Reply};
 
 /// Everything that can go wrong while sending mail.

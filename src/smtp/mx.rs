@@ -13,7 +13,7 @@ use hickory_resolver::proto::rr::RData;
 
 use super::Error;
 use super::client::{ClientConfig, Connection, Outcome, Prepared, SendOptions};
-use super::command::domain_of;
+use crate::message::address::domain_of;
 
 /// One MX record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,8 +230,11 @@ async fn deliver_domain(
             }
         };
         for ip in addresses {
-            let config =
-                Arc::new(template.for_host(&ip.to_string(), &host.exchange, template.port));
+            let config = Arc::new(template.for_host(
+                &ip.to_string(),
+                &host.exchange,
+                template.endpoint.port,
+            ));
             let attempt = async {
                 let mut conn = Connection::open(config).await?;
                 let result = conn.send(msg, opts).await;

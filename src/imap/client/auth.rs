@@ -34,11 +34,8 @@ impl Connection {
                     .fail_protocol(format!("{n} unexpected octets after the STARTTLS response")));
             }
         };
-        let config = self.config.clone();
-        let stream = match stream
-            .start_tls_client(config.rustls()?, config.tls_name(), config.io_timeout)
-            .await
-        {
+        let endpoint = &self.config.endpoint;
+        let stream = match endpoint.start_tls(stream, endpoint.io_timeout).await {
             Ok(s) => s,
             Err(e) => return Err(self.fail_net(e)),
         };
@@ -50,7 +47,7 @@ impl Connection {
     }
 
     fn check_secret_allowed(&self) -> Result<(), Error> {
-        if !self.is_tls() && !self.config.allow_insecure_auth {
+        if !self.is_tls() && !self.config.endpoint.allow_insecure_auth {
             return Err(Error::InsecureAuth);
         }
         if self.state != SessionState::NotAuthenticated {
@@ -152,7 +149,7 @@ impl Connection {
         let mut challenge_error = None;
         let mut untagged = std::mem::take(&mut self.early);
         loop {
-            match self.read_response(self.config.io_timeout).await? {
+            match self.read_response(self.config.endpoint.io_timeout).await? {
                 Response::Continuation(c) => {
                     let (line, shown) = match pending.take() {
                         Some(r) => (format!("{r}\r\n"), REDACTED.to_owned()),
@@ -165,7 +162,7 @@ impl Connection {
                         }
                         None => ("*\r\n".to_owned(), "*".to_owned()),
                     };
-                    if let Some(t) = &self.config.transcript {
+                    if let Some(t) = &self.config.endpoint.transcript {
                         t.record_line(Direction::Client, &shown);
                     }
                     self.sending = true;

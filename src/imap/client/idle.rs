@@ -59,7 +59,7 @@ impl Connection {
             since: Instant::now(),
         });
         loop {
-            match self.read_response(self.config.io_timeout).await? {
+            match self.read_response(self.config.endpoint.io_timeout).await? {
                 Response::Continuation(_) => return Ok(()),
                 Response::Untagged(u) => self.keep_events(vec![u]),
                 Response::Tagged { tag: t, status } if t == tag => {
@@ -160,7 +160,7 @@ impl Connection {
         };
         self.send_done().await?;
         loop {
-            match self.read_response(self.config.io_timeout).await? {
+            match self.read_response(self.config.endpoint.io_timeout).await? {
                 Response::Untagged(u) => self.keep_events(vec![u]),
                 Response::Tagged { tag, status } if tag == idle.tag => {
                     self.outstanding.retain(|x| *x != tag);

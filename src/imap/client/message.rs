@@ -429,7 +429,7 @@ impl FetchMessages {
                     None => Ok(None),
                 };
             }
-            let response = conn.read_response(conn.config.io_timeout).await?;
+            let response = conn.read_response(conn.config.endpoint.io_timeout).await?;
             if let Some(message) = conn.parse_error.take() {
                 return Err(Error::Protocol(message));
             }

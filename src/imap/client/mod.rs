@@ -20,7 +20,7 @@ mod message;
 mod reader;
 
 use std::collections::VecDeque;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
@@ -35,14 +35,12 @@ use super::frame::FrameLimits;
 use super::response::{self, ParseOptions, Response, Untagged};
 use super::types::{Capabilities, IdFields, MailboxStatus, ResponseCode, Status, StatusResponse};
 use crate::net::stream::TlsInfo;
-use crate::net::tls::{Trust, client_config};
-use crate::net::transcript::{Direction, Transcript};
-use crate::net::{LineReader, NetError, Stream, with_timeout};
+use crate::net::transcript::Direction;
+use crate::net::{Endpoint, LineReader, NetError, Stream, with_timeout};
 use reader::{FrameReader, ReadError};
 
-/// How the connection is secured (shared with POP3 until `net` has one type for all
-/// clients).
-pub use crate::pop3::TlsMode;
+/// How the connection is secured: the one type every client shares.
+pub use crate::net::TlsMode;
 
 /// Read buffer size: responses carry whole messages.
 const READ_BUFFER: usize = 256 * 1024;
@@ -62,19 +60,9 @@ pub enum LoginMethod {
     Plain,
 }
 
-/// Where and how to connect, and the session's limits.
+/// Where and how to connect (the endpoint every client has), and the session's limits.
 pub struct ClientConfig {
-    pub host: String,
-    pub port: u16,
-    pub tls: TlsMode,
-    pub trust: Trust,
-    /// The name the certificate must carry; `host` when `None`.
-    pub tls_name: Option<String>,
-    pub connect_timeout: Option<Duration>,
-    /// For each network read or write.
-    pub io_timeout: Option<Duration>,
-    /// Allow passwords and tokens over an unencrypted connection.
-    pub allow_insecure_auth: bool,
+    pub endpoint: Endpoint,
     /// Line, literal and response size limits.
     pub limits: FrameLimits,
     /// Extensions to ENABLE after login when the server offers them.
@@ -87,48 +75,30 @@ pub struct ClientConfig {
     pub fetch_pipeline: usize,
     /// Most UIDs a search may return (an ESEARCH `ALL 1:4294967295` must not exhaust memory).
     pub max_search_results: usize,
-    /// Record every line sent and received here (credentials redacted).
-    pub transcript: Option<Arc<Transcript>>,
-    tls_config: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
 impl ClientConfig {
     /// Defaults: implicit TLS on port 993, STARTTLS when offered elsewhere; 60 s timeouts;
     /// ENABLE of UTF8=ACCEPT, IMAP4rev2 and CONDSTORE; IDLE renewed every 28 minutes.
     pub fn new(host: impl Into<String>, port: u16) -> Self {
+        let mut endpoint = Endpoint::new(host, port);
+        if port == 993 {
+            endpoint.tls = TlsMode::Implicit;
+        }
+        ClientConfig::with_endpoint(endpoint)
+    }
+
+    /// The defaults above, on `endpoint`.
+    pub fn with_endpoint(endpoint: Endpoint) -> Self {
         ClientConfig {
-            host: host.into(),
-            port,
-            tls: if port == 993 {
-                TlsMode::Implicit
-            } else {
-                TlsMode::Opportunistic
-            },
-            trust: Trust::System,
-            tls_name: None,
-            connect_timeout: Some(Duration::from_secs(60)),
-            io_timeout: Some(Duration::from_secs(60)),
-            allow_insecure_auth: false,
+            endpoint,
             limits: FrameLimits::default(),
             enable: vec!["UTF8=ACCEPT".into(), "IMAP4REV2".into(), "CONDSTORE".into()],
             idle_renewal: Duration::from_secs(28 * 60),
             fetch_batch: 128,
             fetch_pipeline: 2,
             max_search_results: 16 << 20,
-            transcript: None,
-            tls_config: OnceLock::new(),
         }
-    }
-
-    fn rustls(&self) -> Result<Arc<rustls::ClientConfig>, Error> {
-        self.tls_config
-            .get_or_init(|| client_config(&self.trust).map_err(|e| e.to_string()))
-            .clone()
-            .map_err(|e| Error::Net(NetError::Config(e)))
-    }
-
-    fn tls_name(&self) -> &str {
-        self.tls_name.as_deref().unwrap_or(&self.host)
     }
 }
 
@@ -183,14 +153,9 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connect, read the greeting and secure the session as `config.tls` says.
+    /// Connect, read the greeting and secure the session as `config.endpoint.tls` says.
     pub async fn connect(config: Arc<ClientConfig>) -> Result<Connection, Error> {
-        let mut stream = Stream::connect(&config.host, config.port, config.connect_timeout).await?;
-        if config.tls == TlsMode::Implicit {
-            stream = stream
-                .start_tls_client(config.rustls()?, config.tls_name(), config.connect_timeout)
-                .await?;
-        }
+        let stream = config.endpoint.connect().await?;
         let mut conn = Connection {
             io: Some(LineReader::with_capacity(stream, READ_BUFFER)),
             reader: FrameReader::new(config.limits),
@@ -216,7 +181,7 @@ impl Connection {
             parse_error: None,
             generation: 0,
         };
-        let greeting = match conn.read_response(conn.config.io_timeout).await? {
+        let greeting = match conn.read_response(conn.config.endpoint.io_timeout).await? {
             Response::Untagged(Untagged::Status(s)) => s,
             other => {
                 conn.io = None;
@@ -239,7 +204,7 @@ impl Connection {
         }
         conn.greeting = greeting;
         let preauth = conn.state == SessionState::Authenticated;
-        let tls = conn.config.tls;
+        let tls = conn.config.endpoint.tls;
         match tls {
             TlsMode::StartTls => {
                 if preauth {
@@ -397,7 +362,7 @@ impl Connection {
     // ---- I/O ---------------------------------------------------------------------------
 
     async fn write_raw(&mut self, data: &[u8]) -> Result<(), Error> {
-        let timeout = self.config.io_timeout;
+        let timeout = self.config.endpoint.io_timeout;
         let Some(lines) = self.io.as_mut() else {
             return Err(self.closed_error());
         };
@@ -412,7 +377,7 @@ impl Connection {
     }
 
     fn record_frame(&self, frame: &reader::Frame) {
-        let Some(t) = &self.config.transcript else {
+        let Some(t) = &self.config.endpoint.transcript else {
             return;
         };
         let mut last = 0;
@@ -570,7 +535,7 @@ impl Connection {
     /// Send a command (waiting for `+` at each synchronising literal); its tag.
     pub(crate) async fn send(&mut self, cmd: &Command) -> Result<String, Error> {
         let tag = self.next_tag();
-        if let Some(t) = &self.config.transcript {
+        if let Some(t) = &self.config.endpoint.transcript {
             t.record(Direction::Client, format!("{tag} {}", cmd.shown).as_bytes());
         }
         self.sending = true;
@@ -587,7 +552,7 @@ impl Connection {
             }
             if i < last {
                 loop {
-                    match self.read_response(self.config.io_timeout).await? {
+                    match self.read_response(self.config.endpoint.io_timeout).await? {
                         Response::Continuation(_) => break,
                         Response::Untagged(u) => self.early.push(u),
                         Response::Tagged { tag: t, status } if t == tag => {
@@ -621,7 +586,7 @@ impl Connection {
 
     /// Write `DONE` to end IDLE.
     async fn send_done(&mut self) -> Result<(), Error> {
-        if let Some(t) = &self.config.transcript {
+        if let Some(t) = &self.config.endpoint.transcript {
             t.record_line(Direction::Client, "DONE");
         }
         self.sending = true;
@@ -647,7 +612,7 @@ impl Connection {
             self.generation += 1;
         }
         while !self.outstanding.is_empty() {
-            match self.read_response(self.config.io_timeout).await? {
+            match self.read_response(self.config.endpoint.io_timeout).await? {
                 Response::Tagged { tag, .. } => {
                     let before = self.outstanding.len();
                     self.outstanding.retain(|t| *t != tag);
@@ -672,7 +637,7 @@ impl Connection {
         let tag = self.send(&cmd).await?;
         let mut untagged = std::mem::take(&mut self.early);
         loop {
-            match self.read_response(self.config.io_timeout).await? {
+            match self.read_response(self.config.endpoint.io_timeout).await? {
                 Response::Untagged(u) => untagged.push(u),
                 Response::Tagged { tag: t, status } if t == tag => {
                     self.outstanding.retain(|x| *x != t);

@@ -1,5 +1,8 @@
 //! Parsing command lines (RFC 5321 §4.1) on byte slices, separate from any I/O.
 
+/// Addresses are read with the message grammar's `domain_of`, as the client reads them.
+pub use crate::message::address::domain_of;
+
 /// A command line, parsed. Borrowed from the line buffer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command<'a> {
@@ -225,12 +228,6 @@ fn valid_domain(d: &str) -> bool {
                     .chars()
                     .all(|c| !c.is_ascii() || c.is_ascii_alphanumeric() || c == '-')
         })
-}
-
-/// The domain of an address, lower-cased (`None` without one).
-pub fn domain_of(address: &str) -> Option<String> {
-    let at = local_part_end(address)?;
-    (at < address.len()).then(|| address[at + 1..].to_lowercase())
 }
 
 /// The local part of an address.

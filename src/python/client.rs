@@ -1,0 +1,177 @@
+//! What every client binding (SMTP, POP3, and the next one) is assembled from; a new client
+//! adds its own operations and copies none of this.
+//!
+//! **Options.** The Python wrapper builds one frozen options object
+//! (`mailprims._client.ClientOptions`, or a protocol's subclass adding its own fields) and
+//! passes it to the core's constructor. [`ClientOptions`] reads the fields every client has
+//! (attribute by attribute: `#[derive(FromPyObject)]`) and makes the `net::Endpoint` of the
+//! protocol's configuration; a protocol's own `#[derive(FromPyObject)]` struct reads its extra
+//! fields from the same object.
+//!
+//! **Sync and async.** A core is made with `blocking` (true for `XClient`, false for
+//! `AsyncXClient`) and keeps it as a [`Mode`]. Each operation is *one* `#[pymethods]` method:
+//! it checks its arguments, builds a `Send + 'static` future that owns what it needs and
+//! resolves to `Result<T, E>`, and returns `self.mode.run(py, future)`: the value itself for a
+//! blocking core (the calling thread waits with the GIL released, Ctrl-C cancels), an asyncio
+//! awaitable for an async one (cancelling it drops the future). `T: IntoPyObject` becomes the
+//! Python value (a core type without that impl goes in a [`Converted`] with its conversion
+//! function) and `E: IntoPyErr` the protocol's exception, both where the GIL is held: on the
+//! calling thread, or on the event loop's thread for async calls. For example:
+//!
+//! ```ignore
+//! fn noop(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+//!     let conn = self.conn.clone();
+//!     self.mode.run(py, async move { conn.noop().await })
+//! }
+//! ```
+//!
+//! and the two Python classes share a base holding `_core`, differing only in `_blocking` and
+//! in `await`:
+//!
+//! ```python
+//! class ImapClient(_ImapBase):          class AsyncImapClient(_ImapBase):
+//!     _blocking = True                      _blocking = False
+//!     def noop(self) -> str:                async def noop(self) -> str:
+//!         return self._core.noop()              return await self._core.noop()
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::IntoPyObjectExt;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use super::errors::IntoPyErr;
+use super::runtime::{awaitable, block_on};
+use crate::net::tls::Trust;
+use crate::net::transcript::Transcript;
+use crate::net::{Endpoint, TlsMode};
+
+/// `None`, or a positive number of seconds.
+pub fn seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
+    match value {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) => Err(PyValueError::new_err(format!(
+            "{what} must be a positive number of seconds or None, not {s}"
+        ))),
+    }
+}
+
+fn tls_mode(value: &Bound<'_, PyAny>) -> PyResult<TlsMode> {
+    value
+        .extract::<String>()?
+        .parse()
+        .map_err(|e: crate::net::client::UnknownTlsMode| PyValueError::new_err(e.to_string()))
+}
+
+/// The options every client takes (`mailprims._client.ClientOptions`), read by attribute name.
+#[derive(FromPyObject)]
+pub struct ClientOptions {
+    host: String,
+    port: u16,
+    /// The core's mode: the wrapper has already resolved `"auto"` for its protocol's port.
+    #[pyo3(from_py_with = tls_mode)]
+    tls: TlsMode,
+    /// PEM trust anchors, from `cafile=` or `cadata=`.
+    cadata: Option<Vec<u8>>,
+    verify: bool,
+    tls_hostname: Option<String>,
+    allow_insecure_auth: bool,
+    timeout: Option<f64>,
+    connect_timeout: Option<f64>,
+    transcript: bool,
+}
+
+impl ClientOptions {
+    /// The endpoint these options describe (timeouts checked).
+    pub fn endpoint(self) -> PyResult<Endpoint> {
+        let mut endpoint = Endpoint::new(self.host, self.port);
+        endpoint.tls = self.tls;
+        endpoint.trust = match (self.verify, self.cadata) {
+            (false, _) => Trust::Insecure,
+            (true, Some(pem)) => Trust::CaPem(pem),
+            (true, None) => Trust::System,
+        };
+        endpoint.tls_name = self.tls_hostname;
+        endpoint.allow_insecure_auth = self.allow_insecure_auth;
+        let timeout = seconds(self.timeout, "timeout")?;
+        endpoint.io_timeout = timeout;
+        endpoint.connect_timeout = seconds(self.connect_timeout, "connect_timeout")?.or(timeout);
+        endpoint.transcript = self.transcript.then(|| Arc::new(Transcript::new()));
+        Ok(endpoint)
+    }
+}
+
+/// How a client core's operations return: the value, or an awaitable of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The sync client: wait here, with the GIL released.
+    Blocking,
+    /// The asyncio client: an awaitable on the running event loop.
+    Async,
+}
+
+impl Mode {
+    pub fn new(blocking: bool) -> Mode {
+        if blocking {
+            Mode::Blocking
+        } else {
+            Mode::Async
+        }
+    }
+
+    /// Run one operation of a client core.
+    pub fn run<T, E, F>(self, py: Python<'_>, operation: F) -> PyResult<Py<PyAny>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: for<'py> IntoPyObject<'py> + Send + 'static,
+        E: IntoPyErr,
+    {
+        match self {
+            Mode::Blocking => Completed(block_on(py, operation)?).into_py_any(py),
+            Mode::Async => {
+                awaitable(py, async move { Ok(Completed(operation.await)) }).map(Bound::unbind)
+            }
+        }
+    }
+}
+
+/// A core value and the function that makes its Python object, for core types that do not
+/// implement `IntoPyObject` themselves: `future.await.map(|v| Converted(v, to_python))`.
+pub struct Converted<T>(
+    pub T,
+    pub for<'py> fn(Python<'py>, T) -> PyResult<Bound<'py, PyAny>>,
+);
+
+impl<'py, T> IntoPyObject<'py> for Converted<T> {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        (self.1)(py, self.0)
+    }
+}
+
+/// A finished operation, converted to Python where the GIL is held.
+struct Completed<T, E>(Result<T, E>);
+
+impl<'py, T, E> IntoPyObject<'py> for Completed<T, E>
+where
+    T: IntoPyObject<'py>,
+    E: IntoPyErr,
+{
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.0 {
+            Ok(value) => value.into_bound_py_any(py),
+            Err(e) => Err(e.into_py_err(py)),
+        }
+    }
+}
