@@ -307,6 +307,8 @@ impl Iterator for Reader {
                 return None;
             }
             match shared.take(&mut st) {
+                // Nothing left to take: the end, once the batches in flight are out.
+                Taken::Exhausted if st.emitted == st.next_seq => return None,
                 Taken::Wait | Taken::Exhausted => {
                     st = shared
                         .changed

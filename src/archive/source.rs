@@ -205,9 +205,11 @@ pub fn read_mbox_range(
     if start >= end {
         return Ok(());
     }
-    // One byte before `start`, to see whether a `From ` line starts right at it.
+    // From one byte before `start` (a `From ` line starting right at `start` follows a
+    // newline) to 5 bytes past `end` (a `From ` line starting just before `end`).
     let s0 = start.saturating_sub(1);
-    let mut buf = crate::mem::zeroed((end - s0) as usize);
+    let own = (end - s0) as usize;
+    let mut buf = crate::mem::zeroed((end.saturating_add(5).min(len) - s0) as usize);
     file.read_exact_at(&mut buf, s0)
         .map_err(err("read mbox", path))?;
     let first = if start == 0 && buf.starts_with(b"From ") {
@@ -215,11 +217,10 @@ pub fn read_mbox_range(
     } else {
         FROM_LINE.find(&buf).map(|i| i + 1)
     };
-    let Some(first) = first else {
+    let Some(first) = first.filter(|&f| f < own) else {
         return Ok(()); // inside one long message that started before `start`
     };
     // Read on to where the next message begins: a `From ` line at `end` or after it.
-    let own = buf.len();
     let mut search = own - 1;
     let mut piece = 64 << 10;
     let mut cut = false;
@@ -290,8 +291,10 @@ impl GzStream {
             let n = (want - old).clamp(64 << 10, 4 << 20);
             self.pending.resize(old + n, 0);
             match self.decoder.read(&mut self.pending[old..]) {
-                Ok(0) => self.eof = true,
-                Ok(k) => self.pending.truncate(old + k),
+                Ok(k) => {
+                    self.pending.truncate(old + k);
+                    self.eof = k == 0;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => self.pending.truncate(old),
                 Err(e) => {
                     self.pending.truncate(old);
@@ -506,7 +509,10 @@ Subject: 3\n\nlast\n";
             while let Some(c) = s.next_chunk(target).unwrap() {
                 got.extend(collect(|out| read_chunk(c, out)));
             }
-            assert_eq!(got, expected, "target {target}");
+            assert_eq!(got.len(), expected.len(), "target {target}");
+            for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+                assert_eq!(g, e, "target {target} message {i}");
+            }
         }
         let (b, o, l, _) = &expected[77];
         assert_eq!(&load(&gz, *o, *l, Format::Mbox).unwrap(), b);
