@@ -57,11 +57,12 @@ WORDS = (
     "mail server message archive thread reply list release build test parser date header "
     "café déjà naïve résumé"
 ).split()
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 ATTACHMENTS = [
     ("report.pdf", "application/pdf", 6000),
     ("diagram.png", "image/png", 3000),
     ("data.csv", "text/csv", 1500),
-    ("minutes.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", 4000),
+    ("minutes.docx", DOCX, 4000),
     ("Übersicht.pdf", "application/pdf", 2500),
 ]  # fmt: skip
 
@@ -178,9 +179,7 @@ def messages(n: int, *, seed: int = 19, malformed: float = 0.01) -> Iterator[byt
         yield data
 
 
-def _received(
-    rng: random.Random, t: datetime.datetime, sender: _Person, lst: object
-) -> list[str]:
+def _received(rng: random.Random, t: datetime.datetime, sender: _Person, lst: object) -> list[str]:
     hops = rng.randint(2, 5)
     stamps = []
     at = t

@@ -27,9 +27,12 @@ def test_local_cluster_gives_the_same_table_as_read(tmp_path: Path) -> None:
     ddf = archive.to_dask(tmp_path, blocksize="512 KiB")
     assert ddf.npartitions >= 6
     assert list(ddf.columns) == list(expected.columns)
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         assert len(client.scheduler_info()["workers"]) == 2
         got = ddf.compute()
         # Work that stays on the cluster: the busiest senders.

@@ -149,9 +149,7 @@ def read_batches(
     """
     pa = _pyarrow()
     pieces = plan(paths, blocksize=READ_BLOCKSIZE)
-    reader = _mailprims.ArchiveReader(
-        pieces, columns=_columns(columns), text=text, threads=threads
-    )
+    reader = _mailprims.ArchiveReader(pieces, columns=_columns(columns), text=text, threads=threads)
     return _batches(pa, reader)
 
 

@@ -148,10 +148,6 @@ impl Columns {
         &self.0
     }
 
-    fn has(&self, c: Column) -> bool {
-        self.0.contains(&c)
-    }
-
     /// The Arrow schema of the batches.
     pub fn schema(&self) -> SchemaRef {
         Batch::new(self, 0).finish().schema()

@@ -77,15 +77,24 @@ pub(crate) enum Sniffed {
 pub(crate) fn sniff(head: &[u8]) -> Sniffed {
     if head.starts_with(&[0x1f, 0x8b]) {
         Sniffed::Gzip
-    } else if head.starts_with(b"From ") {
+    } else if head.starts_with(b"From ") && !from_header(head) {
         Sniffed::Mbox
     } else {
         Sniffed::Message
     }
 }
 
+/// `From : ...`: a From header field with white space before its colon (RFC 5322 §4.5), not
+/// an mbox `From ` line.
+fn from_header(head: &[u8]) -> bool {
+    head[4..]
+        .iter()
+        .find(|&&b| b != b' ' && b != b'\t')
+        .is_some_and(|&b| b == b':')
+}
+
 fn sniff_file(path: &Path) -> Result<Sniffed, StoreError> {
-    let mut head = [0u8; 5];
+    let mut head = [0u8; 64];
     let mut f = File::open(path).map_err(io_err("open", path))?;
     let mut n = 0;
     while n < head.len() {
@@ -366,5 +375,7 @@ mod tests {
         let pieces = plan(std::slice::from_ref(&gz), 1000).unwrap();
         assert!(matches!(pieces[..], [Piece::Stream { .. }]));
         assert!(plan(&[tmp.path().join("missing")], 1000).is_err());
+        assert_eq!(sniff(b"From  : John Doe <jdoe@machine.example>"), Sniffed::Message);
+        assert_eq!(sniff(b"From jdoe@machine.example Mon"), Sniffed::Mbox);
     }
 }
