@@ -138,17 +138,90 @@ def _header_not_utf8(data: bytes) -> bool:
     return False
 
 
+def _normal(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n").rstrip(b"\n")
+
+
+# The corpus messages by content (as stored in each format: CRLF or LF, with or without the
+# trailing newline an mbox adds, without an mbox "From " line).
+CORPUS_BY_DATA: dict[bytes, str] = {}
+for _p in CORPUS_FILES:
+    _data = _p.read_bytes()
+    CORPUS_BY_DATA[_normal(_data)] = _p.stem
+    if _data.startswith(b"From "):
+        CORPUS_BY_DATA[_normal(_data.split(b"\n", 1)[1])] = _p.stem
+
+
+def _corpus(*names: str) -> Callable[[bytes], bool]:
+    assert all(any(p.stem == n for p in CORPUS_FILES) for n in names), names
+    return lambda data: CORPUS_BY_DATA.get(_normal(data)) in names
+
+
+ATTACHMENT_COLUMNS = {"attachments", "attachment_names", "attachment_types"}
+
 KNOWN: dict[str, tuple[Callable[[bytes], bool], set[str]]] = {
     "8-bit header bytes that are not UTF-8: mailprims reads them as windows-1252 (what "
     "mail clients show); the stdlib keeps them as surrogate escapes": (
         _header_not_utf8,
         {"subject", "from", "to", "cc"},
     ),
+    "a header line that is not a field ends the header section on both sides, and the "
+    "Content-Type after it is lost; the body's 8-bit text, now without a declared charset, "
+    "is UTF-8 to mailprims (RFC 6532 practice) and U+FFFD replacement characters to the "
+    "stdlib's get_content()": (_has(rb"\nthis line is not a header\n"), {"text"}),
+    "attachments: the stdlib's iter_attachments() looks only at the top-level multipart "
+    "and calls every inline part after the first an attachment; mailprims follows RFC 8621 "
+    "section 4.1.4 (Message.attachments): inline text parts are body, an image in a "
+    "multipart/related is an attachment, a uuencoded file is one, and a multipart read as "
+    "one leaf (no boundary, or its boundary never found) is one": (
+        _corpus(
+            "alternative-related",
+            "charsets",
+            "uuencode",
+            "close-boundary-missing",
+            "multipart-without-boundary",
+            "start-boundary-missing",
+            "truncated-base64",
+            "rfc2046-5-1-1-simple-boundary",
+            "rfc2049-appendix-a-complex",
+            "mime-simple-boundary",
+        ),
+        ATTACHMENT_COLUMNS,
+    ),
+    "text of several inline text/plain parts: mailprims joins them (Message.text, RFC 8621 "
+    "textBody); get_body() returns only the first": (
+        _corpus(
+            "charsets",
+            "broken-nesting",
+            "close-boundary-missing",
+            "rfc2046-5-1-1-simple-boundary",
+            "rfc2049-appendix-a-complex",
+            "mime-simple-boundary",
+        ),
+        {"text"},
+    ),
+    "an empty group ('Undisclosed recipients:;'): mailprims gives the group's name without "
+    "an address, the stdlib takes the quoted phrase for an address": (
+        _corpus("bad-date-and-duplicates"),
+        {"to"},
+    ),
+    "text in an unknown charset (or bytes without any header): mailprims decodes it as "
+    "UTF-8, else windows-1252, as Message.text does; the stdlib's get_content() raises "
+    "LookupError or replaces the bytes": (
+        _corpus("unknown-charset-and-encoding", "binary-garbage"),
+        {"text"},
+    ),
+    "RFC 5322 appendix A.6.3 (white space before colons): the stdlib takes its first line, "
+    "'From  : John Doe <jdoe@machine.example>', for an mbox From line and the rest for the "
+    "body; mailprims reads every field, as RFC 5322 section 4.5 asks": (
+        _corpus("rfc5322-a6-3-obsolete-white-space"),
+        {"message_id", "date", "date_offset", "from", "to", "subject", "text", "defects"},
+    ),
 }
 
 
-def corpus_known(name: str) -> dict[str, str]:
-    return {}
+def known(data: bytes, column: str) -> str | None:
+    return next((r for r, (test, cols) in KNOWN.items() if column in cols and test(data)), None)
 
 
 def compare(
@@ -162,15 +235,17 @@ def compare(
         got = ours[column]
         if got == expected:
             continue
-        reason = next(
-            (r for r, (test, cols) in KNOWN.items() if column in cols and test(data)), None
-        )
+        reason = known(data, column)
         if reason is not None:
             used.add(reason)
             continue
         problems.append(f"{where}: {column}: ours {got!r} != stdlib {expected!r}")
     if theirs["_defective"] and not ours["defects"]:
-        problems.append(f"{where}: the stdlib finds defects, mailprims none")
+        reason = known(data, "defects")
+        if reason is None:
+            problems.append(f"{where}: the stdlib finds defects, mailprims none")
+        else:
+            used.add(reason)
     return problems
 
 
@@ -180,7 +255,7 @@ def rows(paths: Any, **kw: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def synthetic() -> list[bytes]:
-    msgs = list(archive_synth.messages(1500, seed=7, malformed=0.04))
+    msgs = list(archive_synth.messages(1000, seed=7, malformed=0.05))
     # Edge cases the generator does not make: no headers at all, an empty message.
     return [*msgs, b"just some text, no header section\n", b""]
 
@@ -247,7 +322,10 @@ def test_maildir_with_folders(tmp_path: Path, synthetic: list[bytes]) -> None:
                 assert bytes(archive.load(row["source"])) == data
                 yield row, data, f"{name}/{key}"
 
-    check_all(pairs())
+    try:
+        check_all(pairs())
+    finally:
+        md.close()
 
 
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
@@ -270,14 +348,18 @@ def test_mbox_with_from_quoting(tmp_path: Path, synthetic: list[bytes], compress
             data = unquote_mboxrd(box.get_bytes(key))
             # What was stored comes back, `From ` lines and all (an mbox adds a final newline).
             assert data.rstrip(b"\n") == original.rstrip(b"\n")
-            if re.search(rb"(?m)^>*From ", original):
+            if b"\nFrom the minutes" in original:
                 quoted += 1
-                assert row["text"] is None or "\nFrom " in row["text"] or ">From" in row["text"]
+                assert "\nFrom the minutes" in row["text"]
+                assert "\n>From an earlier reply" in row["text"]
             assert row["source"]["format"] == "mbox"
             assert bytes(archive.load(row["source"])) == data
             yield row, data, f"message {key}"
 
-    check_all(pairs())
+    try:
+        check_all(pairs())
+    finally:
+        box.close()
     assert quoted >= 10
 
 
