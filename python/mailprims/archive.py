@@ -201,11 +201,12 @@ def load(source: Mapping[str, Any] | Any) -> Message:
 
 
 def _read_partition(
-    piece: Piece, columns: list[str] | None, text: bool, threads: int | None
+    piece: Piece, wanted: list[str] | None, text: bool, threads: int | None
 ) -> pandas.DataFrame:
+    # (Not named `columns`: dask passes a `columns` argument to functions that take one.)
     import pandas as pd
 
-    table = read(piece, columns=columns, text=text, threads=threads)
+    table = read(piece, columns=wanted, text=text, threads=threads)
     return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 

@@ -15,7 +15,7 @@ use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 
 use super::source::Found;
-use crate::message::{Date, Document, MessageView, authres, list_headers, received};
+use crate::message::{Date, Document, MessageView, authres, list_headers};
 
 /// One column of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -195,7 +195,12 @@ impl Addresses {
         );
         let item = Field::new("item", DataType::Struct(address_fields()), false);
         let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::take(&mut self.offsets)));
-        Arc::new(ListArray::new(Arc::new(item), offsets, Arc::new(values), None))
+        Arc::new(ListArray::new(
+            Arc::new(item),
+            offsets,
+            Arc::new(values),
+            None,
+        ))
     }
 }
 
@@ -295,11 +300,43 @@ pub fn epoch_micros(d: &Date) -> i64 {
     secs * 1_000_000
 }
 
+/// The date of a Received field: what follows its last `;` outside comments, quotes,
+/// `<paths>` and `[literals]` (RFC 5321 §4.4), as `received::parse` finds it, without
+/// reading the rest of the field.
+pub fn hop_date(value: &[u8]) -> Option<Date> {
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+    let mut close: Option<u8> = None;
+    let mut last = None;
+    for (i, &b) in value.iter().enumerate() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match b {
+            b'\\' if quoted || depth > 0 => escaped = true,
+            _ if close == Some(b) => close = None,
+            _ if close.is_some() => {}
+            b'"' if depth == 0 => quoted = !quoted,
+            _ if quoted => {}
+            b'(' => depth += 1,
+            b')' => depth = depth.saturating_sub(1),
+            _ if depth > 0 => {}
+            b'<' => close = Some(b'>'),
+            b'[' => close = Some(b']'),
+            b';' => last = Some(i),
+            _ => {}
+        }
+    }
+    crate::message::date::parse(value.get(last? + 1..)?)
+}
+
 /// Values several columns share, computed once per message when first needed.
 struct Row<'d> {
     view: MessageView<'d>,
     structure: Option<crate::message::BodyStructure>,
-    hops: Option<Vec<received::Received>>,
+    /// Received fields, and the oldest and newest hop times.
+    hops: Option<(i32, Option<i64>, Option<i64>)>,
+    date: Option<Option<Date>>,
     auth: Option<[Option<String>; 3]>,
 }
 
@@ -309,9 +346,25 @@ impl<'d> Row<'d> {
         self.structure.get_or_insert_with(|| view.body_structure())
     }
 
-    fn hops(&mut self) -> &[received::Received] {
+    fn hops(&mut self) -> (i32, Option<i64>, Option<i64>) {
         let view = self.view;
-        self.hops.get_or_insert_with(|| view.received())
+        *self.hops.get_or_insert_with(|| {
+            let (mut n, mut first, mut last) = (0, None, None);
+            // Newest first: the first date seen is the last hop's, the final one the first's.
+            for f in view.fields().filter(|f| f.is("Received")) {
+                n += 1;
+                if let Some(t) = hop_date(f.value_eol).as_ref().map(epoch_micros) {
+                    last.get_or_insert(t);
+                    first = Some(t);
+                }
+            }
+            (n, first, last)
+        })
+    }
+
+    fn date(&mut self) -> Option<Date> {
+        let view = self.view;
+        *self.date.get_or_insert_with(|| view.date())
     }
 
     /// The spf, dkim and dmarc results: the first of each method in the Authentication-Results
@@ -372,7 +425,11 @@ pub struct Batch {
 impl Batch {
     pub fn new(columns: &Columns, _capacity: usize) -> Batch {
         Batch {
-            columns: columns.list().iter().map(|&c| (c, Builder::new(c))).collect(),
+            columns: columns
+                .list()
+                .iter()
+                .map(|&c| (c, Builder::new(c)))
+                .collect(),
             rows: 0,
         }
     }
@@ -389,16 +446,17 @@ impl Batch {
             view,
             structure: None,
             hops: None,
+            date: None,
             auth: None,
         };
         for (col, builder) in self.columns.iter_mut() {
             match (col, builder) {
                 (Column::MessageId, Builder::Str(b)) => b.append_option(view.message_id()),
                 (Column::Date, Builder::Time(b)) => {
-                    b.append_option(view.date().map(|d| epoch_micros(&d)))
+                    b.append_option(row.date().map(|d| epoch_micros(&d)))
                 }
                 (Column::DateOffset, Builder::I32(b)) => {
-                    b.append_option(view.date().map(|d| d.offset))
+                    b.append_option(row.date().map(|d| d.offset))
                 }
                 (Column::From, Builder::Addresses(b)) => b.push(&view.addresses("From")),
                 (Column::To, Builder::Addresses(b)) => b.push(&view.addresses("To")),
@@ -417,9 +475,7 @@ impl Batch {
                     view.field("List-Id")
                         .and_then(|f| list_headers::parse_list_id(&f.decoded()).id),
                 ),
-                (Column::ContentType, Builder::Str(b)) => {
-                    b.append_value(view.root().mime_type())
-                }
+                (Column::ContentType, Builder::Str(b)) => b.append_value(view.root().mime_type()),
                 (Column::Size, Builder::I64(b)) => b.append_value(view.bytes().len() as i64),
                 (Column::Parts, Builder::I32(b)) => {
                     let tree = view.tree;
@@ -452,18 +508,9 @@ impl Batch {
                     }
                     b.append(true);
                 }
-                (Column::Hops, Builder::I32(b)) => b.append_value(row.hops().len() as i32),
-                (Column::FirstHop, Builder::Time(b)) => b.append_option(
-                    row.hops()
-                        .iter()
-                        .rev()
-                        .find_map(|h| h.date.as_ref().map(epoch_micros)),
-                ),
-                (Column::LastHop, Builder::Time(b)) => b.append_option(
-                    row.hops()
-                        .iter()
-                        .find_map(|h| h.date.as_ref().map(epoch_micros)),
-                ),
+                (Column::Hops, Builder::I32(b)) => b.append_value(row.hops().0),
+                (Column::FirstHop, Builder::Time(b)) => b.append_option(row.hops().1),
+                (Column::LastHop, Builder::Time(b)) => b.append_option(row.hops().2),
                 (Column::Spf, Builder::Str(b)) => b.append_option(row.auth()[0].clone()),
                 (Column::Dkim, Builder::Str(b)) => b.append_option(row.auth()[1].clone()),
                 (Column::Dmarc, Builder::Str(b)) => b.append_option(row.auth()[2].clone()),
@@ -544,6 +591,20 @@ mod tests {
     }
 
     #[test]
+    fn hop_dates_as_the_received_reader_finds_them() {
+        for v in [
+            "from a (b [1.2.3.4]) by c with ESMTP id X; Mon, 8 Mar 2010 19:55:06 -0600",
+            "from a by b; Mon, 8 Mar 2010 19:55:06 -0600 (CST; a comment)",
+            "from a by b for <x;y@z>; 8 Mar 2010 19:55:06 +0000",
+            "from a by b \"q;uoted\"",
+            "no date here",
+        ] {
+            let expected = crate::message::received::parse(v).date;
+            assert_eq!(hop_date(v.as_bytes()), expected, "{v}");
+        }
+    }
+
+    #[test]
     fn dates_to_epoch() {
         let d = crate::message::date::parse(b"Mon, 8 Mar 2010 19:55:06 -0600").unwrap();
         assert_eq!(epoch_micros(&d), 1_268_099_706_000_000);
@@ -589,6 +650,13 @@ Authentication-Results: mx; spf=pass smtp.mailfrom=x.org; dkim=fail\r\n\r\nhello
             .unwrap();
         assert_eq!(text.value(0), "hello\r\n");
         let defects = col("defects");
-        assert!(defects.as_any().downcast_ref::<ListArray>().unwrap().value_length(1) > 0);
+        assert!(
+            defects
+                .as_any()
+                .downcast_ref::<ListArray>()
+                .unwrap()
+                .value_length(1)
+                > 0
+        );
     }
 }

@@ -146,7 +146,12 @@ impl Planner {
         }
     }
 
-    fn add_file(&mut self, path: &Path, folder: Option<String>, size: u64) -> Result<(), StoreError> {
+    fn add_file(
+        &mut self,
+        path: &Path,
+        folder: Option<String>,
+        size: u64,
+    ) -> Result<(), StoreError> {
         if size <= self.blocksize {
             self.add_small(FileRef {
                 path: path.to_path_buf(),
@@ -369,13 +374,23 @@ mod tests {
         write(&mbox, &b"From a\nSubject: x\n\nbody\n\n".repeat(100));
         let pieces = plan(std::slice::from_ref(&mbox), 1000).unwrap();
         assert_eq!(pieces.len(), 3);
-        assert!(matches!(pieces[2], Piece::Mbox { start: 2000, end: 2500, .. }));
+        assert!(matches!(
+            pieces[2],
+            Piece::Mbox {
+                start: 2000,
+                end: 2500,
+                ..
+            }
+        ));
         let gz = tmp.path().join("big.mbox.gz");
         write(&gz, &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0].repeat(200));
         let pieces = plan(std::slice::from_ref(&gz), 1000).unwrap();
         assert!(matches!(pieces[..], [Piece::Stream { .. }]));
         assert!(plan(&[tmp.path().join("missing")], 1000).is_err());
-        assert_eq!(sniff(b"From  : John Doe <jdoe@machine.example>"), Sniffed::Message);
+        assert_eq!(
+            sniff(b"From  : John Doe <jdoe@machine.example>"),
+            Sniffed::Message
+        );
         assert_eq!(sniff(b"From jdoe@machine.example Mon"), Sniffed::Mbox);
     }
 }

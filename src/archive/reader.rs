@@ -390,10 +390,20 @@ mod tests {
         }
         let cols = Columns::new([Column::Subject, Column::Source]);
         let pieces = plan(&[tmp.path().to_path_buf()], 10_000).unwrap();
-        let one = offsets(Reader::with_task_size(pieces.clone(), cols.clone(), 1, 3000));
+        let one = offsets(Reader::with_task_size(
+            pieces.clone(),
+            cols.clone(),
+            1,
+            3000,
+        ));
         assert_eq!(one.len(), 800);
         for threads in [2, 3, 8] {
-            let got = offsets(Reader::with_task_size(pieces.clone(), cols.clone(), threads, 3000));
+            let got = offsets(Reader::with_task_size(
+                pieces.clone(),
+                cols.clone(),
+                threads,
+                3000,
+            ));
             assert_eq!(got, one, "{threads} threads");
         }
         // Dropping a reader half-way stops it.

@@ -414,7 +414,10 @@ pub fn load(path: &Path, offset: u64, length: u64, format: Format) -> Result<Vec
         return Err(StoreError::io(
             "load",
             path,
-            io::Error::new(io::ErrorKind::InvalidInput, "length is larger than any message read"),
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "length is larger than any message read",
+            ),
         ));
     }
     let file = match File::open(path) {
@@ -480,7 +483,9 @@ Subject: 3\n\nlast\n";
             let mut start = 0;
             while start < len {
                 let end = (start + step).min(len);
-                got.extend(collect(|out| read_mbox_range(&path, start, end, None, out).unwrap()));
+                got.extend(collect(|out| {
+                    read_mbox_range(&path, start, end, None, out).unwrap()
+                }));
                 start = end;
             }
             assert_eq!(got, whole, "step {step}");
@@ -533,8 +538,14 @@ Subject: 3\n\nlast\n";
         assert_eq!(got, vec![(b"Subject: a\n\nbody\n".to_vec(), 0, 17, false)]);
         let mbox = tmp.path().join("b");
         fs::write(&mbox, MBOX).unwrap();
-        assert_eq!(collect(|out| read_file(&f(&mbox, false), out).unwrap()).len(), 3);
+        assert_eq!(
+            collect(|out| read_file(&f(&mbox, false), out).unwrap()).len(),
+            3
+        );
         // A Maildir file is one message, whatever its first line.
-        assert_eq!(collect(|out| read_file(&f(&mbox, true), out).unwrap()).len(), 1);
+        assert_eq!(
+            collect(|out| read_file(&f(&mbox, true), out).unwrap()).len(),
+            1
+        );
     }
 }

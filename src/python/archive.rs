@@ -158,7 +158,14 @@ impl PyPiece {
                 start,
                 end,
                 folder,
-            } => ("mbox", Some(path.clone()), *start, *end, folder.clone(), Vec::<FileTuple>::new())
+            } => (
+                "mbox",
+                Some(path.clone()),
+                *start,
+                *end,
+                folder.clone(),
+                Vec::<FileTuple>::new(),
+            )
                 .into_pyobject(py)?,
             Piece::Stream { path, folder } => (
                 "stream",
@@ -190,7 +197,10 @@ impl PyPiece {
             }
             Piece::Mbox {
                 path, start, end, ..
-            } => format!("<Piece mbox {:?} bytes {start}..{end}>", path.display().to_string()),
+            } => format!(
+                "<Piece mbox {:?} bytes {start}..{end}>",
+                path.display().to_string()
+            ),
             Piece::Stream { path, .. } => {
                 format!("<Piece stream {:?}>", path.display().to_string())
             }
@@ -285,8 +295,8 @@ impl PyReader {
         if threads == Some(0) {
             return Err(PyValueError::new_err("threads must be at least 1"));
         }
-        let threads = threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let threads =
+            threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let columns = columns_of(columns, text)?;
         let schema = columns.schema();
         let pieces: Vec<Piece> = pieces.iter().map(|p| p.piece.clone()).collect();
@@ -326,12 +336,7 @@ impl PyReader {
 
     /// Stop reading (the threads finish their current piece); iterating ends.
     fn close(&self, py: Python<'_>) {
-        let reader = py.detach(|| {
-            self.reader
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take()
-        });
+        let reader = py.detach(|| self.reader.lock().unwrap_or_else(|e| e.into_inner()).take());
         drop(reader);
     }
 }
