@@ -4,7 +4,7 @@ import datetime
 import email.message
 import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import Any, final
+from typing import Any, ClassVar, final
 
 from typing_extensions import Self, disjoint_base
 
@@ -782,7 +782,8 @@ class Piece:
     @property
     def size(self) -> int: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    __hash__: ClassVar[None]  # type: ignore[assignment]
 
 @final
 class ArchiveSchema:

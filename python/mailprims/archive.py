@@ -15,15 +15,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mailprims import _mailprims
 from mailprims._mailprims import Message
-
-if TYPE_CHECKING:
-    import dask.dataframe
-    import pandas
-    import pyarrow
 
 __all__ = [
     "COLUMNS",
@@ -106,7 +101,7 @@ def plan(paths: Paths, *, blocksize: int | str = DEFAULT_BLOCKSIZE) -> list[Piec
     items = _path_list(paths)
     size = _blocksize(blocksize)
     pieces: list[Piece] = []
-    pending: list[str] = []
+    pending: list[str | os.PathLike[str]] = []
     for item in items:
         if isinstance(item, Piece):
             if pending:
@@ -128,7 +123,7 @@ def _columns(columns: Sequence[str] | None) -> list[str] | None:
     return list(columns)
 
 
-def schema(columns: Sequence[str] | None = None, *, text: bool = False) -> pyarrow.Schema:
+def schema(columns: Sequence[str] | None = None, *, text: bool = False) -> Any:
     """The Arrow schema of :func:`read`'s table for these columns."""
     pa = _pyarrow()
     return pa.schema(_mailprims.archive_schema(_columns(columns), text))
@@ -140,7 +135,7 @@ def read_batches(
     columns: Sequence[str] | None = None,
     text: bool = False,
     threads: int | None = None,
-) -> Iterator[pyarrow.RecordBatch]:
+) -> Iterator[Any]:
     """The archive's rows as :class:`pyarrow.RecordBatch` objects, in order.
 
     Reading runs ahead of the consumer by a few batches per thread at most, so memory stays
@@ -167,7 +162,7 @@ def read(
     columns: Sequence[str] | None = None,
     text: bool = False,
     threads: int | None = None,
-) -> pyarrow.Table:
+) -> Any:
     """Read mail archives into a :class:`pyarrow.Table`, one row per message, in parallel.
 
     ``paths`` is a path or a list of paths (or :class:`Piece` objects from :func:`plan`):
@@ -200,11 +195,9 @@ def load(source: Mapping[str, Any] | Any) -> Message:
     )
 
 
-def _read_partition(
-    piece: Piece, wanted: list[str] | None, text: bool, threads: int | None
-) -> pandas.DataFrame:
+def _read_partition(piece: Piece, wanted: list[str] | None, text: bool, threads: int | None) -> Any:
     # (Not named `columns`: dask passes a `columns` argument to functions that take one.)
-    import pandas as pd
+    pd = _require("pandas", "dask")
 
     table = read(piece, columns=wanted, text=text, threads=threads)
     return table.to_pandas(types_mapper=pd.ArrowDtype)
@@ -217,7 +210,7 @@ def to_dask(
     text: bool = False,
     blocksize: int | str = DEFAULT_BLOCKSIZE,
     threads: int | None = 1,
-) -> dask.dataframe.DataFrame:
+) -> Any:
     """A Dask DataFrame of the archive: one partition per :class:`Piece` of about
     ``blocksize`` bytes, each read by :func:`read` on the worker that computes it.
 
@@ -228,7 +221,7 @@ def to_dask(
     (1 by default: Dask runs partitions in parallel already).
     """
     dd = _require("dask.dataframe", "dask")
-    import pandas as pd
+    pd = _require("pandas", "dask")
 
     cols = _columns(columns)
     meta = schema(cols, text=text).empty_table().to_pandas(types_mapper=pd.ArrowDtype)
