@@ -41,7 +41,7 @@ type Outcome = Result<RecordBatch, StoreError>;
 struct State {
     pieces: VecDeque<Piece>,
     /// The gzip stream being cut, when no thread is cutting it.
-    stream: Option<GzStream>,
+    stream: Option<Box<GzStream>>,
     stream_busy: bool,
     next_seq: u64,
     emitted: u64,
@@ -62,7 +62,7 @@ struct Shared {
 enum Taken {
     Task(u64, Task),
     /// The gzip stream, taken out of the state to be cut without the lock.
-    Stream(u64, GzStream),
+    Stream(u64, Box<GzStream>),
     Failed(u64, StoreError),
     Wait,
     Exhausted,
@@ -137,7 +137,7 @@ impl Shared {
             Piece::Stream { path, folder } => match GzStream::open(&path, folder) {
                 Ok(stream) => {
                     st.stream_busy = true;
-                    return Taken::Stream(seq, stream);
+                    return Taken::Stream(seq, Box::new(stream));
                 }
                 Err(e) => return Taken::Failed(seq, e),
             },
@@ -172,7 +172,7 @@ impl Shared {
         self.changed.notify_all();
     }
 
-    fn put_back(&self, stream: Option<GzStream>) {
+    fn put_back(&self, stream: Option<Box<GzStream>>) {
         let mut st = self.lock();
         st.stream = stream;
         st.stream_busy = false;
