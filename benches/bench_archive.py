@@ -124,24 +124,34 @@ def stdlib_row(data: bytes) -> dict[str, Any]:
     }
 
 
+def _values(headers: dict[str, Any], name: str) -> list[str]:
+    # fast-mail-parser gives a list for a repeated field, a string otherwise.
+    v = headers.get(name)
+    return [] if v is None else v if isinstance(v, list) else [v]
+
+
+def _first(headers: dict[str, Any], name: str) -> str:
+    return next(iter(_values(headers, name)), "")
+
+
 def fast_row(data: bytes) -> dict[str, Any] | None:
     try:
         m = fmp.parse_email(data)
     except fmp.ParseError:
         return None
     h = m.headers
-    hops = [v for k, v in h.items() if k.lower() == "received"]
+    hops = _values(h, "Received")
     dates = [d for d in map(_hop_date, hops) if d is not None]
     return {
-        "message_id": _ID.findall(h.get("Message-ID", "")),
+        "message_id": _ID.findall(_first(h, "Message-ID")),
         "date": m.date_parsed,
         "from": m.from_,
         "to": m.to,
         "cc": m.cc,
         "subject": m.subject,
-        "in_reply_to": _ID.findall(h.get("In-Reply-To", "")),
-        "references": _ID.findall(h.get("References", "")),
-        "list_id": _ID.findall(h.get("List-Id", "")),
+        "in_reply_to": _ID.findall(_first(h, "In-Reply-To")),
+        "references": _ID.findall(_first(h, "References")),
+        "list_id": _ID.findall(_first(h, "List-Id")),
         "size": len(data),
         "parts": len(m.text_plain) + len(m.text_html) + len(m.attachments),
         "attachment_names": [a.filename for a in m.attachments],
@@ -149,7 +159,7 @@ def fast_row(data: bytes) -> dict[str, Any] | None:
         "hops": len(hops),
         "first_hop": dates[-1] if dates else None,
         "last_hop": dates[0] if dates else None,
-        **_verdicts([v for k, v in h.items() if k.lower() == "authentication-results"]),
+        **_verdicts(_values(h, "Authentication-Results")),
     }
 
 
