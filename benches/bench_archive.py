@@ -292,15 +292,21 @@ def cases() -> list[Case]:
 
 MEMORY_SCRIPT = textwrap.dedent(
     """
-    import resource, sys
+    import sys
     from mailprims import archive
     import pyarrow
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def hwm():
+        # VmHWM is this process's own peak (ru_maxrss keeps the forking parent's).
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+
+    before = hwm()
     rows = 0
     for batch in archive.read_batches(sys.argv[1]):
         rows += batch.num_rows
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(rows, before, peak)
+    print(rows, before, hwm())
     """
 )
 
