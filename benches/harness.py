@@ -27,6 +27,9 @@ class Case:
     # Time only making the result: each call is timed alone and its result freed outside
     # the timed region (for "parse N messages", where freeing them is a separate cost).
     exclude_free: bool = False
+    # Units the peer processes per call when it is timed on a sample (a slow peer on a
+    # large archive): times are then compared per unit.
+    peer_per_call: int | None = None
 
 
 @dataclass
@@ -37,7 +40,8 @@ class Result:
 
     @property
     def ratio(self) -> float:
-        return self.peer_s / self.ours_s
+        c = self.case
+        return (self.peer_s / (c.peer_per_call or c.per_call)) / (self.ours_s / c.per_call)
 
     @property
     def met(self) -> bool | None:
@@ -97,9 +101,9 @@ def _fmt_time(s: float) -> str:
     return f"{s * 1e6:.1f} µs"
 
 
-def _fmt_rate(case: Case, s: float) -> str:
-    count = f"{case.per_call / s:,.0f} {case.unit}/s"
-    if case.unit_bytes:
+def _fmt_rate(case: Case, s: float, per_call: int | None = None) -> str:
+    count = f"{(per_call or case.per_call) / s:,.0f} {case.unit}/s"
+    if case.unit_bytes and per_call is None:
         mb = f"{case.unit_bytes / s / 1e6:,.0f} MB/s"
         return mb if case.unit == "call" else f"{count}, {mb}"
     return count
@@ -115,7 +119,7 @@ def table(results: list[Result]) -> str:
         target = "" if c.target is None else f"≥ {c.target:g}x " + ("✅" if r.met else "❌")
         lines.append(
             f"| {c.group}: {c.name} | {_fmt_time(r.ours_s)} ({_fmt_rate(c, r.ours_s)}) "
-            f"| {c.peer_name}: {_fmt_time(r.peer_s)} ({_fmt_rate(c, r.peer_s)}) "
+            f"| {c.peer_name}: {_fmt_time(r.peer_s)} ({_fmt_rate(c, r.peer_s, c.peer_per_call)}) "
             f"| **{r.ratio:.1f}x** | {target} |"
         )
     return "\n".join(lines)

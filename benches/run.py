@@ -19,15 +19,21 @@ def main(argv: list[str]) -> int:
     here = pathlib.Path(__file__).parent
     pattern = argv[1] if len(argv) > 1 else ""
     results: list[Result] = []
+    notes: list[str] = []
     for path in sorted(here.glob("bench_*.py")):
         module = importlib.import_module(path.stem)
+        selected = False
         for case in module.cases():
             if pattern and pattern not in f"{case.group}: {case.name}":
                 continue
+            selected = True
             r = run_case(case)
             print(f"  {case.group}: {case.name}: {r.ratio:.2f}x", file=sys.stderr, flush=True)
             results.append(r)
-    text = table(results)
+        # Measurements that are not ratios (peak memory, say), printed under the table.
+        if selected and hasattr(module, "notes"):
+            notes += module.notes()
+    text = table(results) + "".join(f"\n\n{n}" for n in notes)
     header = f"Python {platform.python_version()}, {platform.machine()}, {platform.system()}\n\n"
     print(header + text)
     (here / "results.md").write_text(header + text + "\n")

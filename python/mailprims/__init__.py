@@ -15,11 +15,14 @@ fields (:mod:`mailprims.fields`), :func:`to_dataframe` for a mailbox, and rich H
 Jupyter. The command line: ``python -m mailprims parse|trace FILE``.
 Building and editing: ``Message.build``, :class:`MessageBuilder`, :class:`Attachment`,
 ``msg.reply()``, ``msg.forward()``, and ``msg.edit()`` (a :class:`MessageEditor`).
+Archives at scale (:mod:`mailprims.archive`): ``read`` into pyarrow, ``read_batches``,
+``load``, ``to_dask``.
 """
 
 from __future__ import annotations
 
 from mailprims import (
+    archive,
     base64,
     encoded_word,
     events,
@@ -156,6 +159,7 @@ __all__ = [
     "Users",
     "UsersFileError",
     "__version__",
+    "archive",
     "base64",
     "deliver",
     "deliver_async",

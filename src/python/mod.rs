@@ -1,6 +1,7 @@
 //! The `mailprims._mailprims` extension module. Every pyo3 line of the crate lives in this
 //! folder; the core modules know nothing about Python.
 
+mod archive;
 mod buffer;
 mod build;
 mod client;
@@ -40,5 +41,6 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fields::register(m)?;
     build::register(m)?;
     transcript::register(m)?;
+    archive::register(m)?;
     Ok(())
 }
