@@ -35,6 +35,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet "maturin>=1.9,<2" "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.11"
 	$(PY) -m pip install --quiet "aiosmtpd>=1.4" "dnslib>=0.9"
 	$(PY) -m pip install --quiet "nbclient>=0.10" "nbformat>=5.10" "ipykernel>=6.29" "pandas>=2.0" "matplotlib>=3.8"
+	# E-mail authentication: dkimpy (with PyNaCl for Ed25519) is the DKIM oracle; PyYAML reads
+	# the RFC 7208 SPF test suite.
+	$(PY) -m pip install --quiet "dkimpy>=1.1.8" "pynacl>=1.5" "pyyaml>=6"
 	touch $@
 
 # maturin reuses cargo's incremental build: a second `make` only relinks when sources changed.

@@ -15,11 +15,14 @@ fields (:mod:`mailprims.fields`), :func:`to_dataframe` for a mailbox, and rich H
 Jupyter. The command line: ``python -m mailprims parse|trace FILE``.
 Building and editing: ``Message.build``, :class:`MessageBuilder`, :class:`Attachment`,
 ``msg.reply()``, ``msg.forward()``, and ``msg.edit()`` (a :class:`MessageEditor`).
+E-mail authentication (:mod:`mailprims.auth`): DKIM keys, signing and verification, ARC,
+SPF, DMARC, ``msg.verify()``.
 """
 
 from __future__ import annotations
 
 from mailprims import (
+    auth,
     base64,
     encoded_word,
     events,
@@ -51,6 +54,7 @@ from mailprims._mailprims import (
 from mailprims.events import ServerEvent
 from mailprims.exceptions import (
     AccountError,
+    AuthError,
     AddressError,
     CodecError,
     ConfigError,
@@ -104,6 +108,7 @@ __all__ = [
     "AsyncPop3Client",
     "AsyncSmtpClient",
     "Attachment",
+    "AuthError",
     "AuthResult",
     "AuthenticationResults",
     "CodecError",
@@ -156,6 +161,7 @@ __all__ = [
     "Users",
     "UsersFileError",
     "__version__",
+    "auth",
     "base64",
     "deliver",
     "deliver_async",

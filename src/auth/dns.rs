@@ -213,8 +213,12 @@ impl Resolver {
     }
 }
 
+/// A name from its labels as they are: SPF macros can make labels with spaces, "%", ":"
+/// or "/" (RFC 7208 §7.1), which DNS carries (RFC 2181 §11) but name parsers refuse.
 fn fqdn(name: &str) -> Result<Name, LookupError> {
-    let mut n = Name::from_str_relaxed(name).map_err(|_| LookupError::NotFound)?;
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let mut n =
+        Name::from_labels(name.split('.').map(str::as_bytes)).map_err(|_| LookupError::NotFound)?;
     n.set_fqdn(true);
     Ok(n)
 }

@@ -18,6 +18,7 @@ mod key;
 mod report;
 mod sign;
 mod spf;
+mod spf_syntax;
 mod verify;
 
 pub use arc::ArcSealer;

@@ -335,6 +335,14 @@ impl DkimSigner {
         }
         let mut field = Vec::with_capacity(512);
         signature.write_header(&mut field);
+        // mail-auth may fold between the end of b= and its ";". Verifiers that delete b='s
+        // value but not the folding after it (dkimpy) then hash "b= ;" where "b=;" was
+        // signed: keep the ";" on the value's line.
+        if field.ends_with(b"\r\n\t;\r\n") {
+            let cut = field.len() - 6;
+            field.truncate(cut);
+            field.extend_from_slice(b";\r\n");
+        }
         Ok(field)
     }
 

@@ -208,7 +208,17 @@ fn check_host<'a>(
                 )),
             );
         }
-        let spf = match Spf::parse(&record) {
+        let record = match super::spf_syntax::check(&String::from_utf8_lossy(&record)) {
+            Ok(r) => r,
+            Err(e) => {
+                return (
+                    Outcome::PermError,
+                    None,
+                    Some(format!("the SPF record of {domain}: {e}")),
+                );
+            }
+        };
+        let spf = match Spf::parse(record.as_bytes()) {
             Ok(spf) => spf,
             Err(_) => {
                 return (
@@ -542,7 +552,9 @@ async fn explain(ctx: &mut Ctx<'_>, spf: &Spf, domain: &str) -> Option<String> {
     if records.len() != 1 {
         return None;
     }
-    let text = Macro::parse(&records[0]).ok()?;
+    let raw = String::from_utf8_lossy(&records[0]);
+    super::spf_syntax::macro_string(&raw, true).ok()?;
+    let text = Macro::parse(raw.as_bytes()).ok()?;
     let validated = if text.needs_ptr() {
         validated_domain(ctx).await
     } else {

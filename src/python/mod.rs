@@ -1,6 +1,7 @@
 //! The `mailprims._mailprims` extension module. Every pyo3 line of the crate lives in this
 //! folder; the core modules know nothing about Python.
 
+mod auth;
 mod buffer;
 mod build;
 mod codec;
@@ -37,5 +38,7 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     message::register(m)?;
     fields::register(m)?;
     build::register(m)?;
+    // E-mail authentication (issue 17).
+    auth::register(m)?;
     Ok(())
 }
