@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from dnslib import AAAA, CNAME, MX, PTR, QTYPE, RCODE, RR, TXT, A, DNSError
+from dnslib import AAAA, CNAME, MX, PTR, QTYPE, RCODE, RR, TXT, A, DNSError, DNSRecord
 from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
 from smtp_peers import free_port
 
@@ -91,9 +91,11 @@ class Zone(BaseResolver):  # type: ignore[misc]
 
     def resolve(self, request: Any, handler: Any) -> Any:
         # dnslib writes bytes outside letters and digits as \\DDD; names here are plain text.
-        qname = re.sub(
-            r"\\(\d{3})", lambda m: chr(int(m.group(1))), str(request.q.qname)
-        ).rstrip(".").lower()
+        qname = (
+            re.sub(r"\\(\d{3})", lambda m: chr(int(m.group(1))), str(request.q.qname))
+            .rstrip(".")
+            .lower()
+        )
         qtype = QTYPE.get(request.q.qtype)
         self.queries.append((qname, qtype))
         if self.silent or qname.startswith("error."):
@@ -111,8 +113,19 @@ class Zone(BaseResolver):  # type: ignore[misc]
 
 
 class _Handler(DNSHandler):  # type: ignore[misc]
-    # Truncate big UDP answers (TC bit) so the client asks again over TCP.
-    udplen = 1232
+    """Big UDP answers are replaced by an empty one with the TC bit (RFC 1035 §4.2.1), so
+    the client asks again over TCP. (dnslib's own truncation drops the question section,
+    and resolvers discard such replies as not matching their query.)"""
+
+    UDP_LIMIT = 1232
+
+    def get_reply(self, data: bytes) -> bytes:
+        rdata: bytes = super().get_reply(data)
+        if self.protocol == "udp" and len(rdata) > self.UDP_LIMIT:
+            reply = DNSRecord.parse(data).reply()
+            reply.header.tc = 1
+            rdata = reply.pack()
+        return rdata
 
 
 @contextlib.contextmanager
@@ -121,9 +134,7 @@ def dns_server(zone: Zone) -> Iterator[tuple[str, int]]:
     port = free_port()
     quiet = DNSLogger(logf=lambda _: None)
     servers = [
-        DNSServer(
-            zone, port=port, address="127.0.0.1", tcp=tcp, logger=quiet, handler=_Handler
-        )
+        DNSServer(zone, port=port, address="127.0.0.1", tcp=tcp, logger=quiet, handler=_Handler)
         for tcp in (False, True)
     ]
     for server in servers:

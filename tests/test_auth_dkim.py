@@ -39,7 +39,8 @@ MESSAGES = {
         b"Body  with   runs of  spaces \t\r\nand a tab\t\r\n"
     ),
     "8bit": (
-        "From: Zoë <zoe@example.org>\r\nTo: bob@example.com\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n"
+        "From: Zoë <zoe@example.org>\r\nTo: bob@example.com\r\n"
+        "Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n"
         "Date: Fri, 04 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
         "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
         "Message-ID: <3@example.org>\r\n\r\nGrüße aus Zürich — ça va?\r\nŁódź\r\n"
@@ -175,7 +176,9 @@ def test_mailprims_signs_dkimpy_verifies(
     assert not dkim.verify(b"From: mallory@example.net\r\n" + signed, dnsfunc=dnsfunc)
 
 
-def test_several_signers_on_one_message(rsa_key: DkimKey, ed_key: DkimKey, verifier: Verifier) -> None:
+def test_several_signers_on_one_message(
+    rsa_key: DkimKey, ed_key: DkimKey, verifier: Verifier
+) -> None:
     signed = mp.auth.sign(
         MESSAGES["plain"],
         [DkimSigner(DOMAIN, "rsa", rsa_key), DkimSigner(DOMAIN, "ed", ed_key)],
@@ -321,7 +324,11 @@ def test_keys_read_as_openssl_reads_them(genargs: tuple[str, ...], tmp_path: pat
 
 
 def test_key_errors() -> None:
-    for bad in (b"", "not a key", b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"):
+    for bad in (
+        b"",
+        "not a key",
+        b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    ):
         with pytest.raises(mp.AuthError) as info:
             DkimKey.load(bad)
         assert info.value.kind == "key"

@@ -54,8 +54,8 @@ from mailprims._mailprims import (
 from mailprims.events import ServerEvent
 from mailprims.exceptions import (
     AccountError,
-    AuthError,
     AddressError,
+    AuthError,
     CodecError,
     ConfigError,
     DnsError,

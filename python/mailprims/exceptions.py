@@ -12,8 +12,8 @@ from typing import Any
 
 __all__ = [
     "AccountError",
-    "AuthError",
     "AddressError",
+    "AuthError",
     "CodecError",
     "ConfigError",
     "DnsError",

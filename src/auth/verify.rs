@@ -113,6 +113,49 @@ impl Verifier {
         ))
     }
 
+    /// Seal `message` as it leaves (after a mailing list's changes, say) with what `report`
+    /// found when it arrived: the AAR carries `report`, and the seal's `cv=` is the arrival
+    /// verdict on the chain (RFC 8617 §5.1).
+    pub async fn seal(
+        &self,
+        message: &[u8],
+        report: &AuthReport,
+        sealer: &ArcSealer,
+        authserv_id: &str,
+    ) -> Result<Vec<u8>, Error> {
+        let deadline = Instant::now() + self.options.timeout;
+        let verdict = match report.arc.result {
+            Outcome::Pass => DkimResult::Pass,
+            Outcome::None => DkimResult::None,
+            Outcome::TempError => {
+                return Err(Error::Sign(
+                    "the ARC chain could not be checked on arrival, so it cannot be sealed".into(),
+                ));
+            }
+            _ => DkimResult::Fail(MaError::Arc(mail_auth::arc::ArcError::BrokenChain)),
+        };
+        let raw = wire_form(message);
+        let prepared = prepare(&raw, self.options.max_signatures)
+            .ok_or_else(|| Error::Sign("the message has no header section".into()))?;
+        let am = &prepared.am;
+        let params = Parameters::new(am).with_txt_cache(&self.resolver.txt_cache);
+        // The chain's sets as they are in the outgoing message; their verdict is the one
+        // from arrival (changes since then break the old signatures, by design).
+        let chain = timeout_at(deadline, self.resolver.authenticator.verify_arc(params))
+            .await
+            .map_err(|_| Error::Sign("time limit reached reading the ARC chain".into()))?;
+        if chain.sets().len() != report.arc.instances as usize {
+            return Err(Error::Sign(format!(
+                "the report saw {} ARC set(s), the message has {}: seal the message the \
+                 report is about",
+                report.arc.instances,
+                chain.sets().len()
+            )));
+        }
+        let chain = chain.with_result(verdict);
+        sealer.seal(am, &chain, &report.one_line(authserv_id))
+    }
+
     /// SPF alone (RFC 7208 `check_host`), within the time bound.
     pub async fn check_spf(
         &self,
@@ -152,8 +195,13 @@ impl Verifier {
         let deadline = Instant::now() + self.options.timeout;
         let raw = wire_form(message);
         let raw: &[u8] = &raw;
-        let end = header_end(raw);
-        let Some(mut am) = AuthenticatedMessage::parse_with_opts(&raw[..end], None, false) else {
+        let Some(Prepared {
+            am,
+            malformed,
+            skipped,
+            canonical,
+        }) = prepare(raw, self.options.max_signatures)
+        else {
             let mut report = failed_report("", None);
             report.dkim.clear();
             report.arc.reason = None;
@@ -173,74 +221,6 @@ impl Verifier {
             let sealed = seal.map(|_| Err(Error::Sign("the message has no header section".into())));
             return (report, sealed);
         };
-        am.raw_message = raw;
-        am.body_offset = am.body_offset.min(end as u32);
-        let body = &raw[am.body_offset as usize..];
-
-        // The cap: at most max_signatures DKIM-Signature fields (malformed ones included)
-        // are looked at, and only their body hashes are computed.
-        let cap = self.options.max_signatures;
-        let total = am.dkim_headers.len()
-            + am.errors
-                .iter()
-                .filter(|e| matches!(e.header, MaError::Dkim(_)))
-                .count();
-        am.dkim_headers.truncate(cap);
-        let mut room = cap - am.dkim_headers.len();
-        am.errors.retain(|e| {
-            if !matches!(e.header, MaError::Dkim(_)) {
-                return true;
-            }
-            if room > 0 {
-                room -= 1;
-                true
-            } else {
-                false
-            }
-        });
-        let skipped = total.saturating_sub(cap);
-
-        // Body hashes, each canonical body made once. RFC 6376 §3.5 counts l= in
-        // canonicalized octets (mail-auth counts raw ones), so the hashes are made here.
-        let mut canonical: HashMap<CanonKey, Vec<u8>> = HashMap::new();
-        let mut combos: Vec<(Canon, HashAlgorithm, u64)> = Vec::new();
-        for s in am.dkim_headers.iter().map(|h| &h.header) {
-            combos.push((s.cb, HashAlgorithm::from(s.a), s.l));
-        }
-        let arc_ok = am.ams_headers.len() <= ARC_MAX_SETS;
-        for s in am.ams_headers.iter().map(|h| &h.header) {
-            combos.push((s.cb, HashAlgorithm::from(s.a), s.l));
-        }
-        am.body_hashes.clear();
-        for (cb, ha, l) in combos {
-            if am
-                .body_hashes
-                .iter()
-                .any(|(c, h, len, _)| *c == cb && *h == ha && *len == l)
-            {
-                continue;
-            }
-            let hash = if arc_ok
-                || am
-                    .dkim_headers
-                    .iter()
-                    .any(|h| h.header.cb == cb && h.header.l == l)
-            {
-                let body = canonical
-                    .entry(CanonKey::from(cb))
-                    .or_insert_with(|| canonical_body(cb, body));
-                let upto = if l == 0 {
-                    body.len()
-                } else {
-                    (l as usize).min(body.len())
-                };
-                ha.hash(&body[..upto]).as_ref().to_vec()
-            } else {
-                // A chain over 50 sets fails before any hash is compared.
-                Vec::new()
-            };
-            am.body_hashes.push((cb, ha, l, hash));
-        }
         let canonical_len = |cb: Canon| canonical.get(&CanonKey::from(cb)).map_or(0, Vec::len);
 
         let params = || Parameters::new(&am).with_txt_cache(&self.resolver.txt_cache);
@@ -262,7 +242,11 @@ impl Verifier {
         };
         let (dkim_out, arc_out, spf_check) = tokio::join!(dkim_fut, arc_fut, spf_fut);
 
-        let dkim: Vec<DkimCheck> = match &dkim_out {
+        let mut dkim: Vec<DkimCheck> = malformed
+            .iter()
+            .map(|(v, e)| malformed_check(v, e))
+            .collect();
+        dkim.extend::<Vec<DkimCheck>>(match &dkim_out {
             Ok(outputs) => outputs
                 .iter()
                 .map(|o| dkim_check(o.result(), o.signature(), &canonical_len))
@@ -277,7 +261,7 @@ impl Verifier {
                     c
                 })
                 .collect(),
-        };
+        });
         let arc = match &arc_out {
             Ok(output) => arc_check(output.result(), &am),
             Err(_) => ArcCheck {
@@ -323,6 +307,95 @@ impl Verifier {
         });
         (report, sealed)
     }
+}
+
+/// A message parsed for mail-auth: header-only parse (so nothing is hashed for fields past
+/// the cap), at most `cap` DKIM-Signature fields kept, body hashes made here.
+struct Prepared<'a> {
+    am: AuthenticatedMessage<'a>,
+    /// DKIM-Signature fields that do not parse: (value, why).
+    malformed: Vec<(String, String)>,
+    skipped: usize,
+    canonical: HashMap<CanonKey, Vec<u8>>,
+}
+
+fn prepare(raw: &[u8], cap: usize) -> Option<Prepared<'_>> {
+    let end = header_end(raw);
+    let mut am = AuthenticatedMessage::parse_with_opts(&raw[..end], None, false)?;
+    am.raw_message = raw;
+    am.body_offset = am.body_offset.min(end as u32);
+    let body = &raw[am.body_offset as usize..];
+
+    // The cap: at most `cap` DKIM-Signature fields (malformed ones included) are looked
+    // at, and only their body hashes are computed. mail-auth reports only some malformed
+    // fields (and without d= or s=): they are taken out and reported here, as neutral.
+    let is_dkim = |name: &[u8]| name.eq_ignore_ascii_case(b"DKIM-Signature");
+    let malformed_all: Vec<(String, String)> = am
+        .errors
+        .iter()
+        .filter(|e| is_dkim(e.name))
+        .map(|e| {
+            (
+                String::from_utf8_lossy(e.value).into_owned(),
+                e.header.to_string(),
+            )
+        })
+        .collect();
+    am.errors.retain(|e| !is_dkim(e.name));
+    am.has_dkim_errors = false;
+    let total = am.dkim_headers.len() + malformed_all.len();
+    am.dkim_headers.truncate(cap);
+    let room = cap - am.dkim_headers.len();
+    let malformed: Vec<(String, String)> = malformed_all.into_iter().take(room).collect();
+    let skipped = total.saturating_sub(cap);
+
+    // Body hashes, each canonical body made once. RFC 6376 §3.5 counts l= in
+    // canonicalized octets (mail-auth counts raw ones), so the hashes are made here.
+    let mut canonical: HashMap<CanonKey, Vec<u8>> = HashMap::new();
+    let mut combos: Vec<(Canon, HashAlgorithm, u64)> = Vec::new();
+    for s in am.dkim_headers.iter().map(|h| &h.header) {
+        combos.push((s.cb, HashAlgorithm::from(s.a), s.l));
+    }
+    let arc_ok = am.ams_headers.len() <= ARC_MAX_SETS;
+    for s in am.ams_headers.iter().map(|h| &h.header) {
+        combos.push((s.cb, HashAlgorithm::from(s.a), s.l));
+    }
+    am.body_hashes.clear();
+    for (cb, ha, l) in combos {
+        if am
+            .body_hashes
+            .iter()
+            .any(|(c, h, len, _)| *c == cb && *h == ha && *len == l)
+        {
+            continue;
+        }
+        let hash = if arc_ok
+            || am
+                .dkim_headers
+                .iter()
+                .any(|h| h.header.cb == cb && h.header.l == l)
+        {
+            let body = canonical
+                .entry(CanonKey::from(cb))
+                .or_insert_with(|| canonical_body(cb, body));
+            let upto = if l == 0 {
+                body.len()
+            } else {
+                (l as usize).min(body.len())
+            };
+            ha.hash(&body[..upto]).as_ref().to_vec()
+        } else {
+            // A chain over 50 sets fails before any hash is compared.
+            Vec::new()
+        };
+        am.body_hashes.push((cb, ha, l, hash));
+    }
+    Some(Prepared {
+        am,
+        malformed,
+        skipped,
+        canonical,
+    })
 }
 
 /// `Canon` is not `Hash`.
@@ -394,6 +467,7 @@ fn dkim_check(
     signature: Option<&mail_auth::dkim::Signature>,
     canonical_len: &dyn Fn(Canon) -> usize,
 ) -> DkimCheck {
+    use mail_auth::common::crypto::CryptoError;
     use mail_auth::dkim::DkimError;
     let (mut outcome, err) = match result {
         DkimResult::Pass => (Outcome::Pass, None),
@@ -404,6 +478,11 @@ fn dkim_check(
             (Outcome::Fail, Some(e))
         }
         DkimResult::Neutral(e) => (Outcome::Neutral, Some(e)),
+        // A key of another kind than the signature (RFC 6376 §6.1.2: "inappropriate key
+        // algorithm") is a problem of the key record: permerror, as a bad record is.
+        DkimResult::Fail(e @ MaError::Crypto(CryptoError::IncompatibleAlgorithms)) => {
+            (Outcome::PermError, Some(e))
+        }
         DkimResult::Fail(e) => (Outcome::Fail, Some(e)),
         DkimResult::PermError(e) => (Outcome::PermError, Some(e)),
         DkimResult::TempError(e) => (Outcome::TempError, Some(e)),
@@ -440,6 +519,26 @@ fn dkim_check(
     }
 }
 
+/// A DKIM-Signature field that does not parse: neutral (RFC 8601 §2.7.1), with what can
+/// be read of it.
+fn malformed_check(value: &str, error: &str) -> DkimCheck {
+    let tags = crate::message::tag_list::parse(value);
+    let tag = |n: &str| {
+        tags.get(n)
+            .map(|v| v.split_whitespace().collect::<String>())
+    };
+    DkimCheck {
+        result: Outcome::Neutral,
+        domain: tag("d").map(|d| d.to_ascii_lowercase()),
+        selector: tag("s"),
+        algorithm: tag("a"),
+        identity: tag("i"),
+        signature_prefix: tag("b").map(|b| b.chars().take(12).collect()),
+        body_length: None,
+        reason: Some(format!("the DKIM-Signature field does not parse ({error})")),
+    }
+}
+
 fn reason_text(e: &MaError) -> String {
     use mail_auth::DnsError;
     use mail_auth::common::crypto::CryptoError;
@@ -450,6 +549,9 @@ fn reason_text(e: &MaError) -> String {
         }
         MaError::Dns(DnsError::Resolver(m)) => format!("DNS: {m}"),
         MaError::Crypto(CryptoError::FailedVerification) => "signature did not verify".into(),
+        MaError::Crypto(CryptoError::IncompatibleAlgorithms) => {
+            "the key record is for another algorithm".into()
+        }
         MaError::Dkim(mail_auth::dkim::DkimError::FailedBodyHashMatch) => {
             "body hash did not verify".into()
         }

@@ -1004,6 +1004,7 @@ impl PyVerifier {
 /// authserv_id=...)`` checks the message as received, then returns it with ARC-Seal,
 /// ARC-Message-Signature and ARC-Authentication-Results on top. Sign after your own
 /// changes (a list's footer, a Subject tag): the seal covers the message as it leaves.
+/// Use an RSA key: ARC verifiers in the wild (dkimpy's among them) know ``rsa-sha256`` only.
 #[pyclass(frozen, module = "mailprims.auth", name = "ArcSealer")]
 pub struct PyArcSealer {
     sealer: auth::ArcSealer,
@@ -1029,7 +1030,10 @@ impl PyArcSealer {
     /// Verify ``message`` with ``verifier`` (as received from ``ip``...) and return it
     /// sealed: a new ``Message``. Raises :class:`~mailprims.AuthError` when the chain
     /// already failed (RFC 8617 says not to seal it) or could not be checked in time.
-    #[pyo3(signature = (message, *, verifier, authserv_id, ip = None, helo = None, mail_from = None))]
+    ///
+    /// A mailing list that changes messages verifies on arrival, changes, then seals with
+    /// the arrival report: ``seal(changed, report=arrival_report, verifier=..., ...)``.
+    #[pyo3(signature = (message, *, verifier, authserv_id, ip = None, helo = None, mail_from = None, report = None))]
     #[allow(clippy::too_many_arguments)]
     fn seal<'py>(
         &self,
@@ -1040,8 +1044,31 @@ impl PyArcSealer {
         ip: Option<&Bound<'py, PyAny>>,
         helo: Option<String>,
         mail_from: Option<String>,
+        report: Option<PyRef<'py, PyAuthReport>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         check_authserv_id(py, authserv_id)?;
+        if let Some(report) = report {
+            if ip.is_some_and(|i| !i.is_none()) || helo.is_some() || mail_from.is_some() {
+                return Err(config_error(
+                    py,
+                    "seal(): give the envelope (ip, helo, mail_from) or an earlier report, not both",
+                ));
+            }
+            let data = message_bytes(message, "ArcSealer.seal()")?;
+            let v = verifier.inner.clone();
+            let sealer = self.sealer.clone();
+            let id = authserv_id.to_owned();
+            let arrival = report.report.clone();
+            let sealed = block_on(py, async move {
+                let task = tokio::spawn(async move { v.seal(&data, &arrival, &sealer, &id).await });
+                match task.await {
+                    Ok(r) => r,
+                    Err(e) => Err(auth::Error::Sign(format!("internal error: {e}"))),
+                }
+            })?
+            .map_err(|e| auth_error(py, e))?;
+            return to_message(py, &sealed);
+        }
         let req = PyVerifier::request(py, message, ip, helo, mail_from, "ArcSealer.seal()")?;
         let v = verifier.inner.clone();
         let sealer = self.sealer.clone();
