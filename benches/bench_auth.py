@@ -20,9 +20,9 @@ import dkim
 from harness import Case
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent.parent / "tests"))
-from dns_zone import Zone, dns_server  # noqa: E402
+from dns_zone import Zone, dns_server
 
-from mailprims.auth import DkimKey, DkimSigner, Verifier  # noqa: E402
+from mailprims.auth import DkimKey, DkimSigner, Verifier
 
 DOMAIN = "example.org"
 LINE = "The quarterly figures are in the attached tables; the summary follows below.\r\n"
