@@ -290,6 +290,14 @@ pub struct PyDkimSigner {
     key: Py<PyAny>,
 }
 
+impl PyDkimSigner {
+    /// The Rust signer, for the SMTP client's `dkim=` (it signs without Python).
+    #[allow(dead_code)]
+    pub fn core(&self) -> &DkimSigner {
+        &self.signer
+    }
+}
+
 fn canonicalization_name(c: Canonicalization) -> &'static str {
     match c {
         Canonicalization::Relaxed => "relaxed",
@@ -854,6 +862,8 @@ impl PyVerifier {
         })
     }
 
+    /// The Rust verifier, for the SMTP server's `verify=` (it verifies without Python).
+    #[allow(dead_code)]
     pub fn core(&self) -> &Arc<Verifier> {
         &self.inner
     }
