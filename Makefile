@@ -37,6 +37,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet "aiosmtpd>=1.4" "dnslib>=0.9"
 	$(PY) -m pip install --quiet "nbclient>=0.10" "nbformat>=5.10" "ipykernel>=6.29" "pandas>=2.0" "matplotlib>=3.8"
 	$(PY) -m pip install --quiet "pyarrow>=15" "dask[dataframe]>=2024.1" "distributed>=2024.1"
+	# E-mail authentication: dkimpy (with PyNaCl for Ed25519) is the DKIM oracle; PyYAML reads
+	# the RFC 7208 SPF test suite.
+	$(PY) -m pip install --quiet "dkimpy>=1.1.8" "pynacl>=1.5" "pyyaml>=6"
 	touch $@
 
 # maturin reuses cargo's incremental build: a second `make` only relinks when sources changed.

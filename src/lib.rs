@@ -5,6 +5,7 @@
 //! with the `python` feature that maturin enables.
 
 pub mod archive;
+pub mod auth;
 pub mod codec;
 pub mod imap;
 pub mod mem;

@@ -17,12 +17,15 @@ Building and editing: ``Message.build``, :class:`MessageBuilder`, :class:`Attach
 ``msg.reply()``, ``msg.forward()``, and ``msg.edit()`` (a :class:`MessageEditor`).
 Archives at scale (:mod:`mailprims.archive`): ``read`` into pyarrow, ``read_batches``,
 ``load``, ``to_dask``.
+E-mail authentication (:mod:`mailprims.auth`): DKIM keys, signing and verification, ARC,
+SPF, DMARC, ``msg.verify()``.
 """
 
 from __future__ import annotations
 
 from mailprims import (
     archive,
+    auth,
     base64,
     encoded_word,
     events,
@@ -55,6 +58,7 @@ from mailprims.events import ServerEvent
 from mailprims.exceptions import (
     AccountError,
     AddressError,
+    AuthError,
     CodecError,
     ConfigError,
     DnsError,
@@ -107,6 +111,7 @@ __all__ = [
     "AsyncPop3Client",
     "AsyncSmtpClient",
     "Attachment",
+    "AuthError",
     "AuthResult",
     "AuthenticationResults",
     "CodecError",
@@ -160,6 +165,7 @@ __all__ = [
     "UsersFileError",
     "__version__",
     "archive",
+    "auth",
     "base64",
     "deliver",
     "deliver_async",

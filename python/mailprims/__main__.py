@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mailprims import _cli, _cli_servers, _demo
+from mailprims import _cli, _cli_auth, _cli_servers, _demo
 
 __all__ = ["main"]
 
@@ -22,6 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("demo", help="walk through the textbook examples, live")
     _cli.add_commands(sub)
     _cli_servers.add_commands(sub)
+    _cli_auth.add_commands(sub)
     args = parser.parse_args(argv)
     if args.version:
         from mailprims import __version__

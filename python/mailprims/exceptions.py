@@ -13,6 +13,7 @@ from typing import Any
 __all__ = [
     "AccountError",
     "AddressError",
+    "AuthError",
     "CodecError",
     "ConfigError",
     "DnsError",
@@ -242,3 +243,15 @@ class DnsError(MailError):
         super().__init__(message)
         self.domain = domain
         self.permanent = permanent
+
+
+class AuthError(MailError, ValueError):
+    """E-mail authentication could not be done: a DKIM key that cannot be read or cannot
+    sign (``kind="key"``, ``"cannot_sign"``: RSA keys under 2048 bits verify but do not
+    sign), a message that cannot be signed or sealed (``"sign"``), bad options
+    (``"config"``). Verification results are never exceptions: they are
+    :class:`mailprims.auth.AuthReport` values."""
+
+    def __init__(self, message: str, *, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind

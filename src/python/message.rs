@@ -766,6 +766,21 @@ impl PyMessage {
         call_python(slf.as_any(), Helper::Fields, "list_info_of")
     }
 
+    /// Check the message's DKIM signatures, ARC chain, SPF and DMARC with ``verifier`` (a
+    /// :class:`mailprims.auth.Verifier`; a default one using the system's DNS when
+    /// ``None``): an :class:`mailprims.auth.AuthReport`, shown as a table in Jupyter.
+    /// ``ip``, ``helo`` and ``mail_from`` describe the SMTP session it arrived in.
+    #[pyo3(signature = (verifier = None, **kwargs))]
+    fn verify<'py>(
+        slf: &Bound<'py, Self>,
+        verifier: Option<&Bound<'py, PyAny>>,
+        kwargs: Option<&Bound<'py, pyo3::types::PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let verify = py.import("mailprims.auth")?.getattr("_verify_message")?;
+        verify.call((slf, verifier), kwargs)
+    }
+
     /// The Received hops, oldest first, with delays: a :class:`mailprims.trace.Trace`.
     fn trace<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         call_python(slf.as_any(), Helper::Trace, "trace_of")

@@ -2,6 +2,7 @@
 //! folder; the core modules know nothing about Python.
 
 mod archive;
+mod auth;
 mod buffer;
 mod build;
 mod client;
@@ -42,5 +43,7 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     build::register(m)?;
     transcript::register(m)?;
     archive::register(m)?;
+    // E-mail authentication (issue 17).
+    auth::register(m)?;
     Ok(())
 }

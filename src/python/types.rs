@@ -79,6 +79,7 @@ pub static SMTP_NOT_SUPPORTED_ERROR: LazyPyImport =
     LazyPyImport::new("mailprims.exceptions", "SmtpNotSupportedError");
 pub static ADDRESS_ERROR: LazyPyImport = LazyPyImport::new("mailprims.exceptions", "AddressError");
 pub static DNS_ERROR: LazyPyImport = LazyPyImport::new("mailprims.exceptions", "DnsError");
+pub static AUTH_ERROR: LazyPyImport = LazyPyImport::new("mailprims.exceptions", "AuthError");
 
 // ---- the package's value classes ----------------------------------------------------------
 
@@ -95,6 +96,8 @@ pub static DISPLAY_MODULE: LazyPyImport = LazyPyImport::new("mailprims._display"
 pub static FIELDS_MODULE: LazyPyImport = LazyPyImport::new("mailprims.fields", "");
 /// The Received hops table.
 pub static TRACE_MODULE: LazyPyImport = LazyPyImport::new("mailprims.trace", "");
+/// `mailprims.auth._report_html`: an AuthReport's Jupyter table.
+pub static AUTH_REPORT_HTML: LazyPyImport = LazyPyImport::new("mailprims.auth", "_report_html");
 
 // ---- the standard library -----------------------------------------------------------------
 
