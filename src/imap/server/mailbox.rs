@@ -827,6 +827,20 @@ impl Mailbox {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The state, if nobody holds its lock now (for the async side, which must not wait).
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, State>> {
+        match self.state.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// The keyword table (locks briefly).
+    pub fn lock_keywords(&self) -> Vec<Option<String>> {
+        self.lock().keywords.clone()
+    }
+
     /// Wake the sessions: the state changed.
     pub fn notify(&self, state: &State) {
         self.changed.send_if_modified(|v| {
@@ -959,15 +973,9 @@ impl Registry {
         }
     }
 
-    /// Drop every mailbox under `root` whose path starts with `prefix` (a folder and its
-    /// children after RENAME or DELETE).
-    pub fn forget_prefix(&self, prefix: &Path) {
-        let gone: Vec<PathBuf> = self
-            .map()
-            .keys()
-            .filter(|p| p.starts_with(prefix) || p.as_os_str() == prefix.as_os_str())
-            .cloned()
-            .collect();
+    /// Drop every mailbox whose path `pred` picks (a folder and its children after RENAME).
+    pub fn forget_where(&self, pred: impl Fn(&Path) -> bool) {
+        let gone: Vec<PathBuf> = self.map().keys().filter(|p| pred(p)).cloned().collect();
         for p in gone {
             self.forget(&p);
         }

@@ -344,13 +344,16 @@ pub fn envelope(m: &MessageView<'_>) -> Envelope {
 
 const PARAM_SPECIALS: &[u8] = b"()<>@,;:\\/[]?=";
 
+/// The type (or disposition), the subtype, and the parameters of a content field.
+type ContentValue = (Vec<u8>, Option<Vec<u8>>, Vec<(String, String)>);
+
 /// A Content-Type or Content-Disposition value: its first token(s) and its parameters, with
 /// RFC 2231 continuations joined as Dovecot joins them (`name*0`, `name*1*` become `name*`,
 /// the plain pieces percent-encoded).
 fn content_value(
     value: &[u8],
     with_subtype: bool,
-) -> (Vec<u8>, Option<Vec<u8>>, Vec<(String, String)>) {
+) -> ContentValue {
     let tokens: Vec<Token> = tokenize(value, PARAM_SPECIALS)
         .into_iter()
         .filter(|t| !matches!(t, Token::Comment(_)))
@@ -392,7 +395,8 @@ fn content_value(
 fn join_rfc2231(raw: Vec<(String, Vec<u8>)>) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     // name -> pieces (index, extended, value)
-    let mut continued: Vec<(String, Vec<(u32, bool, Vec<u8>)>)> = Vec::new();
+    type Pieces = Vec<(u32, bool, Vec<u8>)>;
+    let mut continued: Vec<(String, Pieces)> = Vec::new();
     for (name, value) in raw {
         let (base, rest) = match name.split_once('*') {
             Some((b, r)) => (b.to_owned(), Some(r.to_owned())),
@@ -671,9 +675,12 @@ pub fn section<'d>(doc: &'d Document, s: &Section) -> Option<Cow<'d, [u8]>> {
     }
 }
 
-/// BINARY (RFC 3516): the part's content with its transfer encoding undone. `Err` when the
-/// encoding is unknown (`NO [UNKNOWN-CTE]`).
-pub fn binary<'d>(doc: &'d Document, s: &Section) -> Result<Option<Cow<'d, [u8]>>, ()> {
+/// The content transfer encoding of a part is one BINARY cannot undo (`NO [UNKNOWN-CTE]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownCte;
+
+/// BINARY (RFC 3516): the part's content with its transfer encoding undone.
+pub fn binary<'d>(doc: &'d Document, s: &Section) -> Result<Option<Cow<'d, [u8]>>, UnknownCte> {
     if s.part.is_empty() {
         return Ok(section(doc, s));
     }
@@ -691,7 +698,7 @@ pub fn binary<'d>(doc: &'d Document, s: &Section) -> Result<Option<Cow<'d, [u8]>
     }
     let cte = TransferEncoding::of(raw, doc.tree().headers(p));
     match cte {
-        TransferEncoding::Unknown | TransferEncoding::Uuencode => Err(()),
+        TransferEncoding::Unknown | TransferEncoding::Uuencode => Err(UnknownCte),
         other => Ok(Some(other.decode(body))),
     }
 }
