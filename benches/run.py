@@ -19,6 +19,8 @@ def main(argv: list[str]) -> int:
     here = pathlib.Path(__file__).parent
     pattern = argv[1] if len(argv) > 1 else ""
     results: list[Result] = []
+    # Rows a module measures itself (no peer to divide by): its ``report()``.
+    reports: list[str] = []
     for path in sorted(here.glob("bench_*.py")):
         module = importlib.import_module(path.stem)
         for case in module.cases():
@@ -27,7 +29,10 @@ def main(argv: list[str]) -> int:
             r = run_case(case)
             print(f"  {case.group}: {case.name}: {r.ratio:.2f}x", file=sys.stderr, flush=True)
             results.append(r)
-    text = table(results)
+        if hasattr(module, "report") and (not pattern or pattern in path.stem):
+            reports.append(module.report())
+            print(reports[-1], file=sys.stderr, flush=True)
+    text = "\n".join([table(results), *reports])
     header = f"Python {platform.python_version()}, {platform.machine()}, {platform.system()}\n\n"
     print(header + text)
     (here / "results.md").write_text(header + text + "\n")

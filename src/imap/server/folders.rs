@@ -338,8 +338,12 @@ impl Folders {
             .filter(|f| !f.virtual_parent)
             .filter(|f| f.name == from || f.name.starts_with(&children_of(from)))
             .collect();
-        if !moving.iter().any(|f| f.name == from) {
+        // A parent that is not a folder itself moves its children.
+        if moving.is_empty() {
             return Err(FolderError::NotFound);
+        }
+        if fs::symlink_metadata(self.path(to)).is_ok() {
+            return Err(FolderError::Exists);
         }
         for f in &moving {
             let target = format!("{to}{}", &f.name[from.len()..]);
@@ -540,8 +544,7 @@ mod tests {
         assert_eq!(names, ["INBOX", "Archive", "Archive/2024", "Sent"]);
         assert!(list[1].virtual_parent && list[1].has_children && !list[1].selectable);
         assert_eq!(list[3].special_use, Some("\\Sent"));
-        f.rename("Archive", "Old").unwrap_err();
-        f.create("Archive").unwrap();
+        assert!(matches!(f.rename("Nothing", "Old"), Err(FolderError::NotFound)));
         f.rename("Archive", "Old").unwrap();
         let names: Vec<_> = f.list().unwrap().into_iter().map(|f| f.name).collect();
         assert_eq!(names, ["INBOX", "Old", "Old/2024", "Sent"]);
@@ -550,6 +553,7 @@ mod tests {
             f.rename("Old", "Old/x"),
             Err(FolderError::Cannot(_))
         ));
+        f.create("Old").unwrap();
         f.delete("Old").unwrap();
         assert!(matches!(f.delete("Old"), Err(FolderError::NotFound)));
         assert!(matches!(f.delete("INBOX"), Err(FolderError::Cannot(_))));

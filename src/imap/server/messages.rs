@@ -227,7 +227,7 @@ impl Session {
         };
         let set_seen = sets_seen && !read_only;
         let snapshot = self
-            .with_selected(uid, move |_sel, state, mb| {
+            .with_selected(uid, move |sel, state, mb| {
                 let mut seen_set = Vec::new();
                 if set_seen {
                     let changes: Vec<(usize, Flags)> = targets
@@ -246,6 +246,8 @@ impl Session {
                 }
                 let mut metas = Vec::with_capacity(targets.len());
                 for (seq, uid) in targets {
+                    // A UID command may have just reported expunges: numbers as they are now.
+                    let seq = sel.seq_of(uid).unwrap_or(seq);
                     let Some(i) = state.position(uid) else {
                         metas.push(None);
                         continue;
@@ -547,7 +549,7 @@ impl Session {
             return no(Some(ResponseCode::Cannot), "Mailbox is read-only.");
         }
         let result = self
-            .with_selected(uid, move |_sel, state, mb| {
+            .with_selected(uid, move |sel, state, mb| {
                 let bits = keyword_bits(state, mb, &args.keywords, mode != StoreMode::Remove)?;
                 let mut changes = Vec::new();
                 for (_, u) in &targets {
@@ -579,7 +581,10 @@ impl Session {
                 }
                 let now: Vec<(u32, u32, Flags)> = targets
                     .iter()
-                    .filter_map(|(seq, u)| state.by_uid(*u).map(|m| (*seq, *u, m.flags)))
+                    .filter_map(|(seq, u)| {
+                        let seq = sel.seq_of(*u).unwrap_or(*seq);
+                        state.by_uid(*u).map(|m| (seq, *u, m.flags))
+                    })
                     .collect();
                 Ok(now)
             })

@@ -76,8 +76,9 @@ fn nolf(value: &[u8]) -> Vec<u8> {
     out
 }
 
-fn field_value<'a>(m: &MessageView<'a>, name: &str) -> Option<Vec<u8>> {
-    m.field(name).map(|f| nolf(f.value))
+/// The last field of this name (Dovecot's choice when a message repeats Subject or Date).
+fn field_value(m: &MessageView<'_>, name: &str) -> Option<Vec<u8>> {
+    m.fields().filter(|f| f.is(name)).last().map(|f| nolf(f.value))
 }
 
 fn part_field(doc: &Document, id: PartId, name: &str) -> Option<Vec<u8>> {
@@ -309,10 +310,13 @@ pub fn address_list(value: &[u8]) -> Vec<Address> {
     out
 }
 
+/// The addresses of every field of this name, in order (repeated From fields are merged, as
+/// Dovecot merges them).
 fn addresses(m: &MessageView<'_>, name: &str) -> Vec<Address> {
-    m.field(name)
-        .map(|f| address_list(f.value))
-        .unwrap_or_default()
+    m.fields()
+        .filter(|f| f.is(name))
+        .flat_map(|f| address_list(f.value))
+        .collect()
 }
 
 /// The ENVELOPE of a message (RFC 9051 §7.5.2): Sender and Reply-To default to From.
@@ -509,18 +513,31 @@ fn part_structure(doc: &Document, id: PartId, depth: usize) -> BodyStructure {
         }
         if b.parts.is_empty() {
             // A multipart must have a part (RFC 9051 §9 `body-type-mpart`).
-            let mut empty = BodyStructure::new(BodyKind::Text, "text", "plain");
-            empty.params = vec![("charset".into(), "us-ascii".into())];
-            empty.encoding = Some("7bit".into());
-            empty.size = Some(0);
-            empty.lines = Some(0);
-            b.parts.push(empty);
+            b.parts.push(empty_text());
         }
         b.params = parsed.map(|p| p.2).unwrap_or_default();
         extension(doc, id, &mut b);
         return b;
     }
-    let (mut media, mut subtype) = match &parsed {
+    if parsed
+        .as_ref()
+        .is_some_and(|p| p.0.eq_ignore_ascii_case(b"multipart"))
+        && matches!(node.body, Body::Leaf)
+    {
+        // A multipart whose boundary is missing or never appears: one empty text part, as
+        // Dovecot shows it (a single part typed multipart would be no IMAP body at all).
+        let subtype = parsed
+            .as_ref()
+            .and_then(|p| p.1.clone())
+            .map(text)
+            .unwrap_or_else(|| "mixed".into());
+        let mut b = BodyStructure::new(BodyKind::Multipart, "multipart", &subtype);
+        b.parts.push(empty_text());
+        b.params = parsed.map(|p| p.2).unwrap_or_default();
+        extension(doc, id, &mut b);
+        return b;
+    }
+    let (media, subtype) = match &parsed {
         Some((t, Some(s), _)) if !t.is_empty() && !s.is_empty() => {
             (text(t.clone()), text(s.clone()))
         }
@@ -531,25 +548,20 @@ fn part_structure(doc: &Document, id: PartId, depth: usize) -> BodyStructure {
         Body::Message { message } => doc.message(message),
         _ => None,
     };
-    let kind = if inner.is_some() {
+    let encapsulated = media.eq_ignore_ascii_case("message")
+        && (subtype.eq_ignore_ascii_case("rfc822") || subtype.eq_ignore_ascii_case("global"));
+    let kind = if inner.is_some() || encapsulated {
         BodyKind::Message
     } else if media.eq_ignore_ascii_case("text") {
         BodyKind::Text
     } else {
         BodyKind::Basic
     };
-    if kind == BodyKind::Basic
-        && media.eq_ignore_ascii_case("message")
-        && (subtype.eq_ignore_ascii_case("rfc822") || subtype.eq_ignore_ascii_case("global"))
-    {
-        // An encapsulated message that could not be read as one: an opaque part.
-        media = "application".into();
-        subtype = "octet-stream".into();
-    }
     let mut b = BodyStructure::new(kind, &media, &subtype);
     b.params = parsed.map(|p| p.2).unwrap_or_default();
-    if b.params.is_empty() && kind == BodyKind::Text {
-        b.params = vec![("charset".into(), "us-ascii".into())];
+    if kind == BodyKind::Text && !b.params.iter().any(|(k, _)| k == "charset") {
+        // RFC 2045 §5.2's default, stated as Dovecot states it.
+        b.params.push(("charset".into(), "us-ascii".into()));
     }
     b.id = part_field(doc, id, "Content-ID").map(text);
     b.description = part_field(doc, id, "Content-Description").map(text);
@@ -563,9 +575,17 @@ fn part_structure(doc: &Document, id: PartId, depth: usize) -> BodyStructure {
     match kind {
         BodyKind::Text => b.lines = Some(lines(body)),
         BodyKind::Message => {
-            if let Some(inner) = inner {
-                b.envelope = Some(Box::new(envelope(&inner)));
-                b.body = Some(Box::new(part_structure(doc, inner.root().id, depth + 1)));
+            match inner {
+                Some(inner) => {
+                    b.envelope = Some(Box::new(envelope(&inner)));
+                    b.body = Some(Box::new(part_structure(doc, inner.root().id, depth + 1)));
+                }
+                None => {
+                    // Transfer-encoded, so not readable as a message: no envelope, no body
+                    // (Dovecot's answer).
+                    b.envelope = Some(Box::default());
+                    b.body = Some(Box::new(empty_text()));
+                }
             }
             b.lines = Some(lines(body));
         }
@@ -574,6 +594,16 @@ fn part_structure(doc: &Document, id: PartId, depth: usize) -> BodyStructure {
     b.md5 = part_field(doc, id, "Content-MD5").map(text);
     extension(doc, id, &mut b);
     b
+}
+
+/// An empty `text/plain` part.
+fn empty_text() -> BodyStructure {
+    let mut empty = BodyStructure::new(BodyKind::Text, "text", "plain");
+    empty.params = vec![("charset".into(), "us-ascii".into())];
+    empty.encoding = Some("7bit".into());
+    empty.size = Some(0);
+    empty.lines = Some(0);
+    empty
 }
 
 // ---- sections ------------------------------------------------------------------------------
