@@ -35,6 +35,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "maturin>=1.9,<2" "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.11"
 	$(PY) -m pip install --quiet "aiosmtpd>=1.4" "dnslib>=0.9"
+	$(PY) -m pip install --quiet "imapclient>=3"
 	$(PY) -m pip install --quiet "nbclient>=0.10" "nbformat>=5.10" "ipykernel>=6.29" "pandas>=2.0" "matplotlib>=3.8"
 	$(PY) -m pip install --quiet "pyarrow>=15" "dask[dataframe]>=2024.1" "distributed>=2024.1"
 	# E-mail authentication: dkimpy (with PyNaCl for Ed25519) is the DKIM oracle; PyYAML reads

@@ -20,6 +20,7 @@ def main(argv: list[str]) -> int:
     pattern = argv[1] if len(argv) > 1 else ""
     results: list[Result] = []
     notes: list[str] = []
+    reports: list[str] = []
     for path in sorted(here.glob("bench_*.py")):
         module = importlib.import_module(path.stem)
         selected = False
@@ -33,7 +34,11 @@ def main(argv: list[str]) -> int:
         # Measurements that are not ratios (peak memory, say), printed under the table.
         if selected and hasattr(module, "notes"):
             notes += module.notes()
-    text = table(results) + "".join(f"\n\n{n}" for n in notes)
+        # Rows a module measures itself (no peer to divide by): its ``report()``.
+        if hasattr(module, "report") and (not pattern or pattern in path.stem):
+            reports.append(module.report())
+            print(reports[-1], file=sys.stderr, flush=True)
+    text = "\n".join([table(results), *reports]) + "".join(f"\n\n{n}" for n in notes)
     header = f"Python {platform.python_version()}, {platform.machine()}, {platform.system()}\n\n"
     print(header + text)
     (here / "results.md").write_text(header + text + "\n")

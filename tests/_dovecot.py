@@ -39,10 +39,13 @@ def free_port() -> int:
 
 
 class Dovecot:
-    """A Dovecot instance serving POP3 (``port``) and POP3S (``pop3s_port``)."""
+    """A Dovecot instance serving POP3 (``port``) and POP3S (``pop3s_port``), and with
+    ``imap=True`` IMAP too (``imap_port``, hierarchy separator ``/`` as mailprims' IMAP
+    server has it, over the same Maildirs under ``root / "mail"``)."""
 
-    def __init__(self, users: dict[str, str]) -> None:
+    def __init__(self, users: dict[str, str], *, imap: bool = False) -> None:
         self.users = users
+        self.imap = imap
         self.root = pathlib.Path(tempfile.mkdtemp(prefix="mailprims-dovecot-"))
         # Dovecot's unprivileged processes must be able to reach the files.
         self.root.chmod(0o755)
@@ -50,6 +53,7 @@ class Dovecot:
         self.cert.chmod(0o644)
         self.port = free_port()
         self.pop3s_port = free_port()
+        self.imap_port = free_port() if imap else 0
         self.log = self.root / "dovecot.log"
         self.process: subprocess.Popen[bytes] | None = None
         if os.geteuid() == 0:
@@ -84,7 +88,7 @@ class Dovecot:
             f"base_dir = {r}/run",
             f"state_dir = {r}/state",
             f"log_path = {r}/dovecot.log",
-            "protocols = pop3",
+            "protocols = pop3 imap" if self.imap else "protocols = pop3",
             "listen = 127.0.0.1",
             "ssl = yes",
             f"ssl_cert = <{self.cert}",
@@ -110,13 +114,19 @@ class Dovecot:
             f"  inet_listener pop3 {{\n    port = {self.port}\n  }}",
             f"  inet_listener pop3s {{\n    port = {self.pop3s_port}\n    ssl = yes\n  }}",
             "}",
-            "service imap-login {\n  inet_listener imap {\n    port = 0\n  }\n"
+            "service imap-login {\n  inet_listener imap {\n"
+            f"    port = {self.imap_port}\n  }}\n"
             "  inet_listener imaps {\n    port = 0\n  }\n}",
             "service anvil {",
             "  unix_listener anvil-auth-penalty {\n    mode = 0\n  }",
             "  chroot =" if self.service_user is not None else "",
             "}",
         ]
+        if self.imap:
+            lines += [
+                "namespace inbox {\n  inbox = yes\n  separator = /\n}",
+                "mailbox_idle_check_interval = 1 secs",
+            ]
         if self.service_user is not None:
             lines += [
                 f"default_internal_user = {self.service_user}",

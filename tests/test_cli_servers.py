@@ -5,6 +5,7 @@ statuses and one-line messages, never a traceback). Every subprocess is ended in
 
 from __future__ import annotations
 
+import imaplib
 import os
 import pty
 import queue
@@ -63,6 +64,8 @@ class Serve:
                 "0",
                 "--pop3-port",
                 "0",
+                "--imap-port",
+                "0",
                 *args,
             ],
             stdin=subprocess.DEVNULL,
@@ -78,9 +81,12 @@ class Serve:
             target=lambda: [self.lines.put(line) for line in stream], daemon=True
         ).start()
         started = self.wait_for("serving")
-        ports = re.search(r"SMTP on 127\.0\.0\.1:(\d+), POP3 on 127\.0\.0\.1:(\d+)", started)
+        ports = re.search(
+            r"SMTP on 127\.0\.0\.1:(\d+), POP3 on 127\.0\.0\.1:(\d+), IMAP on 127\.0\.0\.1:(\d+)",
+            started,
+        )
         assert ports, started
-        self.smtp_port, self.pop3_port = int(ports[1]), int(ports[2])
+        self.smtp_port, self.pop3_port, self.imap_port = (int(p) for p in ports.groups())
 
     def wait_for(self, text: str, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
@@ -221,6 +227,15 @@ def test_send_and_fetch_through_serve(system: tuple[Path, Serve]) -> None:
         r"to=<bob@example.org> size=\d+ peer=127\.0\.0\.1$",
         logged.rstrip(),
     )
+
+    # The same Maildir over IMAP (imaplib), without changing it for POP3.
+    with imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=30) as imap:
+        imap.login("bob", PASSWORDS["bob"])
+        imap.select("INBOX", readonly=True)
+        typ, data = imap.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert typ == "OK" and data[0] is not None
+        assert data[0][1] == b"Subject: Rapport de mars\r\n\r\n"
+    server.wait_for("imap login user=bob via=LOGIN")
 
     listing = fetch(server.pop3_port)
     assert listing.returncode == 0, listing.stderr

@@ -20,6 +20,7 @@ addopts = --strict-markers -p no:cacheprovider
 """
 
 APPLICATION_TESTS = """
+import imaplib
 import poplib
 import smtplib
 import socket
@@ -73,7 +74,9 @@ PORTS = []
 
 
 def test_a_server_per_test_part_one(smtp_server, mail_system):
-    PORTS.extend([smtp_server.port, mail_system.smtp_port, mail_system.pop3_port])
+    PORTS.extend(
+        [smtp_server.port, mail_system.smtp_port, mail_system.pop3_port, mail_system.imap_port]
+    )
 
 
 def test_a_server_per_test_part_two():
@@ -101,6 +104,25 @@ def test_mail_system_round_trip(mail_system):
                      ("deleted", "bob")]
 
 
+def test_mail_system_imap_sees_what_smtp_delivers(mail_system):
+    imap = imaplib.IMAP4(mail_system.host, mail_system.imap_port, timeout=10)
+    imap.login("bob", mail_system.passwords["bob"])
+    assert imap.select("INBOX") == ("OK", [b"0"])
+    with smtplib.SMTP(mail_system.host, mail_system.smtp_port) as client:
+        client.send_message(message())
+    imap.noop()
+    assert imap.untagged_responses.get("EXISTS") == [b"1"]
+    typ, data = imap.fetch("1", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert typ == "OK"
+    assert data[0][1] == b"Subject: Welcome!\r\n\r\n"
+    imap.store("1", "+FLAGS", "(\\\\Deleted)")
+    imap.expunge()
+    imap.logout()
+    assert mail_system.messages("bob") == []
+    kinds = [(e.kind, e.user) for e in mail_system.events]
+    assert kinds == [("login", "bob"), ("delivered", None), ("deleted", "bob")]
+
+
 def test_mail_system_refuses_unknown_users(mail_system):
     with smtplib.SMTP(mail_system.host, mail_system.smtp_port) as client:
         with pytest.raises(smtplib.SMTPRecipientsRefused):
@@ -120,6 +142,11 @@ def test_mail_system_marker_users_and_tls(mail_system):
     pop.pass_("pw")
     assert pop.stat()[0] == 1
     pop.quit()
+    imap = imaplib.IMAP4(mail_system.host, mail_system.imap_port, timeout=10)
+    imap.starttls(ssl_context=context)
+    imap.login("carol", "pw")
+    assert imap.select("INBOX", readonly=True) == ("OK", [b"1"])
+    imap.logout()
     assert sorted(mail_system.passwords) == ["carol"]
 
 
@@ -156,7 +183,7 @@ def test_fixtures_in_an_application_test_suite(pytester: pytest.Pytester) -> Non
     pytester.makeini(INI)
     pytester.makepyfile(test_app=APPLICATION_TESTS)
     result = pytester.runpytest_subprocess("-q")
-    result.assert_outcomes(passed=10)
+    result.assert_outcomes(passed=11)
 
 
 def test_markers_are_registered(pytester: pytest.Pytester) -> None:

@@ -10,6 +10,7 @@ and the values they hold: :class:`Part`, :class:`Headers`, :class:`Header`,
 :class:`Address`, :class:`ContentType`, :class:`Received`, :class:`Defect`.
 
 POP3 (:mod:`mailprims.pop3`): :class:`Pop3Client`, :class:`AsyncPop3Client`, :class:`Pop3Server`.
+IMAP (:mod:`mailprims.imap_server`): :class:`ImapServer` over the same Maildir store.
 Exploring headers: ``msg.trace()`` (:mod:`mailprims.trace`), the authentication and list
 fields (:mod:`mailprims.fields`), :func:`to_dataframe` for a mailbox, and rich HTML in
 Jupyter. The command line: ``python -m mailprims parse|trace FILE``.
@@ -30,6 +31,7 @@ from mailprims import (
     encoded_word,
     events,
     fields,
+    imap_server,
     params,
     pop3,
     quoted_printable,
@@ -87,6 +89,7 @@ from mailprims.fields import (
     DkimSignature,
     ListInfo,
 )
+from mailprims.imap_server import ImapServer
 from mailprims.pop3 import AsyncPop3Client, Pop3Client, Pop3Server
 from mailprims.smtp import (
     AsyncSmtpClient,
@@ -124,6 +127,7 @@ __all__ = [
     "Header",
     "Headers",
     "Hop",
+    "ImapServer",
     "ListInfo",
     "MailConnectionError",
     "MailError",
@@ -172,6 +176,7 @@ __all__ = [
     "encoded_word",
     "events",
     "fields",
+    "imap_server",
     "params",
     "parse_many",
     "pop3",

@@ -137,7 +137,9 @@ def _serve_log() -> logging.Logger:
     return logger
 
 
-def _start(server: mp.SmtpServer | mp.Pop3Server, name: str, host: str, port: int) -> None:
+def _start(
+    server: mp.SmtpServer | mp.Pop3Server | mp.ImapServer, name: str, host: str, port: int
+) -> None:
     try:
         server.start()
     except mp.MailConnectionError as e:
@@ -210,11 +212,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
         shutdown_grace=args.shutdown_grace,
         on_event=logged("pop3"),
     )
+    imap = mp.ImapServer(
+        args.host,
+        args.imap_port,
+        store=store,
+        users=users,
+        hostname=hostname,
+        tls_cert=cert,
+        tls_key=key,
+        allow_insecure_auth=args.allow_insecure_auth,
+        shutdown_grace=args.shutdown_grace,
+        on_event=logged("imap"),
+    )
     _start(smtp, "SMTP", args.host, args.smtp_port)
     try:
         _start(pop3, "POP3", args.host, args.pop3_port)
     except BaseException:
         smtp.stop()
+        raise
+    try:
+        _start(imap, "IMAP", args.host, args.imap_port)
+    except BaseException:
+        smtp.stop()
+        pop3.stop()
         raise
     stop = threading.Event()
     handlers = {
@@ -222,7 +242,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     }
     try:
         log.info(
-            "mailprims %s serving %s: SMTP on %s:%d, POP3 on %s:%d%s; "
+            "mailprims %s serving %s: SMTP on %s:%d, POP3 on %s:%d, IMAP on %s:%d%s; "
             "store %s; %d accounts from %s",
             mp.__version__,
             hostname,
@@ -230,6 +250,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             smtp.port,
             args.host,
             pop3.port,
+            args.host,
+            imap.port,
             " (STARTTLS/STLS)" if cert else "",
             os.path.abspath(store.root),
             len(users),
@@ -242,6 +264,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.info("stopping")
         smtp.stop()
         pop3.stop()
+        imap.stop()
         log.info("stopped")
     return 0
 
@@ -526,17 +549,18 @@ def add_commands(sub: Any) -> None:
     subparsers."""
     serve = sub.add_parser(
         "serve",
-        help="run a local mail system: SMTP in, POP3 out",
+        help="run a local mail system: SMTP in, POP3 and IMAP out",
         description="Receive mail over SMTP into Maildirs (DIR/<user>/) and serve them over "
-        "POP3, for the accounts of a users file, until Ctrl-C or SIGTERM. Every accepted "
-        "message, login and retrieval is logged on stderr; the users file is reloaded when "
-        "it changes.",
+        "POP3 and IMAP, for the accounts of a users file, until Ctrl-C or SIGTERM. Every "
+        "accepted message, login and retrieval is logged on stderr; the users file is "
+        "reloaded when it changes.",
     )
     serve.add_argument("--maildir", required=True, metavar="DIR", help="the mail store")
     serve.add_argument("--users", required=True, metavar="FILE", help="the users file")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--smtp-port", type=int, default=2525, metavar="PORT", help="2525")
     serve.add_argument("--pop3-port", type=int, default=1110, metavar="PORT", help="1110")
+    serve.add_argument("--imap-port", type=int, default=1143, metavar="PORT", help="1143")
     serve.add_argument("--tls-cert", metavar="FILE", help="PEM certificate: offer STARTTLS/STLS")
     serve.add_argument("--tls-key", metavar="FILE", help="its PEM private key")
     serve.add_argument(

@@ -752,6 +752,52 @@ class Pop3ServerCore:
     @property
     def active_connections(self) -> int: ...
 
+# ---- the IMAP server (src/python/imap_server.rs) ----
+
+@final
+class ImapServerCore:
+    def __new__(
+        cls,
+        host: str,
+        port: int,
+        *,
+        store: MaildirStoreBase,
+        users: UsersBase,
+        hostname: str,
+        tls_cert: bytes | None = None,
+        tls_key: bytes | None = None,
+        implicit_tls: bool = False,
+        allow_insecure_auth: bool = False,
+        timeout: float = 1800.0,
+        login_timeout: float = 60.0,
+        auth_failure_delay: float = 2.0,
+        max_auth_failures: int = 3,
+        max_errors: int = 20,
+        max_connections: int = 1000,
+        max_line: int = 65536,
+        max_literal: int = 65536,
+        max_message_size: int = 67108864,
+        special_folders: bool = True,
+        check_interval: float = 2.0,
+        shutdown_grace: float = 30.0,
+        on_event: Callable[[tuple[Any, ...]], object] | None = None,
+    ) -> ImapServerCore: ...
+    def start(self) -> int: ...
+    def stop(self) -> None: ...
+    def stop_async(self) -> Awaitable[None]: ...
+    def wait_stopped(self) -> Awaitable[None]: ...
+    def flush_events(self, timeout: float = 5.0) -> None: ...
+    @property
+    def events_dropped(self) -> int: ...
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def active_connections(self) -> int: ...
+    @property
+    def loaded_mailboxes(self) -> int: ...
+
 # ---- building and editing messages (src/python/build.rs) ----
 
 @final

@@ -1,8 +1,9 @@
 """What the servers did, for an operator's log: :class:`ServerEvent`.
 
-Give :class:`~mailprims.SmtpServer` or :class:`~mailprims.Pop3Server` an ``on_event``
-callable and it is called with a :class:`ServerEvent` for every message accepted (SMTP) and
-every login, failed login, retrieval and deletion (POP3). The sessions never wait for it:
+Give :class:`~mailprims.SmtpServer`, :class:`~mailprims.Pop3Server` or
+:class:`~mailprims.ImapServer` an ``on_event`` callable and it is called with a
+:class:`ServerEvent` for every message accepted (SMTP), every login, failed login, retrieval
+and deletion (POP3, IMAP) and every APPEND (IMAP). The sessions never wait for it:
 events are queued in the Rust core and handed to the callback from one thread, in the order
 they happened; ``stop()`` returns once the events so far have been handed over. An exception
 in the callback is logged (logger ``mailprims.events``) and does not affect the servers.
@@ -23,12 +24,14 @@ class ServerEvent(NamedTuple):
     """One thing a server did.
 
     ``kind`` is ``"delivered"`` (SMTP: a message accepted, after delivery to the store when
-    there is one), ``"login"``, ``"login_failed"``, ``"retrieved"`` (RETR) or ``"deleted"``
-    (removed at QUIT) for POP3. ``peer`` is the client's ``(host, port)``; ``user`` the SMTP
-    AUTH user or the POP3 account (for a failed login, the name given); ``id`` the SMTP
-    queue id or the POP3 UIDL; ``sender`` and ``recipients`` the SMTP envelope; ``size`` the
-    message's octets; ``tls`` whether the connection was encrypted; ``mechanism`` how a POP3
-    login was made (``"USER"``, ``"APOP"``, ``"AUTH PLAIN"``). ``str(event)`` is a log line.
+    there is one), ``"login"``, ``"login_failed"``, ``"retrieved"`` (POP3 RETR, an IMAP FETCH
+    of a whole message) or ``"deleted"`` (removed at POP3 QUIT, or expunged over IMAP), and
+    ``"appended"`` (IMAP APPEND). ``peer`` is the client's ``(host, port)``; ``user`` the SMTP
+    AUTH user or the POP3/IMAP account (for a failed login, the name given); ``id`` the SMTP
+    queue id, the POP3 UIDL or the IMAP UID; ``sender`` and ``recipients`` the SMTP envelope;
+    ``size`` the message's octets; ``tls`` whether the connection was encrypted;
+    ``mechanism`` how a login was made (``"USER"``, ``"APOP"``, ``"AUTH PLAIN"``,
+    ``"LOGIN"``, ``"AUTHENTICATE PLAIN"``). ``str(event)`` is a log line.
     """
 
     kind: str
@@ -53,7 +56,7 @@ class ServerEvent(NamedTuple):
             fields.append(f"user={self.user}")
         if self.mechanism is not None:
             fields.append(f"via={self.mechanism.replace(' ', '-')}")
-        if self.kind in ("delivered", "retrieved", "deleted"):
+        if self.kind in ("delivered", "retrieved", "deleted", "appended"):
             fields.append(f"size={self.size}")
         fields.append(f"peer={self.peer[0]}")
         if self.tls:

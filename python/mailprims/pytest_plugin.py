@@ -7,9 +7,9 @@ Installed with mailprims (entry point ``pytest11``), so nothing needs configurin
 - ``smtp_server``: a running :class:`~mailprims.SmtpServer` keeping what it receives in
   memory (a :class:`~mailprims.Sink`): ``smtp_server.messages`` is a list of
   :class:`~mailprims.Envelope` (``mail_from``, ``rcpt_tos``, ``content``, ``message``).
-- ``mail_system``: SMTP in and POP3 out over a temporary Maildir store, with accounts: a
-  :class:`MailSystem` (``host``, ``smtp_port``, ``pop3_port``, ``passwords``,
-  ``mailbox("bob")``, ``messages("bob")``, ``wait_for_messages``...).
+- ``mail_system``: SMTP in, POP3 and IMAP out over a temporary Maildir store, with
+  accounts: a :class:`MailSystem` (``host``, ``smtp_port``, ``pop3_port``, ``imap_port``,
+  ``passwords``, ``mailbox("bob")``, ``messages("bob")``, ``wait_for_messages``...).
 
 Markers configure them: ``@pytest.mark.smtp_server(tls=True, auth={"user": "pw"}, ...)``
 and ``@pytest.mark.mail_system(users={"alice": "pw"}, tls=True, domains=[...], ...)``; other
@@ -47,8 +47,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "mail_system(users=None, tls=False, domains=None, **options): configure the "
         "mail_system fixture (mailprims): users={'name': 'password'} replaces the default "
-        "accounts alice and bob; tls=True offers STARTTLS/STLS (mail_system.cafile); other "
-        "options go to mailprims.SmtpServer.",
+        "accounts alice and bob; tls=True offers STARTTLS/STLS on SMTP, POP3 and IMAP "
+        "(mail_system.cafile); other options go to mailprims.SmtpServer.",
     )
 
 
@@ -131,19 +131,21 @@ def _users(passwords: Mapping[str, str], domains: list[str]) -> mp.Users:
 
 
 class MailSystem:
-    """The ``mail_system`` fixture: SMTP and POP3 servers on 127.0.0.1 over one temporary
-    Maildir store.
+    """The ``mail_system`` fixture: SMTP, POP3 and IMAP servers on 127.0.0.1 over one
+    temporary Maildir store.
 
-    ``smtp`` and ``pop3`` are the servers, ``host``, ``smtp_port`` and ``pop3_port`` where
-    they listen, ``store`` the :class:`~mailprims.MaildirStore`, ``users`` the
+    ``smtp``, ``pop3`` and ``imap`` are the servers, ``host``, ``smtp_port``, ``pop3_port``
+    and ``imap_port`` where they listen, ``store`` the :class:`~mailprims.MaildirStore`,
+    ``users`` the
     :class:`~mailprims.Users` and ``passwords`` the accounts' passwords (which are also
     their APOP secrets), ``cafile`` the certificate to trust when TLS is on (else ``None``),
     and ``events`` every :class:`~mailprims.ServerEvent` so far (deliveries, logins,
     retrievals, deletions).
 
     Without ``domains``, every domain is local: mail for ``bob@anything`` goes to bob.
-    Passwords are accepted without TLS from this machine (POP3 as Dovecot does; SMTP AUTH
-    when TLS is off), so :mod:`smtplib` and :mod:`poplib` work as they are.
+    Passwords are accepted without TLS from this machine (POP3 and IMAP as Dovecot does;
+    SMTP AUTH when TLS is off), so :mod:`smtplib`, :mod:`poplib` and :mod:`imaplib` work as
+    they are; a message the SMTP server accepts reaches an IMAP session in IDLE at once.
     """
 
     __test__ = False
@@ -195,29 +197,45 @@ class MailSystem:
             on_event=self._events.append,
             **tls_options,
         )
+        self.imap = mp.ImapServer(
+            self.host,
+            0,
+            store=self.store,
+            users=self.users,
+            hostname=_HOSTNAME,
+            auth_failure_delay=0.0,
+            shutdown_grace=5.0,
+            on_event=self._events.append,
+            **tls_options,
+        )
 
     def start(self) -> None:
-        """Start both servers."""
+        """Start the servers."""
         self.smtp.start()
         try:
             self.pop3.start()
+            self.imap.start()
         except BaseException:
-            self.smtp.stop()
+            self.stop()
             raise
 
     def stop(self) -> None:
-        """Stop both servers."""
+        """Stop the servers."""
         try:
             self.smtp.stop()
         finally:
-            self.pop3.stop()
+            try:
+                self.pop3.stop()
+            finally:
+                self.imap.stop()
 
     @property
     def events(self) -> list[mp.ServerEvent]:
-        """Every :class:`~mailprims.ServerEvent` so far, in order: SMTP deliveries, POP3
-        logins, retrievals and deletions (the servers' ``on_event``)."""
+        """Every :class:`~mailprims.ServerEvent` so far: SMTP deliveries, POP3 and IMAP
+        logins, retrievals, appends and deletions (the servers' ``on_event``)."""
         self.smtp.flush_events()
         self.pop3.flush_events()
+        self.imap.flush_events()
         return list(self._events)
 
     @property
@@ -229,6 +247,11 @@ class MailSystem:
     def pop3_port(self) -> int:
         """The POP3 server's port."""
         return self.pop3.port
+
+    @property
+    def imap_port(self) -> int:
+        """The IMAP server's port."""
+        return self.imap.port
 
     def mailbox(self, user: str) -> mp.Maildir:
         """``user``'s Maildir."""
@@ -274,14 +297,14 @@ class MailSystem:
     def __repr__(self) -> str:
         return (
             f"<MailSystem smtp={self.host}:{self.smtp.port} pop3={self.host}:{self.pop3.port} "
-            f"users={sorted(self.passwords)}>"
+            f"imap={self.host}:{self.imap.port} users={sorted(self.passwords)}>"
         )
 
 
 @pytest.fixture
 def mail_system(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MailSystem]:
-    """SMTP and POP3 servers over a temporary Maildir store, with the accounts alice and
-    bob (see :class:`MailSystem`); stopped after the test. Configure it with
+    """SMTP, POP3 and IMAP servers over a temporary Maildir store, with the accounts alice
+    and bob (see :class:`MailSystem`); stopped after the test. Configure it with
     ``@pytest.mark.mail_system(...)``."""
     options = _marker_options(request, "mail_system")
     passwords = options.pop("users", None) or DEFAULT_USERS

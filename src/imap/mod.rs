@@ -12,6 +12,8 @@
 //! - [`command`], [`search`]: commands that cannot be made to inject CRLF or another
 //!   command; [`sequence`]: sequence sets; [`utf7`]: modified UTF-7 mailbox names.
 //! - [`client`]: the async client on tokio over [`crate::net`].
+//! - [`server`]: the server over a [`crate::store::MaildirStore`] (command parser, session
+//!   state machine, mailboxes shared by sessions, Dovecot-compatible Maildir++ storage).
 
 pub mod client;
 pub mod command;
@@ -22,6 +24,7 @@ pub mod lex;
 pub mod response;
 pub mod search;
 pub mod sequence;
+pub mod server;
 pub mod types;
 pub mod utf7;
 

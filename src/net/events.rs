@@ -10,14 +10,17 @@ pub enum EventKind {
     /// SMTP: a message was accepted (the server replied 250 to its data), after delivery to
     /// the store when there is one.
     Delivered,
-    /// POP3: a login succeeded.
+    /// POP3, IMAP: a login succeeded.
     Login,
-    /// POP3: a login failed.
+    /// POP3, IMAP: a login failed.
     LoginFailed,
-    /// POP3: a message was retrieved (RETR).
+    /// POP3: a message was retrieved (RETR); IMAP: a whole message was fetched.
     Retrieved,
-    /// POP3: a message was removed at QUIT (the UPDATE state).
+    /// POP3: a message was removed at QUIT (the UPDATE state); IMAP: a message was
+    /// expunged.
     Deleted,
+    /// IMAP: a message was stored by APPEND.
+    Appended,
 }
 
 impl EventKind {
@@ -28,6 +31,7 @@ impl EventKind {
             EventKind::LoginFailed => "login_failed",
             EventKind::Retrieved => "retrieved",
             EventKind::Deleted => "deleted",
+            EventKind::Appended => "appended",
         }
     }
 }

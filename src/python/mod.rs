@@ -11,6 +11,7 @@ mod errors;
 mod events;
 mod fields;
 mod headers;
+mod imap_server;
 mod message;
 mod pop3;
 mod runtime;
@@ -35,6 +36,7 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::register(m)?;
     tls::register(m)?;
     pop3::register(m)?;
+    imap_server::register(m)?;
     smtp_server::register(m)?;
     store::register(m)?;
     smtp_client::register(m)?;

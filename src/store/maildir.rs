@@ -95,7 +95,14 @@ pub(crate) struct Inner {
     cur_sync: Arc<DirSync>,
     /// key -> where it was last seen (a hint, re-checked on use).
     toc: Mutex<HashMap<String, (Subdir, String)>>,
+    /// Told of every message placed or renamed through this handle (see
+    /// [`Maildir::add_change_hook`]).
+    hooks: Mutex<Vec<(u64, ChangeHook)>>,
 }
+
+/// Called with `(key, subdir, file name)` of a message just delivered (once durable) or
+/// renamed (flags changed) through a [`Maildir`] handle or a clone of it.
+pub type ChangeHook = Arc<dyn Fn(&str, Subdir, &str) + Send + Sync>;
 
 /// A handle on one Maildir. Cheap to clone; safe to share between threads.
 #[derive(Clone)]
@@ -155,6 +162,7 @@ impl Maildir {
                 new_sync,
                 cur_sync,
                 toc: Mutex::new(HashMap::new()),
+                hooks: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -182,7 +190,33 @@ impl Maildir {
     }
 
     pub(crate) fn remember(&self, key: &str, sub: Subdir, file_name: String) {
+        let hooks: Vec<ChangeHook> = {
+            let hooks = self.inner.hooks.lock().unwrap_or_else(|e| e.into_inner());
+            hooks.iter().map(|(_, h)| h.clone()).collect()
+        };
+        for hook in &hooks {
+            hook(key, sub, &file_name);
+        }
         self.toc().insert(key.to_owned(), (sub, file_name));
+    }
+
+    /// Call `hook` for every message this handle (or a clone: the SMTP server and the IMAP
+    /// server share the store's handle of a user's Maildir) delivers or renames, on the thread
+    /// doing it, once the change is on disk. It must return at once. Changes made by other
+    /// processes or other handles are not reported. Returns an id for
+    /// [`Maildir::remove_change_hook`].
+    pub fn add_change_hook(&self, hook: ChangeHook) -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut hooks = self.inner.hooks.lock().unwrap_or_else(|e| e.into_inner());
+        hooks.push((id, hook));
+        id
+    }
+
+    /// Stop calling the hook [`Maildir::add_change_hook`] returned `id` for.
+    pub fn remove_change_hook(&self, id: u64) {
+        let mut hooks = self.inner.hooks.lock().unwrap_or_else(|e| e.into_inner());
+        hooks.retain(|(i, _)| *i != id);
     }
 
     // ---- delivery ------------------------------------------------------------------------
@@ -871,6 +905,30 @@ mod tests {
         keys.dedup();
         assert_eq!(keys.len(), 200);
         assert_eq!(md.len().unwrap(), 200);
+    }
+
+    #[test]
+    fn change_hooks_see_deliveries_and_renames_until_removed() {
+        let (_d, md) = maildir();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let id = md.add_change_hook(Arc::new(move |key: &str, sub: Subdir, file: &str| {
+            sink.lock()
+                .unwrap()
+                .push((key.to_owned(), sub, file.to_owned()));
+        }));
+        let key = md.clone().add(b"x\n").unwrap();
+        md.add_flags(&key, "S").unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                (key.clone(), Subdir::New, key.clone()),
+                (key.clone(), Subdir::Cur, format!("{key}:2,S"))
+            ]
+        );
+        md.remove_change_hook(id);
+        md.add(b"y\n").unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 2);
     }
 
     #[test]

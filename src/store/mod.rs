@@ -41,6 +41,8 @@ pub use maildir::{AddOptions, MAILDROP_LOCK, Maildir, MessageInfo, Subdir, crlf_
 pub use maildir_store::MaildirStore;
 pub use mbox::{Mbox, MboxAddOptions, MboxEntry, MboxIter};
 pub use users::{UserDb, hash_password, validate_name, verify_password_hash};
+// The IMAP server's way to hear of deliveries into a Maildir it serves.
+pub use maildir::ChangeHook;
 
 #[cfg(test)]
 mod tests {
