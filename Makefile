@@ -13,6 +13,8 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 PEER_PACKAGES ?= postfix dovecot-core dovecot-imapd dovecot-pop3d
 # SMTP server peers: swaks, with the Perl TLS modules its STARTTLS needs.
 PEER_PACKAGES += swaks libnet-ssleay-perl libio-socket-ssl-perl
+# The web inbox's browser tests: headless Chromium and its WebDriver, driven by Selenium.
+PEER_PACKAGES += chromium chromium-driver
 
 .PHONY: demo test bench build venv peers lint rust-test pytest stubtest clean
 .PHONY: fuzz fuzz-smoke
@@ -35,6 +37,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet "maturin>=1.9,<2" "pytest>=8" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.11"
 	$(PY) -m pip install --quiet "aiosmtpd>=1.4" "dnslib>=0.9"
 	$(PY) -m pip install --quiet "nbclient>=0.10" "nbformat>=5.10" "ipykernel>=6.29" "pandas>=2.0" "matplotlib>=3.8"
+	$(PY) -m pip install --quiet "selenium>=4.20"
 	touch $@
 
 # maturin reuses cargo's incremental build: a second `make` only relinks when sources changed.

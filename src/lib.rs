@@ -13,6 +13,7 @@ pub mod pool;
 pub mod pop3;
 pub mod smtp;
 pub mod store;
+pub mod web;
 
 #[cfg(feature = "python")]
 mod python;

@@ -15,6 +15,8 @@ fields (:mod:`mailprims.fields`), :func:`to_dataframe` for a mailbox, and rich H
 Jupyter. The command line: ``python -m mailprims parse|trace FILE``.
 Building and editing: ``Message.build``, :class:`MessageBuilder`, :class:`Attachment`,
 ``msg.reply()``, ``msg.forward()``, and ``msg.edit()`` (a :class:`MessageEditor`).
+The web inbox (:mod:`mailprims.web`): :class:`WebInbox` and its API client
+:class:`WebInboxClient`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from mailprims import (
     smtp_server,
     tls,
     trace,
+    web,
 )
 from mailprims._dataframe import to_dataframe
 from mailprims._mailprims import (
@@ -94,6 +97,9 @@ from mailprims.smtp import (
 from mailprims.smtp_server import Envelope, Session, Sink, SmtpServer
 from mailprims.store import Maildir, MaildirEntry, MaildirStore, MaildropLock, Mbox, Users
 from mailprims.trace import Hop, Trace
+
+# The web inbox (issue 18).
+from mailprims.web import InboxMessage, MessagePage, WebInbox, WebInboxClient, WebInboxError
 
 __all__ = [
     "AccountError",
@@ -172,4 +178,11 @@ __all__ = [
     "tls",
     "to_dataframe",
     "trace",
+    # The web inbox (issue 18).
+    "InboxMessage",
+    "MessagePage",
+    "WebInbox",
+    "WebInboxClient",
+    "WebInboxError",
+    "web",
 ]

@@ -137,7 +137,9 @@ def _serve_log() -> logging.Logger:
     return logger
 
 
-def _start(server: mp.SmtpServer | mp.Pop3Server, name: str, host: str, port: int) -> None:
+def _start(
+    server: mp.SmtpServer | mp.Pop3Server | mp.WebInbox, name: str, host: str, port: int
+) -> None:
     try:
         server.start()
     except mp.MailConnectionError as e:
@@ -216,6 +218,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except BaseException:
         smtp.stop()
         raise
+    # The web inbox (issue 18): the same accounts log in to read their mail.
+    web = None
+    if args.web is not None:
+        web = mp.WebInbox(store, host=args.host, port=args.web, users=users)
+        try:
+            _start(web, "the web inbox", args.host, args.web)
+        except BaseException:
+            smtp.stop()
+            pop3.stop()
+            raise
     stop = threading.Event()
     handlers = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -235,6 +247,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             len(users),
             args.users,
         )
+        if web is not None:
+            log.info("web inbox on %s (log in with an account of %s)", web.url, args.users)
         _watch_users(stop, users, args.users, log)
     finally:
         for sig, previous in handlers.items():
@@ -242,6 +256,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.info("stopping")
         smtp.stop()
         pop3.stop()
+        if web is not None:
+            web.stop()
         log.info("stopped")
     return 0
 
@@ -553,6 +569,12 @@ def add_commands(sub: Any) -> None:
         help="accept passwords without TLS from other hosts (testing only)",
     )
     serve.add_argument("--shutdown-grace", type=float, default=10.0, metavar="SECONDS")
+    serve.add_argument(
+        "--web",
+        type=int,
+        metavar="PORT",
+        help="also serve the web inbox (web UI and JSON API) on this port (0: any free port)",
+    )
     serve.set_defaults(run_servers=cmd_serve)
 
     send = sub.add_parser(

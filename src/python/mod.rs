@@ -18,6 +18,7 @@ mod store;
 mod tls;
 mod transcript;
 mod values;
+mod web;
 
 use pyo3::prelude::*;
 
@@ -37,5 +38,6 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     message::register(m)?;
     fields::register(m)?;
     build::register(m)?;
+    web::register(m)?;
     Ok(())
 }

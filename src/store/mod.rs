@@ -35,7 +35,7 @@ pub use delivery::Delivery;
 pub use error::{Result, StoreError};
 pub use lock::{DotLock, DotLockOptions};
 pub use maildir::{AddOptions, MAILDROP_LOCK, Maildir, MessageInfo, Subdir, crlf_size};
-pub use maildir_store::MaildirStore;
+pub use maildir_store::{Delivered, DeliveryHook, MaildirStore};
 pub use mbox::{Mbox, MboxAddOptions, MboxEntry, MboxIter};
 pub use users::{UserDb, hash_password, validate_name, verify_password_hash};
 

@@ -1,0 +1,182 @@
+//! Search queries: `from:alice subject:"big sale" has:attachment after:2026-01-01 words`.
+//!
+//! Terms are ANDed; matching is case-insensitive substring matching. A bare word matches the
+//! subject, the sender, the recipients or the text. `after:`/`before:` (also `since:`/
+//! `until:`) take `YYYY-MM-DD` or seconds since the epoch and compare the Date field (the
+//! delivery time when there is none); `before:` is exclusive. `is:unread`, `is:read`,
+//! `is:flagged`, `has:attachment`, `mailbox:NAME`, `text:` (the text parts only).
+
+use super::index::Entry;
+use super::summary::parse_day;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    pub subject: Vec<String>,
+    pub text: Vec<String>,
+    pub words: Vec<String>,
+    pub after: Option<i64>,
+    pub before: Option<i64>,
+    pub has_attachment: Option<bool>,
+    pub seen: Option<bool>,
+    pub flagged: Option<bool>,
+    pub mailbox: Option<String>,
+}
+
+/// A query that could not be read, with the reason (a 400 reply).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryError(pub String);
+
+/// Most terms one query may have (each costs a pass over the candidates).
+const MAX_TERMS: usize = 32;
+
+fn tokens(q: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in q.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    out
+}
+
+impl Query {
+    pub fn parse(q: &str) -> Result<Query, QueryError> {
+        let mut out = Query::default();
+        let tokens = tokens(q);
+        if tokens.len() > MAX_TERMS {
+            return Err(QueryError(format!("at most {MAX_TERMS} search terms")));
+        }
+        for tok in tokens {
+            let Some((field, value)) = tok.split_once(':').filter(|(f, v)| {
+                !v.is_empty()
+                    && f.chars().all(|c| c.is_ascii_alphabetic() || c == '_' || c == '-')
+                    && !f.is_empty()
+            }) else {
+                if !tok.is_empty() {
+                    out.words.push(tok.to_lowercase());
+                }
+                continue;
+            };
+            out.add(&field.to_ascii_lowercase(), value)?;
+        }
+        Ok(out)
+    }
+
+    /// Add one `field:value` term.
+    pub fn add(&mut self, field: &str, value: &str) -> Result<(), QueryError> {
+        let lc = value.to_lowercase();
+        let day = |v: &str| {
+            parse_day(v).ok_or_else(|| {
+                QueryError(format!("{field}: wants YYYY-MM-DD or seconds, not {v:?}"))
+            })
+        };
+        match field {
+            "from" => self.from.push(lc),
+            "to" => self.to.push(lc),
+            "subject" => self.subject.push(lc),
+            "text" | "body" => self.text.push(lc),
+            "after" | "since" => self.after = Some(day(value)?),
+            "before" | "until" => self.before = Some(day(value)?),
+            "mailbox" | "user" => self.mailbox = Some(value.to_owned()),
+            "has" if lc == "attachment" || lc == "attachments" => self.has_attachment = Some(true),
+            "is" | "has" => match lc.as_str() {
+                "unread" | "new" => self.seen = Some(false),
+                "read" | "seen" => self.seen = Some(true),
+                "flagged" | "starred" => self.flagged = Some(true),
+                _ => return Err(QueryError(format!("unknown {field}:{value}"))),
+            },
+            "attachment" | "has_attachment" => {
+                self.has_attachment = Some(matches!(lc.as_str(), "1" | "true" | "yes"))
+            }
+            // A term we do not know is searched for as written (a URL, a time of day...).
+            _ => self.words.push(format!("{field}:{lc}")),
+        }
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Query::default()
+    }
+
+    pub fn matches(&self, e: &Entry) -> bool {
+        let s = &e.summary;
+        if let Some(m) = &self.mailbox
+            && *e.user != **m
+        {
+            return false;
+        }
+        if let Some(want) = self.seen
+            && e.seen() != want
+        {
+            return false;
+        }
+        if let Some(want) = self.flagged
+            && e.flags().contains('F') != want
+        {
+            return false;
+        }
+        if let Some(want) = self.has_attachment
+            && s.has_attachments != want
+        {
+            return false;
+        }
+        let when = s.date.unwrap_or(e.received);
+        if self.after.is_some_and(|a| when < a) || self.before.is_some_and(|b| when >= b) {
+            return false;
+        }
+        self.from.iter().all(|w| s.from_lc.contains(w.as_str()))
+            && self.to.iter().all(|w| s.to_lc.contains(w.as_str()))
+            && self.subject.iter().all(|w| s.subject_lc.contains(w.as_str()))
+            && self.text.iter().all(|w| s.text_lc.contains(w.as_str()))
+            && self.words.iter().all(|w| {
+                let w = w.as_str();
+                s.subject_lc.contains(w)
+                    || s.from_lc.contains(w)
+                    || s.to_lc.contains(w)
+                    || s.text_lc.contains(w)
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms() {
+        let q = Query::parse(r#"from:Alice subject:"Big Sale" has:attachment is:unread Hello after:2026-01-02 before:1800000000 url:x"#)
+            .unwrap();
+        assert_eq!(q.from, ["alice"]);
+        assert_eq!(q.subject, ["big sale"]);
+        assert_eq!(q.has_attachment, Some(true));
+        assert_eq!(q.seen, Some(false));
+        assert_eq!(q.words, ["hello", "url:x"]);
+        assert_eq!(q.after, Some(1_767_312_000));
+        assert_eq!(q.before, Some(1_800_000_000));
+        assert!(Query::parse("").unwrap().is_empty());
+        assert!(Query::parse("after:yesterday").is_err());
+        assert!(Query::parse("is:purple").is_err());
+        assert_eq!(Query::parse("a: b").unwrap().words, ["a:", "b"]);
+    }
+}
