@@ -26,8 +26,9 @@ import urllib.parse
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-import mailprims as mp
 from bench_smtp_server import SESSIONS, SMTP_SOURCE, source
+
+import mailprims as mp
 from harness import Case
 
 INGEST = 2000

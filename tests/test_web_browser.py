@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -35,8 +36,14 @@ pytestmark = pytest.mark.skipif(
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,900",
-                "--disable-dev-shm-usage", "--no-first-run"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--window-size=1400,900",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+    ):
         options.add_argument(arg)
     downloads = tmp_path / "downloads"
     downloads.mkdir()
@@ -125,7 +132,9 @@ def test_new_mail_appears_without_reload(system: System, browser: webdriver.Chro
     # Opening it shows the text and marks it read (the Maildir S flag).
     browser.find_element(By.CSS_SELECTOR, "#list tbody tr:first-child").click()
     wait(browser, lambda d: d.find_element(By.ID, "text-body").text == "This arrived live.")
-    key = browser.find_element(By.CSS_SELECTOR, "#list tbody tr:first-child").get_attribute("data-id")
+    key = browser.find_element(By.CSS_SELECTOR, "#list tbody tr:first-child").get_attribute(
+        "data-id"
+    )
     assert key is not None
     deadline = time.monotonic() + 10
     while system.store.mailbox("bob").get_flags(key.split("/", 1)[1]) != "S":
@@ -156,7 +165,7 @@ def test_search_narrows_the_list(system: System, browser: webdriver.Chrome) -> N
 class Recorder(http.server.BaseHTTPRequestHandler):
     """A side channel: any request the hostile message manages to make lands here."""
 
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         Recorder.seen.append(self.path)
@@ -256,7 +265,10 @@ def test_login_is_required_with_users(tmp_path: Path, browser: webdriver.Chrome)
         screenshot(browser, "login")
         browser.find_element(By.ID, "password").clear()
         browser.find_element(By.ID, "password").send_keys("bob-secret\n")
-        wait(browser, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+        wait(
+            browser,
+            lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1",
+        )
         assert subjects(browser) == ["Only for bob"]
         assert browser.find_element(By.ID, "user").text == "bob"
         screenshot(browser, "logged-in")

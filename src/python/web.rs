@@ -143,7 +143,9 @@ impl WebInboxCore {
         let index = self.index()?;
         let limit = seconds(timeout, "timeout", true)?;
         block_on(py, async move {
-            tokio::time::timeout(limit, index.wait_ready()).await.is_ok()
+            tokio::time::timeout(limit, index.wait_ready())
+                .await
+                .is_ok()
         })
     }
 

@@ -278,7 +278,10 @@ mod tests {
                 .unwrap()
                 .push((d.user.to_owned(), d.key.to_owned(), d.data.to_vec()));
         }));
-        let got = store.clone().deliver(b"Subject: a\n\n", &["bob", "alice"]).unwrap();
+        let got = store
+            .clone()
+            .deliver(b"Subject: a\n\n", &["bob", "alice"])
+            .unwrap();
         let expected: Vec<_> = got
             .iter()
             .map(|(u, k)| (u.clone(), k.clone(), b"Subject: a\n\n".to_vec()))

@@ -169,7 +169,10 @@ pub fn host_allowed(headers: &HeaderMap, loopback_only: bool) -> bool {
 /// is not a browser): `Origin`, when present, must be this host, and the browser must not
 /// call it cross-site.
 pub fn same_origin(headers: &HeaderMap) -> bool {
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
         && site == "cross-site"
     {
@@ -212,8 +215,14 @@ mod tests {
         assert!(host_allowed(&headers(&[("host", "127.0.0.1:8025")]), true));
         assert!(host_allowed(&headers(&[("host", "localhost")]), true));
         assert!(host_allowed(&headers(&[("host", "[::1]:80")]), true));
-        assert!(!host_allowed(&headers(&[("host", "evil.example:8025")]), true));
-        assert!(!host_allowed(&headers(&[("host", "127.0.0.1.evil.example")]), true));
+        assert!(!host_allowed(
+            &headers(&[("host", "evil.example:8025")]),
+            true
+        ));
+        assert!(!host_allowed(
+            &headers(&[("host", "127.0.0.1.evil.example")]),
+            true
+        ));
         assert!(host_allowed(&headers(&[("host", "mail.example")]), false));
         assert!(!host_allowed(&HeaderMap::new(), false));
     }
@@ -223,12 +232,24 @@ mod tests {
         let t = random_token();
         assert_eq!(t.len(), 64);
         assert_ne!(t, random_token());
-        let ok = headers(&[("host", "127.0.0.1:1"), ("origin", "http://127.0.0.1:1"), ("x-csrf-token", &t)]);
+        let ok = headers(&[
+            ("host", "127.0.0.1:1"),
+            ("origin", "http://127.0.0.1:1"),
+            ("x-csrf-token", &t),
+        ]);
         assert!(csrf_ok(&ok, &t));
         assert!(!csrf_ok(&ok, &random_token()));
-        let other = headers(&[("host", "127.0.0.1:1"), ("origin", "http://evil.example"), ("x-csrf-token", &t)]);
+        let other = headers(&[
+            ("host", "127.0.0.1:1"),
+            ("origin", "http://evil.example"),
+            ("x-csrf-token", &t),
+        ]);
         assert!(!csrf_ok(&other, &t));
-        let cross = headers(&[("host", "127.0.0.1:1"), ("sec-fetch-site", "cross-site"), ("x-csrf-token", &t)]);
+        let cross = headers(&[
+            ("host", "127.0.0.1:1"),
+            ("sec-fetch-site", "cross-site"),
+            ("x-csrf-token", &t),
+        ]);
         assert!(!csrf_ok(&cross, &t));
         assert!(!csrf_ok(&headers(&[("host", "127.0.0.1:1")]), &t));
     }
@@ -239,9 +260,15 @@ mod tests {
         let (token, csrf) = s.create("alice");
         let h = headers(&[("cookie", &format!("a=b; {SESSION_COOKIE}={token}"))]);
         let got = s.get(&h).unwrap();
-        assert_eq!((got.user.as_str(), got.csrf.as_str()), ("alice", csrf.as_str()));
+        assert_eq!(
+            (got.user.as_str(), got.csrf.as_str()),
+            ("alice", csrf.as_str())
+        );
         s.remove(&h);
         assert!(s.get(&h).is_none());
-        assert!(s.get(&headers(&[("cookie", "mailprims_session=forged")])).is_none());
+        assert!(
+            s.get(&headers(&[("cookie", "mailprims_session=forged")]))
+                .is_none()
+        );
     }
 }

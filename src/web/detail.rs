@@ -126,13 +126,25 @@ fn part_json(p: &PartView<'_>, attachments: &[PartId]) -> Value {
     let children: Vec<Value> = p
         .children()
         .iter()
-        .map(|&c| part_json(&PartView { tree: p.tree, id: c }, attachments))
+        .map(|&c| {
+            part_json(
+                &PartView {
+                    tree: p.tree,
+                    id: c,
+                },
+                attachments,
+            )
+        })
         .collect();
-    let attached = p.message().and_then(|id| {
+    let attached = p.message().map(|id| {
         let m = MessageView { tree: p.tree, id };
-        Some(part_json(&m.root(), attachments))
+        part_json(&m.root(), attachments)
     });
-    let size = if p.is_multipart() { None } else { Some(p.payload().len()) };
+    let size = if p.is_multipart() {
+        None
+    } else {
+        Some(p.payload().len())
+    };
     json!({
         "part": p.id,
         "type": p.mime_type(),

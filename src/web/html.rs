@@ -63,8 +63,23 @@ pub fn preview(doc: &Document, html: &str) -> String {
     b.add_tags(["style", "font", "center"])
         .rm_clean_content_tags(["style"])
         .add_generic_attributes([
-            "style", "class", "id", "align", "valign", "bgcolor", "width", "height", "border",
-            "cellpadding", "cellspacing", "color", "dir", "lang", "face", "size", "background",
+            "style",
+            "class",
+            "id",
+            "align",
+            "valign",
+            "bgcolor",
+            "width",
+            "height",
+            "border",
+            "cellpadding",
+            "cellspacing",
+            "color",
+            "dir",
+            "lang",
+            "face",
+            "size",
+            "background",
         ])
         .add_url_schemes(["data", "cid"])
         .link_rel(Some("noopener noreferrer"))
@@ -114,12 +129,24 @@ mod tests {
              <img src=\"cid:logo@x\"><a href=\"data:text/html,<script>1</script>\">d</a>",
         );
         let out = preview(&d, &h);
-        for bad in ["onclick", "onerror", "<script", "pwned", "javascript:", "<iframe", "<form", "data:text/html"] {
+        for bad in [
+            "onclick",
+            "onerror",
+            "<script",
+            "pwned",
+            "javascript:",
+            "<iframe",
+            "<form",
+            "data:text/html",
+        ] {
             assert!(!out.contains(bad), "{bad} in {out}");
         }
         assert!(out.contains("<style>p{color:red}</style>"), "{out}");
         assert!(out.contains("style=\"color:blue\""));
-        assert!(out.contains("src=\"data:image/png;base64,iVBORw0K\""), "{out}");
+        assert!(
+            out.contains("src=\"data:image/png;base64,iVBORw0K\""),
+            "{out}"
+        );
         assert!(out.contains("target=\"_blank\""));
         assert!(preview_csp(false).contains("img-src data:;"));
         assert!(preview_csp(true).contains("img-src data: http: https:;"));

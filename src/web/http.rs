@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Query as UrlQuery, Request, State};
@@ -17,7 +18,6 @@ use axum::middleware::{self, Next};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Json;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde::Deserialize;
@@ -236,7 +236,10 @@ struct Login {
 async fn login(State(app): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let result: ApiResult<Response> = async {
         let Some(users) = app.users.clone() else {
-            return Err(ApiError(StatusCode::NOT_FOUND, "this inbox has no logins".into()));
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                "this inbox has no logins".into(),
+            ));
         };
         // JSON only: a form on another site cannot send it without a preflight.
         let json_type = headers
@@ -244,25 +247,39 @@ async fn login(State(app): State<Shared>, headers: HeaderMap, body: axum::body::
             .and_then(|v| v.to_str().ok())
             .is_some_and(|t| t.starts_with("application/json"));
         if !json_type || !auth::same_origin(&headers) {
-            return Err(ApiError(StatusCode::FORBIDDEN, "cross-site login refused".into()));
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                "cross-site login refused".into(),
+            ));
         }
-        let login: Login = serde_json::from_slice(&body)
-            .map_err(|_| ApiError(StatusCode::BAD_REQUEST, "want {\"user\", \"password\"}".into()))?;
+        let login: Login = serde_json::from_slice(&body).map_err(|_| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                "want {\"user\", \"password\"}".into(),
+            )
+        })?;
         let (name, hash) = {
             let db = users.read().unwrap_or_else(|e| e.into_inner());
             let name = db.account_name(&login.user).map(str::to_owned);
-            let hash = name.as_deref().and_then(|n| db.password_hash(n)).map(str::to_owned);
+            let hash = name
+                .as_deref()
+                .and_then(|n| db.password_hash(n))
+                .map(str::to_owned);
             (name, hash)
         };
         let permit = app.logins.acquire().await.map_err(|_| joined())?;
         let password = login.password;
-        let ok = tokio::task::spawn_blocking(move || verify_password_hash(hash.as_deref(), &password))
-            .await
-            .map_err(|_| joined())?;
+        let ok =
+            tokio::task::spawn_blocking(move || verify_password_hash(hash.as_deref(), &password))
+                .await
+                .map_err(|_| joined())?;
         drop(permit);
         let Some(name) = name.filter(|_| ok) else {
             tokio::time::sleep(app.auth_failure_delay).await;
-            return Err(ApiError(StatusCode::UNAUTHORIZED, "wrong user name or password".into()));
+            return Err(ApiError(
+                StatusCode::UNAUTHORIZED,
+                "wrong user name or password".into(),
+            ));
         };
         let (token, csrf) = app.sessions.create(&name);
         let cookie = format!("{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
@@ -339,7 +356,11 @@ async fn messages(
 ) -> ApiResult<Json<Value>> {
     let v = the_viewer(v)?;
     let q = query_for(&v, &p)?;
-    let (offset, limit, before) = (p.offset.unwrap_or(0), p.limit.unwrap_or(50).min(MAX_LIMIT), p.before);
+    let (offset, limit, before) = (
+        p.offset.unwrap_or(0),
+        p.limit.unwrap_or(50).min(MAX_LIMIT),
+        p.before,
+    );
     let index = app.index.clone();
     let (page, cursor) = tokio::task::spawn_blocking(move || {
         let cursor = index.cursor();
@@ -412,7 +433,10 @@ async fn message(
         .map_err(|_| joined())?;
     if let (Value::Object(out), Value::Object(summary)) = (&mut out, entry_json(&entry)) {
         for (k, val) in summary {
-            if !matches!(k.as_str(), "subject" | "from" | "to" | "date" | "message_id") {
+            if !matches!(
+                k.as_str(),
+                "subject" | "from" | "to" | "date" | "message_id"
+            ) {
                 out.insert(k, val);
             }
         }
@@ -427,7 +451,8 @@ struct Download {
 }
 
 fn flag_set(v: &Option<String>) -> bool {
-    v.as_deref().is_some_and(|v| matches!(v, "1" | "true" | "yes"))
+    v.as_deref()
+        .is_some_and(|v| matches!(v, "1" | "true" | "yes"))
 }
 
 /// A file name for Content-Disposition: RFC 6266 `filename*` (UTF-8, percent-encoded) and an
@@ -435,7 +460,13 @@ fn flag_set(v: &Option<String>) -> bool {
 fn disposition(kind: &str, name: &str) -> HeaderValue {
     let ascii: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._- ()".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._- ()".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let mut encoded = String::new();
     for b in name.bytes() {
@@ -445,8 +476,10 @@ fn disposition(kind: &str, name: &str) -> HeaderValue {
             encoded.push_str(&format!("%{b:02X}"));
         }
     }
-    HeaderValue::from_str(&format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"))
-        .unwrap_or(HeaderValue::from_static("attachment"))
+    HeaderValue::from_str(&format!(
+        "{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
+    ))
+    .unwrap_or(HeaderValue::from_static("attachment"))
 }
 
 /// Bytes from the message, served so the browser never renders them as a page.
@@ -455,7 +488,8 @@ fn inert(body: Vec<u8>, content_type: &str, disposition_value: HeaderValue) -> R
     let h = r.headers_mut();
     h.insert(
         CONTENT_TYPE,
-        HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        HeaderValue::from_str(content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
     h.insert(CONTENT_DISPOSITION, disposition_value);
     h.insert(
@@ -496,7 +530,8 @@ async fn part(
     let v = the_viewer(v)?;
     entry_for(&app, &v, &user, &key)?;
     let doc = load(&app, &user, &key).await?;
-    let p = detail::part(&doc, n).ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such part".into()))?;
+    let p = detail::part(&doc, n)
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such part".into()))?;
     let mime = p.mime_type();
     let name = p.filename().unwrap_or_else(|| format!("part-{n}"));
     // Only plain image types are shown inline; everything else downloads as bytes.
@@ -505,7 +540,11 @@ async fn part(
     } else {
         ("application/octet-stream", "attachment")
     };
-    Ok(inert(p.payload().into_owned(), ctype, disposition(kind, &name)))
+    Ok(inert(
+        p.payload().into_owned(),
+        ctype,
+        disposition(kind, &name),
+    ))
 }
 
 async fn preview(
@@ -525,7 +564,10 @@ async fn preview(
     .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "the message has no HTML".into()))?;
     let mut r = Response::new(Body::from(page));
     let h = r.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     h.insert(
         CONTENT_SECURITY_POLICY,
         HeaderValue::from_str(&html::preview_csp(flag_set(&d.remote))).map_err(|_| joined())?,
@@ -595,7 +637,11 @@ fn sse_event(event: &Event, v: &Viewer) -> Option<SseEvent> {
             if !v.may_read(&e.user) {
                 return None;
             }
-            let name = if matches!(event, Event::Added(_)) { "added" } else { "changed" };
+            let name = if matches!(event, Event::Added(_)) {
+                "added"
+            } else {
+                "changed"
+            };
             (name, entry_json(e))
         }
         Event::Removed { seq, id } => {

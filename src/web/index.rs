@@ -64,7 +64,10 @@ impl Entry {
 pub enum Event {
     Added(Arc<Entry>),
     Changed(Arc<Entry>),
-    Removed { seq: u64, id: String },
+    Removed {
+        seq: u64,
+        id: String,
+    },
     /// Many changes at once: reload.
     Reset,
 }
@@ -241,7 +244,11 @@ impl Index {
         let mut page = Page::default();
         if query.is_empty() && before.is_none() {
             page.total = state.entries.len();
-            page.entries = range.skip(offset).take(limit).map(|(_, e)| e.clone()).collect();
+            page.entries = range
+                .skip(offset)
+                .take(limit)
+                .map(|(_, e)| e.clone())
+                .collect();
             return page;
         }
         for (_, e) in range {
@@ -381,7 +388,12 @@ impl Index {
         if known == Some(true) {
             return;
         }
-        let path = self.store.root().join(user).join(sub.as_str()).join(file_name);
+        let path = self
+            .store
+            .root()
+            .join(user)
+            .join(sub.as_str())
+            .join(file_name);
         let parsed = if known.is_none() {
             match read_message(&path) {
                 Ok((data, size, mtime)) => Some((size, mtime, summarize(data))),
@@ -412,17 +424,18 @@ impl Index {
         if !here {
             return;
         }
-        let path = self.store.root().join(user).join(sub.as_str()).join(file_name);
+        let path = self
+            .store
+            .root()
+            .join(user)
+            .join(sub.as_str())
+            .join(file_name);
         if path.exists() {
             return;
         }
-        // Renamed (flags changed) under a name we have not heard of yet: look for it.
-        if let Ok(md) = self.store.mailbox(user, false)
-            && let Ok((s, f)) = md.location(key)
-        {
-            self.file_arrived(user, s, &f);
-            return;
-        }
+        // Gone. A rename (a flag change) reports the new name in the same batch, handled
+        // before this; one reported later comes back as a new entry. Looking for the key in
+        // the directory instead would cost a full listing per deletion.
         self.removed(user, key);
     }
 
@@ -484,7 +497,14 @@ impl Index {
             for (key, (sub, file_name)) in found {
                 let known = state.keys.get(user).is_some_and(|k| k.contains_key(&key));
                 if known {
-                    events.extend(Self::upsert(&mut state, user, &key, sub, &file_name, || None));
+                    events.extend(Self::upsert(
+                        &mut state,
+                        user,
+                        &key,
+                        sub,
+                        &file_name,
+                        || None,
+                    ));
                 } else {
                     fresh.push((key, sub, file_name));
                 }
@@ -580,7 +600,9 @@ mod tests {
         assert_eq!(page.entries[1].summary.subject, "one");
 
         let mut rx = index.subscribe();
-        let got = store.deliver(b"Subject: three\n\nthird\n", &["bob"]).unwrap();
+        let got = store
+            .deliver(b"Subject: three\n\nthird\n", &["bob"])
+            .unwrap();
         index.delivered("bob", &got[0].1, b"Subject: three\n\nthird\n");
         assert!(matches!(rx.try_recv().unwrap(), Event::Added(e) if e.summary.subject == "three"));
         assert_eq!(index.len(), 3);
@@ -593,7 +615,14 @@ mod tests {
         let unread = index.list(&Query::parse("is:unread").unwrap(), 0, 10, None);
         assert_eq!(unread.total, 1);
         let counts = index.mailboxes();
-        assert_eq!(counts[0], MailboxCount { name: "alice".into(), total: 1, unread: 0 });
+        assert_eq!(
+            counts[0],
+            MailboxCount {
+                name: "alice".into(),
+                total: 1,
+                unread: 0
+            }
+        );
         assert_eq!(counts[1].total, 1);
     }
 
@@ -628,7 +657,10 @@ mod tests {
         index.delivered("u", &got[0].1, data);
         // Already there when the wait starts: found at once.
         let q = Query::parse("hello").unwrap();
-        let e = index.wait(&q, cursor, Duration::from_secs(5)).await.unwrap();
+        let e = index
+            .wait(&q, cursor, Duration::from_secs(5))
+            .await
+            .unwrap();
         assert_eq!(e.summary.subject, "hello");
         // Nothing newer: times out.
         let none = index.wait(&q, e.seq, Duration::from_millis(50)).await;
@@ -636,7 +668,13 @@ mod tests {
         // Arriving while waiting.
         let index2 = index.clone();
         let waiter = tokio::spawn(async move {
-            index2.wait(&Query::parse("later").unwrap(), e.seq, Duration::from_secs(5)).await
+            index2
+                .wait(
+                    &Query::parse("later").unwrap(),
+                    e.seq,
+                    Duration::from_secs(5),
+                )
+                .await
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         let data = b"Subject: later\n\n";

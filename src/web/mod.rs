@@ -100,29 +100,34 @@ pub async fn start(
     });
     let stop = Arc::new(AtomicBool::new(false));
     let (idx, flag, max) = (index.clone(), stop.clone(), config.max_connections.max(1));
-    let running = listen(host, port, config.shutdown_grace, move |listener, shutdown, hard| {
-        // The hook holds the index weakly: the store must not keep a stopped inbox alive.
-        let weak = Arc::downgrade(&idx);
-        let hook = store.add_delivery_hook(Arc::new(move |d: &Delivered<'_>| {
-            if let Some(index) = weak.upgrade() {
-                index.delivered(d.user, d.key, d.data);
+    let running = listen(
+        host,
+        port,
+        config.shutdown_grace,
+        move |listener, shutdown, hard| {
+            // The hook holds the index weakly: the store must not keep a stopped inbox alive.
+            let weak = Arc::downgrade(&idx);
+            let hook = store.add_delivery_hook(Arc::new(move |d: &Delivered<'_>| {
+                if let Some(index) = weak.upgrade() {
+                    index.delivered(d.user, d.key, d.data);
+                }
+            }));
+            let watcher = watch::spawn(idx.clone(), flag.clone());
+            if watcher.is_err() {
+                // No inotify (limits reached): a scan now, and the delivery hook from then on.
+                let i = idx.clone();
+                std::thread::spawn(move || {
+                    i.sync_all(&mut |_| {});
+                    i.set_ready();
+                });
             }
-        }));
-        let watcher = watch::spawn(idx.clone(), flag.clone());
-        if watcher.is_err() {
-            // No inotify (limits reached): a scan now, and the delivery hook from then on.
-            let i = idx.clone();
-            std::thread::spawn(move || {
-                i.sync_all(&mut |_| {});
-                i.set_ready();
-            });
-        }
-        async move {
-            http::accept_loop(app, listener, shutdown, hard, max).await;
-            flag.store(true, Ordering::Release);
-            store.remove_delivery_hook(hook);
-        }
-    })
+            async move {
+                http::accept_loop(app, listener, shutdown, hard, max).await;
+                flag.store(true, Ordering::Release);
+                store.remove_delivery_hook(hook);
+            }
+        },
+    )
     .await?;
     Ok((running, index))
 }

@@ -6,16 +6,54 @@
 //! delivery time when there is none); `before:` is exclusive. `is:unread`, `is:read`,
 //! `is:flagged`, `has:attachment`, `mailbox:NAME`, `text:` (the text parts only).
 
+use memchr::memmem::Finder;
+
 use super::index::Entry;
 use super::summary::parse_day;
 
+/// A lowercase substring to look for, with its searcher built once per query (SIMD, so a
+/// scan of the whole index's text stays within the latency budget).
+#[derive(Debug, Clone)]
+pub struct Term {
+    pub text: String,
+    finder: Finder<'static>,
+}
+
+impl Term {
+    pub fn new(text: &str) -> Term {
+        let text = text.to_lowercase();
+        Term {
+            finder: Finder::new(text.as_bytes()).into_owned(),
+            text,
+        }
+    }
+
+    fn found_in(&self, haystack: &str) -> bool {
+        self.finder.find(haystack.as_bytes()).is_some()
+    }
+}
+
+impl PartialEq for Term {
+    fn eq(&self, other: &Term) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Term {}
+
+impl PartialEq<&str> for Term {
+    fn eq(&self, other: &&str) -> bool {
+        self.text == *other
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
-    pub from: Vec<String>,
-    pub to: Vec<String>,
-    pub subject: Vec<String>,
-    pub text: Vec<String>,
-    pub words: Vec<String>,
+    pub from: Vec<Term>,
+    pub to: Vec<Term>,
+    pub subject: Vec<Term>,
+    pub text: Vec<Term>,
+    pub words: Vec<Term>,
     pub after: Option<i64>,
     pub before: Option<i64>,
     pub has_attachment: Option<bool>,
@@ -70,11 +108,12 @@ impl Query {
         for tok in tokens {
             let Some((field, value)) = tok.split_once(':').filter(|(f, v)| {
                 !v.is_empty()
-                    && f.chars().all(|c| c.is_ascii_alphabetic() || c == '_' || c == '-')
+                    && f.chars()
+                        .all(|c| c.is_ascii_alphabetic() || c == '_' || c == '-')
                     && !f.is_empty()
             }) else {
                 if !tok.is_empty() {
-                    out.words.push(tok.to_lowercase());
+                    out.words.push(Term::new(&tok));
                 }
                 continue;
             };
@@ -86,16 +125,17 @@ impl Query {
     /// Add one `field:value` term.
     pub fn add(&mut self, field: &str, value: &str) -> Result<(), QueryError> {
         let lc = value.to_lowercase();
+        let term = Term::new(value);
         let day = |v: &str| {
             parse_day(v).ok_or_else(|| {
                 QueryError(format!("{field}: wants YYYY-MM-DD or seconds, not {v:?}"))
             })
         };
         match field {
-            "from" => self.from.push(lc),
-            "to" => self.to.push(lc),
-            "subject" => self.subject.push(lc),
-            "text" | "body" => self.text.push(lc),
+            "from" => self.from.push(term),
+            "to" => self.to.push(term),
+            "subject" => self.subject.push(term),
+            "text" | "body" => self.text.push(term),
             "after" | "since" => self.after = Some(day(value)?),
             "before" | "until" => self.before = Some(day(value)?),
             "mailbox" | "user" => self.mailbox = Some(value.to_owned()),
@@ -110,7 +150,7 @@ impl Query {
                 self.has_attachment = Some(matches!(lc.as_str(), "1" | "true" | "yes"))
             }
             // A term we do not know is searched for as written (a URL, a time of day...).
-            _ => self.words.push(format!("{field}:{lc}")),
+            _ => self.words.push(Term::new(&format!("{field}:{lc}"))),
         }
         Ok(())
     }
@@ -145,16 +185,15 @@ impl Query {
         if self.after.is_some_and(|a| when < a) || self.before.is_some_and(|b| when >= b) {
             return false;
         }
-        self.from.iter().all(|w| s.from_lc.contains(w.as_str()))
-            && self.to.iter().all(|w| s.to_lc.contains(w.as_str()))
-            && self.subject.iter().all(|w| s.subject_lc.contains(w.as_str()))
-            && self.text.iter().all(|w| s.text_lc.contains(w.as_str()))
+        self.from.iter().all(|w| w.found_in(&s.from_lc))
+            && self.to.iter().all(|w| w.found_in(&s.to_lc))
+            && self.subject.iter().all(|w| w.found_in(&s.subject_lc))
+            && self.text.iter().all(|w| w.found_in(&s.text_lc))
             && self.words.iter().all(|w| {
-                let w = w.as_str();
-                s.subject_lc.contains(w)
-                    || s.from_lc.contains(w)
-                    || s.to_lc.contains(w)
-                    || s.text_lc.contains(w)
+                w.found_in(&s.subject_lc)
+                    || w.found_in(&s.from_lc)
+                    || w.found_in(&s.to_lc)
+                    || w.found_in(&s.text_lc)
             })
     }
 }

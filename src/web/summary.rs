@@ -148,10 +148,12 @@ fn summarize_view(m: &MessageView<'_>) -> Summary {
     let mut text = String::new();
     let mut plain_snippet = None;
     for &id in &structure.text {
-        let Some(part) = m.tree.parts.get(id as usize).map(|_| crate::message::PartView {
-            tree: m.tree,
-            id,
-        }) else {
+        let Some(part) = m
+            .tree
+            .parts
+            .get(id as usize)
+            .map(|_| crate::message::PartView { tree: m.tree, id })
+        else {
             continue;
         };
         let (t, sub) = part.mime_type_pair();

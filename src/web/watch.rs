@@ -41,7 +41,10 @@ impl Watcher {
         match self.inotify.watches().add(path, mask) {
             Ok(wd) => {
                 if let Target::Dir(user, _) = &target {
-                    self.watched.entry(user.clone()).or_default().push(wd.clone());
+                    self.watched
+                        .entry(user.clone())
+                        .or_default()
+                        .push(wd.clone());
                 }
                 self.targets.insert(wd, target);
                 true
@@ -130,13 +133,24 @@ fn run(index: Arc<Index>, mut w: Watcher, stop: Arc<AtomicBool>) {
                 let name = event.name.and_then(|n| n.to_str()).map(str::to_owned);
                 match (target, name) {
                     (Target::Dir(user, sub), Some(name)) => {
-                        if event.mask.intersects(EventMask::CREATE | EventMask::MOVED_TO) {
+                        if event
+                            .mask
+                            .intersects(EventMask::CREATE | EventMask::MOVED_TO)
+                        {
                             arrived.push((user, sub, name));
                         } else {
                             left.push((user, sub, name));
                         }
                     }
-                    // A user or a Maildir sub-directory appeared.
+                    // A user's directory appeared: watch it at once, so its new/ and
+                    // cur/ are seen when they are made, then scan.
+                    (Target::Root, Some(name)) => {
+                        if crate::store::validate_name(&name).is_ok() {
+                            w.watch_user(&index, &name);
+                        }
+                        rescan = true;
+                    }
+                    // A Maildir sub-directory appeared.
                     (Target::Root | Target::User, _) => rescan = true,
                     _ => {}
                 }

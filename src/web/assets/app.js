@@ -237,7 +237,10 @@ async function renderPane() {
       const rows = t.hops.map((h) => {
         const delay = el("span", { class: h.delay_seconds < 0 ? "skew" : "",
           text: formatDelay(h.delay_seconds) + (h.delay_seconds < 0 ? " (clock skew)" : "") });
-        const from = [h.from, h.from_rdns, h.from_ip ? `[${h.from_ip}]` : null].filter(Boolean).join(" ");
+        // As mailprims.trace.Hop.sender: "name (rdns [ip])", the address literal once.
+        const seen = [h.from_rdns, h.from_ip ? `[${h.from_ip}]` : null]
+          .filter((x) => x && x.toLowerCase() !== (h.from || "").toLowerCase());
+        const from = seen.length ? (h.from ? `${h.from} (${seen.join(" ")})` : seen.join(" ")) : (h.from || "");
         return [String(h.hop), delay, from, h.by, h.protocol, h.tls ? (h.tls_version || "yes") : "", formatFull(h.date)];
       });
       pane.append(table(["Hop", "Delay", "From", "By", "With", "TLS", "Time"], rows));
@@ -343,7 +346,7 @@ function connectEvents() {
 let countsTimer = null;
 function refreshMailboxesSoon() {
   clearTimeout(countsTimer);
-  countsTimer = setTimeout(loadMailboxes, 300);
+  countsTimer = setTimeout(loadMailboxes, 100);
 }
 
 // ---- start ----------------------------------------------------------------------------------
