@@ -17,8 +17,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{broadcast, watch};
 
+use super::arena::Arena;
 use super::query::Query;
-use super::summary::{Summary, summarize};
+use super::summary::{SearchText, Summary, summarize};
 use crate::store::{MaildirStore, Subdir, name};
 
 /// Messages larger than this are indexed from their first this-many bytes.
@@ -41,6 +42,8 @@ pub struct Entry {
     /// When it was delivered (the file's modification time), seconds since the epoch.
     pub received: i64,
     pub summary: Arc<Summary>,
+    /// Its search text's place in the arena.
+    pub doc: usize,
 }
 
 impl Entry {
@@ -73,11 +76,32 @@ pub enum Event {
 }
 
 #[derive(Default)]
-struct State {
+pub(crate) struct State {
     entries: BTreeMap<u64, Arc<Entry>>,
     /// user -> key -> seq.
     keys: HashMap<Arc<str>, HashMap<String, u64>>,
     next_seq: u64,
+    pub(crate) arena: Arena,
+}
+
+/// Rebuild the arena once this many removed messages' text is in it (and they are at least
+/// half of it).
+const COMPACT_AFTER: usize = 4096;
+
+impl State {
+    fn compact(&mut self) {
+        let entries = &self.entries;
+        let (arena, moved) = self.arena.compact(|seq| entries.contains_key(&seq));
+        for (seq, doc) in moved {
+            if let Some(e) = self.entries.get_mut(&seq) {
+                *e = Arc::new(Entry {
+                    doc,
+                    ..(**e).clone()
+                });
+            }
+        }
+        self.arena = arena;
+    }
 }
 
 /// A mailbox and its counts.
@@ -240,23 +264,47 @@ impl Index {
     /// `before` (when given), skipping `offset`, at most `limit`.
     pub fn list(&self, query: &Query, offset: usize, limit: usize, before: Option<u64>) -> Page {
         let state = self.read();
-        let range = state.entries.range(..before.unwrap_or(u64::MAX)).rev();
         let mut page = Page::default();
         if query.is_empty() && before.is_none() {
             page.total = state.entries.len();
-            page.entries = range
+            page.entries = state
+                .entries
+                .values()
+                .rev()
                 .skip(offset)
                 .take(limit)
-                .map(|(_, e)| e.clone())
+                .cloned()
                 .collect();
             return page;
         }
-        for (_, e) in range {
-            if query.matches(e) {
-                if page.total >= offset && page.entries.len() < limit {
-                    page.entries.push(e.clone());
+        let before = before.unwrap_or(u64::MAX);
+        let mut take = |e: &Arc<Entry>| {
+            if page.total >= offset && page.entries.len() < limit {
+                page.entries.push(e.clone());
+            }
+            page.total += 1;
+        };
+        match query.candidates(&state.arena) {
+            // Text terms: the arena scan gives the candidates, newest (last doc) first.
+            Some(docs) => {
+                for (i, d) in state.arena.docs.iter().enumerate().rev() {
+                    if d.seq >= before || !docs.contains(i) {
+                        continue;
+                    }
+                    if let Some(e) = state.entries.get(&d.seq)
+                        && e.doc == i
+                        && query.matches_flags(e)
+                    {
+                        take(e);
+                    }
                 }
-                page.total += 1;
+            }
+            None => {
+                for e in state.entries.range(..before).rev().map(|(_, e)| e) {
+                    if query.matches_flags(e) {
+                        take(e);
+                    }
+                }
             }
         }
         page
@@ -269,7 +317,7 @@ impl Index {
             .entries
             .range(after.saturating_add(1)..)
             .map(|(_, e)| e)
-            .find(|e| query.matches(e))
+            .find(|e| query.matches(e, &state.arena))
             .cloned()
     }
 
@@ -300,7 +348,7 @@ impl Index {
         key: &str,
         sub: Subdir,
         file_name: &str,
-        make: impl FnOnce() -> Option<(u64, i64, Summary)>,
+        make: impl FnOnce() -> Option<(u64, i64, (Summary, SearchText))>,
     ) -> Option<Event> {
         if let Some(&seq) = state.keys.get(user).and_then(|k| k.get(key)) {
             let e = state.entries.get(&seq)?;
@@ -315,14 +363,16 @@ impl Index {
             state.entries.insert(seq, moved.clone());
             return Some(Event::Changed(moved));
         }
-        let (size, received, summary) = make()?;
+        let (size, received, (summary, search)) = make()?;
         let user: Arc<str> = match state.keys.get_key_value(user) {
             Some((u, _)) => u.clone(),
             None => Arc::from(user),
         };
         let seq = state.next_seq;
         state.next_seq += 1;
+        let doc = state.arena.push(seq, &search);
         let entry = Arc::new(Entry {
+            doc,
             seq,
             user: user.clone(),
             key: key.to_owned(),
@@ -344,6 +394,10 @@ impl Index {
     fn remove_locked(state: &mut State, user: &str, key: &str) -> Option<Event> {
         let seq = state.keys.get_mut(user)?.remove(key)?;
         let e = state.entries.remove(&seq)?;
+        state.arena.dead += 1;
+        if state.arena.dead >= COMPACT_AFTER && state.arena.dead * 2 >= state.arena.docs.len() {
+            state.compact();
+        }
         Some(Event::Removed { seq, id: e.id() })
     }
 
@@ -624,6 +678,42 @@ mod tests {
             }
         );
         assert_eq!(counts[1].total, 1);
+    }
+
+    #[test]
+    fn removals_compact_the_arena() {
+        let mut state = State {
+            next_seq: 1,
+            ..State::default()
+        };
+        for i in 0..5000 {
+            let search = SearchText {
+                subject: format!("subject {i}"),
+                text: format!("body {i}"),
+                ..SearchText::default()
+            };
+            Index::upsert(
+                &mut state,
+                "u",
+                &format!("k{i}"),
+                Subdir::New,
+                &format!("k{i}"),
+                || Some((1, 0, (Summary::default(), search))),
+            );
+        }
+        for i in 0..4500 {
+            Index::remove_locked(&mut state, "u", &format!("k{i}"));
+        }
+        assert!(state.arena.docs.len() < 1000, "{}", state.arena.docs.len());
+        let q = Query::parse("subject:4999 text:\"body 4999\"").unwrap();
+        let docs = q.candidates(&state.arena).unwrap();
+        let e = state
+            .entries
+            .values()
+            .find(|e| docs.contains(e.doc))
+            .unwrap();
+        assert_eq!(e.key, "k4999");
+        assert!(q.matches(e, &state.arena));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //!   checks; [`detail`]: a message as JSON (headers, trace, MIME tree, authentication
 //!   results); [`html`]: the sandboxed, sanitised HTML preview; [`query`]: the search syntax.
 
+pub mod arena;
 pub mod assets;
 pub mod auth;
 pub mod detail;

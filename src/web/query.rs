@@ -8,6 +8,7 @@
 
 use memchr::memmem::Finder;
 
+use super::arena::{Arena, DocSet, Field};
 use super::index::Entry;
 use super::summary::parse_day;
 
@@ -21,15 +22,20 @@ pub struct Term {
 
 impl Term {
     pub fn new(text: &str) -> Term {
-        let text = text.to_lowercase();
+        // Control characters separate fields in the arena: never part of a term.
+        let text: String = text
+            .to_lowercase()
+            .chars()
+            .map(|c| if c < ' ' { ' ' } else { c })
+            .collect();
         Term {
             finder: Finder::new(text.as_bytes()).into_owned(),
             text,
         }
     }
 
-    fn found_in(&self, haystack: &str) -> bool {
-        self.finder.find(haystack.as_bytes()).is_some()
+    fn found_in(&self, haystack: &[u8]) -> bool {
+        self.finder.find(haystack).is_some()
     }
 }
 
@@ -159,7 +165,48 @@ impl Query {
         *self == Query::default()
     }
 
-    pub fn matches(&self, e: &Entry) -> bool {
+    fn has_terms(&self) -> bool {
+        !(self.from.is_empty()
+            && self.to.is_empty()
+            && self.subject.is_empty()
+            && self.text.is_empty()
+            && self.words.is_empty())
+    }
+
+    /// The docs that match every text term, from scans of the arena; `None` when the query
+    /// has no text term (every message is a candidate).
+    pub fn candidates(&self, arena: &Arena) -> Option<DocSet> {
+        if !self.has_terms() {
+            return None;
+        }
+        let fields = [
+            (&self.from, Field::From),
+            (&self.to, Field::To),
+            (&self.subject, Field::Subject),
+        ];
+        let mut sets = Vec::new();
+        for (terms, field) in fields {
+            for t in terms {
+                sets.push(arena.scan_meta(&t.finder, Some(field)));
+            }
+        }
+        for t in &self.text {
+            sets.push(arena.scan_text(&t.finder));
+        }
+        for t in &self.words {
+            let mut any = arena.scan_meta(&t.finder, None);
+            any.union(&arena.scan_text(&t.finder));
+            sets.push(any);
+        }
+        let mut out = sets.pop()?;
+        for s in &sets {
+            out.intersect(s);
+        }
+        Some(out)
+    }
+
+    /// The conditions on the entry itself: mailbox, flags, attachments, dates.
+    pub fn matches_flags(&self, e: &Entry) -> bool {
         let s = &e.summary;
         if let Some(m) = &self.mailbox
             && *e.user != **m
@@ -182,18 +229,24 @@ impl Query {
             return false;
         }
         let when = s.date.unwrap_or(e.received);
-        if self.after.is_some_and(|a| when < a) || self.before.is_some_and(|b| when >= b) {
-            return false;
-        }
-        self.from.iter().all(|w| w.found_in(&s.from_lc))
-            && self.to.iter().all(|w| w.found_in(&s.to_lc))
-            && self.subject.iter().all(|w| w.found_in(&s.subject_lc))
-            && self.text.iter().all(|w| w.found_in(&s.text_lc))
+        !(self.after.is_some_and(|a| when < a) || self.before.is_some_and(|b| when >= b))
+    }
+
+    /// Whether one entry matches (its text read from the arena).
+    pub fn matches(&self, e: &Entry, arena: &Arena) -> bool {
+        let (subject, from, to, text) = (
+            arena.field(e.doc, Field::Subject),
+            arena.field(e.doc, Field::From),
+            arena.field(e.doc, Field::To),
+            arena.text(e.doc),
+        );
+        self.matches_flags(e)
+            && self.from.iter().all(|w| w.found_in(from))
+            && self.to.iter().all(|w| w.found_in(to))
+            && self.subject.iter().all(|w| w.found_in(subject))
+            && self.text.iter().all(|w| w.found_in(text))
             && self.words.iter().all(|w| {
-                w.found_in(&s.subject_lc)
-                    || w.found_in(&s.from_lc)
-                    || w.found_in(&s.to_lc)
-                    || w.found_in(&s.text_lc)
+                w.found_in(subject) || w.found_in(from) || w.found_in(to) || w.found_in(text)
             })
     }
 }

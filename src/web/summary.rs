@@ -1,8 +1,6 @@
 //! What the index keeps of each message: the fields the list shows and searches, read once
 //! when the message arrives, and the lowercase text the full-text search scans.
 
-use std::sync::Arc;
-
 use crate::message::{Address, Date, Document, MessageView};
 
 /// At most this much text of a message's text parts is kept for full-text search (the
@@ -23,11 +21,16 @@ pub struct Summary {
     pub message_id: Option<String>,
     pub has_attachments: bool,
     pub snippet: String,
-    // Lowercase copies the search compares with.
-    pub(crate) from_lc: String,
-    pub(crate) to_lc: String,
-    pub(crate) subject_lc: String,
-    pub(crate) text_lc: Arc<str>,
+}
+
+/// The lowercase text the search compares with; it goes into the index's arena
+/// (`super::arena`), not into the summary.
+#[derive(Debug, Clone, Default)]
+pub struct SearchText {
+    pub subject: String,
+    pub from: String,
+    pub to: String,
+    pub text: String,
 }
 
 /// `Name <address>`, or just the address (or the name when there is no address).
@@ -131,14 +134,15 @@ fn snippet_of(text: &str) -> String {
     out
 }
 
-/// The summary of one message (never fails: malformed mail gives what can be read).
-pub fn summarize(data: Vec<u8>) -> Summary {
+/// The summary of one message and its search text (never fails: malformed mail gives what
+/// can be read).
+pub fn summarize(data: Vec<u8>) -> (Summary, SearchText) {
     let doc = Document::from_vec(data);
     let m = doc.root();
     summarize_view(&m)
 }
 
-fn summarize_view(m: &MessageView<'_>) -> Summary {
+fn summarize_view(m: &MessageView<'_>) -> (Summary, SearchText) {
     let subject = m.subject().unwrap_or_default();
     let from = join(&m.addresses("From"));
     let mut recipients = m.addresses("To");
@@ -169,10 +173,13 @@ fn summarize_view(m: &MessageView<'_>) -> Summary {
         }
     }
     let snippet = plain_snippet.unwrap_or_else(|| snippet_of(&text));
-    Summary {
-        from_lc: from.to_lowercase(),
-        to_lc: to.to_lowercase(),
-        subject_lc: subject.to_lowercase(),
+    let search = SearchText {
+        subject: subject.to_lowercase(),
+        from: from.to_lowercase(),
+        to: to.to_lowercase(),
+        text,
+    };
+    let summary = Summary {
         subject,
         from,
         to,
@@ -180,8 +187,8 @@ fn summarize_view(m: &MessageView<'_>) -> Summary {
         message_id: m.message_id(),
         has_attachments: !structure.attachments.is_empty(),
         snippet,
-        text_lc: Arc::from(text),
-    }
+    };
+    (summary, search)
 }
 
 #[cfg(test)]
@@ -201,7 +208,7 @@ mod tests {
 
     #[test]
     fn summary_of_a_multipart_message() {
-        let s = summarize(
+        let (s, t) = summarize(
             b"From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nCc: \"C\" <c@x.org>\r\n\
 Subject: =?utf-8?q?R=C3=A9union?=\r\nDate: Thu, 1 Jan 2026 10:00:00 +0000\r\n\
 Message-ID: <id@x>\r\nMIME-Version: 1.0\r\n\
@@ -211,24 +218,24 @@ Content-Disposition: attachment; filename=a.pdf\r\n\r\nxx\r\n--b--\r\n"
                 .to_vec(),
         );
         assert_eq!(s.subject, "Réunion");
-        assert_eq!(s.subject_lc, "réunion");
+        assert_eq!(t.subject, "réunion");
         assert_eq!(s.from, "Alice <alice@example.org>");
         assert_eq!(s.to, "bob@example.org, C <c@x.org>");
         assert_eq!(s.date, Some(1_767_261_600));
         assert_eq!(s.message_id.as_deref(), Some("id@x"));
         assert!(s.has_attachments);
         assert_eq!(s.snippet, "Hello World line two");
-        assert!(s.text_lc.contains("hello   world"));
+        assert!(t.text.contains("hello   world"));
     }
 
     #[test]
     fn html_only_text_is_searchable_without_tags() {
-        let s = summarize(
+        let (s, t) = summarize(
             b"Subject: x\r\nContent-Type: text/html\r\n\r\n<p>Big <b>Sale</b></p><script>x</script>"
                 .to_vec(),
         );
-        assert!(s.text_lc.contains("big  sale"), "{:?}", s.text_lc);
-        assert!(!s.text_lc.contains("<b>"));
+        assert!(t.text.contains("big  sale"), "{:?}", t.text);
+        assert!(!t.text.contains("<b>"));
         assert!(!s.has_attachments);
     }
 }
