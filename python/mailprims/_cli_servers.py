@@ -546,7 +546,7 @@ def add_commands(sub: Any) -> None:
         description="Receive mail over SMTP into Maildirs (DIR/<user>/) and serve them over "
         "POP3, for the accounts of a users file, until Ctrl-C or SIGTERM. Every accepted "
         "message, login and retrieval is logged on stderr; the users file is reloaded when "
-        "it changes.",
+        "it changes. --web PORT adds the web inbox, where the same accounts log in.",
     )
     serve.add_argument("--maildir", required=True, metavar="DIR", help="the mail store")
     serve.add_argument("--users", required=True, metavar="FILE", help="the users file")

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{broadcast, watch};
 
-use super::arena::Arena;
+use super::arena::{Arena, DocInfo};
 use super::query::Query;
 use super::summary::{SearchText, Summary, summarize};
 use crate::store::{MaildirStore, Subdir, name};
@@ -90,8 +90,7 @@ const COMPACT_AFTER: usize = 4096;
 
 impl State {
     fn compact(&mut self) {
-        let entries = &self.entries;
-        let (arena, moved) = self.arena.compact(|seq| entries.contains_key(&seq));
+        let (arena, moved) = self.arena.compact();
         for (seq, doc) in moved {
             if let Some(e) = self.entries.get_mut(&seq) {
                 *e = Arc::new(Entry {
@@ -277,36 +276,16 @@ impl Index {
                 .collect();
             return page;
         }
-        let before = before.unwrap_or(u64::MAX);
-        let mut take = |e: &Arc<Entry>| {
-            if page.total >= offset && page.entries.len() < limit {
-                page.entries.push(e.clone());
-            }
-            page.total += 1;
-        };
-        match query.candidates(&state.arena) {
-            // Text terms: the arena scan gives the candidates, newest (last doc) first.
-            Some(docs) => {
-                for (i, d) in state.arena.docs.iter().enumerate().rev() {
-                    if d.seq >= before || !docs.contains(i) {
-                        continue;
-                    }
-                    if let Some(e) = state.entries.get(&d.seq)
-                        && e.doc == i
-                        && query.matches_flags(e)
-                    {
-                        take(e);
-                    }
-                }
-            }
-            None => {
-                for e in state.entries.range(..before).rev().map(|(_, e)| e) {
-                    if query.matches_flags(e) {
-                        take(e);
-                    }
-                }
-            }
-        }
+        // Every condition as bit operations over the arena's columns, then one page of
+        // entries looked up, newest (highest doc) first.
+        let docs = query.select(&state.arena, before);
+        page.total = docs.len();
+        page.entries = docs
+            .iter_rev()
+            .skip(offset)
+            .take(limit)
+            .filter_map(|i| state.entries.get(&state.arena.docs[i].seq).cloned())
+            .collect();
         page
     }
 
@@ -360,6 +339,9 @@ impl Index {
                 file_name: file_name.to_owned(),
                 ..(**e).clone()
             });
+            state
+                .arena
+                .set_flags(moved.doc, moved.seen(), moved.flags().contains('F'));
             state.entries.insert(seq, moved.clone());
             return Some(Event::Changed(moved));
         }
@@ -370,7 +352,15 @@ impl Index {
         };
         let seq = state.next_seq;
         state.next_seq += 1;
-        let doc = state.arena.push(seq, &search);
+        let flags = name::flags_of(name::split(file_name).1);
+        let info = DocInfo {
+            mailbox: user.as_ref(),
+            seen: flags.contains('S'),
+            flagged: flags.contains('F'),
+            attachments: summary.has_attachments,
+            when: summary.date.unwrap_or(received),
+        };
+        let doc = state.arena.push(seq, &search, info);
         let entry = Arc::new(Entry {
             doc,
             seq,
@@ -394,7 +384,7 @@ impl Index {
     fn remove_locked(state: &mut State, user: &str, key: &str) -> Option<Event> {
         let seq = state.keys.get_mut(user)?.remove(key)?;
         let e = state.entries.remove(&seq)?;
-        state.arena.dead += 1;
+        state.arena.kill(e.doc);
         if state.arena.dead >= COMPACT_AFTER && state.arena.dead * 2 >= state.arena.docs.len() {
             state.compact();
         }

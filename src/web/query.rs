@@ -205,6 +205,56 @@ impl Query {
         Some(out)
     }
 
+    /// The docs of every live message that matches, below sequence number `before`.
+    pub fn select(&self, arena: &Arena, before: Option<u64>) -> DocSet {
+        let mut set = match self.candidates(arena) {
+            Some(mut c) => {
+                c.intersect(&arena.live);
+                c
+            }
+            None => arena.live.clone(),
+        };
+        if let Some(b) = before {
+            set.truncate(arena.docs.partition_point(|d| d.seq < b));
+        }
+        for (want, column) in [
+            (self.seen, &arena.seen),
+            (self.flagged, &arena.flagged),
+            (self.has_attachment, &arena.attachments),
+        ] {
+            match want {
+                Some(true) => set.intersect(column),
+                Some(false) => set.subtract(column),
+                None => {}
+            }
+        }
+        let mailbox = match &self.mailbox {
+            Some(m) => match arena.mailbox_id(m) {
+                Some(id) => Some(id),
+                None => return DocSet::default(),
+            },
+            None => None,
+        };
+        if mailbox.is_some() || self.after.is_some() || self.before.is_some() {
+            let (after, before) = (
+                self.after.unwrap_or(i64::MIN),
+                self.before.unwrap_or(i64::MAX),
+            );
+            let drop: Vec<usize> = set
+                .iter_rev()
+                .filter(|&i| {
+                    mailbox.is_some_and(|m| arena.mailbox[i] != m)
+                        || arena.when[i] < after
+                        || arena.when[i] >= before
+                })
+                .collect();
+            for i in drop {
+                set.set(i, false);
+            }
+        }
+        set
+    }
+
     /// The conditions on the entry itself: mailbox, flags, attachments, dates.
     pub fn matches_flags(&self, e: &Entry) -> bool {
         let s = &e.summary;
