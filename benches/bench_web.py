@@ -17,6 +17,8 @@ import http.client
 import json
 import pathlib
 import random
+import select
+import socket
 import statistics
 import sys
 import tempfile
@@ -40,26 +42,23 @@ _stack = contextlib.ExitStack()
 
 def _events(port: int, stop: threading.Event, counter: list[int]) -> None:
     """A page's live updates: read the event stream until told to stop."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-    conn.request("GET", "/api/v1/events")
-    response = conn.getresponse()
-    while not stop.is_set():
-        try:
-            line = response.fp.readline()
-        except TimeoutError:
-            continue
-        if not line:
-            break
-        if line.startswith(b"event: added"):
-            counter[0] += 1
-    conn.close()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        while not stop.is_set():
+            ready, _, _ = select.select([sock], [], [], 0.2)
+            if not ready:
+                continue
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            counter[0] += chunk.count(b"event: added")
 
 
-def _system(root: pathlib.Path) -> mp.SmtpServer:
+def _system(root: pathlib.Path) -> tuple[mp.MaildirStore, mp.SmtpServer]:
     users = mp.Users(domains=["example.org"])
     users.add("sink", None)
     store = mp.MaildirStore(root)
-    return mp.SmtpServer(store=store, users=users, max_connections=64)
+    return store, mp.SmtpServer(store=store, users=users, max_connections=64)
 
 
 def cases() -> list[Case]:
@@ -67,9 +66,10 @@ def cases() -> list[Case]:
         print("smtp-source not installed: web inbox ingest benchmark skipped", file=sys.stderr)
         return []
     root = pathlib.Path(_stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-web-")))
-    watched = _stack.enter_context(_system(root / "watched"))
-    plain = _stack.enter_context(_system(root / "plain"))
-    inbox = _stack.enter_context(mp.WebInbox(watched.store))
+    store, server = _system(root / "watched")
+    watched = _stack.enter_context(server)
+    plain = _stack.enter_context(_system(root / "plain")[1])
+    inbox = _stack.enter_context(mp.WebInbox(store))
     inbox.wait_ready()
     stop = threading.Event()
     counter = [0]
