@@ -19,6 +19,7 @@ import pytest
 import mailprims as mp
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -101,7 +102,10 @@ def email(subject: str, *, to: str = "bob@example.org", body: str = "hello\n") -
 
 
 def wait(driver: webdriver.Chrome, condition, timeout: float = 15.0):  # type: ignore[no-untyped-def]
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+    # The list is redrawn as events arrive: an element read mid-redraw is looked up again.
+    return WebDriverWait(
+        driver, timeout, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]
+    ).until(condition)
 
 
 def open_inbox(driver: webdriver.Chrome, url: str) -> None:
@@ -110,9 +114,12 @@ def open_inbox(driver: webdriver.Chrome, url: str) -> None:
 
 
 def subjects(driver: webdriver.Chrome) -> list[str]:
-    return [
-        e.text for e in driver.find_elements(By.CSS_SELECTOR, "#list tbody tr td.subject .text")
-    ]
+    # Read in one script run, so a redraw cannot come between finding and reading.
+    found: list[str] = driver.execute_script(
+        "return [...document.querySelectorAll('#list tbody tr td.subject .text')]"
+        ".map((e) => e.textContent)"
+    )
+    return found
 
 
 def screenshot(driver: webdriver.Chrome, name: str) -> None:
@@ -132,8 +139,8 @@ def test_new_mail_appears_without_reload(system: System, browser: webdriver.Chro
     # Opening it shows the text and marks it read (the Maildir S flag).
     browser.find_element(By.CSS_SELECTOR, "#list tbody tr:first-child").click()
     wait(browser, lambda d: d.find_element(By.ID, "text-body").text == "This arrived live.")
-    key = browser.find_element(By.CSS_SELECTOR, "#list tbody tr:first-child").get_attribute(
-        "data-id"
+    key = browser.execute_script(
+        "return document.querySelector('#list tbody tr:first-child').dataset.id"
     )
     assert key is not None
     deadline = time.monotonic() + 10
