@@ -13,6 +13,8 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 PEER_PACKAGES ?= postfix dovecot-core dovecot-imapd dovecot-pop3d
 # SMTP server peers: swaks, with the Perl TLS modules its STARTTLS needs.
 PEER_PACKAGES += swaks libnet-ssleay-perl libio-socket-ssl-perl
+# The web inbox's browser tests: headless Chromium and its WebDriver, driven by Selenium.
+PEER_PACKAGES += chromium chromium-driver
 
 .PHONY: demo test bench build venv peers lint rust-test pytest stubtest clean
 .PHONY: fuzz fuzz-smoke fuzz-long fuzz-cmin
@@ -41,6 +43,7 @@ $(VENV)/.installed: pyproject.toml
 	# E-mail authentication: dkimpy (with PyNaCl for Ed25519) is the DKIM oracle; PyYAML reads
 	# the RFC 7208 SPF test suite.
 	$(PY) -m pip install --quiet "dkimpy>=1.1.8" "pynacl>=1.5" "pyyaml>=6"
+	$(PY) -m pip install --quiet "selenium>=4.20"
 	touch $@
 
 # maturin reuses cargo's incremental build: a second `make` only relinks when sources changed.

@@ -15,6 +15,7 @@ pub mod pool;
 pub mod pop3;
 pub mod smtp;
 pub mod store;
+pub mod web;
 
 #[cfg(feature = "python")]
 mod python;

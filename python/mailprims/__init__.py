@@ -20,6 +20,8 @@ Archives at scale (:mod:`mailprims.archive`): ``read`` into pyarrow, ``read_batc
 ``load``, ``to_dask``.
 E-mail authentication (:mod:`mailprims.auth`): DKIM keys, signing and verification, ARC,
 SPF, DMARC, ``msg.verify()``.
+The web inbox (:mod:`mailprims.web`): :class:`WebInbox` and its API client
+:class:`WebInboxClient`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from mailprims import (
     smtp_server,
     tls,
     trace,
+    web,
 )
 from mailprims._dataframe import to_dataframe
 from mailprims._mailprims import (
@@ -105,6 +108,9 @@ from mailprims.smtp_server import Envelope, Session, Sink, SmtpServer
 from mailprims.store import Maildir, MaildirEntry, MaildirStore, MaildropLock, Mbox, Users
 from mailprims.trace import Hop, Trace
 
+# The web inbox (issue 18).
+from mailprims.web import InboxMessage, MessagePage, WebInbox, WebInboxClient, WebInboxError
+
 __all__ = [
     "AccountError",
     "Address",
@@ -128,6 +134,7 @@ __all__ = [
     "Headers",
     "Hop",
     "ImapServer",
+    "InboxMessage",
     "ListInfo",
     "MailConnectionError",
     "MailError",
@@ -142,6 +149,7 @@ __all__ = [
     "MessageBuilder",
     "MessageEditor",
     "MessageNotFoundError",
+    "MessagePage",
     "MxRecord",
     "ParseError",
     "Part",
@@ -167,6 +175,9 @@ __all__ = [
     "Trace",
     "Users",
     "UsersFileError",
+    "WebInbox",
+    "WebInboxClient",
+    "WebInboxError",
     "__version__",
     "archive",
     "auth",
@@ -187,4 +198,5 @@ __all__ = [
     "tls",
     "to_dataframe",
     "trace",
+    "web",
 ]

@@ -138,7 +138,10 @@ def _serve_log() -> logging.Logger:
 
 
 def _start(
-    server: mp.SmtpServer | mp.Pop3Server | mp.ImapServer, name: str, host: str, port: int
+    server: mp.SmtpServer | mp.Pop3Server | mp.ImapServer | mp.WebInbox,
+    name: str,
+    host: str,
+    port: int,
 ) -> None:
     try:
         server.start()
@@ -236,6 +239,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         smtp.stop()
         pop3.stop()
         raise
+    # The web inbox (issue 18): the same accounts log in to read their mail.
+    web = None
+    if args.web is not None:
+        web = mp.WebInbox(store, host=args.host, port=args.web, users=users)
+        try:
+            _start(web, "the web inbox", args.host, args.web)
+        except BaseException:
+            smtp.stop()
+            pop3.stop()
+            imap.stop()
+            raise
     stop = threading.Event()
     handlers = {
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -257,6 +271,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             len(users),
             args.users,
         )
+        if web is not None:
+            log.info("web inbox on %s (log in with an account of %s)", web.url, args.users)
         _watch_users(stop, users, args.users, log)
     finally:
         for sig, previous in handlers.items():
@@ -265,6 +281,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         smtp.stop()
         pop3.stop()
         imap.stop()
+        if web is not None:
+            web.stop()
         log.info("stopped")
     return 0
 
@@ -553,7 +571,8 @@ def add_commands(sub: Any) -> None:
         description="Receive mail over SMTP into Maildirs (DIR/<user>/) and serve them over "
         "POP3 and IMAP, for the accounts of a users file, until Ctrl-C or SIGTERM. Every "
         "accepted message, login and retrieval is logged on stderr; the users file is "
-        "reloaded when it changes.",
+        "reloaded when it changes. --web PORT adds the web inbox, where the same accounts "
+        "log in.",
     )
     serve.add_argument("--maildir", required=True, metavar="DIR", help="the mail store")
     serve.add_argument("--users", required=True, metavar="FILE", help="the users file")
@@ -577,6 +596,12 @@ def add_commands(sub: Any) -> None:
         help="accept passwords without TLS from other hosts (testing only)",
     )
     serve.add_argument("--shutdown-grace", type=float, default=10.0, metavar="SECONDS")
+    serve.add_argument(
+        "--web",
+        type=int,
+        metavar="PORT",
+        help="also serve the web inbox (web UI and JSON API) on this port (0: any free port)",
+    )
     serve.set_defaults(run_servers=cmd_serve)
 
     send = sub.add_parser(

@@ -9,7 +9,9 @@ Installed with mailprims (entry point ``pytest11``), so nothing needs configurin
   :class:`~mailprims.Envelope` (``mail_from``, ``rcpt_tos``, ``content``, ``message``).
 - ``mail_system``: SMTP in, POP3 and IMAP out over a temporary Maildir store, with
   accounts: a :class:`MailSystem` (``host``, ``smtp_port``, ``pop3_port``, ``imap_port``,
-  ``passwords``, ``mailbox("bob")``, ``messages("bob")``, ``wait_for_messages``...).
+  ``passwords``, ``mailbox("bob")``, ``messages("bob")``, ``wait_for_messages``...), and a
+  web inbox over the same store (``web``, started when first used) with the race-free
+  ``wait_for_message("to:bob subject:welcome")``.
 
 Markers configure them: ``@pytest.mark.smtp_server(tls=True, auth={"user": "pw"}, ...)``
 and ``@pytest.mark.mail_system(users={"alice": "pw"}, tls=True, domains=[...], ...)``; other
@@ -167,6 +169,8 @@ class MailSystem:
         for name in self.passwords:
             self.store.mailbox(name)
         self.cafile: Path | None = None
+        self._web: mp.WebInbox | None = None
+        self._web_client: mp.WebInboxClient | None = None
         tls_options: dict[str, Any] = {}
         if tls:
             self.cafile, key = mp.tls.write_self_signed_certificate(root)
@@ -220,14 +224,46 @@ class MailSystem:
             raise
 
     def stop(self) -> None:
-        """Stop the servers."""
+        """Stop the servers (and the web inbox, if it was started)."""
         try:
             self.smtp.stop()
         finally:
             try:
                 self.pop3.stop()
             finally:
-                self.imap.stop()
+                try:
+                    self.imap.stop()
+                finally:
+                    if self._web is not None:
+                        self._web.stop()
+
+    @property
+    def web(self) -> mp.WebInbox:
+        """A :class:`~mailprims.WebInbox` over this system's store, without login (open
+        ``mail_system.web.url`` in a browser); started on first use. Everything already in
+        the store is indexed when it starts, so nothing sent before is missed."""
+        if self._web is None:
+            web = mp.WebInbox(self.store, shutdown_grace=2.0)
+            web.start()
+            self._web = web
+        return self._web
+
+    def web_client(self) -> mp.WebInboxClient:
+        """A :class:`~mailprims.WebInboxClient` for :attr:`web` (its JSON API)."""
+        if self._web_client is None:
+            self._web_client = self.web.client()
+        return self._web_client
+
+    def wait_for_message(
+        self, query: str = "", timeout: float = 5.0, *, after: int = 0
+    ) -> mp.InboxMessage:
+        """The oldest message (of any mailbox) matching ``query`` (the web inbox's search:
+        ``"to:bob subject:welcome"``, words, ``has:attachment``...), returned as soon as it
+        is there, even if it arrived before this call: no race with an application that
+        sends in the background. ``after`` (a previous message's ``seq``, or
+        ``web_client().cursor()``) skips what came earlier. :class:`TimeoutError` after
+        ``timeout`` seconds. ``web_client().message(found.id)`` parses it."""
+        return self.web_client().wait(query, after=after, timeout=timeout)
 
     @property
     def events(self) -> list[mp.ServerEvent]:

@@ -7,9 +7,9 @@ use std::time::Duration;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
+use super::client::seconds;
 use super::errors::net_error;
 use super::events::PyEventLog;
-use super::pop3::seconds;
 use super::server::ServerHandle;
 use super::store::{PyMaildirStore, PyUsers};
 use crate::imap::server::{self, Backend, ServerConfig};

@@ -23,6 +23,7 @@ mod tls;
 mod transcript;
 mod types;
 mod values;
+mod web;
 
 use pyo3::prelude::*;
 
@@ -47,5 +48,6 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     archive::register(m)?;
     // E-mail authentication (issue 17).
     auth::register(m)?;
+    web::register(m)?;
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::delivery::Delivery;
@@ -15,7 +16,20 @@ use super::users::validate_name;
 struct Inner {
     root: PathBuf,
     boxes: Mutex<HashMap<String, Maildir>>,
+    hooks: Mutex<Vec<(u64, DeliveryHook)>>,
+    next_hook: AtomicU64,
 }
+
+/// A message [`MaildirStore::deliver`] has just made durable: whose, under which key, and
+/// its bytes.
+pub struct Delivered<'a> {
+    pub user: &'a str,
+    pub key: &'a str,
+    pub data: &'a [u8],
+}
+
+/// Called after every delivery through the store (see [`MaildirStore::add_delivery_hook`]).
+pub type DeliveryHook = Arc<dyn Fn(&Delivered<'_>) + Send + Sync>;
 
 /// The Maildirs of all users under one root directory. Cheap to clone; thread-safe.
 #[derive(Clone)]
@@ -55,6 +69,8 @@ impl MaildirStore {
             inner: Arc::new(Inner {
                 root,
                 boxes: Mutex::new(HashMap::new()),
+                hooks: Mutex::new(Vec::new()),
+                next_hook: AtomicU64::new(1),
             }),
         })
     }
@@ -105,6 +121,40 @@ impl MaildirStore {
         }
         out.sort();
         Ok(out)
+    }
+
+    /// Call `hook` after each delivery made through [`MaildirStore::deliver`] (what the SMTP
+    /// server uses), on the delivering thread, once the message is durable and before the
+    /// delivery returns: the web inbox indexes new mail this way, so what SMTP acknowledged
+    /// is listed at once. Deliveries by other processes or straight into a [`Maildir`] are
+    /// not reported. Returns an id for [`MaildirStore::remove_delivery_hook`].
+    pub fn add_delivery_hook(&self, hook: DeliveryHook) -> u64 {
+        let id = self.inner.next_hook.fetch_add(1, Ordering::Relaxed);
+        let mut hooks = self.inner.hooks.lock().unwrap_or_else(|e| e.into_inner());
+        hooks.push((id, hook));
+        id
+    }
+
+    /// Stop calling the hook `add_delivery_hook` returned `id` for.
+    pub fn remove_delivery_hook(&self, id: u64) {
+        let mut hooks = self.inner.hooks.lock().unwrap_or_else(|e| e.into_inner());
+        hooks.retain(|(i, _)| *i != id);
+    }
+
+    fn notify(&self, data: &[u8], delivered: &[(String, String)]) {
+        let hooks: Vec<DeliveryHook> = {
+            let hooks = self.inner.hooks.lock().unwrap_or_else(|e| e.into_inner());
+            if hooks.is_empty() {
+                return;
+            }
+            hooks.iter().map(|(_, h)| h.clone()).collect()
+        };
+        for (user, key) in delivered {
+            let event = Delivered { user, key, data };
+            for hook in &hooks {
+                hook(&event);
+            }
+        }
     }
 
     /// Start delivering one message to several users (each named once; duplicates are
@@ -162,7 +212,9 @@ impl MaildirStore {
         let mut d = Delivery::new(targets.into_iter().map(|(_, m)| m).collect(), options)?;
         d.write(data)?;
         let keys = d.commit()?;
-        Ok(names.into_iter().zip(keys).collect())
+        let delivered: Vec<(String, String)> = names.into_iter().zip(keys).collect();
+        self.notify(data, &delivered);
+        Ok(delivered)
     }
 }
 
@@ -213,5 +265,30 @@ mod tests {
         assert!(store.deliver(b"x\n", &[] as &[&str]).unwrap().is_empty());
         assert!(!store.exists("carol"));
         assert!(store.mailbox("carol", false).is_err());
+    }
+
+    #[test]
+    fn delivery_hooks_see_each_recipient_until_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MaildirStore::open(dir.path(), true).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let id = store.add_delivery_hook(Arc::new(move |d: &Delivered<'_>| {
+            sink.lock()
+                .unwrap()
+                .push((d.user.to_owned(), d.key.to_owned(), d.data.to_vec()));
+        }));
+        let got = store
+            .clone()
+            .deliver(b"Subject: a\n\n", &["bob", "alice"])
+            .unwrap();
+        let expected: Vec<_> = got
+            .iter()
+            .map(|(u, k)| (u.clone(), k.clone(), b"Subject: a\n\n".to_vec()))
+            .collect();
+        assert_eq!(*seen.lock().unwrap(), expected);
+        store.remove_delivery_hook(id);
+        store.deliver(b"x\n", &["bob"]).unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 2);
     }
 }

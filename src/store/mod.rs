@@ -38,7 +38,7 @@ pub(crate) use delivery::Placed;
 pub use error::{Result, StoreError};
 pub use lock::{DotLock, DotLockOptions};
 pub use maildir::{AddOptions, MAILDROP_LOCK, Maildir, MessageInfo, Subdir, crlf_size};
-pub use maildir_store::MaildirStore;
+pub use maildir_store::{Delivered, DeliveryHook, MaildirStore};
 pub use mbox::{Mbox, MboxAddOptions, MboxEntry, MboxIter};
 pub use users::{UserDb, hash_password, validate_name, verify_password_hash};
 // The IMAP server's way to hear of deliveries into a Maildir it serves.

@@ -544,7 +544,10 @@ mod tests {
         assert_eq!(names, ["INBOX", "Archive", "Archive/2024", "Sent"]);
         assert!(list[1].virtual_parent && list[1].has_children && !list[1].selectable);
         assert_eq!(list[3].special_use, Some("\\Sent"));
-        assert!(matches!(f.rename("Nothing", "Old"), Err(FolderError::NotFound)));
+        assert!(matches!(
+            f.rename("Nothing", "Old"),
+            Err(FolderError::NotFound)
+        ));
         f.rename("Archive", "Old").unwrap();
         let names: Vec<_> = f.list().unwrap().into_iter().map(|f| f.name).collect();
         assert_eq!(names, ["INBOX", "Old", "Old/2024", "Sent"]);

@@ -78,7 +78,10 @@ fn nolf(value: &[u8]) -> Vec<u8> {
 
 /// The last field of this name (Dovecot's choice when a message repeats Subject or Date).
 fn field_value(m: &MessageView<'_>, name: &str) -> Option<Vec<u8>> {
-    m.fields().filter(|f| f.is(name)).last().map(|f| nolf(f.value))
+    m.fields()
+        .filter(|f| f.is(name))
+        .last()
+        .map(|f| nolf(f.value))
 }
 
 fn part_field(doc: &Document, id: PartId, name: &str) -> Option<Vec<u8>> {
@@ -354,10 +357,7 @@ type ContentValue = (Vec<u8>, Option<Vec<u8>>, Vec<(String, String)>);
 /// A Content-Type or Content-Disposition value: its first token(s) and its parameters, with
 /// RFC 2231 continuations joined as Dovecot joins them (`name*0`, `name*1*` become `name*`,
 /// the plain pieces percent-encoded).
-fn content_value(
-    value: &[u8],
-    with_subtype: bool,
-) -> ContentValue {
+fn content_value(value: &[u8], with_subtype: bool) -> ContentValue {
     let tokens: Vec<Token> = tokenize(value, PARAM_SPECIALS)
         .into_iter()
         .filter(|t| !matches!(t, Token::Comment(_)))
