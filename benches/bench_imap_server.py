@@ -188,11 +188,13 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-async def _idle_sessions(port: int, count: int) -> list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+async def _idle_sessions(
+    port: int, count: int
+) -> list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
     async def one() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         r, w = await asyncio.open_connection("127.0.0.1", port)
         await r.readline()
-        w.write(f"a LOGIN {USER} \"{PASSWORD}\"\r\nb SELECT INBOX\r\nc IDLE\r\n".encode())
+        w.write(f'a LOGIN {USER} "{PASSWORD}"\r\nb SELECT INBOX\r\nc IDLE\r\n'.encode())
         while not (await r.readline()).startswith(b"+ idling"):
             pass
         return r, w
@@ -213,7 +215,7 @@ async def _measure(smtp_port: int, imap_port: int, pid: int) -> dict[str, float]
     for n in range(1, DELIVERIES + 1):
         arrived: list[float] = []
 
-        async def wait(r: asyncio.StreamReader, n: int = n) -> None:
+        async def wait(r: asyncio.StreamReader, n: int = n, arrived: list[float] = arrived) -> None:
             while True:
                 line = await r.readline()
                 if line == f"* {n} EXISTS\r\n".encode():

@@ -97,7 +97,7 @@ def test_greeting_capabilities_id_namespace(server: mp.ImapServer) -> None:
         assert (typ, data) == ("OK", [b'(("" "/")) NIL NIL'])
     with client(server) as c:
         (ident,) = c.id_({"name": "test"})
-        assert dict(zip(ident[::2], ident[1::2]))[b"name"] == b"mailprims"
+        assert dict(zip(ident[::2], ident[1::2], strict=True))[b"name"] == b"mailprims"
         assert c.has_capability("UIDPLUS") and c.has_capability("MOVE")
         assert c.enable("IMAP4rev2") == [b"IMAP4rev2"]
 
@@ -130,9 +130,7 @@ def test_login_failures_and_authenticate(server: mp.ImapServer) -> None:
     ]
 
 
-def test_starttls_and_implicit_tls(
-    tmp_path: Path, store: mp.MaildirStore, users: mp.Users
-) -> None:
+def test_starttls_and_implicit_tls(tmp_path: Path, store: mp.MaildirStore, users: mp.Users) -> None:
     cert, key = mp.tls.write_self_signed_certificate(tmp_path)
     context = ssl.create_default_context(cafile=str(cert))
     with mp.ImapServer(store=store, users=users, tls_cert=cert, tls_key=key) as server:
@@ -361,7 +359,9 @@ def test_other_processes_are_seen(server: mp.ImapServer, store: mp.MaildirStore)
     with client(server) as c:
         c.select_folder("INBOX")
         # Python's mailbox (another process, as far as the server knows) adds a message.
-        mailbox.Maildir(str(Path(store.root) / "alice"), create=False).add(b"Subject: stdlib\n\nx\n")
+        mailbox.Maildir(str(Path(store.root) / "alice"), create=False).add(
+            b"Subject: stdlib\n\nx\n"
+        )
         assert c.noop()[1] == [(1, b"EXISTS")]
         # The LF-only file is served with CRLF, as IMAP requires.
         assert c.fetch([1], ["BODY.PEEK[]"])[1][b"BODY[]"] == b"Subject: stdlib\r\n\r\nx\r\n"

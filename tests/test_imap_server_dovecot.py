@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _dovecot import Dovecot, available
 from imapclient import IMAPClient
 
 import mailprims as mp
-
-from _dovecot import Dovecot, available
 
 pytestmark = pytest.mark.skipif(
     not (available() and os.path.exists("/usr/lib/dovecot/imap")),
@@ -197,7 +196,7 @@ def test_bodystructure_envelope_and_sections_match_dovecot(
     mine = fetch_raw(ours.port, items, len(files))
     differ = []
     same = 0
-    for f, a, b in zip(files, theirs, mine):
+    for f, a, b in zip(files, theirs, mine, strict=True):
         same += a == b
         if a != b and f.name not in KNOWN:
             differ.append((f.relative_to(CORPUS), first_difference(a, b)))

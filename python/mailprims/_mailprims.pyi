@@ -947,6 +947,7 @@ def archive_columns() -> list[str]: ...
 def archive_load(
     path: str | os.PathLike[str], offset: int, length: int, format: str
 ) -> Message: ...
+
 # ---- e-mail authentication (src/python/auth.rs, issue 17) ----
 
 _MessageArg = Message | Buffer | str
@@ -1158,6 +1159,7 @@ class ArcSealer:
     def domain(self) -> str: ...
     @property
     def selector(self) -> str: ...
+
 # ---- the web inbox (src/python/web.rs) ----
 
 @final
