@@ -253,7 +253,7 @@ def test_store_search_expunge(server: mp.ImapServer, store: mp.MaildirStore) -> 
         assert c.search(["BODY", "\u00e9t\u00e9", "NOT", "SEEN"], charset="UTF-8") == [3, 4, 5]
         assert c.search(["LARGER", "10", "SMALLER", "1000000", "UID", "2:4"]) == [2, 3, 4]
         assert c.search(["SINCE", "1-Jan-2020", "BEFORE", "1-Jan-2100"]) == uids
-        assert c.search(["HEADER", "Subject", "number 3"]) == [3]
+        assert c.search(["HEADER", "Subject", "number 3"]) == [4]
         with pytest.raises(IMAPClientError, match="BADCHARSET"):
             c.search(["TEXT", "x"], charset="KOI8-R")
         c.delete_messages([2, 4])
