@@ -35,5 +35,5 @@ fuzz_target!(|data: &[u8]| {
     }
     let x = client::xtext(text);
     assert!(x.bytes().all(|b| (33..=126).contains(&b)));
-    let _ = client::domain_of(text);
+    let _ = mailprims::message::address::domain_of(text);
 });
