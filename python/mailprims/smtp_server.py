@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 from mailprims import _mailprims
 from mailprims._mailprims import Message
 from mailprims._server import ServerBase
+from mailprims.auth import AuthReport, Verifier
 from mailprims.events import ServerEvent, _callback
 from mailprims.store import MaildirStore, Users
 
@@ -95,6 +96,11 @@ class Envelope:
     ``smtp_utf8``, and after DATA the ``content`` (raw bytes as delivered, with the
     ``Return-Path:`` and ``Received:`` fields this server added) and ``original_content``
     (exactly what the client sent, dot-unstuffed). ``message`` parses ``content`` lazily.
+    With ``SmtpServer(verify=...)``, ``auth`` is the :class:`~mailprims.auth.AuthReport` of
+    the message (from DATA on; ``None`` before and without ``verify``), ``content`` carries
+    its Authentication-Results field below the ``Received:`` field, and
+    ``original_content`` lacks Authentication-Results fields forged with this server's
+    name.
     """
 
     def __init__(self) -> None:
@@ -105,6 +111,7 @@ class Envelope:
         self.rcpt_options: list[list[str]] = []
         self.content: bytes | None = None
         self.id: str = ""
+        self.auth: AuthReport | None = None
         self._trace_len = 0
         self._message: Message | None = None
 
@@ -129,6 +136,7 @@ class Envelope:
         self.rcpt_options = state.rcpt_options
         self._trace_len = state.trace_len
         self.id = state.id
+        self.auth = state.auth
         content = state.content
         if content is not None and content is not self.content:
             self.content = content
@@ -236,6 +244,17 @@ class SmtpServer(ServerBase):
     per core, the rest waiting their turn, so a crowd of wrong passwords costs a queue, not
     memory; durable deliveries share their directory fsyncs and a bounded set of threads.
 
+    Checking mail: ``verify`` (a :class:`~mailprims.auth.Verifier`) checks DKIM, ARC, SPF
+    (with the client's address, HELO name and MAIL FROM) and DMARC of every message, in Rust
+    and within the verifier's ``timeout`` (DNS trouble gives ``temperror``, and the message
+    goes on), then puts an RFC 8601 Authentication-Results field, with ``hostname`` as its
+    authserv-id, below this server's ``Received:`` field, and removes
+    Authentication-Results fields that arrived claiming that id (RFC 8601 §5). Hooks see the
+    report as ``envelope.auth`` in ``handle_DATA`` and may refuse the message (say ``"550
+    5.7.1 ..."``); nothing is stored then. ``dmarc_reject=True`` refuses, with ``550 5.7.1``,
+    mail whose DMARC disposition is ``reject`` (``p=reject`` failed, and ``pct`` selected
+    it), except from authenticated clients.
+
     Logging: ``on_event`` is called with a :class:`~mailprims.ServerEvent` (``kind``
     ``"delivered"``: queue id, sender, recipients, size) for every message accepted, after
     its delivery; the sessions never wait for it (see :mod:`mailprims.events`).
@@ -272,9 +291,13 @@ class SmtpServer(ServerBase):
         auth_failure_limit: int | None = 10,
         auth_failure_window: float = 300.0,
         max_errors: int = 20,
+        verify: Verifier | None = None,
+        dmarc_reject: bool = False,
     ) -> None:
         if (tls_cert is None) != (tls_key is None):
             raise ValueError("tls_cert and tls_key must be given together")
+        if dmarc_reject and verify is None:
+            raise ValueError("dmarc_reject needs verify= (a mailprims.auth.Verifier)")
         self.handler = handler
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: _LoopThread | None = None
@@ -322,6 +345,8 @@ class SmtpServer(ServerBase):
             auth_failure_limit=auth_failure_limit,
             auth_failure_window=float(auth_failure_window),
             max_errors=max_errors,
+            verify=verify,
+            dmarc_reject=dmarc_reject,
         )
 
     # -- life cycle ------------------------------------------------------------------------

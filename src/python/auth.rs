@@ -287,7 +287,6 @@ pub struct PyDkimSigner {
 
 impl PyDkimSigner {
     /// The Rust signer, for the SMTP client's `dkim=` (it signs without Python).
-    #[allow(dead_code)]
     pub fn core(&self) -> &DkimSigner {
         &self.signer
     }
@@ -715,7 +714,7 @@ pub struct PyAuthReport {
     arc: Py<PyArcResult>,
 }
 
-fn report_object(py: Python<'_>, report: AuthReport) -> PyResult<PyAuthReport> {
+pub(crate) fn report_object(py: Python<'_>, report: AuthReport) -> PyResult<PyAuthReport> {
     Ok(PyAuthReport {
         dkim: report
             .dkim
@@ -854,7 +853,6 @@ impl PyVerifier {
     }
 
     /// The Rust verifier, for the SMTP server's `verify=` (it verifies without Python).
-    #[allow(dead_code)]
     pub fn core(&self) -> &Arc<Verifier> {
         &self.inner
     }

@@ -13,6 +13,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
+use super::auth::{PyAuthReport, PyVerifier, report_object};
 use super::errors::net_error;
 use super::events::PyEventLog;
 use super::runtime::attach;
@@ -23,7 +24,7 @@ use crate::net::tls;
 use crate::smtp::server::store::{Accounts, StoreDelivery};
 use crate::smtp::server::{
     Authenticator, BoxFuture, Config, Domains, Envelope, Hook, HookCall, HookReply, Hooks, Reply,
-    Server, Session, Sink,
+    Server, Session, Sink, Verification,
 };
 
 /// What a Python handler hook sees of the session (`mailprims.Session` copies it).
@@ -67,6 +68,8 @@ pub struct SmtpEnvelopeState {
     /// Octets of trace fields this server put at the start of `content`.
     trace_len: usize,
     id: String,
+    /// What `verify=` found (a `mailprims.auth.AuthReport`), after DATA.
+    auth: Option<Py<PyAuthReport>>,
 }
 
 impl SmtpEnvelopeState {
@@ -85,6 +88,11 @@ impl SmtpEnvelopeState {
             content,
             trace_len: e.trace_len,
             id: e.id.clone(),
+            auth: e
+                .auth
+                .as_ref()
+                .map(|r| Py::new(py, report_object(py, (**r).clone())?))
+                .transpose()?,
         })
     }
 }
@@ -346,7 +354,7 @@ impl SmtpServerCore {
         sink=None, dispatch=None, hooks=Vec::new(), authenticator=None, store=None, users=None,
         on_event=None, max_connections_per_address=Some(50), max_junk_commands=Some(100),
         transaction_timeout=Some(1800.0), auth_failure_delay=2.0, auth_failure_limit=Some(10),
-        auth_failure_window=300.0, max_errors=20
+        auth_failure_window=300.0, max_errors=20, verify=None, dmarc_reject=false
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -381,6 +389,8 @@ impl SmtpServerCore {
         auth_failure_limit: Option<u32>,
         auth_failure_window: f64,
         max_errors: usize,
+        verify: Option<PyRef<'_, PyVerifier>>,
+        dmarc_reject: bool,
     ) -> PyResult<Self> {
         if max_line_length < 512 {
             return Err(PyValueError::new_err(
@@ -439,7 +449,16 @@ impl SmtpServerCore {
                 "submission mode needs an authenticator (or users=)",
             ));
         }
+        if dmarc_reject && verify.is_none() {
+            return Err(PyValueError::new_err(
+                "dmarc_reject needs verify= (a mailprims.auth.Verifier)",
+            ));
+        }
         let mut server = Server::new(config);
+        server.verification = verify.map(|v| Verification {
+            verifier: v.core().clone(),
+            dmarc_reject,
+        });
         if let Some(u) = &users {
             // Guesses count against the address wherever these accounts are checked.
             server.auth_failures = u.auth_failures();

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use super::session::{Connection, new_session, refuse};
-use super::{Authenticator, Config, Deliverer, Directory, Hooks};
+use super::{Authenticator, Config, Deliverer, Directory, Hooks, Verification};
 use crate::net::events::EventLog;
 use crate::net::limits::{AuthFailures, ConnectionsPerAddress, listen_backlog};
 pub use crate::net::shutdown::Running;
@@ -32,6 +32,9 @@ pub struct Server {
     /// Failed AUTH per client address: share one table between servers checking the same
     /// accounts (a POP3 server too) so guesses count wherever they are made.
     pub auth_failures: Arc<AuthFailures>,
+    /// DKIM, ARC, SPF and DMARC checks of every message, recorded in an
+    /// Authentication-Results field before hooks and delivery see it.
+    pub verification: Option<Verification>,
     next_session: AtomicU64,
 }
 
@@ -46,6 +49,7 @@ impl Server {
             relay_allowed: true,
             events: None,
             auth_failures: AuthFailures::new(),
+            verification: None,
             next_session: AtomicU64::new(1),
         }
     }

@@ -16,6 +16,7 @@ pub mod session;
 pub mod sink;
 pub mod store;
 pub mod trace;
+pub mod verify;
 
 #[cfg(test)]
 mod tests;
@@ -29,6 +30,7 @@ use std::time::Duration;
 pub use listener::{Running, Server};
 pub use reply::Reply;
 pub use sink::{Sink, StoredMessage};
+pub use verify::Verification;
 
 use crate::net::limits::AuthBudget;
 use crate::net::stream::TlsInfo;
@@ -141,6 +143,8 @@ pub struct Envelope {
     pub trace_len: usize,
     /// The queue id named in the `Received:` field and the 250 reply.
     pub id: String,
+    /// What verification found (`Server::verification`), once the data is in.
+    pub auth: Option<Arc<crate::auth::AuthReport>>,
 }
 
 impl Envelope {

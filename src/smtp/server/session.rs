@@ -16,6 +16,7 @@ use super::data::{self, DataEnd};
 use super::listener::Server;
 use super::reply::{Reply, std_replies};
 use super::trace::{self, TraceInfo};
+use super::verify;
 use super::{Envelope, HookCall, HookReply, RecipientStatus, Session};
 use crate::net::events::{EventKind, ServerEvent};
 use crate::net::shutdown::ShutdownSignal;
@@ -816,8 +817,21 @@ impl Connection {
         Ok(None)
     }
 
-    /// The whole message is in: let the hooks decide, then deliver.
+    /// The whole message is in: verify it (when configured), let the hooks decide, then
+    /// deliver.
     async fn finish_message(&mut self) -> Reply {
+        let server = self.server.clone();
+        if let Some(verification) = &server.verification
+            && let Err(reply) = verify::verify(
+                verification,
+                &server.config.hostname,
+                &self.session,
+                &mut self.env,
+            )
+            .await
+        {
+            return reply;
+        }
         let hook_reply = self.hook(HookCall::Data).await;
         let reply = match hook_reply {
             HookReply::Reply(r) if !r.is_positive() => return r,
