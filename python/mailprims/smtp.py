@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal, NamedTuple, TypeAlias
 
 from mailprims import _client, _mailprims
+from mailprims.auth import DkimSigner
 from mailprims.exceptions import MailError
 
 __all__ = [
@@ -171,6 +172,7 @@ class _SmtpOptions(_client.ClientOptions):
     pipelining: bool
     chunking: bool
     max_connections: int
+    dkim: list[DkimSigner]
 
 
 class _ClientBase(_client.ClientBase):
@@ -199,8 +201,16 @@ class _ClientBase(_client.ClientBase):
         chunking: bool = True,
         max_connections: int | None = None,
         transcript: bool = False,
+        dkim: DkimSigner | Iterable[DkimSigner] | None = None,
     ) -> None:
         self.host = host
+        signers = [] if dkim is None else [dkim] if isinstance(dkim, DkimSigner) else list(dkim)
+        for signer in signers:
+            if not isinstance(signer, DkimSigner):
+                raise TypeError(
+                    f"dkim takes DkimSigner objects, not {type(signer).__name__!r}"
+                )
+        self.dkim: tuple[DkimSigner, ...] = tuple(signers)
         self.port = port
         options = _SmtpOptions.of(
             host,
@@ -226,6 +236,7 @@ class _ClientBase(_client.ClientBase):
             max_connections=(
                 self._default_max_connections if max_connections is None else max_connections
             ),
+            dkim=signers,
         )
         self._core = _mailprims.SmtpClientCore(options, self._blocking)
 
@@ -294,6 +305,10 @@ class SmtpClient(_ClientBase):
     closes it, the next call reconnects. ``max_connections`` (default 1) lets several threads
     send at once over that many connections. ``transcript=True`` records the dialogue line by
     line (see :attr:`transcript`), as :mod:`smtplib`'s ``set_debuglevel`` prints it.
+
+    ``dkim`` (a :class:`~mailprims.auth.DkimSigner`, or several: an RSA and an Ed25519 one,
+    say) signs every message sent, in Rust, after the Bcc fields are removed, so the
+    signatures cover exactly what the server receives; :func:`deliver` takes it too.
     """
 
     _blocking = True

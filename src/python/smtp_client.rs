@@ -9,6 +9,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use super::auth::PyDkimSigner;
 use super::buffer::{BytesLike, run};
 use super::client::{ClientOptions, Converted, Mode, seconds};
 use super::errors::{smtp_error, smtp_reply};
@@ -97,6 +98,8 @@ struct SmtpOptions {
     pipelining: bool,
     chunking: bool,
     max_connections: usize,
+    /// `mailprims.auth.DkimSigner`s: every message is signed by each.
+    dkim: Vec<Py<PyDkimSigner>>,
 }
 
 impl SmtpOptions {
@@ -185,6 +188,7 @@ impl SmtpClientCore {
         config.transaction_timeout = seconds(smtp.transaction_timeout, "transaction_timeout")?;
         config.use_pipelining = smtp.pipelining;
         config.use_chunking = smtp.chunking;
+        config.dkim = smtp.dkim.iter().map(|s| s.get().core().clone()).collect();
         let pool = Pool::new(config, smtp.max_connections).map_err(|e| smtp_error(py, e))?;
         Ok(SmtpClientCore {
             pool: Arc::new(pool),

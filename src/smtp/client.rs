@@ -2,6 +2,7 @@
 //! number of transactions); a `Pool` shares connections between concurrent sends and replaces
 //! those the server closed while idle. The sync and async Python clients both drive `Pool`.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,7 @@ use super::Error;
 use super::command::{self, check_param, envelope_address, xtext};
 use super::message::{self, canonical, dot_stuffed};
 use super::reply::{Extensions, MAX_REPLY_LINES, Reply, parse_line};
+use crate::auth::DkimSigner;
 use crate::net::transcript::{Direction, REDACTED};
 use crate::net::{Endpoint, LineReader, NetError, Stream, TlsMode};
 
@@ -76,6 +78,9 @@ pub struct ClientConfig {
     pub transaction_timeout: Option<Duration>,
     pub use_pipelining: bool,
     pub use_chunking: bool,
+    /// DKIM signers: every message sent is signed by each (the first one's field on top),
+    /// as it will be transmitted (Bcc removed).
+    pub dkim: Vec<DkimSigner>,
 }
 
 impl ClientConfig {
@@ -93,6 +98,7 @@ impl ClientConfig {
             transaction_timeout: None,
             use_pipelining: true,
             use_chunking: true,
+            dkim: Vec::new(),
         }
     }
 
@@ -105,6 +111,7 @@ impl ClientConfig {
             transaction_timeout: self.transaction_timeout,
             use_pipelining: self.use_pipelining,
             use_chunking: self.use_chunking,
+            dkim: self.dkim.clone(),
         }
     }
 
@@ -185,6 +192,24 @@ impl Prepared {
             needs_smtputf8,
             needs_8bitmime: body_8bit || (headers_8bit && !utf8_headers),
         })
+    }
+}
+
+impl Prepared {
+    /// This message signed by `signers` (RFC 6376; the first one's DKIM-Signature on top),
+    /// or itself when there are none. The signatures cover the content as transmitted:
+    /// Bcc fields are already gone, line ends are CRLF. Signatures add only ASCII header
+    /// lines, so the extensions the message needs stay the same.
+    pub fn signed(&self, signers: &[DkimSigner]) -> Result<Cow<'_, Prepared>, Error> {
+        if signers.is_empty() {
+            return Ok(Cow::Borrowed(self));
+        }
+        let content = crate::auth::sign_all(signers, &self.content)
+            .map_err(|e| Error::InvalidArgument(format!("DKIM signing: {e}")))?;
+        Ok(Cow::Owned(Prepared {
+            content,
+            ..self.clone()
+        }))
     }
 }
 
@@ -931,6 +956,8 @@ impl Pool {
     pub async fn send(&self, msg: &Prepared, opts: &SendOptions) -> Result<Outcome, Error> {
         self.check_open()?;
         opts.validate()?;
+        let msg = msg.signed(&self.config.dkim)?;
+        let msg = msg.as_ref();
         timed(
             self.config.transaction_timeout,
             "sending the message (transaction timeout)",

@@ -166,6 +166,10 @@ pub async fn deliver(
     dns: &DnsConfig,
 ) -> Result<Vec<DomainDelivery>, Error> {
     opts.validate()?;
+    // Signed once for every domain (each host gets a `Connection` of its own, which does
+    // not sign, unlike `Pool::send`).
+    let msg = msg.signed(&template.dkim)?;
+    let msg = msg.as_ref();
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     for r in &msg.recipients {
         let domain = domain_of(r).ok_or_else(|| Error::InvalidAddress {
