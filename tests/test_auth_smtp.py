@@ -145,7 +145,9 @@ def test_client_signs_server_verifies_pop3_and_imap_read_pass(
             item = data[0]
             assert isinstance(item, tuple)
             via_imap = item[1]
-            typ, data = imap_client.fetch("1", "(BODY.PEEK[HEADER.FIELDS (AUTHENTICATION-RESULTS)])")
+            typ, data = imap_client.fetch(
+                "1", "(BODY.PEEK[HEADER.FIELDS (AUTHENTICATION-RESULTS)])"
+            )
             assert typ == "OK"
             item = data[0]
             assert isinstance(item, tuple)
@@ -268,9 +270,7 @@ def test_a_hook_applies_its_own_policy_before_anything_is_stored(
     key: DkimKey, verifier: Verifier, store: mp.MaildirStore, users: mp.Users
 ) -> None:
     policy = QuarantinePolicy()
-    smtp = server(
-        handler=policy, store=store, users=users, domains=["inbox.test"], verify=verifier
-    )
+    smtp = server(handler=policy, store=store, users=users, domains=["inbox.test"], verify=verifier)
     with smtp:
         sampled = SPOOF.replace(b"bank.example", b"sampled.example")
         with pytest.raises(smtplib.SMTPDataError) as refused:

@@ -207,9 +207,7 @@ class _ClientBase(_client.ClientBase):
         signers = [] if dkim is None else [dkim] if isinstance(dkim, DkimSigner) else list(dkim)
         for signer in signers:
             if not isinstance(signer, DkimSigner):
-                raise TypeError(
-                    f"dkim takes DkimSigner objects, not {type(signer).__name__!r}"
-                )
+                raise TypeError(f"dkim takes DkimSigner objects, not {type(signer).__name__!r}")
         self.dkim: tuple[DkimSigner, ...] = tuple(signers)
         self.port = port
         options = _SmtpOptions.of(
