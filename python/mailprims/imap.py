@@ -776,7 +776,10 @@ class ImapClient(_ImapBase):
         ``"INTERNALDATE"``, ``"RFC822.SIZE"``, ``"ENVELOPE"``, ``"BODYSTRUCTURE"``, ``"MODSEQ"``,
         ``"BODY.PEEK[HEADER]"``, ``"BODY.PEEK[1]<0.1024>"`` (a partial), or ``"FAST"``;
         ``changed_since``: only messages changed after that mod-sequence (CONDSTORE)."""
-        result: dict[int, FetchResult] = self._core.fetch(_uids(uids), _items(items), changed_since)
+        wanted = _uids(uids)
+        if not wanted:
+            return {}  # a search that found nothing: no command to send
+        result: dict[int, FetchResult] = self._core.fetch(wanted, _items(items), changed_since)
         return result
 
     def fetch_messages(self, uids: Iterable[int]) -> Iterator[tuple[int, Message]]:
@@ -1045,8 +1048,11 @@ class AsyncImapClient(_ImapBase):
         self, uids: Uids, items: str | Iterable[str], *, changed_since: int | None = None
     ) -> dict[int, FetchResult]:
         """UID FETCH (see :meth:`ImapClient.fetch`)."""
+        wanted = _uids(uids)
+        if not wanted:
+            return {}
         result: dict[int, FetchResult] = await self._core.fetch(
-            _uids(uids), _items(items), changed_since
+            wanted, _items(items), changed_since
         )
         return result
 
