@@ -826,9 +826,7 @@ class ImapClient(_ImapBase):
 
     def get_flags(self, uids: Uids) -> dict[int, builtins.list[str]]:
         """``{uid: flags}``."""
-        wanted = _uids(uids)
-        flags: dict[int, builtins.list[str]] = self._core.flags(wanted) if wanted else {}
-        return flags
+        return {uid: r.flags or [] for uid, r in self.fetch(uids, "FLAGS").items()}
 
     def copy(self, uids: Uids, mailbox: str) -> CopyResult | None:
         """UID COPY; the new UIDs when the server has UIDPLUS."""
@@ -1101,9 +1099,7 @@ class AsyncImapClient(_ImapBase):
 
     async def get_flags(self, uids: Uids) -> dict[int, builtins.list[str]]:
         """``{uid: flags}``."""
-        wanted = _uids(uids)
-        flags: dict[int, builtins.list[str]] = await self._core.flags(wanted) if wanted else {}
-        return flags
+        return {uid: r.flags or [] for uid, r in (await self.fetch(uids, "FLAGS")).items()}
 
     async def copy(self, uids: Uids, mailbox: str) -> CopyResult | None:
         """UID COPY."""

@@ -419,16 +419,6 @@ fn py_fetch_map<'py>(py: Python<'py>, list: Vec<FetchResult>) -> PyResult<Bound<
     Ok(out.into_any())
 }
 
-fn py_flags_map<'py>(py: Python<'py>, list: Vec<FetchResult>) -> PyResult<Bound<'py, PyAny>> {
-    let out = PyDict::new(py);
-    for f in list {
-        if let Some(uid) = f.uid {
-            out.set_item(uid, f.flags.unwrap_or_default())?;
-        }
-    }
-    Ok(out.into_any())
-}
-
 fn py_status_items<'py>(py: Python<'py>, s: StatusItems) -> PyResult<Bound<'py, PyAny>> {
     types::STATUS_RESULT.call_kw(py, |kw| {
         kw.set_item("mailbox", s.mailbox)?;
@@ -856,17 +846,6 @@ impl ImapClientCore {
             .fetch(&set, &attrs, changed_since)
             .await
             .map(|r| Converted(r, py_fetch_map)))
-    }
-
-    /// `{uid: flags}`: UID FETCH FLAGS without a `FetchResult` per message (a mailbox of
-    /// 100,000 is one call).
-    fn flags(&self, py: Python<'_>, uids: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let set = uid_set(uids)?;
-        let items = [FetchAttribute::Uid, FetchAttribute::Flags];
-        with_conn!(self, py, |c| c
-            .fetch(&set, &items, None)
-            .await
-            .map(|r| Converted(r, py_flags_map)))
     }
 
     /// Start streaming whole messages; `parse`: as `Message` objects, else as bytes.
