@@ -54,6 +54,8 @@ class Dovecot:
         self.port = free_port()
         self.pop3s_port = free_port()
         self.imap_port = free_port() if imap else 0
+        #: IMAP over TLS from the first byte (the IMAP client's implicit-TLS tests).
+        self.imaps_port = free_port() if imap else 0
         self.log = self.root / "dovecot.log"
         self.process: subprocess.Popen[bytes] | None = None
         if os.geteuid() == 0:
@@ -116,7 +118,7 @@ class Dovecot:
             "}",
             "service imap-login {\n  inet_listener imap {\n"
             f"    port = {self.imap_port}\n  }}\n"
-            "  inet_listener imaps {\n    port = 0\n  }\n}",
+            f"  inet_listener imaps {{\n    port = {self.imaps_port}\n    ssl = yes\n  }}\n}}",
             "service anvil {",
             "  unix_listener anvil-auth-penalty {\n    mode = 0\n  }",
             "  chroot =" if self.service_user is not None else "",

@@ -11,6 +11,7 @@ and the values they hold: :class:`Part`, :class:`Headers`, :class:`Header`,
 
 POP3 (:mod:`mailprims.pop3`): :class:`Pop3Client`, :class:`AsyncPop3Client`, :class:`Pop3Server`.
 IMAP (:mod:`mailprims.imap_server`): :class:`ImapServer` over the same Maildir store.
+The IMAP client (:mod:`mailprims.imap`): :class:`ImapClient`, :class:`AsyncImapClient`.
 Exploring headers: ``msg.trace()`` (:mod:`mailprims.trace`), the authentication and list
 fields (:mod:`mailprims.fields`), :func:`to_dataframe` for a mailbox, and rich HTML in
 Jupyter. The command line: ``python -m mailprims parse|trace FILE``.
@@ -33,6 +34,7 @@ from mailprims import (
     encoded_word,
     events,
     fields,
+    imap,
     imap_server,
     params,
     pop3,
@@ -67,6 +69,7 @@ from mailprims.exceptions import (
     CodecError,
     ConfigError,
     DnsError,
+    ImapError,
     MailboxLockedError,
     MailConnectionError,
     MailError,
@@ -92,6 +95,7 @@ from mailprims.fields import (
     DkimSignature,
     ListInfo,
 )
+from mailprims.imap import AsyncImapClient, ImapClient
 from mailprims.imap_server import ImapServer
 from mailprims.pop3 import AsyncPop3Client, Pop3Client, Pop3Server
 from mailprims.smtp import (
@@ -117,6 +121,7 @@ __all__ = [
     "AddressError",
     "ArcSeal",
     "ArcSet",
+    "AsyncImapClient",
     "AsyncPop3Client",
     "AsyncSmtpClient",
     "Attachment",
@@ -133,6 +138,8 @@ __all__ = [
     "Header",
     "Headers",
     "Hop",
+    "ImapClient",
+    "ImapError",
     "ImapServer",
     "InboxMessage",
     "ListInfo",
@@ -187,6 +194,7 @@ __all__ = [
     "encoded_word",
     "events",
     "fields",
+    "imap",
     "imap_server",
     "params",
     "parse_many",

@@ -430,6 +430,10 @@ def _is_maildir(folder: Path) -> bool:
 def cmd_fetch(args: argparse.Namespace) -> int:
     if args.delete and args.output is None:
         raise CommandError("--delete needs --output: the messages would be lost", EXIT_USAGE)
+    if args.imap:
+        return _cmd_fetch_imap(args)
+    if args.mailbox is not None:
+        raise CommandError("--mailbox needs --imap", EXIT_USAGE)
     default_port = 995 if args.tls == "implicit" else 110
     host, port = _server_address(args.server, default_port)
     password = _password(args, f"password for {args.user}@{host}: ")
@@ -509,6 +513,103 @@ def _fetch_messages(client: mp.Pop3Client, args: argparse.Namespace) -> None:
         line += f"; {skipped} already there"
     if args.delete:
         line += f"; deleted {len(sizes)} on the server"
+    print(line)
+
+
+# ---------------------------------------------------------------------------------------
+# fetch --imap (issue 15)
+
+
+def _cmd_fetch_imap(args: argparse.Namespace) -> int:
+    if args.apop:
+        raise CommandError("--apop is POP3's; IMAP logs in with a password", EXIT_USAGE)
+    default_port = 993 if args.tls == "implicit" else 143
+    host, port = _server_address(args.server, default_port)
+    password = _password(args, f"password for {args.user}@{host}: ")
+    client = mp.ImapClient(
+        host,
+        port,
+        tls=args.tls,
+        cafile=args.cafile,
+        verify=not args.no_verify,
+        allow_insecure_auth=args.allow_insecure_auth,
+        timeout=args.timeout,
+        transcript=args.verbose,
+    )
+    try:
+        with client:
+            if client.tls_version is None and not args.allow_insecure_auth:
+                raise CommandError(
+                    f"{host}:{port} offers no TLS: the password is not sent in clear "
+                    "(use --allow-insecure-auth to send it anyway)"
+                )
+            client.login(args.user, password)
+            if args.output is None and args.mailbox is None:
+                _list_mailboxes(client)
+                return 0
+            _fetch_mailbox(client, args)
+    finally:
+        _print_transcript(client, args.verbose)
+    return 0
+
+
+def _list_mailboxes(client: mp.ImapClient) -> None:
+    boxes = client.list(status=True)
+    for box in boxes:
+        st = box.status
+        counts = f"{st.messages:>7} {st.unseen or 0:>7}" if st and st.messages is not None else ""
+        print(f"{counts:>15}  {box.name}{'  ' + box.special_use if box.special_use else ''}")
+    print(f"{len(boxes)} mailbox{'es' if len(boxes) != 1 else ''} (messages, unseen, name)")
+
+
+def _fetch_mailbox(client: mp.ImapClient, args: argparse.Namespace) -> None:
+    mailbox = args.mailbox or "INBOX"
+    status = client.select(mailbox, readonly=not args.delete)
+    uids = client.search()
+    if args.output is None:
+        for uid, r in client.fetch(uids, ["RFC822.SIZE", "ENVELOPE"]).items():
+            env = r.envelope
+            sender = ", ".join(a.email or "" for a in env.from_) if env else ""
+            subject = (env.subject if env else None) or ""
+            print(f"{uid:>7} {r.size or 0:>10}  {sender[:36]:<36}  {subject}")
+        print(f"{len(uids)} message{'s' if len(uids) != 1 else ''} in {mailbox}")
+        return
+    folder = Path(args.output)
+    kind = args.format or ("maildir" if _is_maildir(folder) else "eml")
+    try:
+        output: _EmlFiles | _MaildirOutput = (
+            _MaildirOutput(folder) if kind == "maildir" else _EmlFiles(folder)
+        )
+    except OSError as e:
+        raise CommandError(f"cannot write to {folder}: {e.strerror or e}") from None
+
+    # UIDs name a message for good only together with the mailbox's UIDVALIDITY.
+    def key(uid: int) -> str:
+        return f"{status.uid_validity}.{uid}"
+
+    todo = [uid for uid in uids if not output.has(key(uid), uid)]
+    saved = octets = 0
+    with Progress(len(todo), "fetching") as progress:
+        for uid, data in client.fetch_messages_bytes(todo):
+            try:
+                output.save(key(uid), uid, data)
+            except OSError as e:
+                raise CommandError(f"cannot write to {folder}: {e.strerror or e}") from None
+            saved += 1
+            octets += len(data)
+            progress.update(octets=len(data))
+    where = f"{folder} ({'Maildir' if kind == 'maildir' else '.eml files'})"
+    line = f"fetched {saved} message{'s' if saved != 1 else ''} ({octets} octets) into {where}"
+    if len(uids) > len(todo):
+        line += f"; {len(uids) - len(todo)} already there"
+    if args.delete and uids:
+        # Only what is saved (now or before) is deleted.
+        client.add_flags(uids, "\\Deleted")
+        if client.has_capability("UIDPLUS") or "IMAP4REV2" in client.enabled:
+            client.expunge(uids)
+        else:
+            client.expunge()
+        line += f"; deleted {len(uids)} on the server"
     print(line)
 
 
@@ -629,11 +730,15 @@ def add_commands(sub: Any) -> None:
 
     fetch = sub.add_parser(
         "fetch",
-        help="fetch mail over POP3",
+        help="fetch mail over POP3 (or IMAP with --imap)",
         description="List the messages of a POP3 maildrop or, with --output, save them as "
         "<uidl>.eml files (those already saved are skipped) or into a Maildir. --delete "
-        "deletes what was saved, when the session ends.",
+        "deletes what was saved, when the session ends. With --imap: list the mailboxes, "
+        "or the messages of --mailbox, or save a mailbox (INBOX by default) as "
+        "<uidvalidity>.<uid>.eml files or into a Maildir.",
     )
+    fetch.add_argument("--imap", action="store_true", help="use IMAP (port 143, 993 with TLS)")
+    fetch.add_argument("--mailbox", metavar="NAME", help="with --imap: the mailbox to read")
     fetch.add_argument("--server", default="localhost", metavar="HOST[:PORT]")
     fetch.add_argument("--user", required=True)
     fetch.add_argument("--password-env", metavar="VAR", help="read the password from $VAR")

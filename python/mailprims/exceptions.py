@@ -17,6 +17,7 @@ __all__ = [
     "CodecError",
     "ConfigError",
     "DnsError",
+    "ImapError",
     "MailConnectionError",
     "MailError",
     "MailTimeoutError",
@@ -255,3 +256,24 @@ class AuthError(MailError, ValueError):
     def __init__(self, message: str, *, kind: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class ImapError(MailError):
+    """An IMAP server refused a command (``NO``, ``BAD``) or ended the session (``BYE``), or
+    lacks an extension the call needs (then ``status`` is None). ``status`` is ``"NO"``,
+    ``"BAD"`` or ``"BYE"``; ``code`` the response code's name (``"TRYCREATE"``,
+    ``"AUTHENTICATIONFAILED"``, ``"NONEXISTENT"``...) when the server sent one; ``text`` the
+    server's human-readable text."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: str | None = None,
+        text: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.text = text
+        self.code = code

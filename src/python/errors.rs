@@ -44,6 +44,12 @@ impl IntoPyErr for crate::pop3::Error {
     }
 }
 
+impl IntoPyErr for crate::imap::Error {
+    fn into_py_err(self, py: Python<'_>) -> PyErr {
+        imap_error(py, self)
+    }
+}
+
 /// Instantiate `cls(message, **kwargs)` as a `PyErr`; a failure to build it is the error.
 pub fn instantiate(
     py: Python<'_>,
@@ -373,5 +379,37 @@ pub fn build_error(py: Python<'_>, e: crate::message::build::BuildError) -> PyEr
     match e {
         BuildError::InvalidAddress { text, .. } => address_error(py, message, &text),
         _ => PyValueError::new_err(message),
+    }
+}
+
+// ---- IMAP ---------------------------------------------------------------------------------
+
+/// IMAP errors: NO, BAD and BYE are `ImapError` with the `status`, the response `code`'s name
+/// and the server's `text`; a missing extension is an `ImapError` without status; below IMAP,
+/// the network mapping of `net_error`.
+#[cold]
+pub fn imap_error(py: Python<'_>, e: crate::imap::Error) -> PyErr {
+    use crate::imap::Error;
+    let message = e.to_string();
+    match e {
+        Error::Net(n) => net_error(py, n),
+        Error::Response(s) | Error::Bye(s) => {
+            instantiate(py, types::IMAP_ERROR.get(py), message, |kw| {
+                kw.set_item("status", s.status.as_str())?;
+                kw.set_item("text", s.text)?;
+                kw.set_item("code", s.code.as_ref().map(|c| c.name().to_owned()))
+            })
+        }
+        Error::NotSupported(_) => instantiate(py, types::IMAP_ERROR.get(py), message, |_| Ok(())),
+        Error::Protocol(_) => instantiate(py, types::PROTOCOL_ERROR.get(py), message, |_| Ok(())),
+        Error::Usage(_) | Error::InsecureAuth => {
+            instantiate(py, types::CONFIG_ERROR.get(py), message, |_| Ok(()))
+        }
+        Error::Closed => instantiate(
+            py,
+            types::MAIL_CONNECTION_ERROR.get(py),
+            message,
+            |_| Ok(()),
+        ),
     }
 }

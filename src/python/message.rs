@@ -139,6 +139,20 @@ fn untracked<'py>(py: Python<'py>, m: PyMessage) -> PyResult<Bound<'py, PyMessag
     Ok(obj)
 }
 
+/// Parse octets the caller owns, without copying them (off the GIL: a client's reader calls
+/// this on its own thread); [`message_of_document`] makes the Python object.
+pub(super) fn parse_owned(data: Vec<u8>) -> Arc<Document> {
+    Arc::new(Document::parse(Input::Owned(data).into_source()))
+}
+
+/// The `Message` of a document [`parse_owned`] made.
+pub(super) fn message_of_document(
+    py: Python<'_>,
+    doc: Arc<Document>,
+) -> PyResult<Bound<'_, PyMessage>> {
+    untracked(py, PyMessage::new(doc, 0))
+}
+
 /// A message parsed in place from a `bytes` object made here.
 pub(super) fn message_from_bytes<'py>(
     py: Python<'py>,

@@ -11,6 +11,7 @@ mod errors;
 mod events;
 mod fields;
 mod headers;
+mod imap_client;
 mod imap_server;
 mod message;
 mod pop3;
@@ -49,5 +50,7 @@ fn _mailprims(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // E-mail authentication (issue 17).
     auth::register(m)?;
     web::register(m)?;
+    // The IMAP client (issue 15).
+    imap_client::register(m)?;
     Ok(())
 }

@@ -81,12 +81,30 @@ pub static ADDRESS_ERROR: LazyPyImport = LazyPyImport::new("mailprims.exceptions
 pub static DNS_ERROR: LazyPyImport = LazyPyImport::new("mailprims.exceptions", "DnsError");
 pub static AUTH_ERROR: LazyPyImport = LazyPyImport::new("mailprims.exceptions", "AuthError");
 
+// The IMAP client (issue 15).
+pub static IMAP_ERROR: LazyPyImport = LazyPyImport::new("mailprims.exceptions", "ImapError");
+
 // ---- the package's value classes ----------------------------------------------------------
 
 pub static SMTP_REPLY: LazyPyImport = LazyPyImport::new("mailprims.smtp", "SmtpReply");
 pub static SEND_RESULT: LazyPyImport = LazyPyImport::new("mailprims.smtp", "SendResult");
 pub static MX_RECORD: LazyPyImport = LazyPyImport::new("mailprims.smtp", "MxRecord");
 pub static SERVER_EVENT: LazyPyImport = LazyPyImport::new("mailprims.events", "ServerEvent");
+
+// The IMAP client's values (mailprims/imap.py).
+pub static MAILBOX_STATUS: LazyPyImport = LazyPyImport::new("mailprims.imap", "MailboxStatus");
+pub static STATUS_RESULT: LazyPyImport = LazyPyImport::new("mailprims.imap", "StatusResult");
+pub static IMAP_MAILBOX: LazyPyImport = LazyPyImport::new("mailprims.imap", "Mailbox");
+pub static IMAP_NAMESPACE: LazyPyImport = LazyPyImport::new("mailprims.imap", "Namespace");
+pub static IMAP_NAMESPACES: LazyPyImport = LazyPyImport::new("mailprims.imap", "Namespaces");
+pub static IMAP_ADDRESS: LazyPyImport = LazyPyImport::new("mailprims.imap", "ImapAddress");
+pub static IMAP_ENVELOPE: LazyPyImport = LazyPyImport::new("mailprims.imap", "ImapEnvelope");
+pub static BODY_STRUCTURE: LazyPyImport = LazyPyImport::new("mailprims.imap", "BodyStructure");
+pub static FETCH_RESULT: LazyPyImport = LazyPyImport::new("mailprims.imap", "FetchResult");
+pub static STORE_RESULT: LazyPyImport = LazyPyImport::new("mailprims.imap", "StoreResult");
+pub static COPY_RESULT: LazyPyImport = LazyPyImport::new("mailprims.imap", "CopyResult");
+pub static APPEND_RESULT: LazyPyImport = LazyPyImport::new("mailprims.imap", "AppendResult");
+pub static IDLE_EVENT: LazyPyImport = LazyPyImport::new("mailprims.imap", "IdleEvent");
 
 // ---- the package's presentation helpers ---------------------------------------------------
 
