@@ -25,7 +25,8 @@ def main(argv: list[str]) -> int:
         module = importlib.import_module(path.stem)
         selected = False
         for case in module.cases():
-            if pattern and pattern not in f"{case.group}: {case.name}":
+            # The filter names a case ("IMAP server: SELECT") or a module ("imap_server").
+            if pattern and pattern not in f"{case.group}: {case.name}" and pattern not in path.stem:
                 continue
             selected = True
             r = run_case(case)

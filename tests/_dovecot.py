@@ -128,6 +128,9 @@ class Dovecot:
             lines += [
                 "namespace inbox {\n  inbox = yes\n  separator = /\n}",
                 "mailbox_idle_check_interval = 1 secs",
+                # The benchmark holds a few dozen logged-in sessions (default: 10 per user
+                # and address).
+                "protocol imap {\n  mail_max_userip_connections = 100\n}",
             ]
         if self.service_user is not None:
             lines += [
