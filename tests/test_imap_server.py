@@ -421,3 +421,135 @@ def test_stop_ends_idle_sessions(store: mp.MaildirStore, users: mp.Users) -> Non
         c.idle_done()
     assert server.active_connections == 0
     assert repr(server).startswith("<ImapServer 127.0.0.1:")
+    c.shutdown()  # the server is gone; this closes our socket (no ResourceWarning)
+
+
+def test_line_and_literal_limits_over_imaplib(store: mp.MaildirStore, users: mp.Users) -> None:
+    with mp.ImapServer(
+        store=store, users=users, max_line=2048, max_literal=2048, auth_failure_delay=0.0
+    ) as server:
+        c = imap(server)
+        c.select("INBOX")
+        # A command line over max_line: BAD, and the session goes on.
+        with pytest.raises(imaplib.IMAP4.error, match="Command line too long"):
+            c._simple_command("SEARCH", "SUBJECT", "x" * 5000)
+        assert c.noop()[0] == "OK"
+        # A literal over max_literal: refused before its data is sent (imaplib stops waiting
+        # for the continuation when the tagged NO comes).
+        c.literal = b"y" * 5000
+        assert c._simple_command("SEARCH", "CHARSET", "UTF-8", "SUBJECT") == (
+            "NO",
+            [b"[TOOBIG] Literal too large."],
+        )
+        # One within the limit is read.
+        c.literal = b"y" * 1000
+        typ, done = c._simple_command("SEARCH", "CHARSET", "UTF-8", "SUBJECT")
+        assert c._untagged_response(typ, done, "SEARCH") == ("OK", [b""])
+        assert c.noop()[0] == "OK"
+        c.logout()
+
+
+def test_bad_command_cap_over_imaplib(store: mp.MaildirStore, users: mp.Users) -> None:
+    with mp.ImapServer(store=store, users=users, max_errors=3, auth_failure_delay=0.0) as server:
+        c = imap(server)
+        for _ in range(3):
+            with pytest.raises(imaplib.IMAP4.error, match="BAD"):
+                c.xatom("WHAT")
+        # The third bad command was the last: BYE, and the connection is gone.
+        with pytest.raises((imaplib.IMAP4.abort, OSError)):
+            c.noop()
+        assert c.untagged_responses.get("BYE") == [b"Too many invalid IMAP commands."]
+        c.shutdown()
+
+
+def test_login_failures_are_delayed(store: mp.MaildirStore, users: mp.Users) -> None:
+    with mp.ImapServer(store=store, users=users, auth_failure_delay=1.0) as server:
+        c = imaplib.IMAP4("127.0.0.1", server.port, timeout=30)
+        started = time.monotonic()
+        with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
+            c.login("alice", "wrong")
+        # A lower bound only: the answer to a wrong password waits at least the delay.
+        assert time.monotonic() - started >= 1.0
+        c.login("alice", PASSWORD)
+        c.logout()
+
+
+def test_max_connections_over_imaplib(store: mp.MaildirStore, users: mp.Users) -> None:
+    with mp.ImapServer(store=store, users=users, max_connections=2) as server:
+        first = imap(server)
+        second = imap(server)
+        # The third is greeted with BYE [UNAVAILABLE], which imaplib reports as an error.
+        with pytest.raises(imaplib.IMAP4.error, match="UNAVAILABLE"):
+            imaplib.IMAP4("127.0.0.1", server.port, timeout=30)
+        first.logout()
+        # Once a session ends its place is free again (the server notices the close
+        # asynchronously, so a few attempts are allowed).
+        third = None
+        for _ in range(100):
+            try:
+                third = imap(server)
+                break
+            except imaplib.IMAP4.error:
+                time.sleep(0.1)
+        assert third is not None
+        assert third.noop()[0] == "OK"
+        third.logout()
+        second.logout()
+
+
+def test_two_sessions_and_smtp_keep_sequence_numbers(
+    server: mp.ImapServer, store: mp.MaildirStore, users: mp.Users
+) -> None:
+    """RFC 9051 §7.5: new mail reaches every selected session; an expunge made by another
+    session is told with EXPUNGE only when no FETCH/STORE/SEARCH is running, and until then
+    the sequence numbers stay as they were."""
+    with mp.SmtpServer(store=store, users=users, auth_require_tls=False) as smtp:
+        a = imap(server)
+        b = imap(server)
+        assert a.select("INBOX") == ("OK", [b"0"])
+        assert b.select("INBOX") == ("OK", [b"0"])
+        with smtplib.SMTP("127.0.0.1", smtp.port) as s:
+            for i in range(3):
+                s.sendmail("bob@example.org", ["alice@example.org"], f"Subject: s{i}\r\n\r\nx\r\n")
+        for session in (a, b):
+            session.untagged_responses.clear()
+            session.noop()
+            assert session.untagged_responses["EXISTS"][-1] == b"3"
+        b.store("1:2", "+FLAGS", "(\\Deleted)")
+        b.expunge()
+        # Session a fetches by sequence number: no EXPUNGE during its FETCH, and message 3 is
+        # still number 3.
+        a.untagged_responses.clear()
+        typ, data = a.fetch("3", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert typ == "OK" and data[0][1].strip() == b"Subject: s2"  # type: ignore[index]
+        assert "EXPUNGE" not in a.untagged_responses
+        # NOOP tells: two expunges, each renumbering the rest (1 then 1 again).
+        a.noop()
+        assert a.untagged_responses["EXPUNGE"] == [b"1", b"1"]
+        typ, data = a.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert data[0][1].strip() == b"Subject: s2"  # type: ignore[index]
+        # Message 2 is gone now: the number is out of range (BAD, as Dovecot answers).
+        with pytest.raises(imaplib.IMAP4.error, match="Invalid messageset"):
+            a.fetch("2", "(FLAGS)")
+        a.logout()
+        b.logout()
+
+
+def test_idle_and_login_timeouts_over_imapclient(store: mp.MaildirStore, users: mp.Users) -> None:
+    # The 30-minute default made short: a session in IDLE that hears nothing is told BYE.
+    with mp.ImapServer(store=store, users=users, timeout=1.0, login_timeout=1.0) as server:
+        c = client(server)
+        c.select_folder("INBOX")
+        c.idle()
+        bye: tuple[object, ...] = ()
+        for _ in range(30):
+            bye = next((r for r in c.idle_check(timeout=1) if r[0] == b"BYE"), ())
+            if bye:
+                break
+        # IMAPClient splits the text into atoms.
+        assert bye[:2] == (b"BYE", b"Disconnected"), bye
+        c.shutdown()
+        # Before login the limit is login_timeout.
+        raw = imaplib.IMAP4("127.0.0.1", server.port, timeout=30)
+        assert raw.readline() == b"* BYE Disconnected for inactivity.\r\n"
+        raw.shutdown()
