@@ -252,6 +252,18 @@ fn mailbox(tokens: &[Token]) -> Option<Address> {
             };
             (phrase(&words[..lt]), adl, spec.to_vec())
         }
+        // Words with no `@` and no `<...>`: one word is a local address (`To: root`), more
+        // are a name without an address (`To: Undisclosed recipients`), as the message parser
+        // and Dovecot read them; never glued into one local part.
+        None if !words.contains(&Token::Special(b'@'))
+            && words
+                .iter()
+                .filter(|t| matches!(t, Token::Atom(_) | Token::Quoted(_)))
+                .count()
+                > 1 =>
+        {
+            (phrase(&words), None, Vec::new())
+        }
         None => (None, None, words),
     };
     let (local, domain) = addr_spec(&spec);
@@ -525,7 +537,8 @@ fn part_structure(doc: &Document, id: PartId, depth: usize) -> BodyStructure {
         && matches!(node.body, Body::Leaf)
     {
         // A multipart whose boundary is missing or never appears: one empty text part, as
-        // Dovecot shows it (a single part typed multipart would be no IMAP body at all).
+        // Dovecot shows it (a single part typed multipart would be no IMAP body at all);
+        // `resolve` gives BODY[1] the same empty part.
         let subtype = parsed
             .as_ref()
             .and_then(|p| p.1.clone())
@@ -613,6 +626,19 @@ enum Target {
     /// A message (the top-level one, or one inside a message/rfc822 part).
     Message(u32),
     Part(PartId),
+    /// The empty text part that BODYSTRUCTURE shows in a multipart without a boundary.
+    Empty,
+}
+
+/// A part typed multipart that the parser read as a leaf (its boundary is missing or never
+/// appears): BODYSTRUCTURE shows it as a multipart of one empty text part.
+fn boundaryless_multipart(doc: &Document, id: PartId) -> bool {
+    matches!(doc.part(id).map(|p| &p.node().body), Some(Body::Leaf))
+        && part_field(doc, id, "Content-Type").is_some_and(|v| {
+            content_value(&v, false)
+                .0
+                .eq_ignore_ascii_case(b"multipart")
+        })
 }
 
 fn resolve(doc: &Document, numbers: &[u32]) -> Option<Target> {
@@ -625,17 +651,22 @@ fn resolve(doc: &Document, numbers: &[u32]) -> Option<Target> {
                 Body::Message { message } => doc.message(*message)?.root().id,
                 _ => p,
             },
+            Target::Empty => return None,
         };
         let node = doc.part(container)?.node();
         cur = match &node.body {
             Body::Multipart { children } => Target::Part(*children.get(index)?),
+            _ if boundaryless_multipart(doc, container) => match index {
+                0 => Target::Empty,
+                _ => return None,
+            },
             _ if index == 0 => match cur {
                 // Part 1 of a message that is not multipart is its body.
                 Target::Message(_) => Target::Part(container),
                 Target::Part(p) if matches!(doc.part(p)?.node().body, Body::Message { .. }) => {
                     Target::Part(container)
                 }
-                Target::Part(_) => return None,
+                Target::Part(_) | Target::Empty => return None,
             },
             _ => return None,
         };
@@ -651,6 +682,7 @@ fn message_of(doc: &Document, t: &Target) -> Option<u32> {
             Body::Message { message } => Some(message),
             _ => None,
         },
+        Target::Empty => None,
     }
 }
 
@@ -667,12 +699,28 @@ pub fn section<'d>(doc: &'d Document, s: &Section) -> Option<Cow<'d, [u8]>> {
                     &raw[n.body_start.min(n.body_end)..n.body_end],
                 ))
             }
+            Target::Empty => Some(Cow::Borrowed(b"")),
         },
         SectionText::Mime => match target {
             Target::Part(p) => {
                 let n = doc.part(p)?.node();
-                Some(Cow::Borrowed(&raw[n.header_start..n.body_start]))
+                let mut header = &raw[n.header_start..n.body_start.max(n.header_start)];
+                // A part that ends right after its header (with or without the blank line):
+                // the line break before the delimiter belongs to the delimiter (RFC 2046
+                // §5.1.1), as it does for a body (Dovecot's answer too).
+                if n.body_end <= n.body_start
+                    && raw
+                        .get(n.body_start..)
+                        .is_some_and(|r| r.starts_with(b"--"))
+                {
+                    header = header
+                        .strip_suffix(b"\r\n")
+                        .or_else(|| header.strip_suffix(b"\n"))
+                        .unwrap_or(header);
+                }
+                Some(Cow::Borrowed(header))
             }
+            Target::Empty => Some(Cow::Borrowed(b"")),
             Target::Message(_) => None,
         },
         SectionText::Header | SectionText::Fields { .. } | SectionText::Text => {
@@ -714,8 +762,10 @@ pub fn binary<'d>(doc: &'d Document, s: &Section) -> Result<Option<Cow<'d, [u8]>
     if s.part.is_empty() {
         return Ok(section(doc, s));
     }
-    let Some(Target::Part(p)) = resolve(doc, &s.part) else {
-        return Ok(None);
+    let p = match resolve(doc, &s.part) {
+        Some(Target::Part(p)) => p,
+        Some(Target::Empty) => return Ok(Some(Cow::Borrowed(b""))),
+        _ => return Ok(None),
     };
     let Some(part) = doc.part(p) else {
         return Ok(None);
@@ -804,6 +854,15 @@ AAEC\r\n\
         ));
         let inner = address_list(b"root");
         assert_eq!(inner[0].host.as_deref(), Some(&b"MISSING_DOMAIN"[..]));
+        // Words with no address and no colon: a name, not a glued local part or a group.
+        let named = address_list(b"Undisclosed recipients");
+        assert_eq!(named.len(), 1);
+        assert_eq!(
+            named[0].name.as_deref(),
+            Some(&b"Undisclosed recipients"[..])
+        );
+        assert_eq!(named[0].mailbox.as_deref(), Some(&b"MISSING_MAILBOX"[..]));
+        assert_eq!(named[0].host.as_deref(), Some(&b"MISSING_DOMAIN"[..]));
         let routed = address_list(b"<@a.x,@b.y:joe@c.z> (comment)");
         assert_eq!(routed[0].adl.as_deref(), Some(&b"@a.x,@b.y"[..]));
         assert_eq!(routed[0].email().as_deref(), Some("joe@c.z"));
@@ -879,5 +938,54 @@ AAEC\r\n\
             ("text/plain".to_owned(), Some(6), Some(1))
         );
         assert_eq!(b.params, [("charset".to_owned(), "us-ascii".to_owned())]);
+    }
+
+    #[test]
+    fn mime_header_cut_by_a_delimiter_leaves_the_line_break_to_it() {
+        let doc = Document::from_vec(
+            b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n--b\r\nContent-Type: text/plain\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n"
+                .to_vec(),
+        );
+        let get =
+            |part: &[u32], t: SectionText| section(&doc, &sec(part, t)).map(|c| c.into_owned());
+        assert_eq!(
+            get(&[1], SectionText::Mime).unwrap(),
+            b"Content-Type: text/plain"
+        );
+        assert_eq!(get(&[1], SectionText::Full).unwrap(), b"");
+        // With a blank line and no body, that line break is the delimiter's.
+        assert_eq!(
+            get(&[2], SectionText::Mime).unwrap(),
+            b"Content-Type: text/plain\r\n"
+        );
+        assert_eq!(get(&[3], SectionText::Mime).unwrap(), b"\r\n");
+    }
+
+    #[test]
+    fn multipart_without_boundary_has_an_empty_part_one() {
+        // BODYSTRUCTURE shows one empty text part; BODY[1] and BODY[1.MIME] agree with it
+        // (Dovecot's answers), instead of handing out the unsplit text as part 1.
+        for raw in [
+            &b"Content-Type: multipart/mixed\r\n\r\nJust text.\r\n"[..],
+            b"Content-Type: multipart/alternative; boundary=x\r\n\r\n--y\r\n\r\nt\r\n--y--\r\n",
+        ] {
+            let doc = Document::from_vec(raw.to_vec());
+            let b = body_structure(&doc, &doc.root());
+            assert_eq!(b.parts.len(), 1);
+            assert_eq!(b.parts[0].size, Some(0));
+            let get =
+                |part: &[u32], t: SectionText| section(&doc, &sec(part, t)).map(|c| c.into_owned());
+            assert_eq!(get(&[1], SectionText::Full).unwrap(), b"");
+            assert_eq!(get(&[1], SectionText::Mime).unwrap(), b"");
+            assert_eq!(get(&[1], SectionText::Text).unwrap(), b"");
+            assert_eq!(get(&[2], SectionText::Full), None);
+            assert_eq!(get(&[1, 1], SectionText::Full), None);
+            let bin = binary(&doc, &sec(&[1], SectionText::Full))
+                .unwrap()
+                .unwrap();
+            assert!(bin.is_empty());
+            // The whole message is still all there.
+            assert_eq!(get(&[], SectionText::Full).unwrap(), raw);
+        }
     }
 }
