@@ -34,7 +34,7 @@ pub use fields::{
 };
 pub use headers::content_type::MediaType;
 pub use headers::date::{format_date, now_local};
-pub use headers::message_id::{new_message_id, random_u64};
+pub use headers::message_id::{new_message_id, random_u128};
 pub use headers::write_field;
 pub use output::{Sink, SliceSink};
 pub use part::{

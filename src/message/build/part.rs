@@ -12,14 +12,14 @@ use super::body::{
 };
 use super::error::Result;
 use super::headers::content_type::write_content_type;
-use super::headers::message_id::random_u64;
+use super::headers::message_id::random_u128;
 use super::output::Sink;
 
 /// A random multipart boundary. It starts with `=_`, which neither quoted-printable (`=`
 /// is always followed by two hex digits) nor Base64 can produce, so only unencoded parts
 /// need checking.
 fn new_boundary() -> String {
-    format!("=_{:016x}{:016x}", random_u64(), random_u64())
+    format!("=_{:032x}", random_u128())
 }
 
 /// A part ready to be written: its header lines, then its body.
