@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use super::error::{Result, check_line};
 use super::fields::check_id;
 use super::headers::content_type::MediaType;
-use super::output::Sink;
+use super::output::Output;
 use super::{FOLD, MAX_LINE};
 use crate::codec::{base64, quoted_printable};
 
@@ -181,7 +181,7 @@ impl LeafBody<'_> {
         }
     }
 
-    pub(super) fn write(&self, out: &mut impl Sink) {
+    pub(super) fn write(&self, out: &mut impl Output) {
         match self {
             LeafBody::Verbatim(b) => out.put(b),
             LeafBody::Encoded(v) => out.put(v),

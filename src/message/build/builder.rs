@@ -8,7 +8,7 @@ use super::fields::{Value, check_name, is_once};
 use super::headers::date::{format_date, now_local};
 use super::headers::message_id::new_message_id;
 use super::headers::write_field;
-use super::output::Sink;
+use super::output::Output;
 use super::part::{Node, prepare_leaf, prepare_text};
 
 /// A message under construction: header fields in order, text and HTML bodies,
@@ -189,7 +189,7 @@ impl Rendered<'_> {
         false
     }
 
-    pub fn write(&self, out: &mut impl Sink) {
+    pub fn write(&self, out: &mut impl Output) {
         out.put(&self.head);
         self.body.write(out);
     }

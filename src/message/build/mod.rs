@@ -36,7 +36,7 @@ pub use headers::content_type::MediaType;
 pub use headers::date::{format_date, now_local};
 pub use headers::message_id::{new_message_id, random_u128};
 pub use headers::write_field;
-pub use output::{Sink, SliceSink};
+pub use output::{Output, SliceOutput};
 pub use part::{
     Leaf, Node, fresh_boundary, has_delimiter_line, multipart_header, prepare_leaf, prepare_text,
     write_leaf, write_text_leaf,

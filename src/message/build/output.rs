@@ -4,13 +4,13 @@ use crate::codec::base64;
 
 /// Where a message is written: a growing `Vec`, or a buffer already of the message's size
 /// (the Python layer writes straight into a `bytes` object).
-pub trait Sink {
+pub trait Output {
     fn put(&mut self, data: &[u8]);
     /// `data` Base64-encoded in 76-character lines, CRLF between them.
     fn put_base64(&mut self, data: &[u8]);
 }
 
-impl Sink for Vec<u8> {
+impl Output for Vec<u8> {
     fn put(&mut self, data: &[u8]) {
         self.extend_from_slice(data);
     }
@@ -23,15 +23,15 @@ impl Sink for Vec<u8> {
 }
 
 /// A buffer of a known size, filled from the start.
-pub struct SliceSink<'s> {
+pub struct SliceOutput<'s> {
     buf: &'s mut [u8],
     at: usize,
     overflow: bool,
 }
 
-impl<'s> SliceSink<'s> {
+impl<'s> SliceOutput<'s> {
     pub fn new(buf: &'s mut [u8]) -> Self {
-        SliceSink {
+        SliceOutput {
             buf,
             at: 0,
             overflow: false,
@@ -54,7 +54,7 @@ impl<'s> SliceSink<'s> {
     }
 }
 
-impl Sink for SliceSink<'_> {
+impl Output for SliceOutput<'_> {
     fn put(&mut self, data: &[u8]) {
         if let Some(dst) = self.take(data.len()) {
             dst.copy_from_slice(data);

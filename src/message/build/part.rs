@@ -13,7 +13,7 @@ use super::body::{
 use super::error::Result;
 use super::headers::content_type::write_content_type;
 use super::headers::message_id::random_u128;
-use super::output::Sink;
+use super::output::Output;
 
 /// A random multipart boundary. It starts with `=_`, which neither quoted-printable (`=`
 /// is always followed by two hex digits) nor Base64 can produce, so only unencoded parts
@@ -38,7 +38,7 @@ impl Leaf<'_> {
         false
     }
 
-    pub fn write(&self, out: &mut impl Sink) {
+    pub fn write(&self, out: &mut impl Output) {
         out.put(&self.head);
         out.put(b"\r\n");
         self.body.write(out);
@@ -186,7 +186,7 @@ impl<'b> Node<'b> {
     }
 
     /// Write the part (its header fields and body).
-    pub fn write(&self, out: &mut impl Sink) {
+    pub fn write(&self, out: &mut impl Output) {
         match self {
             Node::Leaf(l) => l.write(out),
             Node::Multipart {

@@ -284,7 +284,7 @@ fn rendered_size_is_exact() {
     }
     let r = b.render().unwrap();
     let mut buf = vec![0u8; r.len()];
-    let mut sink = SliceSink::new(&mut buf);
+    let mut sink = SliceOutput::new(&mut buf);
     r.write(&mut sink);
     assert!(sink.is_exact());
     let mut grown = Vec::new();
@@ -292,7 +292,7 @@ fn rendered_size_is_exact() {
     assert_eq!(buf, grown);
     assert!(Document::from_vec(grown).root().defects().is_empty());
     let mut short = vec![0u8; r.len() - 1];
-    let mut sink = SliceSink::new(&mut short);
+    let mut sink = SliceOutput::new(&mut short);
     r.write(&mut sink);
     assert!(!sink.is_exact());
 }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use crate::message::build::{self, Builder, Kind, Options, SliceSink, Value};
+use crate::message::build::{self, Builder, Kind, Options, SliceOutput, Value};
 use crate::python::buffer::{DETACH_THRESHOLD, new_bytes};
 use crate::python::message::{PyMessage, message_from_bytes};
 use crate::python::values::PyAddress;
@@ -28,7 +28,7 @@ fn build_bytes<'py>(
     .map_err(err(py))?;
     let mut exact = false;
     let bytes = new_bytes(py, rendered.len(), |buf| {
-        let mut sink = SliceSink::new(buf);
+        let mut sink = SliceOutput::new(buf);
         rendered.write(&mut sink);
         exact = sink.is_exact();
     })?;
