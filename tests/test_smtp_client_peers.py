@@ -228,10 +228,11 @@ asyncio.run(main(int(sys.argv[1])))
 """
 
 
-def test_no_crash_at_exit_after_async_sends() -> None:
-    """Runs a short script that sends with the async client and exits, 200 times."""
+@pytest.mark.slow
+def test_no_crash_at_exit_after_async_sends(exit_runs: int) -> None:
+    """Runs a short script that sends with the async client and exits, `exit_runs` times."""
     handler = Recorder()
-    runs = 200
+    runs = exit_runs
     with aiosmtpd_server(handler) as server:
 
         def run(_: int) -> subprocess.CompletedProcess[str]:
