@@ -17,9 +17,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from _net import free_port
 from dnslib import QTYPE, RCODE, RR
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
-from smtp_peers import WAIT, Recorder, aiosmtpd_server, free_port
+from smtp_peers import WAIT, Recorder, aiosmtpd_server
 
 import mailprims as mp
 
