@@ -142,4 +142,5 @@ fuzz-cmin:
 # (tests/test_stress.py).
 stress: build
 	$(PY) tests/stress/run.py
+	MAILPRIMS_EXIT_RUNS=200 $(PY) -m pytest -m slow -q tests
 

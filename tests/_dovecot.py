@@ -21,6 +21,8 @@ import tempfile
 import time
 from collections.abc import Iterable
 
+from _net import free_port
+
 from mailprims import tls
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
@@ -29,13 +31,6 @@ DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 def available() -> bool:
     """Whether Dovecot with its POP3 server is installed."""
     return os.path.exists(DOVECOT) and os.path.exists("/usr/lib/dovecot/pop3")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Dovecot:

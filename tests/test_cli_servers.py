@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from _net import free_port
 
 import mailprims as mp
 
@@ -447,9 +448,7 @@ def test_serve_bad_users_file(tmp_path: Path) -> None:
 
 
 def test_client_errors(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed_port = s.getsockname()[1]
+    closed_port = free_port()
     done = send(closed_port, "--to", "bob@example.org")
     assert done.returncode == 1
     assert done.stderr.startswith(

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from _dovecot import Dovecot, available, write_messages
+from _net import free_port
 
 import mailprims
 from mailprims import AsyncPop3Client, Pop3Client, Pop3Error
@@ -278,9 +279,7 @@ def test_async_client(box: Box, dovecot: Dovecot) -> None:
 
 
 def test_connection_refused() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     with pytest.raises(mailprims.MailConnectionError) as err:
         Pop3Client("127.0.0.1", port, tls="none", timeout=5).connect()
     assert isinstance(err.value, ConnectionError)

@@ -76,8 +76,9 @@ def _run_exit_script(_: int) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_no_crash_at_exit_after_async_calls() -> None:
-    runs = 200
+@pytest.mark.slow
+def test_no_crash_at_exit_after_async_calls(exit_runs: int) -> None:
+    runs = exit_runs
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(_run_exit_script, range(runs)))
     crashes = [r for r in results if r.returncode != 0]

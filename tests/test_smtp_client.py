@@ -15,6 +15,7 @@ import threading
 import time
 
 import pytest
+from _net import free_port
 from smtp_peers import WAIT, Recorder, ScriptedServer, accept_users, aiosmtpd_server
 
 import mailprims as mp
@@ -393,9 +394,7 @@ def test_transaction_timeout() -> None:
 
 
 def test_connection_refused() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     with pytest.raises(mp.MailConnectionError) as info:
         plain(port).connect()
     assert isinstance(info.value, ConnectionError)

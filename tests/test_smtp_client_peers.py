@@ -17,9 +17,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from _net import free_port
 from dnslib import QTYPE, RCODE, RR
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
-from smtp_peers import WAIT, Recorder, aiosmtpd_server, free_port
+from smtp_peers import WAIT, Recorder, aiosmtpd_server
 
 import mailprims as mp
 
@@ -228,10 +229,11 @@ asyncio.run(main(int(sys.argv[1])))
 """
 
 
-def test_no_crash_at_exit_after_async_sends() -> None:
-    """Runs a short script that sends with the async client and exits, 200 times."""
+@pytest.mark.slow
+def test_no_crash_at_exit_after_async_sends(exit_runs: int) -> None:
+    """Runs a short script that sends with the async client and exits, `exit_runs` times."""
     handler = Recorder()
-    runs = 200
+    runs = exit_runs
     with aiosmtpd_server(handler) as server:
 
         def run(_: int) -> subprocess.CompletedProcess[str]:

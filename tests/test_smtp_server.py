@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from _net import free_port
 from smtp_helpers import GREETING, HOST, Raw
 
 import mailprims as mp
@@ -484,13 +485,11 @@ def test_same_handler_semantics_as_aiosmtpd() -> None:
             return "250 OK"
 
     reference = Keep()
-    with socket.socket() as probe:  # aiosmtpd's Controller cannot use port 0
-        probe.bind(("127.0.0.1", 0))
-        free_port = probe.getsockname()[1]
-    controller = Controller(reference, hostname="127.0.0.1", port=free_port)
+    port = free_port()  # aiosmtpd's Controller cannot use port 0
+    controller = Controller(reference, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        run(free_port)
+        run(port)
     finally:
         controller.stop()
     ours = Keep()

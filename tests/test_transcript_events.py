@@ -8,11 +8,11 @@ import asyncio
 import logging
 import poplib
 import smtplib
-import socket
 from collections.abc import Iterator
 
 import pytest
 from _dovecot import Dovecot, available, write_messages
+from _net import free_port
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
@@ -31,13 +31,6 @@ class Keep:
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         self.envelopes.append(envelope)
         return "250 2.0.0 kept"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture

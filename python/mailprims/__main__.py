@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mailprims import _cli, _cli_auth, _cli_servers, _demo
+from mailprims import _cli_auth, _cli_mail_system, _cli_messages, _demo
 
 __all__ = ["main"]
 
@@ -20,8 +20,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="command")
     sub.add_parser("demo", help="walk through the textbook examples, live")
-    _cli.add_commands(sub)
-    _cli_servers.add_commands(sub)
+    _cli_messages.add_commands(sub)
+    _cli_mail_system.add_commands(sub)
     _cli_auth.add_commands(sub)
     args = parser.parse_args(argv)
     if args.version:
@@ -32,9 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         return _demo.run(sys.stdout)
     if getattr(args, "handler", None) is not None:
-        return _cli.run(args)
+        return _cli_messages.run(args)
     if getattr(args, "run_servers", None) is not None:
-        return _cli_servers.run(args)
+        return _cli_mail_system.run(args)
     parser.print_help()
     return 2
 

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
+use subtle::ConstantTimeEq;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -703,7 +704,7 @@ impl<B: Backend> Session<B> {
                     .map(|(a, s)| (Some(a), s))
                     .unwrap_or((None, String::from("\u{0}no such user")));
                 let expected = apop_digest(&timestamp, &secret);
-                account.filter(|_| constant_time_eq(expected.as_bytes(), digest.as_bytes()))
+                account.filter(|_| bool::from(expected.as_bytes().ct_eq(digest.as_bytes())))
             })
             .await
             .flatten();
@@ -1095,13 +1096,6 @@ fn decode_plain(response: &str) -> Option<(String, String)> {
         return None;
     }
     Some((user.to_owned(), password.to_owned()))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// An APOP timestamp (RFC 1939 §7: `<process-ID.clock@hostname>`), unique per session.

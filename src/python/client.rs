@@ -49,15 +49,23 @@ use crate::net::tls::Trust;
 use crate::net::transcript::Transcript;
 use crate::net::{Endpoint, TlsMode};
 
+/// A duration given in seconds: finite and positive (or zero, where `allow_zero`).
+pub fn checked_seconds(value: f64, allow_zero: bool) -> Option<Duration> {
+    (value.is_finite() && (value > 0.0 || (allow_zero && value == 0.0)))
+        .then(|| Duration::from_secs_f64(value))
+}
+
 /// `None`, or a positive number of seconds.
 pub fn seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
-    match value {
-        None => Ok(None),
-        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(s) => Err(PyValueError::new_err(format!(
-            "{what} must be a positive number of seconds or None, not {s}"
-        ))),
-    }
+    value
+        .map(|s| {
+            checked_seconds(s, false).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "{what} must be a positive number of seconds or None, not {s}"
+                ))
+            })
+        })
+        .transpose()
 }
 
 fn tls_mode(value: &Bound<'_, PyAny>) -> PyResult<TlsMode> {

@@ -6,7 +6,7 @@
 //! nothing needs the cycle collector.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -1136,44 +1136,14 @@ fn parse_chunk(chunk: Vec<Input>) -> Vec<Parsed> {
 /// `threads - 1` pool threads and this one parse chunks without the GIL; this thread also
 /// turns finished chunks into Python objects, which needs the GIL and costs about as much as
 /// parsing a small message. It takes in finished chunks first and parses only when none is
-/// waiting, so no more threads run than were asked for. It never waits for a pool job to
-/// start (one may be queued behind another caller's): only for chunks a job has taken.
+/// waiting, so no more threads run than were asked for (see [`crate::pool::Chunked`]).
 fn parse_pipelined<'py>(
     py: Python<'py>,
     inputs: Vec<Input>,
     threads: usize,
 ) -> PyResult<Bound<'py, PyList>> {
     let total = inputs.len();
-    let mut chunks = Vec::with_capacity(total.div_ceil(CHUNK));
-    let mut it = inputs.into_iter();
-    let mut start = 0;
-    loop {
-        let chunk: Vec<Input> = it.by_ref().take(CHUNK).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        let n = chunk.len();
-        chunks.push((start, chunk));
-        start += n;
-    }
-    let n_chunks = chunks.len();
-    let queue = Arc::new(Mutex::new(chunks.into_iter()));
-    let take = |q: &Mutex<std::vec::IntoIter<(usize, Vec<Input>)>>| match q.lock() {
-        Ok(mut q) => q.next(),
-        Err(_) => None,
-    };
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<Parsed>)>();
-    for _ in 1..threads {
-        let (tx, queue) = (tx.clone(), Arc::clone(&queue));
-        crate::pool::spawn(threads - 1, move || {
-            while let Some((start, chunk)) = take(&queue) {
-                if tx.send((start, parse_chunk(chunk))).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    drop(tx);
+    let pipe = crate::pool::Chunked::start(inputs, CHUNK, threads, parse_chunk);
     let out = PyList::new(py, (0..total).map(|_| py.None()))?;
     let place = |start: usize, parsed: Vec<Parsed>| -> PyResult<()> {
         for (i, doc) in parsed.into_iter().enumerate() {
@@ -1183,9 +1153,9 @@ fn parse_pipelined<'py>(
     };
     let mut placed = 0;
     loop {
-        let (start, parsed) = if let Ok(ready) = rx.try_recv() {
+        let (start, parsed) = if let Some(ready) = pipe.ready() {
             ready
-        } else if let Some((start, chunk)) = take(&queue) {
+        } else if let Some((start, chunk)) = pipe.take() {
             (start, py.detach(|| parse_chunk(chunk)))
         } else {
             break;
@@ -1194,10 +1164,8 @@ fn parse_pipelined<'py>(
         placed += 1;
     }
     // Nothing left to take: wait for the chunks pool threads are still parsing.
-    // (A Mutex makes the receiver shareable with the GIL-free closure.)
-    let rx = Mutex::new(rx);
-    while placed < n_chunks {
-        let Some((start, parsed)) = py.detach(|| rx.lock().ok()?.recv().ok()) else {
+    while placed < pipe.chunks() {
+        let Some((start, parsed)) = py.detach(|| pipe.wait()) else {
             return Err(PyRuntimeError::new_err(
                 "parse_many(): a worker thread stopped before finishing its messages",
             ));

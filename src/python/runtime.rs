@@ -14,6 +14,7 @@
 //!   runtime thread attaches again.
 
 use std::future::Future;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -22,6 +23,7 @@ use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
+use rustix::pipe::{PipeFlags, pipe_with};
 use tokio::task::AbortHandle;
 
 static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
@@ -177,22 +179,18 @@ type Convert = Box<dyn for<'py> FnOnce(Python<'py>) -> PyResult<Py<PyAny>> + Sen
 /// Results waiting for their event loop, and the pipe that wakes it.
 struct Completions {
     queue: Mutex<Vec<(Py<PyAny>, Convert)>>,
-    read_fd: libc::c_int,
-    write_fd: libc::c_int,
+    read_fd: OwnedFd,
+    write_fd: OwnedFd,
 }
 
 impl Completions {
     fn new() -> PyResult<Completions> {
-        let mut fds = [0 as libc::c_int; 2];
-        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-        let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) };
-        if rc != 0 {
-            return Err(PyErr::from(std::io::Error::last_os_error()));
-        }
+        let (read_fd, write_fd) = pipe_with(PipeFlags::NONBLOCK | PipeFlags::CLOEXEC)
+            .map_err(|e| PyErr::from(std::io::Error::from(e)))?;
         Ok(Completions {
             queue: Mutex::new(Vec::new()),
-            read_fd: fds[0],
-            write_fd: fds[1],
+            read_fd,
+            write_fd,
         })
     }
 
@@ -205,19 +203,8 @@ impl Completions {
         queue.push((fut, convert));
         drop(queue);
         if was_empty {
-            // SAFETY: writing one byte from a valid buffer to our own pipe. A full pipe
-            // (EAGAIN) already holds a wake-up.
-            unsafe { libc::write(self.write_fd, [1u8].as_ptr().cast(), 1) };
-        }
-    }
-}
-
-impl Drop for Completions {
-    fn drop(&mut self) {
-        // SAFETY: both descriptors were opened by `new` and are closed only here.
-        unsafe {
-            libc::close(self.read_fd);
-            libc::close(self.write_fd);
+            // A full pipe (EAGAIN) already holds a wake-up.
+            let _ = rustix::io::write(&self.write_fd, &[1u8]);
         }
     }
 }
@@ -233,15 +220,7 @@ struct LoopBridge {
 impl LoopBridge {
     fn __call__(&self, py: Python<'_>) -> PyResult<()> {
         let mut sink = [0u8; 256];
-        // SAFETY: reading into a buffer of the given size from our own non-blocking pipe.
-        while unsafe {
-            libc::read(
-                self.completions.read_fd,
-                sink.as_mut_ptr().cast(),
-                sink.len(),
-            )
-        } > 0
-        {}
+        while rustix::io::read(&self.completions.read_fd, &mut sink).is_ok_and(|n| n > 0) {}
         let items = match self.completions.queue.lock() {
             Ok(mut q) => std::mem::take(&mut *q),
             Err(_) => return Ok(()),
@@ -291,7 +270,7 @@ fn loop_bridge(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Completions>> {
             completions: completions.clone(),
         },
     )?;
-    event_loop.call_method1("add_reader", (completions.read_fd, &bridge))?;
+    event_loop.call_method1("add_reader", (completions.read_fd.as_raw_fd(), &bridge))?;
     bridges.set_item(event_loop, bridge)?;
     Ok(completions)
 }

@@ -13,7 +13,7 @@ use pyo3::types::{PyBytes, PyDict, PyTuple, PyType};
 use super::buffer::{BytesLike, bytes_from};
 use super::errors::store_error;
 use crate::store::{
-    self, AddOptions, DotLock, Maildir, MaildirStore, Mbox, MboxAddOptions, MboxIter, MessageInfo,
+    self, AddOptions, DotLock, Maildir, MaildirEntry, MaildirStore, Mbox, MboxAddOptions, MboxIter,
     StoreError, UserDb,
 };
 
@@ -86,8 +86,8 @@ impl PyMaildirEntry {
     }
 }
 
-impl From<MessageInfo> for PyMaildirEntry {
-    fn from(m: MessageInfo) -> Self {
+impl From<MaildirEntry> for PyMaildirEntry {
+    fn from(m: MaildirEntry) -> Self {
         let flags = m.flags().to_owned();
         PyMaildirEntry {
             key: m.key,

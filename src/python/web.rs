@@ -22,13 +22,11 @@ pub struct WebInboxCore {
 }
 
 fn seconds(value: f64, what: &str, allow_zero: bool) -> PyResult<Duration> {
-    if value.is_finite() && (value > 0.0 || (allow_zero && value == 0.0)) {
-        Ok(Duration::from_secs_f64(value))
-    } else {
-        Err(PyValueError::new_err(format!(
+    super::client::checked_seconds(value, allow_zero).ok_or_else(|| {
+        PyValueError::new_err(format!(
             "{what} must be a positive number of seconds, not {value}"
-        )))
-    }
+        ))
+    })
 }
 
 impl WebInboxCore {

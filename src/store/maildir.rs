@@ -41,7 +41,7 @@ impl Subdir {
 
 /// What a listing knows about one message without reading it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageInfo {
+pub struct MaildirEntry {
     /// The stable key (file name before `:`).
     pub key: String,
     pub subdir: Subdir,
@@ -54,7 +54,7 @@ pub struct MessageInfo {
     pub crlf_size: Option<u64>,
 }
 
-impl MessageInfo {
+impl MaildirEntry {
     /// The info part after `:`, if any.
     pub fn info(&self) -> Option<&str> {
         name::split(&self.file_name).1
@@ -284,7 +284,7 @@ impl Maildir {
 
     /// Every message with its size, in delivery order, without reading any message: sizes come
     /// from the `,S=`/`,W=` fields, and only names without `,S=` cost a `stat`.
-    pub fn list(&self) -> Result<Vec<MessageInfo>> {
+    pub fn list(&self) -> Result<Vec<MaildirEntry>> {
         let found = self.scan()?;
         let mut out = Vec::with_capacity(found.len());
         for (key, (sub, file_name)) in found {
@@ -297,7 +297,7 @@ impl Maildir {
                 },
             };
             let crlf_size = name::size_field(&file_name, b'W');
-            out.push(MessageInfo {
+            out.push(MaildirEntry {
                 key,
                 subdir: sub,
                 file_name,

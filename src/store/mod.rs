@@ -37,7 +37,7 @@ pub use delivery::Delivery;
 pub(crate) use delivery::Placed;
 pub use error::{Result, StoreError};
 pub use lock::{DotLock, DotLockOptions};
-pub use maildir::{AddOptions, MAILDROP_LOCK, Maildir, MessageInfo, Subdir, crlf_size};
+pub use maildir::{AddOptions, MAILDROP_LOCK, Maildir, MaildirEntry, Subdir, crlf_size};
 pub use maildir_store::{Delivered, DeliveryHook, MaildirStore};
 pub use mbox::{Mbox, MboxAddOptions, MboxEntry, MboxIter};
 pub use users::{UserDb, hash_password, validate_name, verify_password_hash};

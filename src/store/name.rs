@@ -25,16 +25,9 @@ pub fn hostname() -> &'static str {
     HOST.get_or_init(|| escape_host(&raw_hostname()))
 }
 
-fn raw_hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is writable for its whole length; gethostname NUL-terminates on
-    // success when the name fits, and we stop at the first NUL either way.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "localhost".to_owned();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    let name = String::from_utf8_lossy(&buf[..end]).into_owned();
+/// The host name as the system gives it (`uname`'s node name), `localhost` if it has none.
+pub fn raw_hostname() -> String {
+    let name = gethostname::gethostname().to_string_lossy().into_owned();
     if name.is_empty() {
         "localhost".to_owned()
     } else {

@@ -121,23 +121,9 @@ fn fold(name: &str) -> String {
 
 fn random_salt() -> Result<SaltString> {
     let mut bytes = [0u8; 16];
-    let mut filled = 0;
-    while filled < bytes.len() {
-        // SAFETY: writing into the unfilled tail of a local buffer.
-        let n = unsafe {
-            libc::getrandom(bytes[filled..].as_mut_ptr().cast(), bytes.len() - filled, 0)
-        };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(StoreError::Password {
-                reason: format!("no random salt: {e}"),
-            });
-        }
-        filled += n as usize;
-    }
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Password {
+        reason: format!("no random salt: {e}"),
+    })?;
     SaltString::encode_b64(&bytes).map_err(|e| StoreError::Password {
         reason: e.to_string(),
     })

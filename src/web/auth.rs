@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use axum::http::header::{COOKIE, HOST, ORIGIN};
+use subtle::ConstantTimeEq;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "mailprims_session";
@@ -26,30 +27,17 @@ const MAX_SESSIONS: usize = 10_000;
 /// A random token: 32 bytes from the kernel, in hex.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
-    let mut filled = 0;
-    while filled < bytes.len() {
-        // SAFETY: writing into the unfilled tail of a local buffer.
-        let n = unsafe {
-            libc::getrandom(bytes[filled..].as_mut_ptr().cast(), bytes.len() - filled, 0)
-        };
-        if n > 0 {
-            filled += n as usize;
-        } else if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            // getrandom cannot fail on Linux >= 3.17 short of a bad buffer; never hand out
-            // a guessable token: abort instead.
-            std::process::abort();
-        }
+    if getrandom::fill(&mut bytes).is_err() {
+        // getrandom cannot fail on Linux >= 3.17 short of a bad buffer; never hand out a
+        // guessable token: abort instead.
+        std::process::abort();
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Constant-time comparison of two tokens.
 pub fn same_token(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 #[derive(Clone, Debug)]

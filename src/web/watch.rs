@@ -5,12 +5,12 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 use super::index::Index;
 use crate::store::Subdir;
@@ -85,20 +85,21 @@ pub fn spawn(index: Arc<Index>, stop: Arc<AtomicBool>) -> io::Result<JoinHandle<
         .spawn(move || run(index, watcher, stop))
 }
 
+/// How long a wait for events lasts before `stop` is looked at again.
+const POLL_TIMEOUT: Timespec = Timespec {
+    tv_sec: 0,
+    tv_nsec: 200_000_000,
+};
+
 fn run(index: Arc<Index>, mut w: Watcher, stop: Arc<AtomicBool>) {
     // Watches go on before each user's scan, so nothing delivered meanwhile is missed.
     index.sync_all(&mut |user| w.watch_user(&index, user));
     index.set_ready();
     let mut buffer = vec![0u8; 64 * 1024];
     while !stop.load(Ordering::Acquire) {
-        let mut fd = libc::pollfd {
-            fd: w.inotify.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        let ready = unsafe { libc::poll(&mut fd, 1, 200) };
-        if ready <= 0 {
+        let mut fds = [PollFd::new(&w.inotify, PollFlags::IN)];
+        let ready = poll(&mut fds, Some(&POLL_TIMEOUT)).unwrap_or(0);
+        if ready == 0 {
             continue;
         }
         let mut arrived = Vec::new();
