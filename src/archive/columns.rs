@@ -340,8 +340,11 @@ struct Row<'d> {
     auth: Option<[Option<String>; 3]>,
     /// From, To and Cc read with `parse_list_checked` (`None` inside: no such field); the
     /// defects column reuses them.
-    addresses: [Option<Option<(Vec<Address>, bool)>>; 3],
+    addresses: [Option<Option<Checked>>; 3],
 }
+
+/// A list of addresses, and whether it needed a repair (`address::parse_list_checked`).
+type Checked = (Vec<Address>, bool);
 
 const ADDRESS_FIELDS: [&str; 3] = ["From", "To", "Cc"];
 
@@ -374,7 +377,7 @@ impl<'d> Row<'d> {
 
     /// The addresses of the first From (0), To (1) or Cc (2) field, as `view.addresses`
     /// reads them, and whether the list needed a repair.
-    fn addresses(&mut self, i: usize) -> Option<&(Vec<Address>, bool)> {
+    fn addresses(&mut self, i: usize) -> Option<&Checked> {
         let view = self.view;
         self.addresses[i]
             .get_or_insert_with(|| {

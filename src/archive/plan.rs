@@ -219,7 +219,8 @@ impl Planner {
         // With the numeric part of each name's sort key, computed once (a comparison sort
         // calls the comparator n log n times; the plan of a 100,000-message Maildir spent
         // most of its time in `sort_key`).
-        let mut found: Vec<((u64, u64), String, PathBuf, Option<u64>)> = Vec::new();
+        type Listed = ((u64, u64), String, PathBuf, Option<u64>);
+        let mut found: Vec<Listed> = Vec::new();
         for sub in ["new", "cur"] {
             let d = dir.join(sub);
             for entry in fs::read_dir(&d).map_err(io_err("list Maildir", &d))? {
