@@ -4,6 +4,7 @@
 //! pyo3, so `cargo test` runs without Python. Every binding lives in `python/`, compiled only
 //! with the `python` feature that maturin enables.
 
+#[cfg(feature = "archive")]
 pub mod archive;
 pub mod auth;
 pub mod codec;

@@ -15,7 +15,7 @@ use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 
 use super::source::Found;
-use crate::message::{Date, Document, MessageView, authres, list_headers};
+use crate::message::{Address, Date, MessageView, Parsed, address, authres, list_headers};
 
 /// One column of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -338,7 +338,15 @@ struct Row<'d> {
     hops: Option<(i32, Option<i64>, Option<i64>)>,
     date: Option<Option<Date>>,
     auth: Option<[Option<String>; 3]>,
+    /// From, To and Cc read with `parse_list_checked` (`None` inside: no such field); the
+    /// defects column reuses them.
+    addresses: [Option<Option<Checked>>; 3],
 }
+
+/// A list of addresses, and whether it needed a repair (`address::parse_list_checked`).
+type Checked = (Vec<Address>, bool);
+
+const ADDRESS_FIELDS: [&str; 3] = ["From", "To", "Cc"];
 
 impl<'d> Row<'d> {
     fn structure(&mut self) -> &crate::message::BodyStructure {
@@ -365,6 +373,43 @@ impl<'d> Row<'d> {
     fn date(&mut self) -> Option<Date> {
         let view = self.view;
         *self.date.get_or_insert_with(|| view.date())
+    }
+
+    /// The addresses of the first From (0), To (1) or Cc (2) field, as `view.addresses`
+    /// reads them, and whether the list needed a repair.
+    fn addresses(&mut self, i: usize) -> Option<&Checked> {
+        let view = self.view;
+        self.addresses[i]
+            .get_or_insert_with(|| {
+                view.field(ADDRESS_FIELDS[i])
+                    .map(|f| address::parse_list_checked(f.value_eol))
+            })
+            .as_ref()
+    }
+
+    fn address_list(&mut self, i: usize) -> &[Address] {
+        self.addresses(i).map_or(&[], |(list, _)| &list[..])
+    }
+
+    /// `view.defects()`, reusing the Date and address fields already read.
+    fn defects(&mut self) -> Vec<crate::message::Defect> {
+        let date = self.date();
+        for i in 0..3 {
+            self.addresses(i);
+        }
+        let known = |i: usize| {
+            self.addresses[i]
+                .as_ref()
+                .and_then(|a| a.as_ref())
+                .map(|(list, repaired)| (&list[..], *repaired))
+        };
+        let parsed = Parsed {
+            date: Some(date),
+            from: known(0),
+            to: known(1),
+            cc: known(2),
+        };
+        self.view.defects_with(&parsed)
     }
 
     /// The spf, dkim and dmarc results: the first of each method in the Authentication-Results
@@ -440,14 +485,17 @@ impl Batch {
 
     /// Parse a found message and append its row.
     pub fn push(&mut self, found: Found<'_>) {
-        let doc = Document::parse(Box::new(found.bytes));
-        let view = doc.root();
+        // Parsed where the bytes lie (a reused read buffer, a shared mbox chunk): the tree
+        // lives only as long as the row takes to build.
+        let tree = crate::message::parse::build(found.bytes);
+        let view = MessageView { tree: &tree, id: 0 };
         let mut row = Row {
             view,
             structure: None,
             hops: None,
             date: None,
             auth: None,
+            addresses: [None, None, None],
         };
         for (col, builder) in self.columns.iter_mut() {
             match (col, builder) {
@@ -458,9 +506,9 @@ impl Batch {
                 (Column::DateOffset, Builder::I32(b)) => {
                     b.append_option(row.date().map(|d| d.offset))
                 }
-                (Column::From, Builder::Addresses(b)) => b.push(&view.addresses("From")),
-                (Column::To, Builder::Addresses(b)) => b.push(&view.addresses("To")),
-                (Column::Cc, Builder::Addresses(b)) => b.push(&view.addresses("Cc")),
+                (Column::From, Builder::Addresses(b)) => b.push(row.address_list(0)),
+                (Column::To, Builder::Addresses(b)) => b.push(row.address_list(1)),
+                (Column::Cc, Builder::Addresses(b)) => b.push(row.address_list(2)),
                 (Column::Subject, Builder::Str(b)) => b.append_option(view.subject()),
                 (Column::InReplyTo, Builder::Str(b)) => {
                     b.append_option(view.ids("In-Reply-To").into_iter().next())
@@ -515,7 +563,7 @@ impl Batch {
                 (Column::Dkim, Builder::Str(b)) => b.append_option(row.auth()[1].clone()),
                 (Column::Dmarc, Builder::Str(b)) => b.append_option(row.auth()[2].clone()),
                 (Column::Defects, Builder::Strings(b)) => {
-                    for d in view.defects() {
+                    for d in row.defects() {
                         b.values().append_value(d.kind.as_str());
                     }
                     if found.truncated {
@@ -574,12 +622,12 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archive::source::{Bytes, Format};
+    use crate::archive::source::Format;
     use arrow_array::Array;
 
-    fn found(data: &[u8]) -> Found<'static> {
+    fn found(data: &[u8]) -> Found<'_> {
         Found {
-            bytes: Bytes::Own(data.to_vec()),
+            bytes: data,
             path: "/tmp/x",
             format: Format::Eml,
             offset: 0,
@@ -602,6 +650,60 @@ mod tests {
             let expected = crate::message::received::parse(v).date;
             assert_eq!(hop_date(v.as_bytes()), expected, "{v}");
         }
+    }
+
+    /// The defects column reuses the Date and address parses of the other columns: it must
+    /// say what `Message.defects` says, over the corpus and a few hand-made cases.
+    #[test]
+    fn defects_as_the_message_reads_them() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+        let mut inputs: Vec<Vec<u8>> = vec![
+            b"Subject: a\nSubject: b\nDate: x\nDate: Mon, 8 Mar 2010 19:55:06 -0600\n\
+From: a b c\nTo: <x>\nCc: ,\nContent-Type: text/plain; charset=nope\n\nbody\n"
+                .to_vec(),
+            b"To: \"x\" y@z w@v\nMIME-Version: 1.0\nContent-Transfer-Encoding: base64\n\n!!==\n"
+                .to_vec(),
+            b"Content-Transfer-Encoding: base64\n\nQUJD\r\nRA\n".to_vec(),
+            b"".to_vec(),
+        ];
+        for kind in std::fs::read_dir(&dir).unwrap() {
+            let kind = kind.unwrap().path();
+            if kind.is_dir() {
+                for f in std::fs::read_dir(kind).unwrap() {
+                    let f = f.unwrap().path();
+                    if f.extension().is_some_and(|e| e == "eml") {
+                        inputs.push(std::fs::read(f).unwrap());
+                    }
+                }
+            }
+        }
+        assert!(inputs.len() > 40, "corpus missing");
+        let mut with_defects = 0;
+        for data in &inputs {
+            let tree = crate::message::parse::build(data);
+            let view = MessageView { tree: &tree, id: 0 };
+            let expected: Vec<String> = view.defects().iter().map(|d| format!("{d:?}")).collect();
+            for columns_first in [false, true] {
+                let mut row = Row {
+                    view,
+                    structure: None,
+                    hops: None,
+                    date: None,
+                    auth: None,
+                    addresses: [None, None, None],
+                };
+                if columns_first {
+                    row.date();
+                    for i in 0..3 {
+                        row.address_list(i);
+                    }
+                }
+                let got: Vec<String> = row.defects().iter().map(|d| format!("{d:?}")).collect();
+                assert_eq!(got, expected, "{}", String::from_utf8_lossy(data));
+            }
+            with_defects += usize::from(!expected.is_empty());
+        }
+        assert!(with_defects > 10);
     }
 
     #[test]

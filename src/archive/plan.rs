@@ -216,7 +216,11 @@ impl Planner {
     /// The messages of one Maildir (or Maildir++ folder), `new/` then `cur/`, in delivery
     /// order (as Dovecot sorts).
     fn add_maildir_files(&mut self, dir: &Path, folder: String) -> Result<(), StoreError> {
-        let mut found: Vec<(String, PathBuf, Option<u64>)> = Vec::new();
+        // With the numeric part of each name's sort key, computed once (a comparison sort
+        // calls the comparator n log n times; the plan of a 100,000-message Maildir spent
+        // most of its time in `sort_key`).
+        type Listed = ((u64, u64), String, PathBuf, Option<u64>);
+        let mut found: Vec<Listed> = Vec::new();
         for sub in ["new", "cur"] {
             let d = dir.join(sub);
             for entry in fs::read_dir(&d).map_err(io_err("list Maildir", &d))? {
@@ -228,11 +232,16 @@ impl Planner {
                     continue;
                 }
                 let size = name::size_field(&file_name, b'S');
-                found.push((file_name, entry.path(), size));
+                let (secs, usecs, _) = name::sort_key(&file_name);
+                found.push(((secs, usecs), file_name, entry.path(), size));
             }
         }
-        found.sort_by(|a, b| name::sort_key(&a.0).cmp(&name::sort_key(&b.0)));
-        for (_, path, size) in found {
+        // The order of `name::sort_key`: the time, then (rarely needed) the rest of the key.
+        found.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| name::sort_key(&a.1).2.cmp(name::sort_key(&b.1).2))
+        });
+        for (_, _, path, size) in found {
             let size = match size {
                 Some(s) => s,
                 None => match fs::metadata(&path) {

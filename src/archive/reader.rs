@@ -197,8 +197,9 @@ impl Shared {
         let mut push = |m: source::Found<'_>| batch.push(m);
         match task {
             Task::Files(files) => {
+                let mut bufs = source::FileBuffers::default();
                 for f in &files {
-                    source::read_file(f, &mut push)?;
+                    source::read_file(f, &mut bufs, &mut push)?;
                 }
             }
             Task::Mbox {

@@ -17,7 +17,6 @@ use flate2::read::MultiGzDecoder;
 use memchr::memmem;
 
 use super::plan::{FileRef, Sniffed, sniff};
-use crate::message::Source;
 use crate::store::StoreError;
 use crate::store::mbox::{Scanner, unquote};
 
@@ -56,25 +55,11 @@ impl Format {
     }
 }
 
-/// A message's bytes as a [`Source`]: its own buffer, or a range of a shared one (the
-/// messages of an mbox chunk are parsed where they lie).
-pub enum Bytes {
-    Own(Vec<u8>),
-    Shared(Arc<Vec<u8>>, std::ops::Range<usize>),
-}
-
-impl Source for Bytes {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Bytes::Own(v) => v,
-            Bytes::Shared(buf, r) => buf.get(r.clone()).unwrap_or_default(),
-        }
-    }
-}
-
-/// One message found in an archive, and where it is.
+/// One message found in an archive, and where it is. Its bytes are borrowed (a read buffer
+/// that the next file reuses, a chunk of an mbox): the row is built before the next message
+/// is read.
 pub struct Found<'a> {
-    pub bytes: Bytes,
+    pub bytes: &'a [u8],
     pub path: &'a str,
     pub format: Format,
     /// Where the message's bytes start in the file (in the decompressed stream for gzip).
@@ -92,13 +77,22 @@ fn err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreE
     move |e| StoreError::io(op, path, e)
 }
 
-/// Read at most `limit` bytes; the flag says whether there was more.
-fn read_capped(r: impl Read, limit: u64, hint: usize) -> io::Result<(Vec<u8>, bool)> {
-    let mut out = Vec::with_capacity(hint.min(limit as usize));
-    r.take(limit + 1).read_to_end(&mut out)?;
+/// Read at most `limit` bytes into `out` (emptied first); the flag says whether there was
+/// more.
+fn read_capped(r: impl Read, limit: u64, hint: usize, out: &mut Vec<u8>) -> io::Result<bool> {
+    out.clear();
+    out.reserve(hint.min(limit as usize).saturating_add(1));
+    r.take(limit + 1).read_to_end(out)?;
     let cut = out.len() as u64 > limit;
     out.truncate(limit as usize);
-    Ok((out, cut))
+    Ok(cut)
+}
+
+/// Buffers a thread reuses from one file to the next (no allocation per message).
+#[derive(Default)]
+pub struct FileBuffers {
+    data: Vec<u8>,
+    plain: Vec<u8>,
 }
 
 fn path_str(path: &Path) -> String {
@@ -106,20 +100,28 @@ fn path_str(path: &Path) -> String {
 }
 
 /// The messages of one file (an `.eml`, a Maildir file, a small mbox; any of them gzip).
-pub fn read_file(f: &FileRef, out: &mut dyn FnMut(Found<'_>)) -> Result<(), StoreError> {
+pub fn read_file(
+    f: &FileRef,
+    bufs: &mut FileBuffers,
+    out: &mut dyn FnMut(Found<'_>),
+) -> Result<(), StoreError> {
     let file = File::open(&f.path).map_err(err("open", &f.path))?;
-    let (mut data, mut cut) =
-        read_capped(&file, MAX_MESSAGE, f.size as usize).map_err(err("read", &f.path))?;
-    if sniff(&data) == Sniffed::Gzip {
+    // `&File` reads straight into the buffer (no fstat: the plan knows the size).
+    let mut cut = read_capped(&file, MAX_MESSAGE, f.size as usize, &mut bufs.data)
+        .map_err(err("read", &f.path))?;
+    drop(file);
+    let mut data = &bufs.data;
+    if sniff(data) == Sniffed::Gzip {
         let decoder = MultiGzDecoder::new(&data[..]);
-        (data, cut) =
-            read_capped(decoder, MAX_MESSAGE, data.len() * 4).map_err(err("gunzip", &f.path))?;
+        let hint = data.len() * 4;
+        cut = read_capped(decoder, MAX_MESSAGE, hint, &mut bufs.plain)
+            .map_err(err("gunzip", &f.path))?;
+        data = &bufs.plain;
     }
-    let path = path_str(&f.path);
+    let path = f.path.to_string_lossy();
     let folder = f.folder.as_deref();
-    if !f.maildir && sniff(&data) == Sniffed::Mbox {
-        let len = data.len();
-        split_mbox(Arc::new(data), 0..len, 0, cut, &path, folder, out);
+    if !f.maildir && sniff(data) == Sniffed::Mbox {
+        split_mbox(data, 0, cut, &path, folder, out);
         return Ok(());
     }
     let flags = f
@@ -132,7 +134,7 @@ pub fn read_file(f: &FileRef, out: &mut dyn FnMut(Found<'_>)) -> Result<(), Stor
         .flatten();
     let length = data.len() as u64;
     out(Found {
-        bytes: Bytes::Own(data),
+        bytes: data,
         path: &path,
         format: if f.maildir {
             Format::Maildir
@@ -148,18 +150,16 @@ pub fn read_file(f: &FileRef, out: &mut dyn FnMut(Found<'_>)) -> Result<(), Stor
     Ok(())
 }
 
-/// The messages in `buf[range]`, an mbox fragment that starts at `base + range.start` in
-/// its file; `cut` says its last message was truncated.
+/// The messages in `data`, an mbox fragment that starts at `base` in its file; `cut` says
+/// its last message was truncated.
 pub fn split_mbox(
-    buf: Arc<Vec<u8>>,
-    range: std::ops::Range<usize>,
+    data: &[u8],
     base: u64,
     cut: bool,
     path: &str,
     folder: Option<&str>,
     out: &mut dyn FnMut(Found<'_>),
 ) {
-    let data = buf.get(range.clone()).unwrap_or_default();
     let mut scanner = Scanner::new(data);
     let mut entries = Vec::new();
     // ok: reading from a slice cannot fail.
@@ -170,15 +170,12 @@ pub fn split_mbox(
     for (i, e) in entries.into_iter().enumerate() {
         let (s, t) = (e.body_start as usize, e.end as usize);
         let body = data.get(s..t).unwrap_or_default();
-        let bytes = match unquote(body) {
-            Cow::Borrowed(_) => Bytes::Shared(Arc::clone(&buf), range.start + s..range.start + t),
-            Cow::Owned(v) => Bytes::Own(v),
-        };
+        let bytes = unquote(body);
         out(Found {
-            bytes,
+            bytes: &bytes,
             path,
             format: Format::Mbox,
-            offset: base + (range.start + s) as u64,
+            offset: base + s as u64,
             length: (t - s) as u64,
             folder,
             flags: None,
@@ -244,8 +241,9 @@ pub fn read_mbox_range(
         search = old.saturating_sub(5).max(search);
         piece = (piece * 2).min(8 << 20);
     };
-    let path = path_str(path);
-    split_mbox(Arc::new(buf), first..stop, s0, cut, &path, folder, out);
+    let path = path.to_string_lossy();
+    let data = buf.get(first..stop).unwrap_or_default();
+    split_mbox(data, s0 + first as u64, cut, &path, folder, out);
     Ok(())
 }
 
@@ -364,20 +362,11 @@ impl GzStream {
 pub fn read_chunk(chunk: Chunk, out: &mut dyn FnMut(Found<'_>)) {
     let folder = chunk.folder.as_deref();
     if chunk.mbox {
-        let len = chunk.data.len();
-        split_mbox(
-            Arc::new(chunk.data),
-            0..len,
-            chunk.base,
-            chunk.cut,
-            &chunk.path,
-            folder,
-            out,
-        );
+        split_mbox(&chunk.data, chunk.base, chunk.cut, &chunk.path, folder, out);
     } else {
         let length = chunk.data.len() as u64;
         out(Found {
-            bytes: Bytes::Own(chunk.data),
+            bytes: &chunk.data,
             path: &chunk.path,
             format: Format::Eml,
             offset: chunk.base,
@@ -459,7 +448,7 @@ mod tests {
     fn collect(f: impl FnOnce(&mut dyn FnMut(Found<'_>))) -> Vec<(Vec<u8>, u64, u64, bool)> {
         let mut v = Vec::new();
         f(&mut |m: Found<'_>| {
-            v.push((m.bytes.bytes().to_vec(), m.offset, m.length, m.truncated));
+            v.push((m.bytes.to_vec(), m.offset, m.length, m.truncated));
         });
         v
     }
@@ -534,17 +523,20 @@ Subject: 3\n\nlast\n";
             maildir,
             size: 10,
         };
-        let got = collect(|out| read_file(&f(&eml, false), out).unwrap());
+        let got =
+            collect(|out| read_file(&f(&eml, false), &mut FileBuffers::default(), out).unwrap());
         assert_eq!(got, vec![(b"Subject: a\n\nbody\n".to_vec(), 0, 17, false)]);
         let mbox = tmp.path().join("b");
         fs::write(&mbox, MBOX).unwrap();
         assert_eq!(
-            collect(|out| read_file(&f(&mbox, false), out).unwrap()).len(),
+            collect(|out| read_file(&f(&mbox, false), &mut FileBuffers::default(), out).unwrap())
+                .len(),
             3
         );
         // A Maildir file is one message, whatever its first line.
         assert_eq!(
-            collect(|out| read_file(&f(&mbox, true), out).unwrap()).len(),
+            collect(|out| read_file(&f(&mbox, true), &mut FileBuffers::default(), out).unwrap())
+                .len(),
             1
         );
     }
