@@ -20,7 +20,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import mailprims as mp
 from mailprims._compose import compose, guess_type
@@ -427,17 +427,18 @@ def _is_maildir(folder: Path) -> bool:
     return all((folder / d).is_dir() for d in ("cur", "new", "tmp"))
 
 
-def cmd_fetch(args: argparse.Namespace) -> int:
-    if args.delete and args.output is None:
-        raise CommandError("--delete needs --output: the messages would be lost", EXIT_USAGE)
-    if args.imap:
-        return _cmd_fetch_imap(args)
-    if args.mailbox is not None:
-        raise CommandError("--mailbox needs --imap", EXIT_USAGE)
-    default_port = 995 if args.tls == "implicit" else 110
-    host, port = _server_address(args.server, default_port)
+_Client = TypeVar("_Client", mp.Pop3Client, mp.ImapClient)
+
+
+def _fetch_client(
+    args: argparse.Namespace, cls: type[_Client], implicit_port: int, plain_port: int
+) -> tuple[str, int, str, _Client]:
+    """`fetch`'s server address, password and (unconnected) client, POP3 or IMAP alike."""
+    host, port = _server_address(
+        args.server, implicit_port if args.tls == "implicit" else plain_port
+    )
     password = _password(args, f"password for {args.user}@{host}: ")
-    client = mp.Pop3Client(
+    client = cls(
         host,
         port,
         tls=args.tls,
@@ -447,6 +448,17 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         transcript=args.verbose,
     )
+    return host, port, password, client
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    if args.delete and args.output is None:
+        raise CommandError("--delete needs --output: the messages would be lost", EXIT_USAGE)
+    if args.imap:
+        return _cmd_fetch_imap(args)
+    if args.mailbox is not None:
+        raise CommandError("--mailbox needs --imap", EXIT_USAGE)
+    host, port, password, client = _fetch_client(args, mp.Pop3Client, 995, 110)
     try:
         # Leaving the block by an exception (Ctrl-C included) closes without QUIT, so the
         # server deletes nothing (RFC 1939 §6).
@@ -523,19 +535,7 @@ def _fetch_messages(client: mp.Pop3Client, args: argparse.Namespace) -> None:
 def _cmd_fetch_imap(args: argparse.Namespace) -> int:
     if args.apop:
         raise CommandError("--apop is POP3's; IMAP logs in with a password", EXIT_USAGE)
-    default_port = 993 if args.tls == "implicit" else 143
-    host, port = _server_address(args.server, default_port)
-    password = _password(args, f"password for {args.user}@{host}: ")
-    client = mp.ImapClient(
-        host,
-        port,
-        tls=args.tls,
-        cafile=args.cafile,
-        verify=not args.no_verify,
-        allow_insecure_auth=args.allow_insecure_auth,
-        timeout=args.timeout,
-        transcript=args.verbose,
-    )
+    host, port, password, client = _fetch_client(args, mp.ImapClient, 993, 143)
     try:
         with client:
             if client.tls_version is None and not args.allow_insecure_auth:
