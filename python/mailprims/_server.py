@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import pathlib
 from typing import Any, TypeVar
 
 __all__ = ["ServerBase"]
 
 _S = TypeVar("_S", bound="ServerBase")
+
+
+def read_file(path: str | os.PathLike[str] | None) -> bytes | None:
+    """A server's certificate or key file (``tls_cert``/``tls_key``), or None."""
+    return None if path is None else pathlib.Path(path).read_bytes()
 
 
 class ServerBase:

@@ -27,12 +27,11 @@ b'Subject: hi\\r\\n\\r\\n'
 from __future__ import annotations
 
 import os
-import pathlib
 import socket
 from collections.abc import Callable
 
 from mailprims import _mailprims
-from mailprims._server import ServerBase
+from mailprims._server import ServerBase, read_file
 from mailprims.events import ServerEvent, _callback
 from mailprims.store import MaildirStore, Users
 
@@ -101,9 +100,6 @@ class ImapServer(ServerBase):
         shutdown_grace: float = 30.0,
         on_event: Callable[[ServerEvent], object] | None = None,
     ) -> None:
-        def read(path: str | os.PathLike[str] | None) -> bytes | None:
-            return None if path is None else pathlib.Path(path).read_bytes()
-
         self.store = store
         self.users = users
         self._core = _mailprims.ImapServerCore(
@@ -112,8 +108,8 @@ class ImapServer(ServerBase):
             store=store,
             users=users,
             hostname=hostname or socket.getfqdn(),
-            tls_cert=read(tls_cert),
-            tls_key=read(tls_key),
+            tls_cert=read_file(tls_cert),
+            tls_key=read_file(tls_key),
             implicit_tls=implicit_tls,
             allow_insecure_auth=allow_insecure_auth,
             timeout=float(timeout),

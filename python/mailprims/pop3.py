@@ -21,7 +21,6 @@ import builtins
 import contextlib
 import dataclasses
 import os
-import pathlib
 import socket
 import types
 from collections.abc import AsyncIterator, Callable, Container, Iterator
@@ -29,7 +28,7 @@ from typing import Literal, TypeAlias, overload
 
 from mailprims import _client, _mailprims
 from mailprims._mailprims import Message, parse_many
-from mailprims._server import ServerBase
+from mailprims._server import ServerBase, read_file
 from mailprims.events import ServerEvent, _callback
 from mailprims.exceptions import MailError
 from mailprims.store import MaildirStore, Users
@@ -505,9 +504,6 @@ class Pop3Server(ServerBase):
         auth_failure_limit: int | None = 10,
         auth_failure_window: float = 300.0,
     ) -> None:
-        def read(path: str | os.PathLike[str] | None) -> bytes | None:
-            return None if path is None else pathlib.Path(path).read_bytes()
-
         self.store = store
         self.users = users
         self._core = _mailprims.Pop3ServerCore(
@@ -516,8 +512,8 @@ class Pop3Server(ServerBase):
             store=store,
             users=users,
             hostname=hostname or socket.getfqdn(),
-            tls_cert=read(tls_cert),
-            tls_key=read(tls_key),
+            tls_cert=read_file(tls_cert),
+            tls_key=read_file(tls_key),
             implicit_tls=implicit_tls,
             allow_insecure_auth=allow_insecure_auth,
             timeout=float(timeout),

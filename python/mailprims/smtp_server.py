@@ -30,7 +30,7 @@ from typing import Any, NamedTuple
 
 from mailprims import _mailprims
 from mailprims._mailprims import Message
-from mailprims._server import ServerBase
+from mailprims._server import ServerBase, read_file
 from mailprims.auth import AuthReport, Verifier
 from mailprims.events import ServerEvent, _callback
 from mailprims.store import MaildirStore, Users
@@ -308,12 +308,6 @@ class SmtpServer(ServerBase):
         if handler is not None and sink is None:
             hooks = [name for name in HOOKS if callable(getattr(handler, f"handle_{name}", None))]
 
-        def read(path: str | None) -> bytes | None:
-            if path is None:
-                return None
-            with open(path, "rb") as f:
-                return f.read()
-
         self._core = _mailprims.SmtpServerCore(
             host,
             port,
@@ -325,8 +319,8 @@ class SmtpServer(ServerBase):
             timeout=timeout,
             data_timeout=data_timeout,
             shutdown_grace=shutdown_grace,
-            tls_cert=read(tls_cert),
-            tls_key=read(tls_key),
+            tls_cert=read_file(tls_cert),
+            tls_key=read_file(tls_key),
             require_starttls=require_starttls,
             auth_require_tls=auth_require_tls,
             submission=submission,
