@@ -41,7 +41,8 @@ use crate::net::events::EventLog;
 pub use crate::net::shutdown::Running;
 use crate::net::shutdown::{Shutdown, listen};
 use crate::net::{NetError, Stream};
-use crate::store::{MaildirStore, UserDb, verify_password_hash};
+use crate::store::users::verify_password_hash_pooled;
+use crate::store::{MaildirStore, UserDb};
 
 /// Server settings.
 #[derive(Clone)]
@@ -128,7 +129,8 @@ impl Backend {
     }
 
     /// The account `user` logs in to if `password` is right (blocking: the hash is slow, and
-    /// as slow for unknown users).
+    /// as slow for unknown users). Only on [`crate::net::blocking::passwords`], whose threads
+    /// keep the hash's working memory between checks.
     pub fn verify_password(&self, user: &str, password: &str) -> Option<String> {
         let (account, hash) = {
             let db = self.users.read().unwrap_or_else(|e| e.into_inner());
@@ -137,7 +139,7 @@ impl Backend {
                 db.password_hash(user).map(str::to_owned),
             )
         };
-        if verify_password_hash(hash.as_deref(), password) {
+        if verify_password_hash_pooled(hash.as_deref(), password) {
             account
         } else {
             None

@@ -73,6 +73,10 @@ pub(crate) struct Session {
     pub runtime: tokio::runtime::Handle,
 }
 
+/// Attempts to take a mailbox's state lock without a blocking thread: half yields to the
+/// other tasks, half one-millisecond sleeps.
+const QUICK_LOCK_TRIES: u32 = 16;
+
 /// What arrived.
 enum Incoming {
     Frame(Vec<u8>),
@@ -645,7 +649,10 @@ impl Session {
         }
         let backend = self.backend.clone();
         let given = user.clone();
-        let account = blocking(move || backend.verify_password(&user, &password))
+        // The servers' fixed pool: a burst of logins queues there instead of taking a
+        // thread and the hash's 19 MiB each from tokio's pool of 512.
+        let account = crate::net::blocking::passwords()
+            .run(move || backend.verify_password(&user, &password))
             .await
             .flatten();
         let Some(account) = account else {
@@ -877,16 +884,28 @@ impl Session {
         };
         // The state's lock is held briefly by everyone, but a blocking thread may hold it
         // through file-system work: then wait for it on the blocking pool.
+        // Sessions woken by one change (a thousand in IDLE) take the lock in turn for
+        // microseconds each: let the others run and try again, for a few milliseconds at
+        // most, before taking a blocking thread each.
         let mb = sel.mailbox.clone();
-        let quick = mb.try_lock().map(|state| {
-            let u = sel.collect(&state, expunge);
-            let k = if u.flags.is_empty() {
-                Vec::new()
+        let mut quick = None;
+        for attempt in 0..QUICK_LOCK_TRIES {
+            if let Some(state) = mb.try_lock() {
+                let u = sel.collect(&state, expunge);
+                let k = if u.flags.is_empty() {
+                    Vec::new()
+                } else {
+                    state.keywords.clone()
+                };
+                quick = Some((u, k));
+                break;
+            }
+            if attempt < QUICK_LOCK_TRIES / 2 {
+                tokio::task::yield_now().await;
             } else {
-                state.keywords.clone()
-            };
-            (u, k)
-        });
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
         let (updates, keywords) = match quick {
             Some(v) => v,
             None => {
