@@ -7,6 +7,7 @@ from __future__ import annotations
 import email.utils
 import imaplib
 import mailbox
+import os
 import re
 import smtplib
 import socket
@@ -472,6 +473,56 @@ def test_login_failures_are_delayed(store: mp.MaildirStore, users: mp.Users) -> 
         assert time.monotonic() - started >= 1.0
         c.login("alice", PASSWORD)
         c.logout()
+
+
+def _native_threads() -> list[str]:
+    """Names of the process's threads started by the extension (tokio's workers and blocking
+    threads, the servers' fixed pools); Python's own threads keep the process name."""
+    names = []
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+        except OSError:  # the thread ended meanwhile
+            continue
+        if name.startswith(("tokio", "mailprims")):
+            names.append(name)
+    return names
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_a_burst_of_logins_queues_on_the_password_threads(
+    store: mp.MaildirStore, users: mp.Users
+) -> None:
+    """Each Argon2 check takes 19 MiB: 24 logins at once must queue on the servers' password
+    threads (one per core), not take a thread and the hash memory each."""
+    logins = 24
+    with mp.ImapServer(store=store, users=users) as server:
+        clients = [imaplib.IMAP4("127.0.0.1", server.port, timeout=60) for _ in range(logins)]
+        before = _native_threads()
+        start = threading.Barrier(logins)
+        errors: list[BaseException] = []
+
+        def login(c: imaplib.IMAP4) -> None:
+            try:
+                start.wait(30)
+                c.login("alice", PASSWORD)
+            except BaseException as e:  # reported below
+                errors.append(e)
+
+        workers = [threading.Thread(target=login, args=(c,)) for c in clients]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(120)
+        after = _native_threads()
+        for c in clients:
+            c.logout()
+    assert not errors
+    cores = os.cpu_count() or 1
+    assert 1 <= after.count("mailprims-auth") <= min(max(cores, 1), 16)
+    # Opening the mailbox after each check may take a blocking thread or two; a thread per
+    # login would add 24.
+    assert len(after) - len(before) <= 6, (before, after)
 
 
 def test_max_connections_over_imaplib(store: mp.MaildirStore, users: mp.Users) -> None:
