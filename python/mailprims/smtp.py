@@ -13,10 +13,9 @@ transmitted.
 from __future__ import annotations
 
 import dataclasses
-import email.message
-import email.policy
 import os
 import socket
+import sys
 import types
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, NamedTuple, TypeAlias
@@ -124,7 +123,11 @@ def _message_bytes(message: Any) -> Any:
     serialized."""
     if type(message) is bytes or isinstance(message, (bytearray, memoryview, str)):
         return message
-    if isinstance(message, email.message.Message):
+    # The email package is looked up, not imported: an email.message.Message means it is loaded.
+    email_message = sys.modules.get("email.message")
+    if email_message is not None and isinstance(message, email_message.Message):
+        import email.policy
+
         # As smtplib.send_message does: CRLF line ends; UTF-8 headers when an address needs
         # them (RFC 6532), which the core then sends with SMTPUTF8.
         policy = message.policy.clone(linesep="\r\n")
