@@ -37,7 +37,9 @@ def _public_objects() -> Iterator[tuple[str, object]]:
             continue
         items = [(f"mailprims.{name}", obj)]
         if isinstance(obj, types.ModuleType):
-            items += [(f"mailprims.{name}.{n}", getattr(obj, n)) for n in getattr(obj, "__all__", [])]
+            items += [
+                (f"mailprims.{name}.{n}", getattr(obj, n)) for n in getattr(obj, "__all__", [])
+            ]
         for qualname, value in items:
             if id(value) in seen or not (
                 inspect.isclass(value) or callable(value) or inspect.ismodule(value)
@@ -64,7 +66,9 @@ def _reference_entries() -> set[str]:
 
 def test_every_public_name_has_a_reference_entry() -> None:
     entries = _reference_entries()
-    documented_modules = {e for e in entries if isinstance(getattr(mailprims, e, None), types.ModuleType)}
+    documented_modules = {
+        e for e in entries if isinstance(getattr(mailprims, e, None), types.ModuleType)
+    }
     covered = set(entries)
     for module in documented_modules:
         covered |= set(getattr(mailprims, module).__all__)

@@ -1,6 +1,6 @@
 """The Layout page of the documentation (docs/layout.md) lists every folder of the tree, and
-only folders that exist (issue 13). Folders inside the corpora (one per message kind or fuzz target) are covered by
-their parent's line."""
+only folders that exist (issue 13). Folders inside the corpora (one per message kind or fuzz
+target) are covered by their parent's line."""
 
 from __future__ import annotations
 

@@ -30,10 +30,9 @@ from __future__ import annotations
 # `import mailprims` loads the extension, the exceptions and the codecs at once; every other
 # name loads on first use (PEP 562 `__getattr__` below), so that asyncio, ssl, email, logging
 # and pandas cost nothing until a server, a client or a DataFrame is asked for (issue 14).
-import importlib
-from typing import TYPE_CHECKING, Any
+import sys
 
-from mailprims import base64, encoded_word, exceptions, params, quoted_printable
+from mailprims import base64, encoded_word, params, quoted_printable
 from mailprims._mailprims import (
     Address,
     Attachment,
@@ -75,8 +74,12 @@ from mailprims.exceptions import (
     UsersFileError,
 )
 
+# What type checkers and editors see (they read `TYPE_CHECKING = False` as True); at run time
+# `__getattr__` imports these. Not `typing.TYPE_CHECKING`: typing itself costs milliseconds.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    # What type checkers and editors see; at run time `__getattr__` imports these.
+    from typing import Any
+
     from mailprims import (
         archive,
         auth,
@@ -87,7 +90,6 @@ if TYPE_CHECKING:
         pop3,
         smtp,
         smtp_server,
-        store,
         tls,
         trace,
         web,
@@ -180,11 +182,15 @@ _LAZY_NAMES = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_MODULES:
-        value: Any = importlib.import_module(f"mailprims.{name}")
+        module = f"mailprims.{name}"
     elif name in _LAZY_NAMES:
-        value = getattr(importlib.import_module(f"mailprims.{_LAZY_NAMES[name]}"), name)
+        module = f"mailprims.{_LAZY_NAMES[name]}"
     else:
         raise AttributeError(f"module 'mailprims' has no attribute {name!r}")
+    __import__(module)
+    value: Any = sys.modules[module]
+    if name in _LAZY_NAMES:
+        value = getattr(value, name)
     globals()[name] = value  # later lookups skip this function
     return value
 

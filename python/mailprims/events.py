@@ -17,7 +17,6 @@ from typing import NamedTuple
 __all__ = ["ServerEvent"]
 
 
-
 class ServerEvent(NamedTuple):
     """One thing a server did.
 

@@ -46,6 +46,7 @@ def _log() -> logging.Logger:
 
     return logging.getLogger("mailprims.smtp_server")
 
+
 HOOKS = ("HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VRFY")
 
 LOCAL_ERROR = "451 4.3.0 Error: local error in processing"
