@@ -76,7 +76,13 @@ class SendResult:
     (typically carrying its queue id), ``host`` the server that took it.
     """
 
-    __slots__ = ("host", "recipients", "reply", "sender")
+    # A dict: each slot's value is its attribute's docstring.
+    __slots__ = {
+        "host": "The server that took the message.",
+        "recipients": "Every envelope recipient, with the server's reply to its RCPT command.",
+        "reply": "The server's reply to the message data (typically with its queue id).",
+        "sender": "The envelope sender (MAIL FROM).",
+    }
 
     def __init__(
         self, sender: str, recipients: dict[str, SmtpReply], reply: SmtpReply, host: str
