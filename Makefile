@@ -83,7 +83,7 @@ pytest: build
 # The documentation site into site/: a broken link, a missing page or an API reference
 # entry naming nothing fails the build (--strict).
 docs: build
-	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
 # A bounded fuzzing run for CI: every target for FUZZ_SMOKE_SECONDS (under a minute in all).
 fuzz-smoke:
