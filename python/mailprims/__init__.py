@@ -180,19 +180,22 @@ _LAZY_NAMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY_MODULES:
-        module = f"mailprims.{name}"
-    elif name in _LAZY_NAMES:
-        module = f"mailprims.{_LAZY_NAMES[name]}"
-    else:
-        raise AttributeError(f"module 'mailprims' has no attribute {name!r}")
-    __import__(module)
-    value: Any = sys.modules[module]
-    if name in _LAZY_NAMES:
-        value = getattr(value, name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+# Hidden from type checkers, which would otherwise take any `mailprims.<typo>` for Any.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY_MODULES:
+            module = f"mailprims.{name}"
+        elif name in _LAZY_NAMES:
+            module = f"mailprims.{_LAZY_NAMES[name]}"
+        else:
+            raise AttributeError(f"module 'mailprims' has no attribute {name!r}")
+        __import__(module)
+        value: Any = sys.modules[module]
+        if name in _LAZY_NAMES:
+            value = getattr(value, name)
+        globals()[name] = value  # later lookups skip this function
+        return value
 
 
 def __dir__() -> list[str]:
