@@ -67,8 +67,8 @@ peers:
 lint: venv
 	cargo fmt --check
 	cargo clippy --all-targets --all-features --quiet -- -D warnings
-	$(VENV)/bin/ruff check python tests benches
-	$(VENV)/bin/ruff format --check python tests benches
+	$(VENV)/bin/ruff check python tests benches docs
+	$(VENV)/bin/ruff format --check python tests benches docs
 
 rust-test:
 	cargo test --quiet
