@@ -16,14 +16,14 @@ PEER_PACKAGES += swaks libnet-ssleay-perl libio-socket-ssl-perl
 # The web inbox's browser tests: headless Chromium and its WebDriver, driven by Selenium.
 PEER_PACKAGES += chromium chromium-driver
 
-.PHONY: demo test bench build venv peers lint rust-test pytest stubtest clean
+.PHONY: demo test bench build venv peers lint rust-test pytest stubtest docs clean
 .PHONY: fuzz fuzz-smoke fuzz-long fuzz-cmin
 .PHONY: stress
 
 demo: build
 	$(PY) -m mailprims demo
 
-test: peers build lint rust-test stubtest pytest fuzz-smoke
+test: peers build lint rust-test stubtest docs pytest fuzz-smoke
 
 bench: build
 	$(PY) -m pip install --quiet "aiosmtplib>=3"
@@ -44,6 +44,9 @@ $(VENV)/.installed: pyproject.toml
 	# the RFC 7208 SPF test suite.
 	$(PY) -m pip install --quiet "dkimpy>=1.1.8" "pynacl>=1.5" "pyyaml>=6"
 	$(PY) -m pip install --quiet "selenium>=4.20"
+	# The documentation site (`make docs`): mkdocs-material, and mkdocstrings with griffe
+	# reading the package and its stubs for the API reference.
+	$(PY) -m pip install --quiet "mkdocs-material>=9.5" "mkdocstrings[python]>=0.26"
 	touch $@
 
 # maturin reuses cargo's incremental build: a second `make` only relinks when sources changed.
@@ -64,8 +67,8 @@ peers:
 lint: venv
 	cargo fmt --check
 	cargo clippy --all-targets --all-features --quiet -- -D warnings
-	$(VENV)/bin/ruff check python tests benches
-	$(VENV)/bin/ruff format --check python tests benches
+	$(VENV)/bin/ruff check python tests benches docs
+	$(VENV)/bin/ruff format --check python tests benches docs
 
 rust-test:
 	cargo test --quiet
@@ -73,8 +76,14 @@ rust-test:
 stubtest: build
 	$(PY) -m mypy.stubtest mailprims --allowlist .stubtest-allowlist
 
+# The README's and the docs pages' examples run as doctests (--doctest-glob in pyproject.toml).
 pytest: build
-	$(PY) -m pytest tests README.md python/mailprims --doctest-modules
+	$(PY) -m pytest tests README.md docs python/mailprims --doctest-modules
+
+# The documentation site into site/: a broken link, a missing page or an API reference
+# entry naming nothing fails the build (--strict).
+docs: build
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
 # A bounded fuzzing run for CI: every target for FUZZ_SMOKE_SECONDS (under a minute in all).
 fuzz-smoke:
@@ -82,7 +91,7 @@ fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) FUZZ_NEW=target/smoke-corpus
 
 clean:
-	rm -rf $(VENV) target .pytest_cache .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) target site .pytest_cache .hypothesis .mypy_cache .ruff_cache
 
 # libFuzzer (with AddressSanitizer) on every target in fuzz/fuzz_targets for FUZZ_SECONDS
 # each: the message parser (seeded with tests/corpus), addresses, dates, encoded words,

@@ -211,11 +211,10 @@ def test_marker_misuse_is_a_usage_error(pytester: pytest.Pytester) -> None:
     assert result.ret != 0
 
 
-def test_the_readme_example(pytester: pytest.Pytester) -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme.split("## Testing your application's e-mail (pytest plugin)", 1)[1]
-    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
-    assert match, "the README's plugin section has no example"
+def test_the_docs_example(pytester: pytest.Pytester) -> None:
+    page = Path(__file__).resolve().parent.parent / "docs" / "guide" / "pytest-plugin.md"
+    match = re.search(r"```python\n(.*?)```", page.read_text(), re.DOTALL)
+    assert match, "the plugin's guide page has no example"
     pytester.makeini(INI)
     pytester.makepyfile(test_readme=match[1])
     result = pytester.runpytest_subprocess("-q")

@@ -1,6 +1,6 @@
-"""The README's Layout section lists every folder of the tree, and only folders that exist
-(issue 13). Folders inside the corpora (one per message kind or fuzz target) are covered by
-their parent's line."""
+"""The Layout page of the documentation (docs/layout.md) lists every folder of the tree, and
+only folders that exist (issue 13). Folders inside the corpora (one per message kind or fuzz
+target) are covered by their parent's line."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ COLLECTIONS = ("tests/corpus/", "fuzz/corpus/", "fuzz/seeds/")
 
 
 def layout_folders() -> set[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
-    block = section.split("```", 2)[1]
+    text = (ROOT / "docs" / "layout.md").read_text(encoding="utf-8")
+    block = text.split("```", 2)[1]
     return {m.group(1) for m in re.finditer(r"^(\S+/)\s", block, re.MULTILINE)}
 
 

@@ -27,25 +27,12 @@ The web inbox (:mod:`mailprims.web`): :class:`WebInbox` and its API client
 
 from __future__ import annotations
 
-from mailprims import (
-    archive,
-    auth,
-    base64,
-    encoded_word,
-    events,
-    fields,
-    imap,
-    imap_server,
-    params,
-    pop3,
-    quoted_printable,
-    smtp,
-    smtp_server,
-    tls,
-    trace,
-    web,
-)
-from mailprims._dataframe import to_dataframe
+# `import mailprims` loads the extension, the exceptions and the codecs at once; every other
+# name loads on first use (PEP 562 `__getattr__` below), so that asyncio, ssl, email, logging
+# and pandas cost nothing until a server, a client or a DataFrame is asked for (issue 14).
+import sys
+
+from mailprims import base64, encoded_word, params, quoted_printable
 from mailprims._mailprims import (
     Address,
     Attachment,
@@ -61,7 +48,6 @@ from mailprims._mailprims import (
     __version__,
     parse_many,
 )
-from mailprims.events import ServerEvent
 from mailprims.exceptions import (
     AccountError,
     AddressError,
@@ -87,33 +73,134 @@ from mailprims.exceptions import (
     TlsError,
     UsersFileError,
 )
-from mailprims.fields import (
-    ArcSeal,
-    ArcSet,
-    AuthenticationResults,
-    AuthResult,
-    DkimSignature,
-    ListInfo,
-)
-from mailprims.imap import AsyncImapClient, ImapClient
-from mailprims.imap_server import ImapServer
-from mailprims.pop3 import AsyncPop3Client, Pop3Client, Pop3Server
-from mailprims.smtp import (
-    AsyncSmtpClient,
-    MxRecord,
-    SendResult,
-    SmtpClient,
-    SmtpReply,
-    deliver,
-    deliver_async,
-    resolve_mx,
-)
-from mailprims.smtp_server import Envelope, Session, Sink, SmtpServer
-from mailprims.store import Maildir, MaildirEntry, MaildirStore, MaildropLock, Mbox, Users
-from mailprims.trace import Hop, Trace
 
-# The web inbox (issue 18).
-from mailprims.web import InboxMessage, MessagePage, WebInbox, WebInboxClient, WebInboxError
+# What type checkers and editors see (they read `TYPE_CHECKING = False` as True); at run time
+# `__getattr__` imports these. Not `typing.TYPE_CHECKING`: typing itself costs milliseconds.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from mailprims import (
+        archive,
+        auth,
+        events,
+        fields,
+        imap,
+        imap_server,
+        pop3,
+        smtp,
+        smtp_server,
+        tls,
+        trace,
+        web,
+    )
+    from mailprims._dataframe import to_dataframe
+    from mailprims.events import ServerEvent
+    from mailprims.fields import (
+        ArcSeal,
+        ArcSet,
+        AuthenticationResults,
+        AuthResult,
+        DkimSignature,
+        ListInfo,
+    )
+    from mailprims.imap import AsyncImapClient, ImapClient
+    from mailprims.imap_server import ImapServer
+    from mailprims.pop3 import AsyncPop3Client, Pop3Client, Pop3Server
+    from mailprims.smtp import (
+        AsyncSmtpClient,
+        MxRecord,
+        SendResult,
+        SmtpClient,
+        SmtpReply,
+        deliver,
+        deliver_async,
+        resolve_mx,
+    )
+    from mailprims.smtp_server import Envelope, Session, Sink, SmtpServer
+    from mailprims.store import Maildir, MaildirEntry, MaildirStore, MaildropLock, Mbox, Users
+    from mailprims.trace import Hop, Trace
+    from mailprims.web import InboxMessage, MessagePage, WebInbox, WebInboxClient, WebInboxError
+
+# Submodules loaded on first use.
+_LAZY_MODULES = frozenset(
+    {
+        "archive",
+        "auth",
+        "events",
+        "fields",
+        "imap",
+        "imap_server",
+        "pop3",
+        "smtp",
+        "smtp_server",
+        "store",
+        "tls",
+        "trace",
+        "web",
+    }
+)
+
+# Names loaded on first use, and the submodule that defines each.
+_LAZY_NAMES = {
+    "to_dataframe": "_dataframe",
+    "ServerEvent": "events",
+    **dict.fromkeys(
+        ["ArcSeal", "ArcSet", "AuthenticationResults", "AuthResult", "DkimSignature", "ListInfo"],
+        "fields",
+    ),
+    "AsyncImapClient": "imap",
+    "ImapClient": "imap",
+    "ImapServer": "imap_server",
+    "AsyncPop3Client": "pop3",
+    "Pop3Client": "pop3",
+    "Pop3Server": "pop3",
+    **dict.fromkeys(
+        [
+            "AsyncSmtpClient",
+            "MxRecord",
+            "SendResult",
+            "SmtpClient",
+            "SmtpReply",
+            "deliver",
+            "deliver_async",
+            "resolve_mx",
+        ],
+        "smtp",
+    ),
+    **dict.fromkeys(["Envelope", "Session", "Sink", "SmtpServer"], "smtp_server"),
+    **dict.fromkeys(
+        ["Maildir", "MaildirEntry", "MaildirStore", "MaildropLock", "Mbox", "Users"], "store"
+    ),
+    "Hop": "trace",
+    "Trace": "trace",
+    **dict.fromkeys(
+        ["InboxMessage", "MessagePage", "WebInbox", "WebInboxClient", "WebInboxError"], "web"
+    ),
+}
+
+
+# Hidden from type checkers, which would otherwise take any `mailprims.<typo>` for Any.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        if name in _LAZY_MODULES:
+            module = f"mailprims.{name}"
+        elif name in _LAZY_NAMES:
+            module = f"mailprims.{_LAZY_NAMES[name]}"
+        else:
+            raise AttributeError(f"module 'mailprims' has no attribute {name!r}")
+        __import__(module)
+        value: Any = sys.modules[module]
+        if name in _LAZY_NAMES:
+            value = getattr(value, name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "AccountError",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pathlib
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["ServerBase"]
 
@@ -62,6 +64,8 @@ class ServerBase:
         """Serve until :meth:`stop` is called or this coroutine is cancelled (which stops the
         server gracefully). ``ready`` is set once the server accepts connections (and
         :attr:`port` is known); if it cannot start, this raises instead."""
+        import asyncio  # loaded already: this runs in an event loop
+
         self._core.start()
         if ready is not None:
             ready.set()

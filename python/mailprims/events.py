@@ -11,13 +11,10 @@ in the callback is logged (logger ``mailprims.events``) and does not affect the 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import NamedTuple
 
 __all__ = ["ServerEvent"]
-
-log = logging.getLogger("mailprims.events")
 
 
 class ServerEvent(NamedTuple):
@@ -76,6 +73,11 @@ def _callback(on_event: Callable[[ServerEvent], object] | None) -> Callable[...,
         try:
             on_event(event)
         except Exception:
-            log.exception("on_event callback failed for %s", event)
+            # logging is imported here, not at import time (import mailprims stays quick).
+            import logging
+
+            logging.getLogger("mailprims.events").exception(
+                "on_event callback failed for %s", event
+            )
 
     return emit

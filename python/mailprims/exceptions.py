@@ -8,7 +8,11 @@ connection failures also :class:`ConnectionError`.
 
 from __future__ import annotations
 
-from typing import Any
+# Annotations only: typing and the aliases module are not imported with the package
+# (issue 14: import time). Type checkers read `TYPE_CHECKING = False` as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "AccountError",

@@ -10,7 +10,12 @@ b'caf=C3=A9 =3D coffee\\r\\n'
 from __future__ import annotations
 
 from mailprims import _mailprims
-from mailprims._typing import Buffer
+
+# Annotations only: typing and the aliases module are not imported with the package
+# (issue 14: import time). Type checkers read `TYPE_CHECKING = False` as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from mailprims._typing import Buffer
 
 __all__ = ["decode", "encode"]
 

@@ -13,10 +13,9 @@ transmitted.
 from __future__ import annotations
 
 import dataclasses
-import email.message
-import email.policy
 import os
 import socket
+import sys
 import types
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, NamedTuple, TypeAlias
@@ -77,7 +76,13 @@ class SendResult:
     (typically carrying its queue id), ``host`` the server that took it.
     """
 
-    __slots__ = ("host", "recipients", "reply", "sender")
+    # A dict: each slot's value is its attribute's docstring.
+    __slots__ = {
+        "host": "The server that took the message.",
+        "recipients": "Every envelope recipient, with the server's reply to its RCPT command.",
+        "reply": "The server's reply to the message data (typically with its queue id).",
+        "sender": "The envelope sender (MAIL FROM).",
+    }
 
     def __init__(
         self, sender: str, recipients: dict[str, SmtpReply], reply: SmtpReply, host: str
@@ -124,7 +129,11 @@ def _message_bytes(message: Any) -> Any:
     serialized."""
     if type(message) is bytes or isinstance(message, (bytearray, memoryview, str)):
         return message
-    if isinstance(message, email.message.Message):
+    # The email package is looked up, not imported: an email.message.Message means it is loaded.
+    email_message = sys.modules.get("email.message")
+    if email_message is not None and isinstance(message, email_message.Message):
+        import email.policy
+
         # As smtplib.send_message does: CRLF line ends; UTF-8 headers when an address needs
         # them (RFC 6532), which the core then sends with SMTPUTF8.
         policy = message.policy.clone(linesep="\r\n")

@@ -20,13 +20,11 @@ to MAIL or RCPT is positive, so hooks only decide.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-import logging
 import socket
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mailprims import _mailprims
 from mailprims._mailprims import Message
@@ -37,7 +35,17 @@ from mailprims.store import MaildirStore, Users
 
 __all__ = ["Envelope", "Session", "Sink", "SmtpServer", "TlsInfo"]
 
-log = logging.getLogger("mailprims.smtp_server")
+# asyncio and logging load when first needed, not with the module (issue 14: import time).
+if TYPE_CHECKING:
+    import asyncio
+    import logging
+
+
+def _log() -> logging.Logger:
+    import logging
+
+    return logging.getLogger("mailprims.smtp_server")
+
 
 HOOKS = ("HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VRFY")
 
@@ -187,6 +195,8 @@ class _LoopThread:
     """A private asyncio loop for async hooks when the server runs from ``start()``."""
 
     def __init__(self) -> None:
+        import asyncio
+
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(
             target=self.loop.run_forever, name="mailprims-smtp-hooks", daemon=True
@@ -361,6 +371,8 @@ class SmtpServer(ServerBase):
         server gracefully). ``ready`` is set once the server accepts connections (and
         :attr:`port` is known); if it cannot start, this raises instead. Async hooks run on
         the calling event loop."""
+        import asyncio
+
         self._loop = asyncio.get_running_loop()
         await super().serve(ready=ready)
 
@@ -412,6 +424,8 @@ class SmtpServer(ServerBase):
         try:
             result = getattr(self.handler, f"handle_{hook}")(self, session, envelope, *args)
             if inspect.isawaitable(result):
+                import asyncio
+
                 future = asyncio.run_coroutine_threadsafe(_awaited(result), self._hook_loop())
                 result = future.result()
             if result is not None and not isinstance(result, (str, list)):
@@ -425,8 +439,8 @@ class SmtpServer(ServerBase):
                     if isinstance(reply, str):
                         return reply
                 except Exception:
-                    log.exception("handle_exception failed")
-            log.exception("SMTP handler hook handle_%s failed", hook)
+                    _log().exception("handle_exception failed")
+            _log().exception("SMTP handler hook handle_%s failed", hook)
             return LOCAL_ERROR
 
 

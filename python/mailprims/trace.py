@@ -144,7 +144,11 @@ def _uses_tls(r: Received) -> bool | None:
 class Trace(Sequence[Hop]):
     """The Received hops of a message, oldest first (see the module documentation)."""
 
-    __slots__ = ("created", "hops")
+    # A dict: each slot's value is its attribute's docstring.
+    __slots__ = {
+        "created": "The message's Date field: when the author's client wrote it.",
+        "hops": "The hops, oldest first (a tuple of Hop).",
+    }
 
     def __init__(self, hops: Sequence[Hop], created: datetime.datetime | None = None) -> None:
         self.hops: tuple[Hop, ...] = tuple(hops)

@@ -43,7 +43,6 @@ group words; every term must match (case-insensitive substrings).
 from __future__ import annotations
 
 import datetime
-import http.client
 import json
 import time
 import urllib.parse
@@ -195,6 +194,9 @@ class WebInboxClient:
             headers["X-CSRF-Token"] = self._csrf_token()
         if self._cookie:
             headers["Cookie"] = self._cookie
+        # http.client imports ssl and email: loaded with the first request, not the module.
+        import http.client
+
         conn = http.client.HTTPConnection(self._host, self._port, timeout=timeout or self.timeout)
         try:
             conn.request(method, path, body=data, headers=headers)

@@ -383,16 +383,19 @@ impl PyDkimSigner {
         Ok(PyBytes::new(py, &field))
     }
 
+    /// The signing domain (``d=``).
     #[getter]
     fn domain(&self) -> &str {
         self.signer.domain()
     }
 
+    /// The selector (``s=``): the key is published at ``<selector>._domainkey.<domain>``.
     #[getter]
     fn selector(&self) -> &str {
         self.signer.selector()
     }
 
+    /// The :class:`DkimKey` that signs.
     #[getter]
     fn key(&self, py: Python<'_>) -> Py<PyAny> {
         self.key.clone_ref(py)
@@ -410,6 +413,7 @@ impl PyDkimSigner {
         self.signer.oversigned().to_vec()
     }
 
+    /// The ``c=`` tag: header and body canonicalization (``relaxed/relaxed``...).
     #[getter]
     fn canonicalization(&self) -> String {
         let o = self.signer.options();
@@ -469,13 +473,21 @@ fn auth_sign_all<'py>(
 /// characters of ``b=`` (``signature_prefix``), and ``reason`` when it did not pass.
 #[pyclass(frozen, get_all, module = "mailprims.auth", name = "DkimResult")]
 pub struct PyDkimResult {
+    /// ``pass``, ``fail``, ``neutral``, ``policy``, ``temperror``, ``permerror`` or ``none``.
     result: &'static str,
+    /// The signing domain (``d=``).
     domain: Option<String>,
+    /// The selector (``s=``).
     selector: Option<String>,
+    /// The algorithm (``a=``: ``rsa-sha256``, ``ed25519-sha256``).
     algorithm: Option<String>,
+    /// The agent or user identifier (``i=``), when given.
     identity: Option<String>,
+    /// The first characters of the signature (``b=``), to tell signatures apart.
     signature_prefix: Option<String>,
+    /// The body length limit (``l=``), when the signature has one.
     body_length: Option<u64>,
+    /// Why the signature did not pass, or ``None``.
     reason: Option<String>,
 }
 
@@ -532,13 +544,21 @@ impl PyDkimResult {
 /// ``ip``, ``helo``, the domain's ``explanation`` of a fail, and ``reason``.
 #[pyclass(frozen, get_all, module = "mailprims.auth", name = "SpfResult")]
 pub struct PySpfResult {
+    /// ``pass``, ``fail``, ``softfail``, ``neutral``, ``none``, ``temperror`` or ``permerror``.
     result: &'static str,
+    /// What was checked: ``"mailfrom"``, or ``"helo"`` for a null reverse path.
     identity: &'static str,
+    /// The domain whose SPF policy decided.
     domain: String,
+    /// The envelope sender checked.
     sender: String,
+    /// The client address checked.
     ip: String,
+    /// The HELO/EHLO name, when given.
     helo: Option<String>,
+    /// The domain's explanation of a fail (``exp=``), when it has one.
     explanation: Option<String>,
+    /// Why the result is what it is, or ``None``.
     reason: Option<String>,
 }
 
@@ -595,15 +615,25 @@ impl PySpfResult {
 /// you to do with this message (``none``, ``quarantine``, ``reject``; ``pct`` applied).
 #[pyclass(frozen, get_all, module = "mailprims.auth", name = "DmarcResult")]
 pub struct PyDmarcResult {
+    /// ``pass``, ``fail``, ``none`` or ``temperror``.
     result: &'static str,
+    /// The From domain the policy is for.
     domain: Option<String>,
+    /// Where the DMARC record was found (the From domain or its organizational domain).
     record_domain: Option<String>,
+    /// The record's policy (``p=``: ``none``, ``quarantine``, ``reject``).
     policy: Option<&'static str>,
+    /// The policy that applies to this domain (``sp=`` for a subdomain).
     applied_policy: Option<&'static str>,
+    /// The percentage of failing mail the policy applies to (``pct=``).
     pct: u8,
+    /// What the domain asks you to do with this message: ``none``, ``quarantine`` or ``reject`` (``pct`` applied).
     disposition: &'static str,
+    /// Whether a DKIM signature aligned with the From domain passed.
     dkim_aligned: bool,
+    /// Whether SPF passed for a domain aligned with the From domain.
     spf_aligned: bool,
+    /// Why the result is what it is, or ``None``.
     reason: Option<String>,
 }
 
@@ -660,9 +690,13 @@ impl PyDmarcResult {
 /// (``sealers``), and ``reason``.
 #[pyclass(frozen, get_all, module = "mailprims.auth", name = "ArcResult")]
 pub struct PyArcResult {
+    /// ``pass``, ``fail``, ``none`` or ``temperror``.
     result: &'static str,
+    /// The number of ARC sets.
     instances: u32,
+    /// The sealing domains, oldest first.
     sealers: Vec<String>,
+    /// Why the chain did not pass, or ``None``.
     reason: Option<String>,
 }
 
@@ -702,14 +736,19 @@ impl PyArcResult {
 #[pyclass(frozen, module = "mailprims.auth", name = "AuthReport")]
 pub struct PyAuthReport {
     report: AuthReport,
+    /// A :class:`DkimResult` per signature checked, top first.
     #[pyo3(get)]
     dkim: Vec<Py<PyDkimResult>>,
+    /// Signatures beyond the verifier's cap, not checked.
     #[pyo3(get)]
     dkim_skipped: usize,
+    /// The :class:`SpfResult`, or ``None`` without a client address.
     #[pyo3(get)]
     spf: Option<Py<PySpfResult>>,
+    /// The :class:`DmarcResult`.
     #[pyo3(get)]
     dmarc: Py<PyDmarcResult>,
+    /// The :class:`ArcResult`.
     #[pyo3(get)]
     arc: Py<PyArcResult>,
 }
@@ -1086,11 +1125,13 @@ impl PyArcSealer {
         to_message(py, &sealed)
     }
 
+    /// The sealing domain (``d=`` of the ARC-Seal and ARC-Message-Signature).
     #[getter]
     fn domain(&self) -> &str {
         self.sealer.domain()
     }
 
+    /// The selector of the sealing key (``s=``).
     #[getter]
     fn selector(&self) -> &str {
         self.sealer.selector()

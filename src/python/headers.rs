@@ -166,26 +166,31 @@ pub struct PyHeader {
 
 #[pymethods]
 impl PyHeader {
+    /// The field name as written (``Subject``).
     #[getter]
     fn name(&self) -> &str {
         &self.name
     }
 
+    /// The value unfolded and RFC 2047-decoded.
     #[getter]
     fn value(&self) -> &str {
         &self.value
     }
 
+    /// The whole field as it is in the message: name, colon, value, folds and line end.
     #[getter]
     fn raw(&self, py: Python<'_>) -> Py<PyBytes> {
         self.raw.clone_ref(py)
     }
 
+    /// The value's raw bytes (after the colon), folds included, not decoded.
     #[getter]
     fn raw_value(&self, py: Python<'_>) -> Py<PyBytes> {
         self.raw_value.clone_ref(py)
     }
 
+    /// Where the field starts in the message, in bytes.
     #[getter]
     fn offset(&self) -> usize {
         self.offset

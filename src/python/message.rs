@@ -578,26 +578,31 @@ impl PyMessage {
         self.addresses_at(py, 0)
     }
 
+    /// The Sender addresses (RFC 5322 §3.6.2: who sent it for the author).
     #[getter]
     fn sender<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.addresses_at(py, 1)
     }
 
+    /// The To addresses.
     #[getter]
     fn to<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.addresses_at(py, 2)
     }
 
+    /// The Cc addresses.
     #[getter]
     fn cc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.addresses_at(py, 3)
     }
 
+    /// The Bcc addresses (present in drafts and sent copies only).
     #[getter]
     fn bcc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.addresses_at(py, 4)
     }
 
+    /// The Reply-To addresses.
     #[getter]
     fn reply_to<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.addresses_at(py, 5)
@@ -1010,6 +1015,7 @@ impl PyPart {
             .map(|s| s.clone_ref(py))
     }
 
+    /// Whether the part is a multipart (its ``parts`` are the ones inside).
     #[getter]
     fn is_multipart(&self) -> bool {
         self.view().is_multipart()

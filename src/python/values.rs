@@ -115,16 +115,19 @@ impl PyAddress {
             .collect())
     }
 
+    /// The display name, decoded (``''`` when there is none).
     #[getter]
     fn name(&self) -> &str {
         &self.inner.name
     }
 
+    /// The address itself, ``local@domain``.
     #[getter]
     fn email(&self) -> &str {
         &self.inner.email
     }
 
+    /// The name of the RFC 5322 group the address is listed in, or ``None``.
     #[getter]
     fn group(&self) -> Option<&str> {
         self.inner.group.as_deref()
@@ -235,6 +238,7 @@ impl PyContentType {
         &self.maintype
     }
 
+    /// The subtype (``"plain"``, ``"mixed"``...).
     #[getter]
     fn subtype(&self) -> &str {
         &self.subtype
@@ -413,6 +417,7 @@ impl PyReceived {
     fn by_host(&self) -> Option<&str> {
         self.fields[3].as_deref()
     }
+    /// The ``via`` clause (the link type, rarely written), or ``None``.
     #[getter]
     fn via(&self) -> Option<&str> {
         self.fields[4].as_deref()
@@ -437,10 +442,12 @@ impl PyReceived {
     fn tls(&self) -> Option<&str> {
         self.fields[8].as_deref()
     }
+    /// The TLS version the receiver recorded (``TLSv1.3``...), or ``None``.
     #[getter]
     fn tls_version(&self) -> Option<&str> {
         self.fields[9].as_deref()
     }
+    /// The TLS cipher suite the receiver recorded, or ``None``.
     #[getter]
     fn tls_cipher(&self) -> Option<&str> {
         self.fields[10].as_deref()
@@ -536,16 +543,19 @@ impl PyDefect {
         }
     }
 
+    /// What was wrong, as a short name (``close-boundary-not-found``...).
     #[getter]
     fn kind(&self) -> &str {
         &self.kind
     }
 
+    /// What was wrong and how it was read, in words.
     #[getter]
     fn message(&self) -> &str {
         &self.message
     }
 
+    /// Where in the message, in bytes, when known.
     #[getter]
     fn offset(&self) -> Option<usize> {
         self.offset
