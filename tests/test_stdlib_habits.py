@@ -221,10 +221,9 @@ def test_mapping_access_matches_email_message() -> None:
         data = path.read_bytes()
         ours = mp.Message.parse(data)
         theirs = email.message_from_bytes(data, policy=email.policy.default)
-        try:
-            names = list(theirs.keys())
-        except Exception:  # the stdlib gives up on some malformed fields
-            continue
+        if theirs.defects:
+            continue  # where the stdlib misreads (obsolete syntax...): test_message_stdlib.py
+        names = list(theirs.keys())
         assert [n.lower() for n in ours.keys()] == [n.lower() for n in names], path
         for name in {n.lower() for n in names}:
             assert name in ours and name.upper() in ours, (path, name)
@@ -282,7 +281,8 @@ def test_stdlib_code_ports_by_changing_the_parse_call() -> None:
 
     theirs = summary(email.message_from_bytes(data, policy=email.policy.default))
     ours = summary(mp.Message.parse(data))
-    assert tuple(str(v) if v is not None else v for v in theirs) == ours
+    # The stdlib's values are str subclasses (header objects); ours are plain str.
+    assert tuple(str(v) if isinstance(v, str) else v for v in theirs) == ours
 
 
 def test_construction_and_assignment_point_to_build_and_edit() -> None:
@@ -374,13 +374,14 @@ def test_trace_html_shows_its_summary_once() -> None:
 def test_cli_flags_have_help() -> None:
     p = cli("send", "--help")
     assert p.returncode == 0
+    options = p.stdout[p.stdout.index("options:") :]
     for flag, words in (
         ("--from ADDRESS", "sender"),
         ("--to ADDRESS", "recipient"),
         ("--timeout SECONDS", "give up"),
     ):
-        at = p.stdout.index(flag)
-        assert words in " ".join(p.stdout[at : at + 200].split()), p.stdout
+        at = options.index(flag)
+        assert words in " ".join(options[at : at + 200].split()), p.stdout
     p = cli("fetch", "--help")
     assert "give up" in p.stdout
 

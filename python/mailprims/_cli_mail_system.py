@@ -746,9 +746,16 @@ def add_commands(sub: Any) -> None:
     send.add_argument("--body", metavar="TEXT", help="the text body")
     send.add_argument("--body-file", metavar="FILE", help="the text body ('-': standard input)")
     send.add_argument("--html-file", metavar="FILE", help="an HTML alternative of the body")
-    send.add_argument("--attach", action="append", default=[], metavar="FILE")
+    send.add_argument(
+        "--attach", action="append", default=[], metavar="FILE", help="attach a file; repeat"
+    )
     where = send.add_mutually_exclusive_group()
-    where.add_argument("--server", default="localhost:25", metavar="HOST[:PORT]")
+    where.add_argument(
+        "--server",
+        default="localhost:25",
+        metavar="HOST[:PORT]",
+        help="the SMTP server to send through (localhost:25)",
+    )
     where.add_argument("--mx", action="store_true", help="deliver to the recipients' MX hosts")
     send.add_argument("--user", help="log in (AUTH) as this user")
     send.add_argument("--password-env", metavar="VAR", help="read the password from $VAR")

@@ -412,11 +412,7 @@ pub fn imap_error(py: Python<'_>, e: crate::imap::Error) -> PyErr {
         Error::Usage(_) | Error::InsecureAuth => {
             instantiate(py, types::CONFIG_ERROR.get(py), message, |_| Ok(()))
         }
-        Error::NotLoggedIn(status) => instantiate(py, types::POP3_ERROR.get(py), message, |kw| {
-            kw.set_item("text", status.text)?;
-            kw.set_item("code", status.code)
-        }),
-        Error::Closed | Error::NotConnected => instantiate(
+        Error::Closed => instantiate(
             py,
             types::MAIL_CONNECTION_ERROR.get(py),
             message,

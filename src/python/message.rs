@@ -943,14 +943,14 @@ impl PyMessage {
 
     fn __setattr__(&self, name: &str, _value: &Bound<'_, PyAny>) -> PyResult<()> {
         Err(pyo3::exceptions::PyAttributeError::new_err(format!(
-            "a Message is immutable, {name!r} cannot be set: make a changed copy with \
+            "a Message is immutable, {name:?} cannot be set: make a changed copy with \
              msg.edit() (a MessageEditor, then .build()), or a new message with Message.build()"
         )))
     }
 
     fn __delattr__(&self, name: &str) -> PyResult<()> {
         Err(pyo3::exceptions::PyAttributeError::new_err(format!(
-            "a Message is immutable, {name!r} cannot be deleted: use msg.edit()"
+            "a Message is immutable, {name:?} cannot be deleted: use msg.edit()"
         )))
     }
 
