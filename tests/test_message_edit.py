@@ -164,7 +164,7 @@ def test_body_edits_on_a_plain_message() -> None:
         e.remove_attachment("nope.txt")
     # The stdlib reads the result.
     em = email.message_from_bytes(e.as_bytes(), policy=email.policy.default)
-    assert em.get_body(("html",)).get_content() == "<b>new</b>\n"  # type: ignore[union-attr]
+    assert em.get_body(("html",)).get_content() == "<b>new</b>\r\n"  # type: ignore[union-attr]
 
 
 def test_header_edits() -> None:
