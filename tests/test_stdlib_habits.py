@@ -328,9 +328,7 @@ def test_pop3_client_before_login_against_our_server(tmp_path: pathlib.Path) -> 
     store = mp.MaildirStore(tmp_path / "mail")
     users = mp.Users()
     users.add("bob", "bob-password")
-    with mp.Pop3Server(
-        store=store, users=users, hostname=HOST, allow_insecure_auth=True
-    ) as server:
+    with mp.Pop3Server(store=store, users=users, hostname=HOST, allow_insecure_auth=True) as server:
         with mp.Pop3Client("127.0.0.1", server.port, tls="none", timeout=10) as client:
             with pytest.raises(mp.Pop3Error, match="not logged in") as err:
                 client.list()
@@ -393,8 +391,14 @@ def test_parse_into_head_ends_quietly(tmp_path: pathlib.Path, lines: int) -> Non
     box.write_bytes(one * 20000)
     for target in (box, CORPUS / "seed" / "received-trace.eml"):
         p = subprocess.run(
-            ["bash", "-c", f'"$0" -m mailprims parse "$1" | head -n {lines}; '
-             'echo "status=${PIPESTATUS[0]}" >&2', sys.executable, str(target)],
+            [
+                "bash",
+                "-c",
+                f'"$0" -m mailprims parse "$1" | head -n {lines}; '
+                'echo "status=${PIPESTATUS[0]}" >&2',
+                sys.executable,
+                str(target),
+            ],
             capture_output=True,
             text=True,
             timeout=TIMEOUT,

@@ -27,8 +27,10 @@ EXIT_INTERRUPTED = 130
 # advice with no flag (tls_hostname=) is dropped.
 _CLI_WORDS = [
     (re.compile(r", or pass tls_hostname= with that name"), ""),
-    (re.compile(r"""\btls=(['"])(starttls|implicit|auto|none)\1 or \1(starttls|implicit)\1"""),
-     r"--tls \2 or --tls \3"),
+    (
+        re.compile(r"""\btls=(['"])(starttls|implicit|auto|none)\1 or \1(starttls|implicit)\1"""),
+        r"--tls \2 or --tls \3",
+    ),
     (re.compile(r"""\btls=(['"])(starttls|implicit|auto|none)\1"""), r"--tls \2"),
     (re.compile(r"\bcafile="), "--cafile FILE"),
     (re.compile(r"\bverify=False\b"), "--no-verify"),

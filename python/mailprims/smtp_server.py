@@ -231,8 +231,9 @@ class SmtpServer(ServerBase):
 
     What happens to mail: ``handler`` is a :class:`Sink` or an object with aiosmtpd-style
     hooks; without either ``handler`` or ``store`` the server would have nowhere to put
-    what it accepts, so the constructor raises :class:`~mailprims.ConfigError`; ``store`` (a :class:`~mailprims.MaildirStore`) delivers to the Maildir of each local
-    recipient's account, durably (the 250 reply to DATA comes only once the message is
+    what it accepts, so the constructor raises :class:`~mailprims.ConfigError`; ``store``
+    (a :class:`~mailprims.MaildirStore`) delivers to the Maildir of each local recipient's
+    account, durably (the 250 reply to DATA comes only once the message is
     fsynced into ``new/``). ``users`` (:class:`~mailprims.Users`) says which accounts, aliases
     and local domains exist (550 5.1.1 for unknown local users; ``postmaster`` always exists,
     RFC 5321 §4.5.1) and checks AUTH passwords; without it the store's existing Maildirs are

@@ -145,15 +145,16 @@ impl Stream {
 
 /// A client handshake failure, classified so the error can say what to do next.
 fn handshake_error(e: &io::Error) -> NetError {
-    use rustls::CertificateError as C;
     use super::TlsFailure as F;
+    use rustls::CertificateError as C;
     let failure = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         Some(rustls::Error::InvalidCertificate(c)) => match c {
             C::UnknownIssuer => F::UnknownIssuer,
             C::NotValidForName | C::NotValidForNameContext { .. } => F::WrongName,
-            C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => {
-                F::Expired
-            }
+            C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. } => F::Expired,
             _ => F::Other,
         },
         // Plain text where a TLS record should be (a "220 ..." greeting), or a hang-up.
@@ -341,7 +342,11 @@ mod tests {
         });
         let stream = Stream::connect("127.0.0.1", port, None).await.unwrap();
         let err = stream
-            .start_tls_client(client_cfg.unwrap(), "localhost", Some(Duration::from_secs(5)))
+            .start_tls_client(
+                client_cfg.unwrap(),
+                "localhost",
+                Some(Duration::from_secs(5)),
+            )
             .await
             .err()
             .unwrap();

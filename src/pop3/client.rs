@@ -114,10 +114,21 @@ impl Capabilities {
 
 /// Whether `line` is a command of the TRANSACTION state (RFC 1939 §5), valid only after login.
 fn is_transaction_command(line: &[u8]) -> bool {
-    let verb = line.split(|&b| b == b' ' || b == b'\r').next().unwrap_or_default();
-    [&b"STAT"[..], b"LIST", b"RETR", b"DELE", b"RSET", b"TOP", b"UIDL"]
-        .iter()
-        .any(|v| verb.eq_ignore_ascii_case(v))
+    let verb = line
+        .split(|&b| b == b' ' || b == b'\r')
+        .next()
+        .unwrap_or_default();
+    [
+        &b"STAT"[..],
+        b"LIST",
+        b"RETR",
+        b"DELE",
+        b"RSET",
+        b"TOP",
+        b"UIDL",
+    ]
+    .iter()
+    .any(|v| verb.eq_ignore_ascii_case(v))
 }
 
 /// One POP3 session. Every method takes `&mut self`; after a network or protocol failure the

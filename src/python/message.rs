@@ -860,10 +860,7 @@ impl PyMessage {
     /// :meth:`parse_file` or :meth:`build` (``TypeError`` saying so).
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
-    fn py_new(
-        _args: &Bound<'_, PyTuple>,
-        _kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Self> {
+    fn py_new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         Err(PyTypeError::new_err(
             "Message() cannot be created empty and filled in as email.message.EmailMessage \
              is: build one with Message.build(from_=..., to=..., subject=..., text=...), or \
