@@ -144,8 +144,8 @@ def message_html(msg: Message) -> str:
         out.append(_details(f"Authentication results ({len(results)})", auth_html(results)))
     if msg.received:
         trace = msg.trace()
-        summary = esc(f"Received trace: {trace.summary()}")
-        out.append(_details(summary, trace_html(trace, caption=False)))
+        title = esc(f"Received trace: {trace.summary()}")
+        out.append(_details(title, trace_html(trace, caption=False)))
     out.append(_details("Body", _preview(msg.text, msg.html), open_=True))
     defects = msg.defects
     if defects:
