@@ -87,6 +87,25 @@ def test_unknown_issuer_names_cafile_pop3s_dovecot(dovecot: Dovecot) -> None:
         assert ok.stat()[0] >= 0
 
 
+def test_imap_shares_the_advice(
+    tmp_path: pathlib.Path, certificate: tuple[pathlib.Path, pathlib.Path]
+) -> None:
+    cert, key = certificate
+    store = mp.MaildirStore(tmp_path / "mail")
+    users = mp.Users()
+    with mp.ImapServer(
+        store=store, users=users, hostname=HOST, tls_cert=cert, tls_key=key
+    ) as server:
+        with pytest.raises(mp.TlsError) as err:
+            mp.ImapClient("127.0.0.1", server.port, tls="starttls", timeout=10).connect()
+        assert err.value.reason == "unknown_issuer" and "cafile=" in str(err.value)
+        with pytest.raises(mp.TlsError) as err:
+            mp.ImapClient("127.0.0.1", server.port, tls="implicit", timeout=10).connect()
+        assert err.value.reason == "not_tls" and "tls='starttls'" in str(err.value)
+        with mp.ImapClient("127.0.0.1", server.port, tls="starttls", cafile=cert) as ok:
+            assert ok.tls_version is not None
+
+
 def test_implicit_tls_on_a_plain_port_says_starttls(dovecot: Dovecot) -> None:
     # Dovecot's POP3 port speaks plain text first ("+OK"), as a STARTTLS/STLS port does.
     client = mp.Pop3Client("127.0.0.1", dovecot.port, tls="implicit", timeout=10)
