@@ -188,7 +188,7 @@ def test_the_demo_message_is_mime_with_an_attachment() -> None:
         attachments=[("x.bin", b"\x00\xff", "application/octet-stream")],
     )
     msg = mp.Message.parse(data)
-    assert (msg.subject, msg.text, msg.html) == ("Réunion", "é", "<p>é</p>")
+    assert (msg.subject, msg.text, msg.html) == ("Réunion", "é\r\n", "<p>é</p>\r\n")
     assert msg.message_id is not None and msg.message_id.endswith("@example.org")
     assert [(p.filename, p.payload) for p in msg.attachments] == [("x.bin", b"\x00\xff")]
     assert data.isascii()  # RFC 2047 header, quoted-printable and Base64 bodies: 7-bit

@@ -254,7 +254,7 @@ def test_bad_input_gets_err_and_the_session_continues(setup: Setup) -> None:
     pop = setup.pop()
     for command, reply in [
         ("XTND XMIT", b"-ERR Unknown command: XTND"),
-        ("STAT", b"-ERR STAT is not valid before login."),
+        ("STAT", b"-ERR Not logged in: STAT needs USER/PASS, APOP or AUTH first."),
         ("USER " + "a" * 2000, b"-ERR Command line too long."),
     ]:
         with pytest.raises(poplib.error_proto) as err:

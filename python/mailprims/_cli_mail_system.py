@@ -30,6 +30,7 @@ from mailprims._progress import (
     EXIT_USAGE,
     CommandError,
     Progress,
+    cli_words,
 )
 from mailprims._transcript import format_transcript
 
@@ -108,7 +109,13 @@ def _tls_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow sending the password without TLS",
     )
-    parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="give up on connecting, or on any one read or write, after this long (60)",
+    )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="print the protocol dialogue on stderr"
     )
@@ -711,17 +718,44 @@ def add_commands(sub: Any) -> None:
         description="Compose a MIME message (text, optional HTML, attachments) and send it "
         "to an SMTP server, or straight to the recipients' mail exchangers with --mx.",
     )
-    send.add_argument("--from", dest="from_", required=True, metavar="ADDRESS")
-    send.add_argument("--to", action="append", required=True, metavar="ADDRESS")
-    send.add_argument("--cc", action="append", default=[], metavar="ADDRESS")
-    send.add_argument("--bcc", action="append", default=[], metavar="ADDRESS")
-    send.add_argument("--subject", default="", metavar="TEXT")
-    send.add_argument("--body", metavar="TEXT")
+    send.add_argument(
+        "--from",
+        dest="from_",
+        required=True,
+        metavar="ADDRESS",
+        help="the sender: the From field and the envelope's MAIL FROM",
+    )
+    send.add_argument(
+        "--to",
+        action="append",
+        required=True,
+        metavar="ADDRESS",
+        help="a recipient (To field and RCPT TO); repeat for more",
+    )
+    send.add_argument(
+        "--cc", action="append", default=[], metavar="ADDRESS", help="a Cc recipient; repeat"
+    )
+    send.add_argument(
+        "--bcc",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="a hidden recipient (RCPT TO only, no header field); repeat",
+    )
+    send.add_argument("--subject", default="", metavar="TEXT", help="the Subject field")
+    send.add_argument("--body", metavar="TEXT", help="the text body")
     send.add_argument("--body-file", metavar="FILE", help="the text body ('-': standard input)")
     send.add_argument("--html-file", metavar="FILE", help="an HTML alternative of the body")
-    send.add_argument("--attach", action="append", default=[], metavar="FILE")
+    send.add_argument(
+        "--attach", action="append", default=[], metavar="FILE", help="attach a file; repeat"
+    )
     where = send.add_mutually_exclusive_group()
-    where.add_argument("--server", default="localhost:25", metavar="HOST[:PORT]")
+    where.add_argument(
+        "--server",
+        default="localhost:25",
+        metavar="HOST[:PORT]",
+        help="the SMTP server to send through (localhost:25)",
+    )
     where.add_argument("--mx", action="store_true", help="deliver to the recipients' MX hosts")
     send.add_argument("--user", help="log in (AUTH) as this user")
     send.add_argument("--password-env", metavar="VAR", help="read the password from $VAR")
@@ -782,7 +816,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"mailprims {command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (mp.MailError, OSError, ValueError) as e:
-        _fail(command, str(e) or type(e).__name__)
+        # The library's messages name Python keywords (cafile=...): say the flags instead.
+        _fail(command, cli_words(str(e)) or type(e).__name__)
         return EXIT_FAILED
 
 

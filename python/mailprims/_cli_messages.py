@@ -20,6 +20,9 @@ from typing import Any, TextIO
 import mailprims as mp
 from mailprims._progress import CommandError, Progress
 
+# 128 + SIGPIPE (13), as a shell reports a tool that a closed pipe ended.
+EXIT_BROKEN_PIPE = 141
+
 __all__ = ["add_commands", "message_to_dict"]
 
 
@@ -230,6 +233,14 @@ def _mailbox_items(kind: str, box: Any) -> Iterator[tuple[object, mp.Message]]:
 def cmd_parse(args: argparse.Namespace, out: TextIO) -> int:
     kind, obj = _read_input(args.file, args.format)
     if kind == "message":
+        if len(obj.headers) == 0 and obj.size:
+            # Parsed all the same (as the stdlib would), but likely not what was meant.
+            print(
+                f"mailprims parse: warning: {args.file} has no header fields: it was read as "
+                "a body only (is it a message? a message starts with lines like "
+                "'From: ...' and 'Subject: ...')",
+                file=sys.stderr,
+            )
         if args.json:
             json.dump(message_to_dict(obj), out, indent=2, ensure_ascii=False)
             out.write("\n")
@@ -310,14 +321,18 @@ def run(args: argparse.Namespace) -> int:
     """Run a parsing command: errors to standard error with status 1; a closed pipe
     (``mailprims parse big.mbox | head``) ends quietly."""
     try:
-        return int(args.handler(args, sys.stdout))
+        status = int(args.handler(args, sys.stdout))
+        # Output smaller than the buffer meets the closed pipe here, not at exit.
+        sys.stdout.flush()
+        return status
     except CommandError as e:
         print(f"mailprims {args.command}: error: {e}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # Python's documented recipe: point stdout at devnull so the interpreter's final
-        # flush does not raise again.
+        # flush does not raise again; the status is a SIGPIPE death's as a shell reports it
+        # (what `cat` or `grep` give in `... | head`).
         with contextlib.suppress(OSError):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-        return 1
+        return EXIT_BROKEN_PIPE

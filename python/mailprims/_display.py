@@ -144,7 +144,8 @@ def message_html(msg: Message) -> str:
         out.append(_details(f"Authentication results ({len(results)})", auth_html(results)))
     if msg.received:
         trace = msg.trace()
-        out.append(_details(esc(f"Received trace: {trace.summary()}"), trace_html(trace)))
+        title = esc(f"Received trace: {trace.summary()}")
+        out.append(_details(title, trace_html(trace, caption=False)))
     out.append(_details("Body", _preview(msg.text, msg.html), open_=True))
     defects = msg.defects
     if defects:
@@ -195,9 +196,10 @@ def auth_html(results: Iterable[AuthResult]) -> str:
     return f"<table {_TABLE}><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def trace_html(trace: Trace) -> str:
+def trace_html(trace: Trace, *, caption: bool = True) -> str:
     """The hops table: delay bars in proportion to the positive delays (as Microsoft's
-    analyzer draws them), negative delays in red."""
+    analyzer draws them), negative delays in red. ``caption``: the summary above it (off
+    where the summary is already shown, as in a message's trace section)."""
     total = sum(h.delay.total_seconds() for h in trace if h.delay is not None and not h.skewed)
     head = "".join(f"<th {_NAME}>{esc(h)}</th>" for h in trace.HEADINGS)
     rows = []
@@ -212,5 +214,5 @@ def trace_html(trace: Trace) -> str:
             )
         tds = [esc(cells[0]), delay, *(esc(c) for c in cells[2:])]
         rows.append("<tr>" + "".join(f"<td {_CELL}>{c}</td>" for c in tds) + "</tr>")
-    caption = f"<caption style='text-align:left'>{esc(trace.summary())}</caption>"
-    return f"<table {_TABLE}>{caption}<tr>{head}</tr>{''.join(rows)}</table>"
+    title = f"<caption style='text-align:left'>{esc(trace.summary())}</caption>" if caption else ""
+    return f"<table {_TABLE}>{title}<tr>{head}</tr>{''.join(rows)}</table>"

@@ -4,7 +4,7 @@ import datetime
 import email.message
 import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import Any, ClassVar, final
+from typing import Any, ClassVar, TypeVar, final, overload
 
 from typing_extensions import Self, disjoint_base
 
@@ -14,6 +14,8 @@ from mailprims.events import ServerEvent
 from mailprims.fields import ArcSet, AuthResult, DkimSignature, ListInfo
 from mailprims.smtp import MxRecord, SmtpReply
 from mailprims.trace import Trace
+
+_T = TypeVar("_T")
 
 __version__: str
 
@@ -556,8 +558,21 @@ class Part:
 
 @final
 class Message:
+    def __new__(cls, *_args: object, **_kwargs: object) -> Message: ...
     @staticmethod
     def parse(data: Buffer | str) -> Message: ...
+    def __getitem__(self, key: str, /) -> str | None: ...
+    def __contains__(self, key: object, /) -> bool: ...
+    @overload
+    def get(self, name: str, failobj: None = None) -> str | None: ...
+    @overload
+    def get(self, name: str, failobj: _T) -> str | _T: ...
+    @overload
+    def get_all(self, name: str, failobj: None = None) -> list[str] | None: ...
+    @overload
+    def get_all(self, name: str, failobj: _T) -> list[str] | _T: ...
+    def keys(self) -> list[str]: ...
+    def as_string(self) -> str: ...
     @staticmethod
     def build(
         *,

@@ -4,15 +4,47 @@ reports on standard error."""
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import time
 from typing import Any, TextIO
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_USAGE", "CommandError", "Progress"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "CommandError",
+    "Progress",
+    "cli_words",
+]
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+# The library's advice in Python keywords, and the command line's flags for the same thing;
+# advice with no flag (tls_hostname=) is dropped.
+_CLI_WORDS = [
+    (re.compile(r", or pass tls_hostname= with that name"), ""),
+    (
+        re.compile(r"""\btls=(['"])(starttls|implicit|auto|none)\1 or \1(starttls|implicit)\1"""),
+        r"--tls \2 or --tls \3",
+    ),
+    (re.compile(r"""\btls=(['"])(starttls|implicit|auto|none)\1"""), r"--tls \2"),
+    (re.compile(r"\bcafile="), "--cafile FILE"),
+    (re.compile(r"\bverify=False\b"), "--no-verify"),
+    (re.compile(r"\ballow_insecure_auth=True\b"), "--allow-insecure-auth"),
+    (re.compile(r"\bAPOP\b(?=, or --allow)"), "--apop"),
+]
+
+
+def cli_words(message: str) -> str:
+    """``message`` with the Python keywords it suggests (``cafile=``, ``tls='starttls'``,
+    ``verify=False``, ``allow_insecure_auth=True``) replaced by the command line's flags."""
+    for pattern, replacement in _CLI_WORDS:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 class CommandError(Exception):

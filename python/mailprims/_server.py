@@ -81,6 +81,15 @@ class ServerBase:
     def _serve_ended(self) -> None:
         """Called when :meth:`serve` stops waiting, before the server finishes stopping."""
 
+    def __repr__(self) -> str:
+        port = self._core.port
+        where = f"{self.host}:{port}" if port is not None else f"{self.host} (not started)"
+        return f"<{type(self).__name__} {where}{self._repr_extra()}>"
+
+    def _repr_extra(self) -> str:
+        """More for :meth:`__repr__`, starting with a space (a subclass's own state)."""
+        return ""
+
     def __enter__(self: _S) -> _S:
         self.start()
         return self

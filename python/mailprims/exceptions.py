@@ -103,7 +103,18 @@ class MailConnectionError(MailError, ConnectionError):
 
 
 class TlsError(MailConnectionError):
-    """The TLS handshake failed, e.g. the server's certificate did not verify."""
+    """The TLS handshake failed, e.g. the server's certificate did not verify.
+
+    ``reason`` says why when the client can tell, and the message then says what to do:
+    ``"unknown_issuer"`` (a self-signed or private-CA certificate: pass ``cafile=``),
+    ``"wrong_name"`` (pass ``tls_hostname=``), ``"expired"``, ``"not_tls"`` (implicit TLS
+    to a port that speaks plain text first: use ``tls="starttls"``), ``"other"``; ``None``
+    for failures outside a client handshake (no STARTTLS offered, say).
+    """
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ConfigError(MailError, ValueError):

@@ -6,7 +6,9 @@ Installed with mailprims (entry point ``pytest11``), so nothing needs configurin
 
 - ``smtp_server``: a running :class:`~mailprims.SmtpServer` keeping what it receives in
   memory (a :class:`~mailprims.Sink`): ``smtp_server.messages`` is a list of
-  :class:`~mailprims.Envelope` (``mail_from``, ``rcpt_tos``, ``content``, ``message``).
+  :class:`~mailprims.Envelope` (``mail_from``, ``rcpt_tos``, ``content``, ``message``)
+  whose repr lists sender, recipients and subject of each, so a failing ``assert`` on it
+  shows what the server received.
 - ``mail_system``: SMTP in, POP3 and IMAP out over a temporary Maildir store, with
   accounts: a :class:`MailSystem` (``host``, ``smtp_port``, ``pop3_port``, ``imap_port``,
   ``passwords``, ``mailbox("bob")``, ``messages("bob")``, ``wait_for_messages``...), and a
@@ -77,6 +79,11 @@ class SmtpTestServer(mp.SmtpServer):
 
     cafile: Path | None
     auth: dict[str, str]
+
+    def _repr_extra(self) -> str:
+        tls = " tls" if self.cafile is not None else ""
+        auth = f" auth={sorted(self.auth)}" if self.auth else ""
+        return f"{tls}{auth}{super()._repr_extra()}"
 
     @property
     def address(self) -> tuple[str, int]:

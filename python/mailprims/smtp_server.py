@@ -31,9 +31,10 @@ from mailprims._mailprims import Message
 from mailprims._server import ServerBase, read_file
 from mailprims.auth import AuthReport, Verifier
 from mailprims.events import ServerEvent, _callback
+from mailprims.exceptions import ConfigError
 from mailprims.store import MaildirStore, Users
 
-__all__ = ["Envelope", "Session", "Sink", "SmtpServer", "TlsInfo"]
+__all__ = ["Envelope", "Messages", "Session", "Sink", "SmtpServer", "TlsInfo"]
 
 # asyncio and logging load when first needed, not with the module (issue 14: import time).
 if TYPE_CHECKING:
@@ -151,7 +152,26 @@ class Envelope:
             self._message = None
 
     def __repr__(self) -> str:
-        return f"<Envelope mail_from={self.mail_from!r} rcpt_tos={self.rcpt_tos!r}>"
+        if self.content is None:
+            return f"<Envelope mail_from={self.mail_from!r} rcpt_tos={self.rcpt_tos!r}>"
+        message = self.message
+        subject = None if message is None else message.subject
+        return (
+            f"<Envelope mail_from={self.mail_from!r} rcpt_tos={self.rcpt_tos!r} "
+            f"subject={subject!r} size={len(self.content)}>"
+        )
+
+
+class Messages(list[Envelope]):
+    """A list of :class:`Envelope` (what ``SmtpServer.messages`` and ``Sink.messages``
+    return) whose repr lists each message's sender, recipients and subject, one a line, so
+    that a failing ``assert`` on it in a test shows what the server received."""
+
+    def __repr__(self) -> str:
+        if not self:
+            return "Messages([])  # no message received"
+        lines = "".join(f"\n  {e!r}," for e in self)
+        return f"Messages([{lines}\n])"
 
 
 def _from_stored(
@@ -177,9 +197,12 @@ class Sink:
         self._core = _mailprims.SmtpSink(maxlen)
 
     @property
-    def messages(self) -> list[Envelope]:
-        """The messages received so far, oldest first."""
-        return [_from_stored(m) for m in self._core.messages()]
+    def messages(self) -> Messages:
+        """The messages received so far, oldest first (a :class:`Messages` list)."""
+        return Messages(_from_stored(m) for m in self._core.messages())
+
+    def __repr__(self) -> str:
+        return f"<Sink count={self.count}>"
 
     @property
     def count(self) -> int:
@@ -217,8 +240,10 @@ class SmtpServer(ServerBase):
     ``await server.serve()``.
 
     What happens to mail: ``handler`` is a :class:`Sink` or an object with aiosmtpd-style
-    hooks; ``store`` (a :class:`~mailprims.MaildirStore`) delivers to the Maildir of each local
-    recipient's account, durably (the 250 reply to DATA comes only once the message is
+    hooks; without either ``handler`` or ``store`` the server would have nowhere to put
+    what it accepts, so the constructor raises :class:`~mailprims.ConfigError`; ``store``
+    (a :class:`~mailprims.MaildirStore`) delivers to the Maildir of each local recipient's
+    account, durably (the 250 reply to DATA comes only once the message is
     fsynced into ``new/``). ``users`` (:class:`~mailprims.Users`) says which accounts, aliases
     and local domains exist (550 5.1.1 for unknown local users; ``postmaster`` always exists,
     RFC 5321 §4.5.1) and checks AUTH passwords; without it the store's existing Maildirs are
@@ -308,6 +333,13 @@ class SmtpServer(ServerBase):
             raise ValueError("tls_cert and tls_key must be given together")
         if dmarc_reject and verify is None:
             raise ValueError("dmarc_reject needs verify= (a mailprims.auth.Verifier)")
+        if handler is None and store is None:
+            # Accepting mail with nowhere to put it would answer 250 and lose it.
+            raise ConfigError(
+                "SmtpServer needs somewhere to put the mail it accepts: handler=Sink() keeps "
+                "it in memory (server.messages), store=MaildirStore(...) delivers it to "
+                "Maildirs, or a handler with handle_DATA does what it likes with it"
+            )
         self.handler = handler
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: _LoopThread | None = None
@@ -380,11 +412,16 @@ class SmtpServer(ServerBase):
         self._loop = None
 
     @property
-    def messages(self) -> list[Envelope]:
-        """The messages a :class:`Sink` handler received."""
+    def messages(self) -> Messages:
+        """The messages a :class:`Sink` handler received (a :class:`Messages` list)."""
         if not isinstance(self.handler, Sink):
             raise AttributeError("messages are kept only when the handler is a mailprims.Sink")
         return self.handler.messages
+
+    def _repr_extra(self) -> str:
+        if isinstance(self.handler, Sink):
+            return f" messages={self.handler.count}"
+        return ""
 
     # -- hooks -----------------------------------------------------------------------------
 

@@ -528,7 +528,8 @@ mod tests {
         assert_eq!(e.root().root().mime_type(), "multipart/alternative");
         let s = e.root().body_structure();
         assert_eq!(e.part(s.text[0]).unwrap().text().unwrap(), "body\n");
-        assert_eq!(e.part(s.html[0]).unwrap().text().unwrap(), "<p>x</p>");
+        // The new text ends with a line break, in the message's own line ending.
+        assert_eq!(e.part(s.html[0]).unwrap().text().unwrap(), "<p>x</p>\n");
         let structural: Vec<_> = e
             .root()
             .defects()
@@ -591,7 +592,10 @@ mod tests {
         let out = set_body(&d, "html", "--b\r\nsneaky", &Options::default()).unwrap();
         let e = Document::from_vec(out);
         let s = e.root().body_structure();
-        assert_eq!(e.part(s.html[0]).unwrap().text().unwrap(), "--b\r\nsneaky");
+        assert_eq!(
+            e.part(s.html[0]).unwrap().text().unwrap(),
+            "--b\r\nsneaky\r\n"
+        );
         assert_eq!(e.part(s.text[0]).unwrap().text().unwrap(), "hi");
     }
 }

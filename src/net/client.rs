@@ -147,7 +147,9 @@ impl Endpoint {
     pub async fn connect(&self) -> Result<Stream, NetError> {
         let stream = Stream::connect(&self.host, self.port, self.connect_timeout).await?;
         if self.tls == TlsMode::Implicit {
-            return self.start_tls(stream, self.connect_timeout).await;
+            return stream
+                .start_tls_client(self.rustls()?, self.tls_name(), self.connect_timeout)
+                .await;
         }
         Ok(stream)
     }
@@ -158,9 +160,21 @@ impl Endpoint {
         stream: Stream,
         timeout: Option<Duration>,
     ) -> Result<Stream, NetError> {
-        stream
+        // Plain text after the server agreed to STARTTLS is a broken server, not a port that
+        // wants STARTTLS: that hint is for implicit TLS only.
+        match stream
             .start_tls_client(self.rustls()?, self.tls_name(), timeout)
             .await
+        {
+            Err(NetError::Handshake {
+                failure: super::TlsFailure::NotTls,
+                detail,
+            }) => Err(NetError::Handshake {
+                failure: super::TlsFailure::Other,
+                detail,
+            }),
+            other => other,
+        }
     }
 }
 

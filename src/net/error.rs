@@ -22,6 +22,9 @@ pub enum NetError {
     LineTooLong { limit: usize },
     /// TLS handshake or certificate verification failed.
     Tls(String),
+    /// A client's TLS handshake failed for a reason the user can act on (`failure`);
+    /// `detail` is rustls's own text.
+    Handshake { failure: TlsFailure, detail: String },
     /// Bad configuration: unreadable certificate, key without certificate, and the like.
     Config(String),
 }
@@ -42,8 +45,65 @@ impl fmt::Display for NetError {
             NetError::Io(e) => write!(f, "{e}"),
             NetError::LineTooLong { limit } => write!(f, "line longer than {limit} octets"),
             NetError::Tls(msg) => write!(f, "TLS: {msg}"),
+            NetError::Handshake { failure, detail } => match failure.hint() {
+                Some(hint) => write!(f, "TLS: {detail}: {hint}"),
+                None => write!(f, "TLS: {detail}"),
+            },
             NetError::Config(msg) => write!(f, "{msg}"),
         }
+    }
+}
+
+/// Why a client's TLS handshake failed, as far as it tells the user what to do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsFailure {
+    /// The certificate chain ends at a CA the client does not trust (self-signed, private CA).
+    UnknownIssuer,
+    /// The certificate is not for the name the client connected to.
+    WrongName,
+    /// The certificate has expired or is not valid yet.
+    Expired,
+    /// Implicit TLS, and the server answered in plain text or hung up: it may want STARTTLS.
+    NotTls,
+    /// Anything else.
+    Other,
+}
+
+impl TlsFailure {
+    /// The name Python sees as `TlsError.reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsFailure::UnknownIssuer => "unknown_issuer",
+            TlsFailure::WrongName => "wrong_name",
+            TlsFailure::Expired => "expired",
+            TlsFailure::NotTls => "not_tls",
+            TlsFailure::Other => "other",
+        }
+    }
+
+    /// What to do next, in the Python API's words (the command line rewords it).
+    pub fn hint(self) -> Option<&'static str> {
+        Some(match self {
+            TlsFailure::UnknownIssuer => {
+                "the server's certificate is not signed by a CA this client trusts \
+                 (a self-signed or private-CA certificate?); pass cafile= with that CA's \
+                 PEM file (for a self-signed certificate, the certificate itself), or \
+                 verify=False for a throwaway test server"
+            }
+            TlsFailure::WrongName => {
+                "the certificate is not valid for the host name connected to; connect by \
+                 the name it was issued for, or pass tls_hostname= with that name"
+            }
+            TlsFailure::Expired => {
+                "the certificate has expired or is not valid yet (or this machine's clock \
+                 is wrong)"
+            }
+            TlsFailure::NotTls => {
+                "the server did not answer TLS; it may expect STARTTLS on this port: use \
+                 tls='starttls' (or tls='auto'), or the implicit-TLS port (465, 993, 995)"
+            }
+            TlsFailure::Other => return None,
+        })
     }
 }
 

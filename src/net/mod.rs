@@ -15,6 +15,6 @@ pub mod tls;
 pub mod transcript;
 
 pub use client::{Endpoint, TlsMode};
-pub use error::{NetError, with_timeout};
+pub use error::{NetError, TlsFailure, with_timeout};
 pub use line::LineReader;
 pub use stream::Stream;

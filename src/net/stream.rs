@@ -117,7 +117,7 @@ impl Stream {
             TlsConnector::from(config)
                 .connect(name, tcp)
                 .await
-                .map_err(|e| NetError::Tls(tls_error_text(&e)))
+                .map_err(|e| handshake_error(&e))
         };
         let tls = with_timeout(timeout, "in the TLS handshake", handshake).await?;
         Ok(Stream::ClientTls(Box::new(tls)))
@@ -140,6 +140,31 @@ impl Stream {
         };
         let tls = with_timeout(timeout, "in the TLS handshake", handshake).await?;
         Ok(Stream::ServerTls(Box::new(tls)))
+    }
+}
+
+/// A client handshake failure, classified so the error can say what to do next.
+fn handshake_error(e: &io::Error) -> NetError {
+    use super::TlsFailure as F;
+    use rustls::CertificateError as C;
+    let failure = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(c)) => match c {
+            C::UnknownIssuer => F::UnknownIssuer,
+            C::NotValidForName | C::NotValidForNameContext { .. } => F::WrongName,
+            C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. } => F::Expired,
+            _ => F::Other,
+        },
+        // Plain text where a TLS record should be (a "220 ..." greeting), or a hang-up.
+        Some(rustls::Error::InvalidMessage(_)) => F::NotTls,
+        _ if e.kind() == io::ErrorKind::UnexpectedEof => F::NotTls,
+        _ => F::Other,
+    };
+    NetError::Handshake {
+        failure,
+        detail: tls_error_text(e),
     }
 }
 
@@ -219,7 +244,7 @@ mod tests {
     use super::*;
     use crate::net::LineReader;
     use crate::net::tls::{Trust, client_config, self_signed, server_config};
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     #[tokio::test]
@@ -289,7 +314,53 @@ mod tests {
             .await
             .err()
             .unwrap();
-        assert!(matches!(err, NetError::Tls(_)), "{err}");
+        assert!(
+            matches!(
+                err,
+                NetError::Handshake {
+                    failure: crate::net::TlsFailure::WrongName,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("tls_hostname="), "{err}");
+    }
+
+    #[tokio::test]
+    async fn plain_text_greeting_is_not_tls() {
+        // A plain SMTP server greets first: the handshake reads "220 ..." as a TLS record.
+        let (cert, _) = self_signed(&["localhost".into()]).unwrap();
+        let client_cfg = client_config(&Trust::CaPem(cert.into_bytes()));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let _ = tcp.write_all(b"220 mail.example.org ESMTP\r\n").await;
+            let mut sink = [0u8; 1024];
+            let _ = tcp.read(&mut sink).await;
+        });
+        let stream = Stream::connect("127.0.0.1", port, None).await.unwrap();
+        let err = stream
+            .start_tls_client(
+                client_cfg.unwrap(),
+                "localhost",
+                Some(Duration::from_secs(5)),
+            )
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(
+                err,
+                NetError::Handshake {
+                    failure: crate::net::TlsFailure::NotTls,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("STARTTLS"), "{err}");
     }
 
     #[tokio::test]

@@ -112,6 +112,25 @@ impl Capabilities {
     }
 }
 
+/// Whether `line` is a command of the TRANSACTION state (RFC 1939 §5), valid only after login.
+fn is_transaction_command(line: &[u8]) -> bool {
+    let verb = line
+        .split(|&b| b == b' ' || b == b'\r')
+        .next()
+        .unwrap_or_default();
+    [
+        &b"STAT"[..],
+        b"LIST",
+        b"RETR",
+        b"DELE",
+        b"RSET",
+        b"TOP",
+        b"UIDL",
+    ]
+    .iter()
+    .any(|v| verb.eq_ignore_ascii_case(v))
+}
+
 /// One POP3 session. Every method takes `&mut self`; after a network or protocol failure the
 /// connection is unusable and methods return [`Error::Closed`]. An `-ERR` leaves it usable.
 pub struct Connection {
@@ -546,7 +565,14 @@ impl Connection {
     /// A command with a single-line response: `+OK` or `Error::Err`.
     async fn simple(&mut self, line: &[u8]) -> Result<Status, Error> {
         self.send(line).await?;
-        self.expect_ok().await
+        match self.expect_ok().await {
+            // A transaction-state command refused before login: the server's text varies
+            // ("Unknown command", "STAT is not valid..."); the cause does not.
+            Err(Error::Err(status)) if !self.authenticated && is_transaction_command(line) => {
+                Err(Error::NotLoggedIn(status))
+            }
+            other => other,
+        }
     }
 
     async fn expect_ok(&mut self) -> Result<Status, Error> {

@@ -32,13 +32,17 @@ pub enum Error {
     InsecureAuth,
     /// The connection was closed by `quit()` or an earlier fatal error.
     Closed,
+    /// A command before the client ever connected (so before any login).
+    NotConnected,
+    /// The server refused a command of the transaction state (RFC 1939 §5) before login.
+    NotLoggedIn(Status),
 }
 
 impl Error {
     /// The server's resp-code (RFC 2449 §8) of an `-ERR`, such as `IN-USE` or `AUTH`.
     pub fn code(&self) -> Option<&str> {
         match self {
-            Error::Err(s) => s.code.as_deref(),
+            Error::Err(s) | Error::NotLoggedIn(s) => s.code.as_deref(),
             _ => None,
         }
     }
@@ -66,6 +70,17 @@ impl fmt::Display for Error {
                  (tls=\"starttls\" or \"implicit\"), APOP, or allow_insecure_auth=True"
             ),
             Error::Closed => write!(f, "the POP3 connection is closed"),
+            Error::NotConnected => write!(
+                f,
+                "not logged in: the POP3 client has not connected yet; call login() or \
+                 apop() first"
+            ),
+            Error::NotLoggedIn(s) => write!(
+                f,
+                "not logged in: log in with login() or apop() first (the server answered \
+                 -ERR {})",
+                s.text
+            ),
         }
     }
 }

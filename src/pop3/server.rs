@@ -550,7 +550,10 @@ impl<B: Backend> Session<B> {
                 self.auth(mechanism, initial).await
             }
             cmd if !self.in_transaction() => {
-                let text = format!("-ERR {} is not valid before login.", cmd.keyword());
+                let text = format!(
+                    "-ERR Not logged in: {} needs USER/PASS, APOP or AUTH first.",
+                    cmd.keyword()
+                );
                 Ok(self.bad_next(&text))
             }
             Command::User(_) | Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. } => {

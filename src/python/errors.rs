@@ -85,11 +85,14 @@ pub fn net_error(py: Python<'_>, e: NetError) -> PyErr {
             types::MAIL_CONNECTION_ERROR.get(py)
         }
         NetError::Timeout { .. } => types::MAIL_TIMEOUT_ERROR.get(py),
-        NetError::Tls(_) => types::TLS_ERROR.get(py),
+        NetError::Tls(_) | NetError::Handshake { .. } => types::TLS_ERROR.get(py),
         NetError::Config(_) => types::CONFIG_ERROR.get(py),
         NetError::LineTooLong { .. } => types::PROTOCOL_ERROR.get(py),
     };
-    let err = instantiate(py, cls, message, |_| Ok(()));
+    let err = instantiate(py, cls, message, |kw| match &e {
+        NetError::Handshake { failure, .. } => kw.set_item("reason", failure.as_str()),
+        _ => Ok(()),
+    });
     if let NetError::Connect { source, .. }
     | NetError::Listen { source, .. }
     | NetError::Io(source) = e
@@ -126,7 +129,11 @@ pub fn pop3_error(py: Python<'_>, e: crate::pop3::Error) -> PyErr {
         Error::Usage(_) | Error::InsecureAuth => {
             instantiate(py, types::CONFIG_ERROR.get(py), message, |_| Ok(()))
         }
-        Error::Closed => instantiate(
+        Error::NotLoggedIn(status) => instantiate(py, types::POP3_ERROR.get(py), message, |kw| {
+            kw.set_item("text", status.text)?;
+            kw.set_item("code", status.code)
+        }),
+        Error::Closed | Error::NotConnected => instantiate(
             py,
             types::MAIL_CONNECTION_ERROR.get(py),
             message,

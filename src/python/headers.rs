@@ -26,6 +26,28 @@ impl PyHeaders {
         PyHeaders { doc, part }
     }
 
+    /// The decoded value of the first field named `name` (any case).
+    pub fn first(&self, name: &str) -> Option<String> {
+        self.fields()
+            .iter()
+            .find(|f| f.is(name))
+            .map(Field::decoded)
+    }
+
+    /// The decoded values of every field named `name`, in order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.fields()
+            .iter()
+            .filter(|f| f.is(name))
+            .map(Field::decoded)
+            .collect()
+    }
+
+    /// The field names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.fields().iter().map(Field::name_str).collect()
+    }
+
     fn fields(&self) -> Vec<Field<'_>> {
         self.doc
             .part(self.part)

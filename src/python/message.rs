@@ -312,6 +312,30 @@ impl PyMessage {
     }
 }
 
+/// `Message.parse(path)`: a `TypeError` that names `parse_file`, for an `os.PathLike` or a
+/// short one-line `str` naming an existing file (a stat only for such strings).
+fn check_not_a_path(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+    let is_path = if let Ok(s) = data.cast::<PyString>() {
+        match s.to_str() {
+            Ok(t) if !t.is_empty() && t.len() <= 4096 && !t.contains(['\n', '\r', '\0']) => {
+                std::path::Path::new(t).is_file()
+            }
+            _ => false,
+        }
+    } else {
+        !data.is_instance_of::<PyBytes>() && data.is_instance(types::OS_PATHLIKE.get(py)?)?
+    };
+    if is_path {
+        return Err(PyTypeError::new_err(format!(
+            "Message.parse() takes the message itself (bytes or str), and {} is a file name: \
+             read it with Message.parse_file({})",
+            data.repr()?,
+            data.repr()?
+        )));
+    }
+    Ok(())
+}
+
 /// A new list from a cached tuple (so callers cannot change the cache).
 fn list_of<'py>(t: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
     Ok(pyo3::types::PyList::new(t.py(), t.iter())?.into_any())
@@ -323,8 +347,13 @@ impl PyMessage {
     ///
     /// ``bytes`` are read in place, without a copy. Never raises for malformed mail (see
     /// ``defects``); raises ``TypeError`` for other argument types.
+    ///
+    /// A path (``os.PathLike``, or a one-line ``str`` naming an existing file) raises
+    /// ``TypeError`` pointing to :meth:`parse_file`: ``Message.parse`` reads content, not
+    /// file names (``email.message_from_string`` would silently make a body of the name).
     #[staticmethod]
     fn parse<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
+        check_not_a_path(py, data)?;
         parse_input(py, input_of(data, "Message.parse()")?)
     }
 
@@ -830,6 +859,101 @@ impl PyMessage {
         let parse = py.get_type::<PyMessage>().getattr("parse")?;
         let args = PyTuple::new(py, [slf.get().bytes_object(py)?])?;
         PyTuple::new(py, [parse, args.into_any()])
+    }
+
+    /// ``Message()`` cannot be called: messages come from :meth:`parse`,
+    /// :meth:`parse_file` or :meth:`build` (``TypeError`` saying so).
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn py_new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        Err(PyTypeError::new_err(
+            "Message() cannot be created empty and filled in as email.message.EmailMessage \
+             is: build one with Message.build(from_=..., to=..., subject=..., text=...), or \
+             read one with Message.parse(data) or Message.parse_file(path)",
+        ))
+    }
+
+    /// ``msg["Subject"]``: the decoded value of the first field so named (any case), or
+    /// ``None`` when there is none, as ``email.message.EmailMessage`` gives it.
+    fn __getitem__(&self, py: Python<'_>, name: &str) -> PyResult<Option<String>> {
+        Ok(self.headers(py)?.get().first(name))
+    }
+
+    /// ``"To" in msg``: whether a field so named (any case) is present.
+    fn __contains__(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(name) = name.extract::<&str>() else {
+            return Ok(false);
+        };
+        Ok(self.headers(py)?.get().first(name).is_some())
+    }
+
+    /// The decoded value of the first field named ``name``, or ``failobj`` (as
+    /// ``email.message.Message.get``).
+    #[pyo3(signature = (name, failobj = None))]
+    fn get(&self, py: Python<'_>, name: &str, failobj: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+        Ok(match self.headers(py)?.get().first(name) {
+            Some(v) => PyString::new(py, &v).into_any().unbind(),
+            None => failobj.unwrap_or_else(|| py.None()),
+        })
+    }
+
+    /// The decoded values of every field named ``name`` as a list, or ``failobj`` (``None``)
+    /// when there is none (as ``email.message.Message.get_all``).
+    #[pyo3(signature = (name, failobj = None))]
+    fn get_all(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        failobj: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let values = self.headers(py)?.get().all(name);
+        if values.is_empty() {
+            return Ok(failobj.unwrap_or_else(|| py.None()));
+        }
+        Ok(PyList::new(py, values)?.into_any().unbind())
+    }
+
+    /// The field names, in order (repeated names repeated), as ``email.message.Message.keys``.
+    fn keys(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        Ok(self.headers(py)?.get().names())
+    }
+
+    /// The message as text, as ``str(msg)`` gives it: its bytes decoded as UTF-8 (invalid
+    /// bytes replaced), with ``\n`` line ends as ``email.message.EmailMessage.as_string``.
+    fn as_string(&self) -> String {
+        String::from_utf8_lossy(self.view().bytes()).replace("\r\n", "\n")
+    }
+
+    fn __str__(&self) -> String {
+        self.as_string()
+    }
+
+    fn __setitem__(&self, name: &Bound<'_, PyAny>, _value: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(PyTypeError::new_err(format!(
+            "a Message is immutable: to set {}, use msg.edit().set_header(...).build() (or \
+             Message.build(headers=...) for a new message)",
+            name.repr()?
+        )))
+    }
+
+    fn __delitem__(&self, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(PyTypeError::new_err(format!(
+            "a Message is immutable: to remove {}, use msg.edit().remove_header(...).build()",
+            name.repr()?
+        )))
+    }
+
+    fn __setattr__(&self, name: &str, _value: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(pyo3::exceptions::PyAttributeError::new_err(format!(
+            "a Message is immutable, {name:?} cannot be set: make a changed copy with \
+             msg.edit() (a MessageEditor, then .build()), or a new message with Message.build()"
+        )))
+    }
+
+    fn __delattr__(&self, name: &str) -> PyResult<()> {
+        Err(pyo3::exceptions::PyAttributeError::new_err(format!(
+            "a Message is immutable, {name:?} cannot be deleted: use msg.edit()"
+        )))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

@@ -122,6 +122,15 @@ struct Shared {
 }
 
 impl Shared {
+    /// The error for a command without a connection: never connected (so not logged in
+    /// either), or closed since.
+    fn missing(&self) -> Error {
+        match self.info.lock() {
+            Ok(info) if info.greeting.is_none() => Error::NotConnected,
+            _ => Error::Closed,
+        }
+    }
+
     fn set_info(&self, conn: Option<&Connection>) {
         if let Ok(mut info) = self.info.lock() {
             *info = Pop3SessionInfo::of(conn, &info);
@@ -145,7 +154,7 @@ macro_rules! with_conn {
         let shared = $self.shared.clone();
         $self.run($py, async move {
             let mut slot = shared.conn.lock().await;
-            let mut $c = slot.take().ok_or(Error::Closed)?;
+            let mut $c = slot.take().ok_or_else(|| shared.missing())?;
             let result = $body;
             shared.set_info(Some(&$c));
             if $c.is_open() {

@@ -524,6 +524,15 @@ impl Connection {
         }
         let offered = self.info.extensions.auth_mechanisms();
         if offered.is_empty() {
+            // Servers commonly offer AUTH only after STARTTLS (RFC 4954 §4, Postfix's
+            // smtpd_tls_auth_only): say so rather than "no AUTH".
+            if !self.lines.get_ref().is_tls() && self.info.extensions.has("STARTTLS") {
+                return Err(Error::NotSupported(format!(
+                    "{} does not offer AUTH before STARTTLS: AUTH comes after STARTTLS here; \
+                     use tls='starttls' (or tls='auto') to upgrade first",
+                    self.config.endpoint.host
+                )));
+            }
             return Err(Error::NotSupported(format!(
                 "{} does not offer AUTH (RFC 4954)",
                 self.config.endpoint.host

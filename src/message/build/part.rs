@@ -94,8 +94,14 @@ pub fn prepare_leaf<'b>(att: &'b Attachment<'_>, opts: &Options) -> Result<Leaf<
 }
 
 /// A text body part (`text/plain` or `text/html`, UTF-8) ready to be written.
+/// Text that does not end with a line break gets one, as the stdlib's `set_content` does:
+/// a text body is lines, and tools that append to or concatenate it expect the last one ended.
 pub fn prepare_text<'b>(text: &'b str, subtype: &str, opts: &Options) -> Leaf<'b> {
-    let (cte, body) = encode_text(bytes_of(crlf_text(text)), opts);
+    let mut text = crlf_text(text);
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.to_mut().push_str("\r\n");
+    }
+    let (cte, body) = encode_text(bytes_of(text), opts);
     let mut head = Vec::with_capacity(96);
     head.extend_from_slice(b"Content-Type: text/");
     head.extend_from_slice(subtype.as_bytes());

@@ -243,7 +243,11 @@ fn build_and_parse() {
     let att = doc.part(s.attachments[0]).unwrap();
     assert_eq!(att.filename().as_deref(), Some("Größe — report.bin"));
     assert_eq!(&*att.payload(), (0..=255u8).collect::<Vec<_>>().as_slice());
-    assert_eq!(doc.part(s.text[0]).unwrap().text().unwrap(), "Hi\r\nthere");
+    // A text without a final line break gets one, as the stdlib's set_content gives it.
+    assert_eq!(
+        doc.part(s.text[0]).unwrap().text().unwrap(),
+        "Hi\r\nthere\r\n"
+    );
     assert!(matches!(
         Builder::new().to_bytes(),
         Err(BuildError::MissingFrom)
