@@ -11,6 +11,7 @@ pub mod auth;
 pub mod command;
 pub mod data;
 pub mod listener;
+pub mod params;
 pub mod reply;
 pub mod session;
 pub mod sink;

@@ -14,6 +14,7 @@ use super::auth::{self, Response};
 use super::command::{self, Command};
 use super::data::{self, DataEnd};
 use super::listener::Server;
+use super::params::{self, MailRequest, Refusal};
 use super::reply::{Reply, std_replies};
 use super::trace::{self, TraceInfo};
 use super::verify;
@@ -451,92 +452,16 @@ impl Connection {
             self.error(r);
             return;
         }
-        let address = if path.is_empty() {
-            ""
-        } else {
-            match command::mailbox(path, false) {
-                Ok(a) => a,
-                Err(why) => {
-                    self.error(Reply::new(
-                        501,
-                        format!("5.1.7 Bad sender address syntax: {why}"),
-                    ));
-                    return;
-                }
-            }
+        let max_size = self.server.config.max_message_size;
+        let MailRequest {
+            address,
+            options,
+            smtputf8,
+        } = match params::check_mail(path, params, self.session.extended, max_size) {
+            Ok(m) => m,
+            Err(Refusal::Error(r)) => return self.error(r),
+            Err(Refusal::Policy(r)) => return self.push(r),
         };
-        let parsed = match command::params(params) {
-            Ok(p) => p,
-            Err(why) => {
-                self.error(Reply::new(
-                    501,
-                    format!("5.5.4 Syntax error in parameters: {why}"),
-                ));
-                return;
-            }
-        };
-        if !parsed.is_empty() && !self.session.extended {
-            self.error(Reply::new(
-                555,
-                "5.5.4 MAIL FROM parameters not recognized or not implemented",
-            ));
-            return;
-        }
-        let mut smtputf8 = false;
-        for (key, value) in &parsed {
-            match (key.as_str(), value) {
-                ("SIZE", Some(v)) => {
-                    let Ok(size) = v.parse::<u64>() else {
-                        self.error(Reply::new(501, "5.5.4 Syntax error in SIZE parameter"));
-                        return;
-                    };
-                    if self
-                        .server
-                        .config
-                        .max_message_size
-                        .is_some_and(|max| size > max)
-                    {
-                        self.push(Reply::new(
-                            552,
-                            "5.3.4 Message size exceeds fixed maximum message size",
-                        ));
-                        return;
-                    }
-                }
-                ("BODY", Some(v))
-                    if v.eq_ignore_ascii_case("7BIT") || v.eq_ignore_ascii_case("8BITMIME") => {}
-                ("BODY", _) => {
-                    self.error(Reply::new(
-                        501,
-                        "5.5.4 Error: BODY can only be 7BIT or 8BITMIME",
-                    ));
-                    return;
-                }
-                ("SMTPUTF8", None) => smtputf8 = true,
-                // RFC 4954 §5: accepted, and not trusted.
-                ("AUTH", Some(_)) => {}
-                _ => {
-                    self.error(Reply::new(
-                        555,
-                        "5.5.4 MAIL FROM parameters not recognized or not implemented",
-                    ));
-                    return;
-                }
-            }
-        }
-        if !smtputf8 && !address.is_ascii() {
-            self.error(Reply::new(
-                553,
-                "5.6.7 Non-ASCII addresses require the SMTPUTF8 parameter",
-            ));
-            return;
-        }
-        let options: Vec<String> = params
-            .split(' ')
-            .filter(|w| !w.is_empty())
-            .map(str::to_owned)
-            .collect();
-        let address = address.to_owned();
         let reply = self.hook(HookCall::Mail(&address, &options)).await;
         let reply = match reply {
             HookReply::Reply(r) => r,
@@ -566,32 +491,10 @@ impl Connection {
             self.error(std_replies::bad_sequence("RCPT after BDAT"));
             return;
         }
-        // RFC 5321 §4.5.1: <Postmaster> without a domain must be accepted.
-        let is_bare_postmaster = path.eq_ignore_ascii_case("postmaster");
-        let address = match command::mailbox(path, is_bare_postmaster) {
-            Ok(a) => a.to_owned(),
-            Err(why) => {
-                self.error(Reply::new(
-                    501,
-                    format!("5.1.3 Bad recipient address syntax: {why}"),
-                ));
-                return;
-            }
+        let address = match params::check_rcpt(path, params, self.env.smtputf8) {
+            Ok(a) => a,
+            Err(r) => return self.error(r),
         };
-        if !params.is_empty() {
-            self.error(Reply::new(
-                555,
-                "5.5.4 RCPT TO parameters not recognized or not implemented",
-            ));
-            return;
-        }
-        if !self.env.smtputf8 && !address.is_ascii() {
-            self.error(Reply::new(
-                553,
-                "5.6.7 Non-ASCII addresses require the SMTPUTF8 parameter",
-            ));
-            return;
-        }
         if self.env.rcpt_tos.len() >= self.server.config.max_recipients {
             // RFC 5321 §4.5.3.1.10
             self.push(Reply::new(452, "4.5.3 Error: too many recipients"));
