@@ -284,20 +284,11 @@ impl Builder {
 /// Microseconds since the epoch (UTC) of a date; a leap second reads as :59, as the stdlib
 /// reads it.
 pub fn epoch_micros(d: &Date) -> i64 {
-    // Days from civil (Howard Hinnant's algorithm), proleptic Gregorian calendar.
-    let (m, day) = (i64::from(d.month), i64::from(d.day));
-    let y = i64::from(d.year) - i64::from(m <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400
-        + i64::from(d.hour) * 3600
-        + i64::from(d.minute) * 60
-        + i64::from(d.second.min(59))
-        - i64::from(d.offset);
-    secs * 1_000_000
+    let stdlib_second = Date {
+        second: d.second.min(59),
+        ..*d
+    };
+    stdlib_second.timestamp() * 1_000_000
 }
 
 /// The date of a Received field: what follows its last `;` outside comments, quotes,

@@ -118,10 +118,7 @@ pub fn month_number(name: &[u8]) -> Option<u8> {
 
 /// The three-letter English month name (`Jan`) of month 1-12.
 pub fn month_name(month: u8) -> &'static str {
-    const NAMES: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    NAMES[usize::from(month.clamp(1, 12) - 1)]
+    crate::message::date::MONTH_NAMES[usize::from(month.clamp(1, 12) - 1)]
 }
 
 /// A reading position in one frame. Literal data the frame reader took out of line (see

@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::lex::month_name;
 use super::sequence::SequenceSet;
+use crate::message::date::{civil_from_timestamp, days_from_civil, days_in_month};
 
 /// An IMAP `date-time` (INTERNALDATE, APPEND): local time and its offset from UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,45 +22,12 @@ pub struct DateTime {
     pub offset_minutes: i16,
 }
 
-fn days_in_month(year: i64, month: u8) -> u8 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u8, d: u8) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u8, u8) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 impl DateTime {
     /// Whether the fields make a real date and time.
     pub fn is_valid(&self) -> bool {
         (1..=12).contains(&self.month)
             && self.day >= 1
-            && self.day <= days_in_month(i64::from(self.year), self.month)
+            && self.day <= days_in_month(i32::from(self.year), self.month)
             && self.hour < 24
             && self.minute < 60
             && self.second <= 60
@@ -68,7 +36,8 @@ impl DateTime {
 
     /// Seconds since the Unix epoch (UTC).
     pub fn timestamp(&self) -> i64 {
-        let days = days_from_civil(i64::from(self.year), self.month, self.day);
+        // A date that does not exist counts as the epoch's day (`is_valid` tells them apart).
+        let days = days_from_civil(i32::from(self.year), self.month, self.day).unwrap_or(0);
         days * 86_400
             + i64::from(self.hour) * 3600
             + i64::from(self.minute) * 60
@@ -78,16 +47,16 @@ impl DateTime {
 
     /// The date-time of a Unix timestamp, shown at `offset_minutes` east of UTC.
     pub fn from_timestamp(seconds: i64, offset_minutes: i16) -> Option<DateTime> {
-        let local = seconds.checked_add(i64::from(offset_minutes) * 60)?;
-        let (y, month, day) = civil_from_days(local.div_euclid(86_400));
-        let secs = local.rem_euclid(86_400);
+        let local = civil_from_timestamp(seconds, i32::from(offset_minutes) * 60)?;
         let dt = DateTime {
-            year: u16::try_from(y).ok().filter(|y| (1..=9999).contains(y))?,
-            month,
-            day,
-            hour: (secs / 3600) as u8,
-            minute: (secs / 60 % 60) as u8,
-            second: (secs % 60) as u8,
+            year: u16::try_from(local.year())
+                .ok()
+                .filter(|y| (1..=9999).contains(y))?,
+            month: u8::from(local.month()),
+            day: local.day(),
+            hour: local.hour(),
+            minute: local.minute(),
+            second: local.second(),
             offset_minutes,
         };
         dt.is_valid().then_some(dt)
@@ -126,7 +95,7 @@ pub struct Date {
 
 impl Date {
     pub fn new(year: u16, month: u8, day: u8) -> Option<Date> {
-        ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(i64::from(year), month))
+        ((1..=12).contains(&month) && day >= 1 && day <= days_in_month(i32::from(year), month))
             .then_some(Date { year, month, day })
     }
 }

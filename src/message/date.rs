@@ -1,4 +1,6 @@
-//! Dates (RFC 5322 §3.3, obsolete forms §4.3).
+//! Dates (RFC 5322 §3.3, obsolete forms §4.3), and the calendar the crate shares.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A calendar date and time with its UTC offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -233,7 +235,7 @@ impl Date {
         (1..=9999).contains(&self.year)
             && (1..=12).contains(&self.month)
             && self.day >= 1
-            && self.day <= days_in_month(self.year, self.month)
+            && self.day <= days_in_month(i32::from(self.year), self.month)
             && self.hour < 24
             && self.minute < 60
             && self.second <= 60
@@ -241,20 +243,92 @@ impl Date {
     }
 }
 
-fn days_in_month(year: u16, month: u8) -> u8 {
-    match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
-            29
-        }
-        2 => 28,
-        _ => 31,
+impl Date {
+    /// Seconds since the Unix epoch (UTC); a leap second counts as the next second's start.
+    pub fn timestamp(&self) -> i64 {
+        // A date that does not exist counts as the epoch's day (the parser produces none).
+        let days = days_from_civil(i32::from(self.year), self.month, self.day).unwrap_or(0);
+        days * 86_400
+            + i64::from(self.hour) * 3600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second)
+            - i64::from(self.offset)
     }
+}
+
+// The crate's one calendar (SMTP trace fields, IMAP dates, the archive and the web inbox use
+// it): the `time` crate's proleptic Gregorian arithmetic, years -9999 to 9999.
+
+/// English month abbreviations, January first (RFC 5322 §3.3 `month`, asctime, IMAP
+/// `date-month`).
+pub const MONTH_NAMES: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// English day abbreviations, Sunday first (RFC 5322 §3.3 `day-name`, asctime).
+pub const DAY_NAMES: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+/// The abbreviations of a date's month and day of the week.
+pub fn names(date: time::Date) -> (&'static str, &'static str) {
+    (
+        MONTH_NAMES[usize::from(u8::from(date.month()) - 1)],
+        DAY_NAMES[usize::from(date.weekday().number_days_from_sunday())],
+    )
+}
+
+/// A clock reading as a UTC date-time; before 1970 or after 9999 it reads as the epoch.
+pub fn utc(t: SystemTime) -> time::OffsetDateTime {
+    t.duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Days in `month` (1-12) of `year`; 0 for a month that does not exist.
+pub fn days_in_month(year: i32, month: u8) -> u8 {
+    time::Month::try_from(month).map_or(0, |m| m.length(year))
+}
+
+/// Days since 1970-01-01 of a date; `None` when there is no such date.
+pub fn days_from_civil(year: i32, month: u8, day: u8) -> Option<i64> {
+    let month = time::Month::try_from(month).ok()?;
+    let date = time::Date::from_calendar_date(year, month, day).ok()?;
+    Some(i64::from(
+        date.to_julian_day() - time::OffsetDateTime::UNIX_EPOCH.date().to_julian_day(),
+    ))
+}
+
+/// The date and time of day of `unix` seconds shown at `offset` seconds east of UTC; `None`
+/// outside the calendar's years.
+pub fn civil_from_timestamp(unix: i64, offset: i32) -> Option<time::PrimitiveDateTime> {
+    let local = unix.checked_add(i64::from(offset))?;
+    let t = time::OffsetDateTime::from_unix_timestamp(local).ok()?;
+    Some(time::PrimitiveDateTime::new(t.date(), t.time()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calendar() {
+        assert_eq!(days_from_civil(1970, 1, 1), Some(0));
+        assert_eq!(days_from_civil(2000, 3, 1), Some(11_017));
+        assert_eq!(days_from_civil(1969, 12, 31), Some(-1));
+        assert_eq!(days_from_civil(2023, 2, 29), None);
+        assert_eq!(days_from_civil(2024, 13, 1), None);
+        assert_eq!((days_in_month(2024, 2), days_in_month(1900, 2)), (29, 28));
+        assert_eq!((days_in_month(2000, 2), days_in_month(2024, 0)), (29, 0));
+        let t = civil_from_timestamp(1_268_099_706, -6 * 3600).unwrap();
+        assert_eq!(
+            (t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute()),
+            (2010, 3, 8, 19, 55)
+        );
+        assert_eq!(civil_from_timestamp(i64::MAX, 0), None);
+        let d = parse(b"Mon, 8 Mar 2010 19:55:06 -0600").unwrap();
+        assert_eq!(d.timestamp(), 1_268_099_706);
+    }
 
     #[test]
     fn rfc5322_forms() {

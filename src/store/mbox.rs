@@ -23,13 +23,14 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use memchr::memmem;
 
 use super::durable;
 use super::error::{IoContext, Result, StoreError};
 use super::lock::{self, DotLock, DotLockOptions};
+use crate::message::date;
 
 /// Where one message lies in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,35 +239,15 @@ fn requote(body: &[u8], add: bool) -> Cow<'_, [u8]> {
 
 /// `time.asctime()` of a UTC time: `Thu Nov  2 07:28:00 2023`, the date form of `From ` lines.
 pub fn asctime(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    let t = date::utc(t);
+    let (month, weekday) = date::names(t.date());
     format!(
-        "{} {} {:2} {:02}:{:02}:{:02} {}",
-        WEEKDAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month - 1) as usize],
-        day,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        year
+        "{weekday} {month} {:2} {:02}:{:02}:{:02} {}",
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.year()
     )
 }
 
@@ -664,6 +645,7 @@ impl Iterator for MboxIter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     fn scan(data: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
         let mut s = Scanner::new(data);

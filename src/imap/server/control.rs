@@ -248,22 +248,13 @@ fn write_record(out: &mut Vec<u8>, r: &Record) {
 /// 128 random bits in hex, as Dovecot writes a mailbox GUID.
 pub fn new_guid() -> String {
     let mut bytes = [0u8; 16];
-    let mut filled = 0;
-    while filled < bytes.len() {
-        // SAFETY: the pointer and length describe the unfilled tail of `bytes`.
-        let n = unsafe {
-            libc::getrandom(bytes[filled..].as_mut_ptr().cast(), bytes.len() - filled, 0)
-        };
-        if n <= 0 {
-            // No randomness (very old kernel): time and pid still make it unique enough.
-            let t = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos();
-            bytes = (t ^ (u128::from(std::process::id()) << 64)).to_be_bytes();
-            break;
-        }
-        filled += n as usize;
+    if getrandom::fill(&mut bytes).is_err() {
+        // No randomness (very old kernel): time and pid still make it unique enough.
+        let t = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        bytes = (t ^ (u128::from(std::process::id()) << 64)).to_be_bytes();
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

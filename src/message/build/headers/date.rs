@@ -1,11 +1,7 @@
 //! Date-times (RFC 5322 §3.3).
 
 use crate::message::build::error::{BuildError, Result};
-
-const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+use crate::message::date::names;
 
 /// An RFC 5322 §3.3 date-time for a Unix time and a UTC offset in seconds:
 /// `Mon, 8 Mar 2010 19:55:06 -0600`. Years before 1900 are refused (§3.3).
@@ -30,13 +26,14 @@ pub fn format_date(unix: i64, offset: i32) -> Result<String> {
     if !(1900..=9999).contains(&year) {
         return Err(out_of_range(format!("year {year}")));
     }
+    let (month, weekday) = names(local.date());
     let sign = if offset_minutes < 0 { '-' } else { '+' };
     let off = offset_minutes.abs();
     Ok(format!(
         "{}, {} {} {:04} {:02}:{:02}:{:02} {}{:02}{:02}",
-        DAYS[usize::from(local.weekday().number_days_from_sunday())],
+        weekday,
         local.day(),
-        MONTHS[usize::from(u8::from(local.month()) - 1)],
+        month,
         year,
         local.hour(),
         local.minute(),
