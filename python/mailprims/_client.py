@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 __all__ = ["ClientBase", "ClientOptions", "tls_mode"]
@@ -79,9 +80,9 @@ class ClientOptions:
     def of(
         cls: type[_O],
         host: str,
-        port: int,
+        port: int | None,
         *,
-        implicit_port: int,
+        ports: tuple[int, int],
         tls: str,
         cafile: str | os.PathLike[str] | None,
         cadata: str | bytes | None,
@@ -93,9 +94,13 @@ class ClientOptions:
         transcript: bool,
         **protocol_fields: Any,
     ) -> _O:
-        """The options a client constructor's arguments give: ``tls="auto"`` resolved for
-        the protocol's implicit-TLS port, ``cafile`` read, timeouts as floats;
+        """The options a client constructor's arguments give: ``ports`` are the protocol's
+        plain and implicit-TLS ports (``port=None`` is the one ``tls`` asks for, and
+        ``tls="auto"`` is resolved by them), ``cafile`` read, timeouts as floats;
         ``protocol_fields`` are the subclass's own fields, as they are."""
+        plain_port, implicit_port = ports
+        if port is None:
+            port = implicit_port if tls == "implicit" else plain_port
         return cls(
             host=host,
             port=port,
@@ -119,6 +124,12 @@ class ClientBase:
     _blocking: ClassVar[bool]
     host: str
     port: int
+
+    def _start(self, core: Callable[[ClientOptions, bool], Any], options: ClientOptions) -> None:
+        """Make the protocol's Rust core for ``options``, sync or async as the class is."""
+        self.host = options.host
+        self.port = options.port
+        self._core = core(options, self._blocking)
 
     @property
     def transcript(self) -> list[tuple[str, str]]:

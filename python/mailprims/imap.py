@@ -535,14 +535,10 @@ class _ImapBase(_client.ClientBase):
         fetch_batch: int = 128,
         transcript: bool = False,
     ) -> None:
-        if port is None:
-            port = 993 if tls == "implicit" else 143
-        self.host = host
-        self.port = port
         options = _ImapOptions.of(
             host,
             port,
-            implicit_port=993,
+            ports=(143, 993),
             tls=tls,
             cafile=cafile,
             cadata=cadata,
@@ -554,7 +550,7 @@ class _ImapBase(_client.ClientBase):
             transcript=transcript,
             fetch_batch=fetch_batch,
         )
-        self._core = _mailprims.ImapClientCore(options, self._blocking)
+        self._start(_mailprims.ImapClientCore, options)
 
     def _info(self) -> _mailprims.ImapSessionInfo:
         return self._core.info()

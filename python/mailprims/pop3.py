@@ -76,14 +76,10 @@ class _Pop3Base(_client.ClientBase):
         max_message_size: int | None = None,
         transcript: bool = False,
     ) -> None:
-        if port is None:
-            port = 995 if tls == "implicit" else 110
-        self.host = host
-        self.port = port
         options = _Pop3Options.of(
             host,
             port,
-            implicit_port=995,
+            ports=(110, 995),
             tls=tls,
             cafile=cafile,
             cadata=cadata,
@@ -95,7 +91,7 @@ class _Pop3Base(_client.ClientBase):
             transcript=transcript,
             max_message_size=max_message_size,
         )
-        self._core = _mailprims.Pop3ClientCore(options, self._blocking)
+        self._start(_mailprims.Pop3ClientCore, options)
 
     def _info(self) -> _mailprims.Pop3SessionInfo:
         return self._core.info()

@@ -212,17 +212,15 @@ class _ClientBase(_client.ClientBase):
         transcript: bool = False,
         dkim: DkimSigner | Iterable[DkimSigner] | None = None,
     ) -> None:
-        self.host = host
         signers = [] if dkim is None else [dkim] if isinstance(dkim, DkimSigner) else list(dkim)
         for signer in signers:
             if not isinstance(signer, DkimSigner):
                 raise TypeError(f"dkim takes DkimSigner objects, not {type(signer).__name__!r}")
         self.dkim: tuple[DkimSigner, ...] = tuple(signers)
-        self.port = port
         options = _SmtpOptions.of(
             host,
             port,
-            implicit_port=465,
+            ports=(25, 465),
             tls=tls,
             cafile=cafile,
             cadata=cadata,
@@ -245,7 +243,7 @@ class _ClientBase(_client.ClientBase):
             ),
             dkim=signers,
         )
-        self._core = _mailprims.SmtpClientCore(options, self._blocking)
+        self._start(_mailprims.SmtpClientCore, options)
 
     def _info(self) -> _mailprims.SmtpSessionInfo | None:
         return self._core.session_info()

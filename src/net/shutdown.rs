@@ -1,6 +1,7 @@
 //! Graceful shutdown for servers: a signal every connection task watches, and a count of tasks
 //! still running so `stop()` can wait for transactions in flight. [`listen`] and [`Running`]
-//! are the start and stop that the SMTP and POP3 servers share.
+//! are the start and stop that the servers share, [`accept`] and [`join_or_cut`] the two ends
+//! of their accept loops.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -8,8 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
 
 use super::NetError;
 
@@ -201,6 +203,45 @@ where
         hard,
         grace,
     })
+}
+
+/// The next connection (with TCP_NODELAY), or `None` once `signal` fires. Accept errors
+/// (out of file descriptors and the like) back off briefly instead of spinning.
+pub async fn accept(
+    listener: &TcpListener,
+    signal: &mut ShutdownSignal,
+) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = signal.wait() => return None,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                tcp.set_nodelay(true).ok();
+                return Some((tcp, peer));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// After the accept loop: wait for the session tasks to finish, or abort them all once `hard`
+/// fires (the grace period is over).
+pub async fn join_or_cut(mut tasks: JoinSet<()>, hard: &Shutdown) {
+    let mut cut = hard.signal();
+    loop {
+        tokio::select! {
+            biased;
+            _ = cut.wait() => {
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+                return;
+            }
+            next = tasks.join_next() => if next.is_none() { return },
+        }
+    }
 }
 
 /// `TcpListener::bind` with our backlog instead of the fixed 128 tokio (mio) passes to

@@ -38,7 +38,7 @@ use crate::net::limits::{
     AuthAttempt, AuthBudget, AuthFailures, ConnectionsPerAddress, listen_backlog,
 };
 pub use crate::net::shutdown::Running;
-use crate::net::shutdown::{Shutdown, ShutdownSignal, listen_with_backlog};
+use crate::net::shutdown::{Shutdown, ShutdownSignal, accept, join_or_cut, listen_with_backlog};
 use crate::net::{LineReader, NetError, Stream, with_timeout};
 
 /// One message as the maildrop lists it.
@@ -201,23 +201,9 @@ pub async fn serve<B: Backend>(
     let per_address = ConnectionsPerAddress::new(config.max_connections_per_address);
     let mut signal = shutdown.signal();
     let mut tasks = JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            _ = signal.wait() => break,
-            r = listener.accept() => r,
-        };
+    while let Some((tcp, peer)) = accept(&listener, &mut signal).await {
         // Reap finished sessions so the set does not grow without bound.
         while tasks.try_join_next().is_some() {}
-        let (tcp, peer) = match accepted {
-            Ok(c) => c,
-            Err(_) => {
-                // EMFILE and the like: back off briefly rather than spin.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        tcp.set_nodelay(true).ok();
         let guard = shutdown.task();
         let admitted = match limit.clone().try_acquire_owned() {
             Ok(permit) => match per_address.try_acquire(peer.ip()) {
@@ -252,19 +238,8 @@ pub async fn serve<B: Backend>(
         });
     }
     drop(listener);
-    let mut cut = hard.signal();
-    loop {
-        tokio::select! {
-            biased;
-            _ = cut.wait() => {
-                // Dropping a session drops its maildrop (and lock) without UPDATE.
-                tasks.abort_all();
-                while tasks.join_next().await.is_some() {}
-                return;
-            }
-            next = tasks.join_next() => if next.is_none() { return },
-        }
-    }
+    // Cutting a session off drops its maildrop (and lock) without UPDATE.
+    join_or_cut(tasks, &hard).await;
 }
 
 /// A message in the session's snapshot of the maildrop.

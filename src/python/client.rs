@@ -36,7 +36,7 @@
 //! ```
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pyo3::IntoPyObjectExt;
@@ -44,7 +44,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::errors::IntoPyErr;
-use super::runtime::{awaitable, block_on};
+use super::runtime::{awaitable, block_on, runtime};
 use crate::net::tls::Trust;
 use crate::net::transcript::Transcript;
 use crate::net::{Endpoint, TlsMode};
@@ -112,6 +112,95 @@ impl ClientOptions {
         Ok(endpoint)
     }
 }
+
+/// What a client core shows of its session (`info()`, a frozen pyclass), made from the
+/// connection after each operation.
+pub trait SessionView: Default + Clone + Send + 'static {
+    type Connection: Send + 'static;
+    /// The protocol's error.
+    type Error;
+
+    /// The error for an operation with no connection in the slot.
+    fn no_connection(&self) -> Self::Error;
+
+    /// The view of `conn`, or (no connection) of `previous` with `connected` false.
+    fn of(conn: Option<&Self::Connection>, previous: &Self) -> Self;
+}
+
+/// A client core's one connection, in the slot operations take it out of (see
+/// [`with_conn`]), and the session view last made of it, readable without waiting.
+pub struct Shared<V: SessionView> {
+    pub conn: tokio::sync::Mutex<Option<V::Connection>>,
+    info: Mutex<V>,
+}
+
+impl<V: SessionView> Shared<V> {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Shared {
+            conn: tokio::sync::Mutex::new(None),
+            info: Mutex::new(V::default()),
+        })
+    }
+
+    pub fn set_info(&self, conn: Option<&V::Connection>) {
+        if let Ok(mut info) = self.info.lock() {
+            *info = V::of(conn, &info);
+        }
+    }
+
+    /// The error for an operation that finds no connection.
+    pub fn missing(&self) -> V::Error {
+        self.info().no_connection()
+    }
+
+    /// The session view, without waiting for a running operation.
+    pub fn info(&self) -> V {
+        self.info.lock().map(|i| i.clone()).unwrap_or_default()
+    }
+
+    /// Drop the connection without a goodbye. Never waits: while an operation runs, the
+    /// connection goes when it finishes or fails.
+    pub fn close(self: &Arc<Self>) {
+        let taken = match self.conn.try_lock() {
+            Ok(mut slot) => {
+                slot.take();
+                true
+            }
+            Err(_) => false,
+        };
+        if taken {
+            self.set_info(None);
+        } else {
+            let shared = self.clone();
+            runtime().spawn(async move {
+                shared.conn.lock().await.take();
+                shared.set_info(None);
+            });
+        }
+    }
+}
+
+/// `with_conn!(self, py, |c| body)`: run `body` (an `async` block's contents returning
+/// `Result<T, Error>`, the protocol's error) with the connection
+/// of `self.shared` taken out of its slot, through `self.mode`. A future dropped midway
+/// (Ctrl-C, asyncio cancellation) takes the connection with it rather than leave it half-way
+/// through a response; after a fatal error it is not put back either.
+macro_rules! with_conn {
+    ($self:ident, $py:ident, |$c:ident| $body:expr) => {{
+        let shared = $self.shared.clone();
+        $self.mode.run($py, async move {
+            let mut slot = shared.conn.lock().await;
+            let mut $c = slot.take().ok_or_else(|| shared.missing())?;
+            let result = $body;
+            shared.set_info(Some(&$c));
+            if $c.is_open() {
+                *slot = Some($c);
+            }
+            result
+        })
+    }};
+}
+pub(crate) use with_conn;
 
 /// How a client core's operations return: the value, or an awaitable of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use super::client::{ClientOptions, Converted, Mode, seconds};
+use super::client::{ClientOptions, Converted, Mode, SessionView, Shared, seconds, with_conn};
 use super::message::{message_of_document, parse_owned};
 use super::transcript::ClientTranscript;
 use super::types;
@@ -42,7 +42,14 @@ pub struct ImapSessionInfo {
     capabilities: Option<Vec<String>>,
 }
 
-impl ImapSessionInfo {
+impl SessionView for ImapSessionInfo {
+    type Connection = Connection;
+    type Error = Error;
+
+    fn no_connection(&self) -> Error {
+        Error::Closed
+    }
+
     fn of(conn: Option<&Connection>, previous: &ImapSessionInfo) -> ImapSessionInfo {
         let Some(c) = conn else {
             return ImapSessionInfo {
@@ -72,44 +79,11 @@ impl ImapSessionInfo {
     }
 }
 
-struct Shared {
-    conn: tokio::sync::Mutex<Option<Connection>>,
-    info: Mutex<ImapSessionInfo>,
-}
-
-impl Shared {
-    fn set_info(&self, conn: Option<&Connection>) {
-        if let Ok(mut info) = self.info.lock() {
-            *info = ImapSessionInfo::of(conn, &info);
-        }
-    }
-}
-
-/// Run `$body` with the connection taken out of its slot: a future dropped midway (Ctrl-C,
-/// asyncio cancellation) takes the connection with it rather than leave it half-way through
-/// a response; after a fatal error it is not put back either. `$body` is an `async` block's
-/// contents returning `Result<T, Error>`.
-macro_rules! with_conn {
-    ($self:ident, $py:ident, |$c:ident| $body:expr) => {{
-        let shared = $self.shared.clone();
-        $self.mode.run($py, async move {
-            let mut slot = shared.conn.lock().await;
-            let mut $c = slot.take().ok_or(Error::Closed)?;
-            let result = $body;
-            shared.set_info(Some(&$c));
-            if $c.is_open() {
-                *slot = Some($c);
-            }
-            result
-        })
-    }};
-}
-
 /// The core of `ImapClient` and `AsyncImapClient`: one IMAP connection.
 #[pyclass(module = "mailprims._mailprims", frozen)]
 pub struct ImapClientCore {
     config: Arc<ClientConfig>,
-    shared: Arc<Shared>,
+    shared: Arc<Shared<ImapSessionInfo>>,
     mode: Mode,
 }
 
@@ -580,10 +554,7 @@ impl ImapClientCore {
         config.fetch_batch = own.fetch_batch;
         Ok(ImapClientCore {
             config: Arc::new(config),
-            shared: Arc::new(Shared {
-                conn: tokio::sync::Mutex::new(None),
-                info: Mutex::new(ImapSessionInfo::default()),
-            }),
+            shared: Shared::new(),
             mode: Mode::new(blocking),
         })
     }
@@ -613,11 +584,7 @@ impl ImapClientCore {
 
     /// Connection state, without waiting for a running operation.
     fn info(&self) -> ImapSessionInfo {
-        self.shared
-            .info
-            .lock()
-            .map(|i| i.clone())
-            .unwrap_or_default()
+        self.shared.info()
     }
 
     /// The capabilities; `refresh` asks the server even when they are known.
@@ -707,23 +674,7 @@ impl ImapClientCore {
 
     /// Close without LOGOUT. Never waits.
     fn close(&self) {
-        let taken = match self.shared.conn.try_lock() {
-            Ok(mut slot) => {
-                slot.take();
-                true
-            }
-            Err(_) => false,
-        };
-        if taken {
-            self.shared.set_info(None);
-        } else {
-            // An operation is running: it finishes or fails, then the connection goes.
-            let shared = self.shared.clone();
-            super::runtime::runtime().spawn(async move {
-                shared.conn.lock().await.take();
-                shared.set_info(None);
-            });
-        }
+        self.shared.close();
     }
 
     // ---- mailboxes ----
@@ -1006,7 +957,7 @@ fn py_store<'py>(py: Python<'py>, r: crate::imap::StoreResult) -> PyResult<Bound
 /// Messages of `fetch_messages`, a batch at a time.
 #[pyclass(module = "mailprims._mailprims", frozen)]
 pub struct ImapMessageStream {
-    shared: Arc<Shared>,
+    shared: Arc<Shared<ImapSessionInfo>>,
     /// The UIDs until the first batch starts the stream.
     uids: Mutex<Option<Vec<u32>>>,
     stream: Arc<tokio::sync::Mutex<Option<FetchMessages>>>,

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use super::client::seconds;
 use super::errors::net_error;
 use super::events::PyEventLog;
-use super::server::ServerHandle;
+use super::server::{ServerHandle, server_pymethods};
 use super::store::{PyMaildirStore, PyUsers};
 use crate::imap::server::{self, Backend, ServerConfig};
 use crate::net::tls;
@@ -27,7 +27,7 @@ fn positive(value: f64, what: &str) -> PyResult<Duration> {
     seconds(Some(value), what)?.ok_or_else(|| PyValueError::new_err(format!("{what} is required")))
 }
 
-#[pymethods]
+server_pymethods! {
 impl ImapServerCore {
     #[new]
     #[pyo3(signature = (host, port, *, store, users, hostname, tls_cert=None, tls_key=None,
@@ -141,54 +141,12 @@ impl ImapServerCore {
         })
     }
 
-    /// Stop gracefully and wait (bounded by the grace period), then for the event log.
-    fn stop(&self, py: Python<'_>) -> PyResult<()> {
-        self.handle.stop(py)
-    }
-
-    /// Awaitable form of `stop`.
-    fn stop_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.handle.stop_async(py)
-    }
-
-    /// Wait (at most `timeout` seconds) until the events reported so far reached `on_event`.
-    #[pyo3(signature = (timeout=5.0))]
-    fn flush_events(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
-        self.handle.flush_events(py, timeout)
-    }
-
-    /// Events the log dropped because its callback could not keep up.
-    #[getter]
-    fn events_dropped(&self) -> u64 {
-        self.handle.events_dropped()
-    }
-
-    /// Resolves when the server has been told to stop.
-    fn wait_stopped<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.handle.wait_stopped(py)
-    }
-
-    #[getter]
-    fn port(&self) -> PyResult<Option<u16>> {
-        self.handle.port()
-    }
-
-    #[getter]
-    fn host(&self) -> &str {
-        &self.handle.host
-    }
-
-    /// Open connections.
-    #[getter]
-    fn active_connections(&self) -> PyResult<usize> {
-        self.handle.active_connections()
-    }
-
     /// Mailboxes held in memory (selected by a session, or recently).
     #[getter]
     fn loaded_mailboxes(&self) -> usize {
         self.backend.registry.len()
     }
+}
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

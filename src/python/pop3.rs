@@ -3,7 +3,7 @@
 //! server core serves a `MaildirStore` to the accounts of a `Users`.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::IntoPyObjectExt;
@@ -11,11 +11,10 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use super::client::{ClientOptions, Mode, seconds};
+use super::client::{ClientOptions, Mode, SessionView, Shared, seconds, with_conn};
 use super::errors::net_error;
 use super::events::PyEventLog;
-use super::runtime::runtime;
-use super::server::ServerHandle;
+use super::server::{ServerHandle, server_pymethods};
 use super::store::{PyMaildirStore, PyUsers};
 use super::transcript::ClientTranscript;
 use crate::net::tls;
@@ -94,7 +93,19 @@ pub struct Pop3SessionInfo {
     authenticated: bool,
 }
 
-impl Pop3SessionInfo {
+impl SessionView for Pop3SessionInfo {
+    type Connection = Connection;
+    type Error = Error;
+
+    /// Never connected (so not logged in either), or closed since.
+    fn no_connection(&self) -> Error {
+        if self.greeting.is_none() {
+            Error::NotConnected
+        } else {
+            Error::Closed
+        }
+    }
+
     fn of(conn: Option<&Connection>, previous: &Pop3SessionInfo) -> Pop3SessionInfo {
         match conn {
             Some(c) => {
@@ -116,53 +127,12 @@ impl Pop3SessionInfo {
     }
 }
 
-struct Shared {
-    conn: tokio::sync::Mutex<Option<Connection>>,
-    info: Mutex<Pop3SessionInfo>,
-}
-
-impl Shared {
-    /// The error for a command without a connection: never connected (so not logged in
-    /// either), or closed since.
-    fn missing(&self) -> Error {
-        match self.info.lock() {
-            Ok(info) if info.greeting.is_none() => Error::NotConnected,
-            _ => Error::Closed,
-        }
-    }
-
-    fn set_info(&self, conn: Option<&Connection>) {
-        if let Ok(mut info) = self.info.lock() {
-            *info = Pop3SessionInfo::of(conn, &info);
-        }
-    }
-}
-
 /// The core of `Pop3Client` and `AsyncPop3Client`: one POP3 connection.
 #[pyclass(module = "mailprims._mailprims", frozen)]
 pub struct Pop3ClientCore {
     config: Arc<ClientConfig>,
-    shared: Arc<Shared>,
+    shared: Arc<Shared<Pop3SessionInfo>>,
     mode: Mode,
-}
-
-/// Run `$body` with the connection taken out of its slot: if the future is dropped midway
-/// (Ctrl-C, asyncio cancellation) the connection goes with it instead of being left
-/// half-way through a response; after a fatal error it is not put back either.
-macro_rules! with_conn {
-    ($self:ident, $py:ident, |$c:ident| $body:expr) => {{
-        let shared = $self.shared.clone();
-        $self.run($py, async move {
-            let mut slot = shared.conn.lock().await;
-            let mut $c = slot.take().ok_or_else(|| shared.missing())?;
-            let result = $body;
-            shared.set_info(Some(&$c));
-            if $c.is_open() {
-                *slot = Some($c);
-            }
-            result
-        })
-    }};
 }
 
 impl Pop3ClientCore {
@@ -188,10 +158,7 @@ impl Pop3ClientCore {
         config.max_message_size = options.getattr("max_message_size")?.extract()?;
         Ok(Pop3ClientCore {
             config: Arc::new(config),
-            shared: Arc::new(Shared {
-                conn: tokio::sync::Mutex::new(None),
-                info: Mutex::new(Pop3SessionInfo::default()),
-            }),
+            shared: Shared::new(),
             mode: Mode::new(blocking),
         })
     }
@@ -221,11 +188,7 @@ impl Pop3ClientCore {
 
     /// Connection state, without waiting for a running operation.
     fn info(&self) -> Pop3SessionInfo {
-        self.shared
-            .info
-            .lock()
-            .map(|i| i.clone())
-            .unwrap_or_default()
+        self.shared.info()
     }
 
     fn capa(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -327,23 +290,7 @@ impl Pop3ClientCore {
 
     /// Close without QUIT: nothing is deleted (RFC 1939 §6). Never waits.
     fn close(&self) {
-        let taken = match self.shared.conn.try_lock() {
-            Ok(mut slot) => {
-                slot.take();
-                true
-            }
-            Err(_) => false,
-        };
-        if taken {
-            self.shared.set_info(None);
-        } else {
-            // An operation is running: it finishes or fails, then the connection goes.
-            let shared = self.shared.clone();
-            runtime().spawn(async move {
-                shared.conn.lock().await.take();
-                shared.set_info(None);
-            });
-        }
+        self.shared.close();
     }
 }
 
@@ -368,7 +315,7 @@ fn positive(value: f64, what: &str) -> PyResult<Duration> {
     seconds(Some(value), what)?.ok_or_else(|| PyValueError::new_err(format!("{what} is required")))
 }
 
-#[pymethods]
+server_pymethods! {
 impl Pop3ServerCore {
     #[new]
     #[pyo3(signature = (host, port, *, store, users, hostname, tls_cert=None, tls_key=None,
@@ -490,47 +437,5 @@ impl Pop3ServerCore {
             server::start(&host, port, backend, config).await
         })
     }
-
-    /// Stop gracefully and wait (bounded by the grace period), then for the event log.
-    fn stop(&self, py: Python<'_>) -> PyResult<()> {
-        self.handle.stop(py)
-    }
-
-    /// Awaitable form of `stop`.
-    fn stop_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.handle.stop_async(py)
-    }
-
-    /// Wait (at most `timeout` seconds) until the events reported so far reached `on_event`.
-    #[pyo3(signature = (timeout=5.0))]
-    fn flush_events(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
-        self.handle.flush_events(py, timeout)
-    }
-
-    /// Events the log dropped because its callback could not keep up.
-    #[getter]
-    fn events_dropped(&self) -> u64 {
-        self.handle.events_dropped()
-    }
-
-    /// Resolves when the server has been told to stop.
-    fn wait_stopped<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.handle.wait_stopped(py)
-    }
-
-    #[getter]
-    fn port(&self) -> PyResult<Option<u16>> {
-        self.handle.port()
-    }
-
-    #[getter]
-    fn host(&self) -> &str {
-        &self.handle.host
-    }
-
-    /// Open connections.
-    #[getter]
-    fn active_connections(&self) -> PyResult<usize> {
-        self.handle.active_connections()
-    }
+}
 }

@@ -147,3 +147,68 @@ pub(crate) fn positive_count<T: PartialEq + Default>(
         other => Ok(other),
     }
 }
+
+/// `#[pymethods] impl $core { ... }` with the life-cycle methods every server binding forwards
+/// to its `handle: ServerHandle` (stop, stop_async, flush_events, events_dropped,
+/// wait_stopped, port, host, active_connections) added after the binding's own methods, so
+/// the four servers write them once. A macro because a pyclass has one `#[pymethods]` block
+/// (without pyo3's `multiple-pymethods` feature).
+macro_rules! server_pymethods {
+    (impl $core:ident { $($own:tt)* }) => {
+        #[::pyo3::pymethods]
+        impl $core {
+            $($own)*
+
+            /// Stop gracefully and wait (bounded by the grace period), then for the event log.
+            fn stop(&self, py: ::pyo3::Python<'_>) -> ::pyo3::PyResult<()> {
+                self.handle.stop(py)
+            }
+
+            /// Awaitable form of `stop`.
+            fn stop_async<'py>(
+                &self,
+                py: ::pyo3::Python<'py>,
+            ) -> ::pyo3::PyResult<::pyo3::Bound<'py, ::pyo3::PyAny>> {
+                self.handle.stop_async(py)
+            }
+
+            /// Wait (at most `timeout` seconds) until the events reported so far reached
+            /// `on_event`.
+            #[pyo3(signature = (timeout=5.0))]
+            fn flush_events(&self, py: ::pyo3::Python<'_>, timeout: f64) -> ::pyo3::PyResult<()> {
+                self.handle.flush_events(py, timeout)
+            }
+
+            /// Events the log dropped because its callback could not keep up.
+            #[getter]
+            fn events_dropped(&self) -> u64 {
+                self.handle.events_dropped()
+            }
+
+            /// Resolves when the server has been told to stop.
+            fn wait_stopped<'py>(
+                &self,
+                py: ::pyo3::Python<'py>,
+            ) -> ::pyo3::PyResult<::pyo3::Bound<'py, ::pyo3::PyAny>> {
+                self.handle.wait_stopped(py)
+            }
+
+            #[getter]
+            fn port(&self) -> ::pyo3::PyResult<Option<u16>> {
+                self.handle.port()
+            }
+
+            #[getter]
+            fn host(&self) -> &str {
+                &self.handle.host
+            }
+
+            /// Open connections.
+            #[getter]
+            fn active_connections(&self) -> ::pyo3::PyResult<usize> {
+                self.handle.active_connections()
+            }
+        }
+    };
+}
+pub(crate) use server_pymethods;

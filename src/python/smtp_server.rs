@@ -17,7 +17,7 @@ use super::auth::{PyAuthReport, PyVerifier, report_object};
 use super::errors::net_error;
 use super::events::PyEventLog;
 use super::runtime::attach;
-use super::server::{ServerHandle, non_negative_secs, positive_count};
+use super::server::{ServerHandle, non_negative_secs, positive_count, server_pymethods};
 use super::store::{PyMaildirStore, PyUsers};
 use crate::net::limits::AuthBudget;
 use crate::net::tls;
@@ -344,7 +344,7 @@ fn secs(v: f64, what: &str) -> PyResult<Duration> {
         })
 }
 
-#[pymethods]
+server_pymethods! {
 impl SmtpServerCore {
     #[new]
     #[pyo3(signature = (
@@ -535,49 +535,7 @@ impl SmtpServerCore {
             |host, port| async move { server.start(&host, port).await },
         )
     }
-
-    /// Stop gracefully and wait (bounded by the grace period), then for the event log.
-    fn stop(&self, py: Python<'_>) -> PyResult<()> {
-        self.handle.stop(py)
-    }
-
-    /// Awaitable form of `stop`.
-    fn stop_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.handle.stop_async(py)
-    }
-
-    /// Wait (at most `timeout` seconds) until the events reported so far reached `on_event`.
-    #[pyo3(signature = (timeout=5.0))]
-    fn flush_events(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
-        self.handle.flush_events(py, timeout)
-    }
-
-    /// Events the log dropped because its callback could not keep up.
-    #[getter]
-    fn events_dropped(&self) -> u64 {
-        self.handle.events_dropped()
-    }
-
-    /// Resolves when the server has been told to stop.
-    fn wait_stopped<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.handle.wait_stopped(py)
-    }
-
-    #[getter]
-    fn port(&self) -> PyResult<Option<u16>> {
-        self.handle.port()
-    }
-
-    #[getter]
-    fn host(&self) -> &str {
-        &self.handle.host
-    }
-
-    /// Open connections.
-    #[getter]
-    fn active_connections(&self) -> PyResult<usize> {
-        self.handle.active_connections()
-    }
+}
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

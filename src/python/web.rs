@@ -7,7 +7,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use super::runtime::block_on;
-use super::server::ServerHandle;
+use super::server::{ServerHandle, server_pymethods};
 use super::store::{PyMaildirStore, PyUsers};
 use crate::store::MaildirStore;
 use crate::web::{self, Index, WebConfig};
@@ -39,7 +39,7 @@ impl WebInboxCore {
     }
 }
 
-#[pymethods]
+server_pymethods! {
 impl WebInboxCore {
     #[new]
     #[pyo3(signature = (store, host, port, *, users=None, max_connections=256,
@@ -98,43 +98,6 @@ impl WebInboxCore {
         })
     }
 
-    fn stop(&self, py: Python<'_>) -> PyResult<()> {
-        self.handle.stop(py)
-    }
-
-    fn stop_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.handle.stop_async(py)
-    }
-
-    #[pyo3(signature = (timeout=5.0))]
-    fn flush_events(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
-        self.handle.flush_events(py, timeout)
-    }
-
-    #[getter]
-    fn events_dropped(&self) -> u64 {
-        self.handle.events_dropped()
-    }
-
-    fn wait_stopped<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.handle.wait_stopped(py)
-    }
-
-    #[getter]
-    fn port(&self) -> PyResult<Option<u16>> {
-        self.handle.port()
-    }
-
-    #[getter]
-    fn host(&self) -> &str {
-        &self.handle.host
-    }
-
-    #[getter]
-    fn active_connections(&self) -> PyResult<usize> {
-        self.handle.active_connections()
-    }
-
     /// Wait (at most `timeout` seconds) until the first scan of the store is done; returns
     /// whether it is.
     fn wait_ready(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
@@ -152,6 +115,7 @@ impl WebInboxCore {
     fn indexed(&self) -> PyResult<usize> {
         Ok(self.index()?.len())
     }
+}
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

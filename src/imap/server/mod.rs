@@ -28,7 +28,6 @@ pub mod selected;
 pub mod session;
 pub mod structure;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -39,7 +38,7 @@ use tokio::task::JoinSet;
 
 use crate::net::events::EventLog;
 pub use crate::net::shutdown::Running;
-use crate::net::shutdown::{Shutdown, listen};
+use crate::net::shutdown::{Shutdown, accept, join_or_cut, listen};
 use crate::net::{NetError, Stream};
 use crate::store::users::verify_password_hash_pooled;
 use crate::store::{MaildirStore, UserDb};
@@ -173,22 +172,9 @@ pub async fn serve(
     let limit = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let mut signal = shutdown.signal();
     let mut tasks = JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            _ = signal.wait() => break,
-            r = listener.accept() => r,
-        };
+    while let Some((tcp, peer)) = accept(&listener, &mut signal).await {
+        // Reap finished sessions so the set does not grow without bound.
         while tasks.try_join_next().is_some() {}
-        let (tcp, peer): (_, SocketAddr) = match accepted {
-            Ok(c) => c,
-            Err(_) => {
-                // EMFILE and the like: back off briefly rather than spin.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        tcp.set_nodelay(true).ok();
         let guard = shutdown.task();
         let Ok(permit) = limit.clone().try_acquire_owned() else {
             tasks.spawn(async move {
@@ -218,18 +204,7 @@ pub async fn serve(
         });
     }
     drop(listener);
-    let mut cut = hard.signal();
-    loop {
-        tokio::select! {
-            biased;
-            _ = cut.wait() => {
-                tasks.abort_all();
-                while tasks.join_next().await.is_some() {}
-                return;
-            }
-            next = tasks.join_next() => if next.is_none() { return },
-        }
-    }
+    join_or_cut(tasks, &hard).await;
 }
 
 #[cfg(test)]

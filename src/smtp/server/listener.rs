@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -13,7 +12,7 @@ use super::{Authenticator, Config, Deliverer, Directory, Hooks, Verification};
 use crate::net::events::EventLog;
 use crate::net::limits::{AuthFailures, ConnectionsPerAddress, listen_backlog};
 pub use crate::net::shutdown::Running;
-use crate::net::shutdown::{Shutdown, listen_with_backlog};
+use crate::net::shutdown::{Shutdown, accept, listen_with_backlog};
 use crate::net::{NetError, Stream};
 
 /// A configured server: the protocol settings and what it delivers to.
@@ -85,21 +84,7 @@ async fn accept_loop(
         server.config.max_connections.clamp(16, 1024),
     ));
     let mut stop = shutdown.signal();
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            _ = stop.wait() => break,
-            r = listener.accept() => r,
-        };
-        let (tcp, peer) = match accepted {
-            Ok(c) => c,
-            Err(_) => {
-                // Out of file descriptors and the like: back off instead of spinning.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        tcp.set_nodelay(true).ok();
+    while let Some((tcp, peer)) = accept(&listener, &mut stop).await {
         let stream = Stream::Plain(tcp);
         let guard = shutdown.task();
         let hostname = &server.config.hostname;
