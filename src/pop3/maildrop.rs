@@ -5,7 +5,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use super::server::{Backend, Entry, Maildrop, OpenError};
+use super::server::{Backend, Entry, Maildrop, MaildropError};
 use crate::store::{
     DotLock, Maildir, MaildirStore, StoreError, UserDb, name, users::verify_password_hash_pooled,
 };
@@ -53,16 +53,16 @@ impl Backend for StoreBackend {
         Some((account, secret))
     }
 
-    fn open_maildrop(&self, account: &str) -> Result<StoreMaildrop, OpenError> {
+    fn open_maildrop(&self, account: &str) -> Result<StoreMaildrop, MaildropError> {
         let maildir = self
             .store
             .mailbox(account, true)
-            .map_err(|e| OpenError::Temporary(e.to_string()))?;
+            .map_err(MaildropError::temporary)?;
         let lock = maildir
             .lock_maildrop(self.stale_after)
             .map_err(|e| match e {
-                StoreError::Locked { .. } => OpenError::InUse,
-                e => OpenError::Temporary(e.to_string()),
+                StoreError::Locked { .. } => MaildropError::InUse,
+                e => MaildropError::temporary(e),
             })?;
         Ok(StoreMaildrop { maildir, lock })
     }
@@ -75,8 +75,8 @@ pub struct StoreMaildrop {
 }
 
 impl Maildrop for StoreMaildrop {
-    fn list(&self) -> Result<Vec<Entry>, String> {
-        let infos = self.maildir.list().map_err(|e| e.to_string())?;
+    fn list(&self) -> Result<Vec<Entry>, MaildropError> {
+        let infos = self.maildir.list().map_err(MaildropError::temporary)?;
         let mut entries = Vec::with_capacity(infos.len());
         for info in infos {
             // Names written by mailprims and Dovecot carry the CRLF size (`,W=`); others
@@ -87,7 +87,7 @@ impl Maildrop for StoreMaildrop {
                     Ok(w) => w,
                     // Removed by someone else since the listing: not part of this session.
                     Err(StoreError::NoSuchMessage { .. }) => continue,
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(MaildropError::temporary(e)),
                 },
             };
             entries.push(Entry {
@@ -99,28 +99,28 @@ impl Maildrop for StoreMaildrop {
         Ok(entries)
     }
 
-    fn read(&self, key: &str) -> Result<Vec<u8>, String> {
-        self.maildir.read(key).map_err(|e| e.to_string())
+    fn read(&self, key: &str) -> Result<Vec<u8>, MaildropError> {
+        self.maildir.read(key).map_err(MaildropError::temporary)
     }
 
-    fn mark_seen(&self, keys: &[String]) -> Result<(), String> {
+    fn mark_seen(&self, keys: &[String]) -> Result<(), MaildropError> {
         let mut first_error = None;
         for key in keys {
             match self.maildir.mark_seen(key) {
                 Ok(()) | Err(StoreError::NoSuchMessage { .. }) => {}
                 Err(e) => {
-                    first_error.get_or_insert(e.to_string());
+                    first_error.get_or_insert(e);
                 }
             }
         }
-        first_error.map_or(Ok(()), Err)
+        first_error.map_or(Ok(()), |e| Err(MaildropError::temporary(e)))
     }
 
-    fn remove(&self, keys: &[String]) -> Result<(), String> {
+    fn remove(&self, keys: &[String]) -> Result<(), MaildropError> {
         self.maildir
             .remove_many(keys)
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(MaildropError::temporary)
     }
 
     fn touch(&self) {
@@ -170,7 +170,7 @@ mod tests {
         let k2 = md.add(b"Subject: two\r\n\r\nbody\r\n").unwrap();
         let drop1 = b.open_maildrop("bob").unwrap();
         // RFC 3206 IN-USE while the first session holds the lock
-        assert!(matches!(b.open_maildrop("bob"), Err(OpenError::InUse)));
+        assert!(matches!(b.open_maildrop("bob"), Err(MaildropError::InUse)));
         let entries = drop1.list().unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].key, k1);

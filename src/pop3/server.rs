@@ -55,26 +55,47 @@ pub struct Entry {
 /// A user's mail, opened and locked for one session. Dropping it releases the lock.
 pub trait Maildrop: Send + Sync + 'static {
     /// Every message, in a stable order (delivery order).
-    fn list(&self) -> Result<Vec<Entry>, String>;
+    fn list(&self) -> Result<Vec<Entry>, MaildropError>;
     /// The message's bytes as stored (LF or CRLF line ends).
-    fn read(&self, key: &str) -> Result<Vec<u8>, String>;
+    fn read(&self, key: &str) -> Result<Vec<u8>, MaildropError>;
     /// UPDATE state: mark retrieved messages seen (Maildir: `new/` -> `cur/` with `S`).
-    fn mark_seen(&self, keys: &[String]) -> Result<(), String>;
+    fn mark_seen(&self, keys: &[String]) -> Result<(), MaildropError>;
     /// UPDATE state: remove the deleted messages, durably and together where possible.
-    fn remove(&self, keys: &[String]) -> Result<(), String>;
+    fn remove(&self, keys: &[String]) -> Result<(), MaildropError>;
     /// Refresh the lock so other processes do not take it for stale; called about once a
     /// minute while a session is active.
     fn touch(&self) {}
 }
 
-/// Why a maildrop could not be opened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OpenError {
+/// Why a maildrop could not be opened or used.
+#[derive(Debug)]
+pub enum MaildropError {
     /// Another session holds the lock: `-ERR [IN-USE]` (RFC 3206 §4).
     InUse,
-    /// Anything else (disk trouble): `-ERR [SYS/TEMP]`.
-    Temporary(String),
+    /// The backend's own trouble (disk, a message gone): `-ERR [SYS/TEMP]` with its text.
+    Temporary(Box<dyn std::error::Error + Send + Sync>),
+    /// The blocking pool did not run the operation (it was shut down).
+    Internal,
 }
+
+impl MaildropError {
+    /// A backend error (or message) as a temporary failure.
+    pub fn temporary(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        MaildropError::Temporary(e.into())
+    }
+}
+
+impl std::fmt::Display for MaildropError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MaildropError::InUse => f.write_str("the maildrop is locked by another session"),
+            MaildropError::Temporary(e) => write!(f, "{e}"),
+            MaildropError::Internal => f.write_str("internal error"),
+        }
+    }
+}
+
+impl std::error::Error for MaildropError {}
 
 /// Who may log in, and their maildrops.
 pub trait Backend: Send + Sync + 'static {
@@ -86,7 +107,7 @@ pub trait Backend: Send + Sync + 'static {
     /// The account and shared APOP secret of `user`, if the account allows APOP.
     fn apop_secret(&self, user: &str) -> Option<(String, String)>;
     /// Open and lock an account's maildrop.
-    fn open_maildrop(&self, account: &str) -> Result<Self::Maildrop, OpenError>;
+    fn open_maildrop(&self, account: &str) -> Result<Self::Maildrop, MaildropError>;
 }
 
 /// Server settings.
@@ -770,11 +791,11 @@ impl<B: Backend> Session<B> {
             blocking::files()
                 .run(move || {
                     let maildrop = backend.open_maildrop(&account)?;
-                    let entries = maildrop.list().map_err(OpenError::Temporary)?;
-                    Ok::<_, OpenError>((maildrop, entries))
+                    let entries = maildrop.list()?;
+                    Ok::<_, MaildropError>((maildrop, entries))
                 })
                 .await
-                .unwrap_or_else(|| Err(OpenError::Temporary("internal error".into())))
+                .unwrap_or(Err(MaildropError::Internal))
         };
         match opened {
             Ok((maildrop, entries)) => {
@@ -802,13 +823,13 @@ impl<B: Backend> Session<B> {
                 });
                 self.account = Some(account);
             }
-            Err(OpenError::InUse) => {
+            Err(MaildropError::InUse) => {
                 self.reply("-ERR [IN-USE] Mailbox is locked by another POP3 session.");
             }
-            Err(OpenError::Temporary(why)) => {
+            Err(why) => {
                 let line = format!(
                     "-ERR [SYS/TEMP] Cannot open the mailbox: {}",
-                    one_line(&why)
+                    one_line(&why.to_string())
                 );
                 self.reply(&line);
             }
@@ -906,14 +927,14 @@ impl<B: Backend> Session<B> {
                     blocking::files()
                         .run(move || md.read(&key))
                         .await
-                        .unwrap_or_else(|| Err("internal error".into()))
+                        .unwrap_or(Err(MaildropError::Internal))
                 };
                 let data = match read {
                     Ok(d) => d,
                     Err(why) => {
                         let line = format!(
                             "-ERR [SYS/TEMP] Cannot read message {n}: {}",
-                            one_line(&why)
+                            one_line(&why.to_string())
                         );
                         self.reply(&line);
                         return Ok(Next::Continue);
@@ -987,7 +1008,7 @@ impl<B: Backend> Session<B> {
                 // `maildrop` drops here, on the pool: the lock is released.
             })
             .await
-            .unwrap_or_else(|| Err("internal error".into()));
+            .unwrap_or(Err(MaildropError::Internal));
         if result.is_ok() {
             for (uid, size) in deleted_entries {
                 self.emit(EventKind::Deleted, |e| {
@@ -1008,7 +1029,7 @@ impl<B: Backend> Session<B> {
             Err(why) => {
                 let line = format!(
                     "-ERR [SYS/TEMP] Some deleted messages were not removed: {}",
-                    one_line(&why)
+                    one_line(&why.to_string())
                 );
                 self.reply(&line);
             }

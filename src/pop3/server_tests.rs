@@ -42,7 +42,7 @@ impl Drop for MemoryDrop {
 }
 
 impl Maildrop for MemoryDrop {
-    fn list(&self) -> Result<Vec<Entry>, String> {
+    fn list(&self) -> Result<Vec<Entry>, MaildropError> {
         let boxes = self.boxes.lock().unwrap();
         Ok(boxes[&self.account]
             .messages
@@ -54,7 +54,7 @@ impl Maildrop for MemoryDrop {
             })
             .collect())
     }
-    fn read(&self, key: &str) -> Result<Vec<u8>, String> {
+    fn read(&self, key: &str) -> Result<Vec<u8>, MaildropError> {
         if key == "slow" {
             // a disk that takes its time (a message large enough for the blocking pool): for
             // the shutdown cut-off test
@@ -66,9 +66,9 @@ impl Maildrop for MemoryDrop {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, d)| d.clone())
-            .ok_or_else(|| "gone".to_owned())
+            .ok_or_else(|| MaildropError::temporary("gone"))
     }
-    fn mark_seen(&self, keys: &[String]) -> Result<(), String> {
+    fn mark_seen(&self, keys: &[String]) -> Result<(), MaildropError> {
         let mut boxes = self.boxes.lock().unwrap();
         boxes
             .get_mut(&self.account)
@@ -77,7 +77,7 @@ impl Maildrop for MemoryDrop {
             .extend(keys.iter().cloned());
         Ok(())
     }
-    fn remove(&self, keys: &[String]) -> Result<(), String> {
+    fn remove(&self, keys: &[String]) -> Result<(), MaildropError> {
         let mut boxes = self.boxes.lock().unwrap();
         boxes
             .get_mut(&self.account)
@@ -101,11 +101,11 @@ impl Backend for Memory {
             .get(user)
             .and_then(|(_, s)| s.clone().map(|s| (user.to_owned(), s)))
     }
-    fn open_maildrop(&self, account: &str) -> Result<MemoryDrop, OpenError> {
+    fn open_maildrop(&self, account: &str) -> Result<MemoryDrop, MaildropError> {
         let mut boxes = self.boxes.lock().unwrap();
         let b = boxes.entry(account.to_owned()).or_default();
         if b.locked {
-            return Err(OpenError::InUse);
+            return Err(MaildropError::InUse);
         }
         b.locked = true;
         Ok(MemoryDrop {
