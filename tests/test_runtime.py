@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -88,12 +89,27 @@ def test_no_crash_at_exit_after_async_calls(exit_runs: int) -> None:
     assert all(r.stderr == "" for r in results)
 
 
+def _wait_until_blocked(pid: int) -> None:
+    """Return once the main thread of `pid` sleeps (in the blocking call, after `ready`).
+
+    Between `ready` and the call the thread runs (state R); in the call it waits (S). Where
+    /proc is missing the signal may come early, which the script also reports as interrupted.
+    """
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.exists():
+        return
+    deadline = time.monotonic() + 10
+    while stat.read_text().rsplit(")", 1)[1].split()[0] != "S":
+        assert time.monotonic() < deadline, "the child never blocked"
+        time.sleep(0.01)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_interrupts_a_blocking_call() -> None:
     script = (
         "import sys; from mailprims import _mailprims as m\n"
-        "print('ready', flush=True)\n"
         "try:\n"
+        "    print('ready', flush=True)\n"
         "    m._runtime_sleep_blocking(60)\n"
         "except KeyboardInterrupt:\n"
         "    print('interrupted', flush=True); sys.exit(3)\n"
@@ -101,7 +117,7 @@ def test_ctrl_c_interrupts_a_blocking_call() -> None:
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
-    time.sleep(0.2)
+    _wait_until_blocked(proc.pid)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 3
