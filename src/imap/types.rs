@@ -6,7 +6,7 @@ use std::fmt;
 
 use super::lex::month_name;
 use super::sequence::SequenceSet;
-use crate::message::date::{civil_from_timestamp, days_from_civil, days_in_month};
+use crate::message::date::{civil_from_timestamp, days_in_month, unix_time};
 
 /// An IMAP `date-time` (INTERNALDATE, APPEND): local time and its offset from UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,13 +36,8 @@ impl DateTime {
 
     /// Seconds since the Unix epoch (UTC).
     pub fn timestamp(&self) -> i64 {
-        // A date that does not exist counts as the epoch's day (`is_valid` tells them apart).
-        let days = days_from_civil(i32::from(self.year), self.month, self.day).unwrap_or(0);
-        days * 86_400
-            + i64::from(self.hour) * 3600
-            + i64::from(self.minute) * 60
-            + i64::from(self.second)
-            - i64::from(self.offset_minutes) * 60
+        let (date, time) = ((self.year, self.month, self.day), (self.hour, self.minute));
+        unix_time(date, time, self.second, i32::from(self.offset_minutes) * 60)
     }
 
     /// The date-time of a Unix timestamp, shown at `offset_minutes` east of UTC.

@@ -246,14 +246,21 @@ impl Date {
 impl Date {
     /// Seconds since the Unix epoch (UTC); a leap second counts as the next second's start.
     pub fn timestamp(&self) -> i64 {
-        // A date that does not exist counts as the epoch's day (the parser produces none).
-        let days = days_from_civil(i32::from(self.year), self.month, self.day).unwrap_or(0);
-        days * 86_400
-            + i64::from(self.hour) * 3600
-            + i64::from(self.minute) * 60
-            + i64::from(self.second)
-            - i64::from(self.offset)
+        let (date, time) = ((self.year, self.month, self.day), (self.hour, self.minute));
+        unix_time(date, time, self.second, self.offset)
     }
+}
+
+/// Seconds since the Unix epoch of a local date and time `offset` seconds east of UTC. A date
+/// that does not exist counts as the epoch's day (callers check validity where it matters).
+pub fn unix_time(date: (u16, u8, u8), hour_minute: (u8, u8), second: u8, offset: i32) -> i64 {
+    let (year, month, day) = date;
+    let days = days_from_civil(i32::from(year), month, day).unwrap_or(0);
+    days * 86_400
+        + i64::from(hour_minute.0) * 3600
+        + i64::from(hour_minute.1) * 60
+        + i64::from(second)
+        - i64::from(offset)
 }
 
 // The crate's one calendar (SMTP trace fields, IMAP dates, the archive and the web inbox use
