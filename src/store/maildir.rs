@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::fs::{self, DirBuilder, File};
 use std::io::{self, Read};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use crate::sys::CreateMode;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -126,15 +126,18 @@ impl Maildir {
     /// and any missing sub-directory. Without `create`, a missing directory is `NotFound`.
     pub fn open(path: impl AsRef<Path>, create: bool) -> Result<Maildir> {
         let path = path.as_ref().to_path_buf();
+        if cfg!(windows) {
+            return Err(StoreError::io("open Maildir", &path, crate::sys::no_maildir()));
+        }
         let (tmp, new, cur) = (path.join("tmp"), path.join("new"), path.join("cur"));
         if create {
             DirBuilder::new()
                 .recursive(true)
-                .mode(0o700)
+                .create_mode(0o700)
                 .create(&path)
                 .ctx("create Maildir", &path)?;
             for dir in [&tmp, &new, &cur] {
-                match DirBuilder::new().mode(0o700).create(dir) {
+                match DirBuilder::new().create_mode(0o700).create(dir) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(StoreError::io("create Maildir", dir, e)),

@@ -82,6 +82,22 @@ class MessageTest(unittest.TestCase):
 class RoundTripTest(unittest.TestCase):
     """SMTP in, POP3 out, over loopback: stdlib clients against the package's servers."""
 
+    def test_smtp_to_a_sink(self) -> None:
+        sink = mp.Sink()
+        with mp.SmtpServer(handler=sink, hostname="mx.example.org") as server:
+            with smtplib.SMTP("127.0.0.1", server.port, timeout=TIMEOUT) as client:
+                client.sendmail("a@example.net", ["b@example.org"], b"Subject: hi\r\n\r\nhi\r\n")
+        (envelope,) = sink.messages
+        self.assertEqual(envelope.mail_from, "a@example.net")
+        self.assertEqual(envelope.rcpt_tos, ["b@example.org"])
+        self.assertEqual(mp.Message.parse(envelope.content).subject, "hi")
+
+    @unittest.skipUnless(sys.platform == "win32", "Windows only")
+    def test_maildir_is_not_implemented_on_windows(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp, self.assertRaises(NotImplementedError):
+            mp.MaildirStore(Path(tmp) / "mail")
+
+    @unittest.skipIf(sys.platform == "win32", "Maildir file names contain ':' (not on Windows)")
     def test_smtp_then_pop3(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             users = mp.Users(domains=["example.org"])
