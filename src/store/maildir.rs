@@ -495,8 +495,8 @@ impl Maildir {
             if !meta.is_file() {
                 continue;
             }
-            let accessed = SystemTime::UNIX_EPOCH
-                + Duration::new(meta.atime().max(0) as u64, meta.atime_nsec() as u32);
+            // Unknown access time (a file system without it): not old enough to remove.
+            let accessed = meta.accessed().unwrap_or(now);
             if now.duration_since(accessed).unwrap_or_default() > max_age {
                 match fs::remove_file(entry.path()) {
                     Ok(()) => removed += 1,

@@ -533,7 +533,7 @@ impl Mbox {
         let mut tail = [0u8; 2];
         let tail_len = old_len.min(2) as usize;
         if tail_len > 0 {
-            sys::read_exact_at(&file, &mut tail[..tail_len], old_len - tail_len as u64)
+            sys::read_exact_at(file, &mut tail[..tail_len], old_len - tail_len as u64)
                 .ctx("read mbox", &self.path)?;
         }
         match &tail[..tail_len] {
@@ -602,7 +602,7 @@ fn read_message(file: &File, e: &MboxEntry) -> io::Result<Vec<u8>> {
     let len = usize::try_from(e.end.saturating_sub(e.body_start))
         .map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
     let mut buf = crate::mem::zeroed(len);
-    sys::read_exact_at(&file, &mut buf, e.body_start)?;
+    sys::read_exact_at(file, &mut buf, e.body_start)?;
     Ok(match unquote(&buf) {
         Cow::Borrowed(_) => buf,
         Cow::Owned(v) => v,
