@@ -44,8 +44,17 @@ def main(wheel: str) -> None:
     if len(extensions) != 1:
         sys.exit(f"{wheel}: expected one compiled extension, found {extensions}")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall",
-         "--no-compile", wheel],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--force-reinstall",
+            "--no-compile",
+            wheel,
+        ],
         check=True,
     )
     site = Path(sysconfig.get_paths()["purelib"])

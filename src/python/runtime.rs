@@ -209,8 +209,7 @@ fn wake_pipe() -> rustix::io::Result<(OwnedFd, OwnedFd)> {
 #[cfg(unix)]
 impl Completions {
     fn new() -> PyResult<Completions> {
-        let (read_fd, write_fd) =
-            wake_pipe().map_err(|e| PyErr::from(std::io::Error::from(e)))?;
+        let (read_fd, write_fd) = wake_pipe().map_err(|e| PyErr::from(std::io::Error::from(e)))?;
         Ok(Completions {
             queue: Mutex::new(Vec::new()),
             read_fd,

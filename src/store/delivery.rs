@@ -14,9 +14,9 @@
 //! failed. Dropping an uncommitted delivery (client gone mid-DATA, server stopping) removes the
 //! temporary file: nothing is delivered.
 
+use crate::sys::CreateMode;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use crate::sys::CreateMode;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -7,10 +7,10 @@
 //! key was last seen and looks again whenever a file is not where the cache says, so other
 //! processes (Dovecot, mutt, Python) can work on the same Maildir at the same time.
 
+use crate::sys::CreateMode;
 use std::collections::HashMap;
 use std::fs::{self, DirBuilder, File};
 use std::io::{self, Read};
-use crate::sys::CreateMode;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -127,7 +127,11 @@ impl Maildir {
     pub fn open(path: impl AsRef<Path>, create: bool) -> Result<Maildir> {
         let path = path.as_ref().to_path_buf();
         if cfg!(windows) {
-            return Err(StoreError::io("open Maildir", &path, crate::sys::no_maildir()));
+            return Err(StoreError::io(
+                "open Maildir",
+                &path,
+                crate::sys::no_maildir(),
+            ));
         }
         let (tmp, new, cur) = (path.join("tmp"), path.join("new"), path.join("cur"));
         if create {

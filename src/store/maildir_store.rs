@@ -50,7 +50,11 @@ impl MaildirStore {
     pub fn open(root: impl AsRef<Path>, create: bool) -> Result<MaildirStore> {
         let root = root.as_ref().to_path_buf();
         if cfg!(windows) {
-            return Err(StoreError::io("open store", &root, crate::sys::no_maildir()));
+            return Err(StoreError::io(
+                "open store",
+                &root,
+                crate::sys::no_maildir(),
+            ));
         }
         if create {
             use crate::sys::CreateMode;

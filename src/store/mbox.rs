@@ -16,11 +16,11 @@
 //!   when the directory is not writable), writes the message in one `write` at the end, and
 //!   truncates back to the old size if that fails, so a full disk leaves no partial message.
 
+use crate::sys::{self, CreateMode};
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use crate::sys::{self, CreateMode};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -426,8 +426,7 @@ impl Mbox {
         let e = self.entry(index)?;
         let file = File::open(&self.path).ctx("open mbox", &self.path)?;
         let mut line = vec![0u8; (e.body_start - e.start) as usize];
-        sys::read_exact_at(&file, &mut line, e.start)
-            .ctx("read mbox", &self.path)?;
+        sys::read_exact_at(&file, &mut line, e.start).ctx("read mbox", &self.path)?;
         let line = line.strip_suffix(b"\n").unwrap_or(&line);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         Ok(line.strip_prefix(b"From ").unwrap_or(line).to_vec())

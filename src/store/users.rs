@@ -25,11 +25,11 @@
 //!
 //! Names are matched case-insensitively and keep the case they were given.
 
+use crate::sys::CreateMode;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::{self, OpenOptions};
 use std::io::Write as _;
-use crate::sys::CreateMode;
 use std::path::Path;
 
 use argon2::Argon2;

@@ -77,12 +77,16 @@ def main(wheel: str) -> int:
             check=False,
         )
         took = time.monotonic() - started
-        print(f"smoke: CPython {version} ({python}): {'ok' if run.returncode == 0 else 'FAILED'}"
-              f" in {took:.1f} s")
+        print(
+            f"smoke: CPython {version} ({python}): {'ok' if run.returncode == 0 else 'FAILED'}"
+            f" in {took:.1f} s"
+        )
         (passed if run.returncode == 0 else failed).append(version)
-    print(f"smoke: passed on {', '.join(passed) or 'none'}"
-          + (f"; FAILED on {', '.join(failed)}" if failed else "")
-          + (f"; skipped {', '.join(skipped)}" if skipped else ""))
+    print(
+        f"smoke: passed on {', '.join(passed) or 'none'}"
+        + (f"; FAILED on {', '.join(failed)}" if failed else "")
+        + (f"; skipped {', '.join(skipped)}" if skipped else "")
+    )
     return 1 if failed or not passed else 0
 
 

@@ -17,9 +17,9 @@
 //!
 //! Records Dovecot writes and we do not know (extension fields) are kept as they are.
 
+use crate::sys::{self, CreateMode};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use crate::sys::{self, CreateMode};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

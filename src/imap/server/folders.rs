@@ -8,9 +8,9 @@
 //! characters, no LIST wildcards, and short enough for one directory name. A name that passes
 //! can only ever be one directory directly inside the user's Maildir.
 
+use crate::sys::CreateMode;
 use std::fs;
 use std::io;
-use crate::sys::CreateMode;
 use std::path::{Path, PathBuf};
 
 use super::control::Ctx;
