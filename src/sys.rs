@@ -157,3 +157,62 @@ pub fn no_maildir() -> io::Error {
         "Maildir needs a POSIX file system (its file names contain ':')",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn positional_reads_and_eof() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        File::create(&path)
+            .unwrap()
+            .write_all(b"0123456789")
+            .unwrap();
+        let file = File::open(&path).unwrap();
+        let mut buf = [0u8; 4];
+        read_exact_at(&file, &mut buf, 3).unwrap();
+        assert_eq!(&buf, b"3456");
+        let err = read_exact_at(&file, &mut buf, 8).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(read_at(&file, &mut buf, 10).unwrap(), 0);
+    }
+
+    #[test]
+    fn identity_and_times_follow_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        File::create(&a).unwrap();
+        let before = fs_meta(&a);
+        std::fs::rename(&a, &b).unwrap();
+        let after = fs_meta(&b);
+        assert_eq!(dev_ino(&before), dev_ino(&after));
+        assert_eq!(mtime(&before), mtime(&after));
+        assert!(mtime(&after).0 > 1_600_000_000);
+        sync_dir(dir.path()).unwrap();
+    }
+
+    fn fs_meta(p: &std::path::Path) -> Metadata {
+        std::fs::metadata(p).unwrap()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn created_files_and_directories_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (f, d) = (dir.path().join("f"), dir.path().join("d"));
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .create_mode(0o600)
+            .open(&f)
+            .unwrap();
+        DirBuilder::new().create_mode(0o700).create(&d).unwrap();
+        assert_eq!(fs_meta(&f).permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs_meta(&d).permissions().mode() & 0o777, 0o700);
+        assert!(process_alive(std::process::id() as i32));
+    }
+}
