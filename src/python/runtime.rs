@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+#[cfg(unix)]
 use pyo3::sync::PyOnceLock;
 #[cfg(all(unix, not(target_vendor = "apple")))]
 use rustix::pipe::{PipeFlags, pipe_with};
@@ -259,6 +260,7 @@ impl LoopBridge {
 }
 
 /// Complete `fut` with the converted result, unless it was cancelled meanwhile.
+#[cfg(unix)]
 fn complete(py: Python<'_>, fut: &Bound<'_, PyAny>, convert: Convert) -> PyResult<()> {
     if fut.call_method0(pyo3::intern!(py, "done"))?.is_truthy()? {
         return Ok(());
