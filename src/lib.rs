@@ -16,6 +16,7 @@ pub mod pool;
 pub mod pop3;
 pub mod smtp;
 pub mod store;
+pub mod sys;
 pub mod web;
 
 #[cfg(feature = "python")]

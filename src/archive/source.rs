@@ -6,10 +6,10 @@
 //! which follows Python's `mailbox.mbox`) finds them, and unquoted the same way (mboxrd: one
 //! `>` comes off every `>+From ` line).
 
+use crate::sys::{read_at, read_exact_at};
 use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -207,8 +207,7 @@ pub fn read_mbox_range(
     let s0 = start.saturating_sub(1);
     let own = (end - s0) as usize;
     let mut buf = crate::mem::zeroed((end.saturating_add(5).min(len) - s0) as usize);
-    file.read_exact_at(&mut buf, s0)
-        .map_err(err("read mbox", path))?;
+    read_exact_at(&file, &mut buf, s0).map_err(err("read mbox", path))?;
     let first = if start == 0 && buf.starts_with(b"From ") {
         Some(0)
     } else {
@@ -236,8 +235,7 @@ pub fn read_mbox_range(
         let n = piece.min((len - at) as usize);
         let old = buf.len();
         buf.resize(old + n, 0);
-        file.read_exact_at(&mut buf[old..], at)
-            .map_err(err("read mbox", path))?;
+        read_exact_at(&file, &mut buf[old..], at).map_err(err("read mbox", path))?;
         search = old.saturating_sub(5).max(search);
         piece = (piece * 2).min(8 << 20);
     };
@@ -420,7 +418,7 @@ pub fn load(path: &Path, offset: u64, length: u64, format: Format) -> Result<Vec
         Err(e) => return Err(StoreError::io("open", path, e)),
     };
     let mut head = [0u8; 2];
-    let gz = file.read_at(&mut head, 0).map_err(err("read", path))? == 2
+    let gz = read_at(&file, &mut head, 0).map_err(err("read", path))? == 2
         && sniff(&head) == Sniffed::Gzip;
     let mut buf = crate::mem::zeroed(length as usize);
     if gz {
@@ -429,8 +427,7 @@ pub fn load(path: &Path, offset: u64, length: u64, format: Format) -> Result<Vec
             .and_then(|_| decoder.read_exact(&mut buf))
             .map_err(err("gunzip", path))?;
     } else {
-        file.read_exact_at(&mut buf, offset)
-            .map_err(err("read", path))?;
+        read_exact_at(&file, &mut buf, offset).map_err(err("read", path))?;
     }
     Ok(match format {
         Format::Mbox => match unquote(&buf) {

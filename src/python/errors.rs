@@ -196,6 +196,13 @@ fn io_error(py: Python<'_>, op: &str, path: &std::path::Path, e: io::Error) -> P
         Ok(py.get_type::<T>().into_any())
     }
     let cls = match e.kind() {
+        // What this platform cannot do (src/sys.rs, Maildir off Unix): not an I/O failure.
+        K::Unsupported => {
+            return pyo3::exceptions::PyNotImplementedError::new_err(format!(
+                "{e} ({op}: {})",
+                path.display()
+            ));
+        }
         K::NotFound => builtin::<PyFileNotFoundError>(py),
         K::PermissionDenied => builtin::<PyPermissionError>(py),
         K::AlreadyExists => builtin::<PyFileExistsError>(py),

@@ -14,6 +14,7 @@
 //!   runtime thread attaches again.
 
 use std::future::Future;
+#[cfg(unix)]
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
@@ -22,7 +23,9 @@ use std::time::{Duration, Instant};
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+#[cfg(unix)]
 use pyo3::sync::PyOnceLock;
+#[cfg(all(unix, not(target_vendor = "apple")))]
 use rustix::pipe::{PipeFlags, pipe_with};
 use tokio::task::AbortHandle;
 
@@ -177,16 +180,37 @@ where
 type Convert = Box<dyn for<'py> FnOnce(Python<'py>) -> PyResult<Py<PyAny>> + Send>;
 
 /// Results waiting for their event loop, and the pipe that wakes it.
+#[cfg(unix)]
 struct Completions {
     queue: Mutex<Vec<(Py<PyAny>, Convert)>>,
     read_fd: OwnedFd,
     write_fd: OwnedFd,
 }
 
+/// A non-blocking, close-on-exec pipe, in one call where the system has `pipe2`.
+#[cfg(all(unix, not(target_vendor = "apple")))]
+fn wake_pipe() -> rustix::io::Result<(OwnedFd, OwnedFd)> {
+    pipe_with(PipeFlags::NONBLOCK | PipeFlags::CLOEXEC)
+}
+
+/// macOS has no `pipe2`: the flags are set after `pipe`. A fork in between would only leak the
+/// two descriptors into the child, which never uses them.
+#[cfg(target_vendor = "apple")]
+fn wake_pipe() -> rustix::io::Result<(OwnedFd, OwnedFd)> {
+    use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+    use rustix::io::{FdFlags, fcntl_setfd};
+    let (r, w) = rustix::pipe::pipe()?;
+    for fd in [&r, &w] {
+        fcntl_setfd(fd, FdFlags::CLOEXEC)?;
+        fcntl_setfl(fd, fcntl_getfl(fd)? | OFlags::NONBLOCK)?;
+    }
+    Ok((r, w))
+}
+
+#[cfg(unix)]
 impl Completions {
     fn new() -> PyResult<Completions> {
-        let (read_fd, write_fd) = pipe_with(PipeFlags::NONBLOCK | PipeFlags::CLOEXEC)
-            .map_err(|e| PyErr::from(std::io::Error::from(e)))?;
+        let (read_fd, write_fd) = wake_pipe().map_err(|e| PyErr::from(std::io::Error::from(e)))?;
         Ok(Completions {
             queue: Mutex::new(Vec::new()),
             read_fd,
@@ -211,11 +235,13 @@ impl Completions {
 
 /// The reader callback of one event loop: runs on the loop's thread and completes the
 /// futures whose results arrived.
+#[cfg(unix)]
 #[pyclass(frozen)]
 struct LoopBridge {
     completions: Arc<Completions>,
 }
 
+#[cfg(unix)]
 #[pymethods]
 impl LoopBridge {
     fn __call__(&self, py: Python<'_>) -> PyResult<()> {
@@ -234,6 +260,7 @@ impl LoopBridge {
 }
 
 /// Complete `fut` with the converted result, unless it was cancelled meanwhile.
+#[cfg(unix)]
 fn complete(py: Python<'_>, fut: &Bound<'_, PyAny>, convert: Convert) -> PyResult<()> {
     if fut.call_method0(pyo3::intern!(py, "done"))?.is_truthy()? {
         return Ok(());
@@ -246,6 +273,7 @@ fn complete(py: Python<'_>, fut: &Bound<'_, PyAny>, convert: Convert) -> PyResul
 }
 
 /// The completion queue of `event_loop`, created and registered on first use.
+#[cfg(unix)]
 fn loop_bridge(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Completions>> {
     static BRIDGES: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let py = event_loop.py();
@@ -273,6 +301,25 @@ fn loop_bridge(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Completions>> {
     event_loop.call_method1("add_reader", (completions.read_fd.as_raw_fd(), &bridge))?;
     bridges.set_item(event_loop, bridge)?;
     Ok(completions)
+}
+
+/// Off Unix there is no pipe to hand `add_reader` (and Windows' default proactor loop has no
+/// `add_reader` at all): every result takes the `call_soon_threadsafe` path of `awaitable`.
+#[cfg(not(unix))]
+enum Completions {}
+
+#[cfg(not(unix))]
+impl Completions {
+    fn push(&self, _fut: Py<PyAny>, _convert: Convert) {
+        match *self {}
+    }
+}
+
+#[cfg(not(unix))]
+fn loop_bridge(_event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Completions>> {
+    Err(pyo3::exceptions::PyNotImplementedError::new_err(
+        "no pipe-based completion queue on this platform",
+    ))
 }
 
 fn deliver<T>(py: Python<'_>, event_loop: Py<PyAny>, fut: Py<PyAny>, result: PyResult<T>)

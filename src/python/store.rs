@@ -146,8 +146,19 @@ impl PyMaildir {
 
     /// An open descriptor on the message file (for ``get_file``).
     fn _open_fd(&self, py: Python<'_>, key: &str) -> PyResult<i32> {
-        use std::os::fd::IntoRawFd;
-        wrap(py, py.detach(|| self.md.open_file(key))).map(|f| f.into_raw_fd())
+        #[cfg(unix)]
+        {
+            use std::os::fd::IntoRawFd;
+            wrap(py, py.detach(|| self.md.open_file(key))).map(|f| f.into_raw_fd())
+        }
+        // A Windows handle is not a C runtime descriptor `open()` accepts.
+        #[cfg(not(unix))]
+        {
+            let _ = (py, key);
+            Err(pyo3::exceptions::PyNotImplementedError::new_err(
+                "Maildir.get_file needs a POSIX system",
+            ))
+        }
     }
 
     /// Delete a message (``MessageNotFoundError`` if there is none).

@@ -129,5 +129,7 @@ pub static EMAIL_POLICY_DEFAULT: LazyPyImport = LazyPyImport::new("email.policy"
 pub static GUESS_MIME_TYPE: LazyPyImport = LazyPyImport::new("mimetypes", "guess_type");
 pub static OS_FSPATH: LazyPyImport = LazyPyImport::new("os", "fspath");
 pub static OS_PATHLIKE: LazyPyImport = LazyPyImport::new("os", "PathLike");
+// The runtime's per-loop completion queues (Unix only).
+#[cfg(unix)]
 pub static WEAK_KEY_DICTIONARY: LazyPyImport = LazyPyImport::new("weakref", "WeakKeyDictionary");
 pub static ATEXIT_REGISTER: LazyPyImport = LazyPyImport::new("atexit", "register");

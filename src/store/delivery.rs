@@ -14,9 +14,9 @@
 //! failed. Dropping an uncommitted delivery (client gone mid-DATA, server stopping) removes the
 //! temporary file: nothing is delivered.
 
+use crate::sys::CreateMode;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -46,7 +46,7 @@ fn create_tmp(dir: &Path) -> Result<(File, PathBuf, String)> {
         match OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o600)
+            .create_mode(0o600)
             .open(&path)
         {
             Ok(f) => return Ok((f, path, unique)),

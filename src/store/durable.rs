@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 
@@ -64,11 +63,19 @@ pub(crate) fn sync_dir(path: &Path) -> io::Result<()> {
         }
     });
     fault(Fault::SyncDir)?;
-    File::open(path)?.sync_all()
+    crate::sys::sync_dir(path)
+}
+
+/// Off Unix, dropping the handle is all there is (`CloseHandle` reports nothing useful).
+#[cfg(not(unix))]
+pub(crate) fn close(file: File) -> io::Result<()> {
+    drop(file);
+    Ok(())
 }
 
 /// Close a file and report the error `close` returns (NFS reports write errors there), which
 /// dropping a `File` would ignore.
+#[cfg(unix)]
 pub(crate) fn close(file: File) -> io::Result<()> {
     use std::os::fd::IntoRawFd;
     let fd = file.into_raw_fd();
@@ -143,7 +150,8 @@ impl DirSync {
         type Registry = Mutex<HashMap<(PathBuf, u64, u64), Weak<DirSync>>>;
         static REGISTRY: OnceLock<Registry> = OnceLock::new();
         let meta = std::fs::metadata(path)?;
-        let id = (path.to_path_buf(), meta.dev(), meta.ino());
+        let (dev, ino) = crate::sys::dev_ino(&meta);
+        let id = (path.to_path_buf(), dev, ino);
         let mut map = REGISTRY
             .get_or_init(Default::default)
             .lock()

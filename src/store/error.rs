@@ -74,7 +74,12 @@ impl StoreError {
 
     /// The disk or the user's quota is full (`ENOSPC`, `EDQUOT`): SMTP answers 452, not 451.
     pub fn is_storage_full(&self) -> bool {
-        matches!(self.errno(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+        // Unix errno values; elsewhere the error kinds below carry the meaning.
+        #[cfg(unix)]
+        let by_errno = matches!(self.errno(), Some(libc::ENOSPC) | Some(libc::EDQUOT));
+        #[cfg(not(unix))]
+        let by_errno = false;
+        by_errno
             || matches!(self, Self::Io { source, .. }
                 if matches!(source.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded))
     }

@@ -11,14 +11,15 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+#[cfg(unix)]
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::error::{Result, StoreError};
 use super::name::raw_hostname;
+use crate::sys::{self, CreateMode};
 
 /// How to take a [`DotLock`].
 #[derive(Debug, Clone)]
@@ -41,17 +42,6 @@ pub struct DotLock {
 
 type FileId = (u64, u64, i64, i64);
 
-fn process_alive(pid: i32) -> bool {
-    // Signal 0 only checks that the process exists and may be signalled.
-    let Some(pid) = rustix::process::Pid::from_raw(pid) else {
-        return true;
-    };
-    !matches!(
-        rustix::process::test_kill_process(pid),
-        Err(e) if e == rustix::io::Errno::SRCH
-    )
-}
-
 /// What a lock file says about its holder, and whether that holder is known to be dead.
 fn holder(path: &Path) -> (Option<String>, bool) {
     let mut text = String::new();
@@ -64,7 +54,7 @@ fn holder(path: &Path) -> (Option<String>, bool) {
     }
     let dead = match text.split_once(':') {
         Some((pid, host)) => match pid.parse::<i32>() {
-            Ok(pid) if pid > 0 && host == raw_hostname() => !process_alive(pid),
+            Ok(pid) if pid > 0 && host == raw_hostname() => !sys::process_alive(pid),
             _ => false,
         },
         None => false,
@@ -73,7 +63,8 @@ fn holder(path: &Path) -> (Option<String>, bool) {
 }
 
 fn file_id(meta: &fs::Metadata) -> FileId {
-    (meta.dev(), meta.ino(), meta.ctime(), meta.ctime_nsec())
+    let ((dev, ino), (ctime, ctime_nsec)) = (sys::dev_ino(meta), sys::ctime(meta));
+    (dev, ino, ctime, ctime_nsec)
 }
 
 impl DotLock {
@@ -87,7 +78,7 @@ impl DotLock {
             match OpenOptions::new()
                 .write(true)
                 .create_new(true)
-                .mode(0o600)
+                .create_mode(0o600)
                 .open(path)
             {
                 Ok(mut f) => {
@@ -222,6 +213,18 @@ pub(crate) fn lock_file(file: &File, timeout: Duration) -> io::Result<bool> {
     }
 }
 
+/// Off Unix: the system's own whole-file lock (`LockFileEx` on Windows), which is what other
+/// programs there honour.
+#[cfg(not(unix))]
+fn try_lock(file: &File) -> io::Result<bool> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(fs::TryLockError::WouldBlock) => Ok(false),
+        Err(fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+#[cfg(unix)]
 fn try_lock(file: &File) -> io::Result<bool> {
     // SAFETY: an all-zero flock is a valid starting value; we set every field fcntl reads.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };

@@ -7,10 +7,10 @@
 //! key was last seen and looks again whenever a file is not where the cache says, so other
 //! processes (Dovecot, mutt, Python) can work on the same Maildir at the same time.
 
+use crate::sys::CreateMode;
 use std::collections::HashMap;
 use std::fs::{self, DirBuilder, File};
 use std::io::{self, Read};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -126,15 +126,22 @@ impl Maildir {
     /// and any missing sub-directory. Without `create`, a missing directory is `NotFound`.
     pub fn open(path: impl AsRef<Path>, create: bool) -> Result<Maildir> {
         let path = path.as_ref().to_path_buf();
+        if cfg!(windows) {
+            return Err(StoreError::io(
+                "open Maildir",
+                &path,
+                crate::sys::no_maildir(),
+            ));
+        }
         let (tmp, new, cur) = (path.join("tmp"), path.join("new"), path.join("cur"));
         if create {
             DirBuilder::new()
                 .recursive(true)
-                .mode(0o700)
+                .create_mode(0o700)
                 .create(&path)
                 .ctx("create Maildir", &path)?;
             for dir in [&tmp, &new, &cur] {
-                match DirBuilder::new().mode(0o700).create(dir) {
+                match DirBuilder::new().create_mode(0o700).create(dir) {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(StoreError::io("create Maildir", dir, e)),
@@ -492,8 +499,8 @@ impl Maildir {
             if !meta.is_file() {
                 continue;
             }
-            let accessed = SystemTime::UNIX_EPOCH
-                + Duration::new(meta.atime().max(0) as u64, meta.atime_nsec() as u32);
+            // Unknown access time (a file system without it): not old enough to remove.
+            let accessed = meta.accessed().unwrap_or(now);
             if now.duration_since(accessed).unwrap_or_default() > max_age {
                 match fs::remove_file(entry.path()) {
                     Ok(()) => removed += 1,

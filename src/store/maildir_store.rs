@@ -49,11 +49,18 @@ impl MaildirStore {
     /// Open the store at `root`, creating the directory (mode 0700) with `create`.
     pub fn open(root: impl AsRef<Path>, create: bool) -> Result<MaildirStore> {
         let root = root.as_ref().to_path_buf();
+        if cfg!(windows) {
+            return Err(StoreError::io(
+                "open store",
+                &root,
+                crate::sys::no_maildir(),
+            ));
+        }
         if create {
-            use std::os::unix::fs::DirBuilderExt;
+            use crate::sys::CreateMode;
             fs::DirBuilder::new()
                 .recursive(true)
-                .mode(0o700)
+                .create_mode(0o700)
                 .create(&root)
                 .ctx("create store", &root)?;
         }

@@ -16,11 +16,11 @@
 //!   when the directory is not writable), writes the message in one `write` at the end, and
 //!   truncates back to the old size if that fails, so a full disk leaves no partial message.
 
+use crate::sys::{self, CreateMode};
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -322,13 +322,8 @@ impl std::fmt::Debug for Mbox {
 }
 
 fn file_state(meta: &fs::Metadata) -> (u64, u64, u64, i64, i64) {
-    (
-        meta.dev(),
-        meta.ino(),
-        meta.len(),
-        meta.mtime(),
-        meta.mtime_nsec(),
-    )
+    let ((dev, ino), (mtime, mtime_nsec)) = (sys::dev_ino(meta), sys::mtime(meta));
+    (dev, ino, meta.len(), mtime, mtime_nsec)
 }
 
 /// The `From ` line of a message, or a new one, and the message after it.
@@ -358,7 +353,7 @@ impl Mbox {
             OpenOptions::new()
                 .append(true)
                 .create(true)
-                .mode(0o600)
+                .create_mode(0o600)
                 .open(&path)
                 .ctx("create mbox", &path)?;
         }
@@ -431,8 +426,7 @@ impl Mbox {
         let e = self.entry(index)?;
         let file = File::open(&self.path).ctx("open mbox", &self.path)?;
         let mut line = vec![0u8; (e.body_start - e.start) as usize];
-        file.read_exact_at(&mut line, e.start)
-            .ctx("read mbox", &self.path)?;
+        sys::read_exact_at(&file, &mut line, e.start).ctx("read mbox", &self.path)?;
         let line = line.strip_suffix(b"\n").unwrap_or(&line);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         Ok(line.strip_prefix(b"From ").unwrap_or(line).to_vec())
@@ -456,7 +450,7 @@ impl Mbox {
             .read(true)
             .append(true)
             .create(true)
-            .mode(0o600)
+            .create_mode(0o600)
             .open(&self.path)
             .ctx("open mbox", &self.path)?;
         let start = std::time::Instant::now();
@@ -538,7 +532,7 @@ impl Mbox {
         let mut tail = [0u8; 2];
         let tail_len = old_len.min(2) as usize;
         if tail_len > 0 {
-            file.read_exact_at(&mut tail[..tail_len], old_len - tail_len as u64)
+            sys::read_exact_at(file, &mut tail[..tail_len], old_len - tail_len as u64)
                 .ctx("read mbox", &self.path)?;
         }
         match &tail[..tail_len] {
@@ -607,7 +601,7 @@ fn read_message(file: &File, e: &MboxEntry) -> io::Result<Vec<u8>> {
     let len = usize::try_from(e.end.saturating_sub(e.body_start))
         .map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
     let mut buf = crate::mem::zeroed(len);
-    file.read_exact_at(&mut buf, e.body_start)?;
+    sys::read_exact_at(file, &mut buf, e.body_start)?;
     Ok(match unquote(&buf) {
         Cow::Borrowed(_) => buf,
         Cow::Owned(v) => v,

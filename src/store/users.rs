@@ -25,11 +25,11 @@
 //!
 //! Names are matched case-insensitively and keep the case they were given.
 
+use crate::sys::CreateMode;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::{self, OpenOptions};
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use argon2::Argon2;
@@ -651,7 +651,7 @@ impl UserDb {
             let mut f = OpenOptions::new()
                 .write(true)
                 .create_new(true)
-                .mode(0o600)
+                .create_mode(0o600)
                 .open(&tmp)?;
             f.write_all(text.as_bytes())?;
             durable::sync_file(&f)?;

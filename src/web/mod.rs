@@ -17,6 +17,8 @@ pub mod http;
 pub mod index;
 pub mod query;
 pub mod summary;
+// inotify is Linux's; elsewhere the index is kept by a scan at start and the delivery hook.
+#[cfg(target_os = "linux")]
 pub mod watch;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -113,9 +115,13 @@ pub async fn start(
                     index.delivered(d.user, d.key, d.data);
                 }
             }));
+            #[cfg(target_os = "linux")]
             let watcher = watch::spawn(idx.clone(), flag.clone());
+            #[cfg(not(target_os = "linux"))]
+            let watcher: std::io::Result<()> = Err(std::io::ErrorKind::Unsupported.into());
             if watcher.is_err() {
-                // No inotify (limits reached): a scan now, and the delivery hook from then on.
+                // No inotify (limits reached, or not Linux): a scan now, and the delivery hook
+                // from then on (changes made by other processes are not seen).
                 let i = idx.clone();
                 std::thread::spawn(move || {
                     i.sync_all(&mut |_| {});

@@ -17,9 +17,9 @@
 //!
 //! Records Dovecot writes and we do not know (extension fields) are kept as they are.
 
+use crate::sys::{self, CreateMode};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -72,7 +72,7 @@ pub fn replace(path: &Path, content: &[u8]) -> Result<()> {
             .write(true)
             .create(true)
             .truncate(true)
-            .mode(0o600)
+            .create_mode(0o600)
             .open(&tmp)?;
         f.write_all(content)?;
         f.sync_data()?;
@@ -95,9 +95,12 @@ pub struct FileSig {
 impl FileSig {
     pub fn of(meta: &fs::Metadata) -> FileSig {
         FileSig {
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ino: sys::dev_ino(meta).1,
+            size: meta.len(),
+            mtime_ns: {
+                let (secs, nanos) = sys::mtime(meta);
+                i128::from(secs) * 1_000_000_000 + i128::from(nanos)
+            },
         }
     }
 }
@@ -442,7 +445,7 @@ pub fn next_uid_validity(root: &Path) -> Result<u32> {
             _ => match OpenOptions::new()
                 .write(true)
                 .create_new(true)
-                .mode(0o600)
+                .create_mode(0o600)
                 .open(marker(next))
             {
                 Ok(_) => true,

@@ -8,9 +8,9 @@
 //! characters, no LIST wildcards, and short enough for one directory name. A name that passes
 //! can only ever be one directory directly inside the user's Maildir.
 
+use crate::sys::CreateMode;
 use std::fs;
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use super::control::Ctx;
@@ -276,7 +276,7 @@ impl Folders {
         if self.exists(name) {
             return Err(FolderError::Exists);
         }
-        match fs::DirBuilder::new().mode(0o700).create(&path) {
+        match fs::DirBuilder::new().create_mode(0o700).create(&path) {
             Ok(()) => {}
             // A directory without `cur/` (left half-made): complete it.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -288,7 +288,7 @@ impl Folders {
         }
         for sub in ["tmp", "new", "cur"] {
             let p = path.join(sub);
-            match fs::DirBuilder::new().mode(0o700).create(&p) {
+            match fs::DirBuilder::new().create_mode(0o700).create(&p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(StoreError::io("create mailbox", &p, e).into()),

@@ -18,7 +18,6 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -158,7 +157,10 @@ pub struct State {
 /// The change time of a directory in nanoseconds (0 when it is missing).
 fn dir_stamp(path: &Path) -> i128 {
     match fs::metadata(path) {
-        Ok(m) => i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        Ok(m) => {
+            let (secs, nanos) = crate::sys::mtime(&m);
+            i128::from(secs) * 1_000_000_000 + i128::from(nanos)
+        }
         Err(_) => 0,
     }
 }
@@ -707,7 +709,7 @@ impl State {
             return Some(d);
         }
         let file = path.join(m.sub.as_str()).join(&*m.file);
-        let date = fs::metadata(file).ok()?.mtime();
+        let date = crate::sys::mtime(&fs::metadata(file).ok()?).0;
         self.messages[i].internal_date = Some(date);
         Some(date)
     }
