@@ -104,10 +104,8 @@ peers:
 lint: venv
 	cargo fmt --check
 	cargo clippy --all-targets --all-features --quiet -- -D warnings
-	$(VENV)/bin/ruff check python tests benches docs
-	$(VENV)/bin/ruff format --check python tests benches docs
-	$(VENV)/bin/ruff check python tests benches tools
-	$(VENV)/bin/ruff format --check python tests benches tools
+	$(VENV)/bin/ruff check python tests benches docs tools
+	$(VENV)/bin/ruff format --check python tests benches docs tools
 
 rust-test:
 	cargo test --quiet
