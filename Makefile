@@ -88,7 +88,7 @@ sdist: venv
 # The wheel alone in a fresh venv for each CPython 3.10-3.13 found here (missing ones are
 # skipped with a message): import, parse, build and an SMTP+POP3 round trip (tests/smoke).
 smoke: build
-	$(PY) tests/smoke/run.py $(WHEELS)/mailprims-*.whl
+	$(PY) tests/smoke/venvs.py $(WHEELS)/mailprims-*.whl
 
 peers:
 	@missing=""; for p in $(PEER_PACKAGES); do \

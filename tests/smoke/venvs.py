@@ -5,7 +5,7 @@ then /usr/bin and /usr/local/bin), it creates target/smoke/py3.X from scratch, i
 wheel with pip (no index, no dependencies: the wheel must stand alone) and runs
 tests/smoke with unittest. Missing versions are skipped with a message; any failure fails.
 
-Usage: python tests/smoke/run.py target/wheels/mailprims-*.whl
+Usage: python tests/smoke/venvs.py target/wheels/mailprims-*.whl
 """
 
 from __future__ import annotations
