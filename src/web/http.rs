@@ -31,7 +31,8 @@ use super::query::Query;
 use super::{App, assets, detail, html};
 use crate::message::Document;
 use crate::net::shutdown::{Shutdown, ShutdownSignal};
-use crate::store::{StoreError, validate_name, verify_password_hash};
+use crate::store::users::verify_password_hash_pooled;
+use crate::store::{StoreError, validate_name};
 
 /// Most messages one page of a listing may have.
 const MAX_LIMIT: usize = 500;
@@ -267,13 +268,13 @@ async fn login(State(app): State<Shared>, headers: HeaderMap, body: axum::body::
                 .map(str::to_owned);
             (name, hash)
         };
-        let permit = app.logins.acquire().await.map_err(|_| joined())?;
+        // The servers' password threads (one per core, their hash memory kept), shared with
+        // SMTP, POP3 and IMAP logins: a burst of logins queues there.
         let password = login.password;
-        let ok =
-            tokio::task::spawn_blocking(move || verify_password_hash(hash.as_deref(), &password))
-                .await
-                .map_err(|_| joined())?;
-        drop(permit);
+        let ok = crate::net::blocking::passwords()
+            .run(move || verify_password_hash_pooled(hash.as_deref(), &password))
+            .await
+            .ok_or_else(joined)?;
         let Some(name) = name.filter(|_| ok) else {
             tokio::time::sleep(app.auth_failure_delay).await;
             return Err(ApiError(

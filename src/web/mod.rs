@@ -25,8 +25,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
-
 use crate::net::NetError;
 use crate::net::shutdown::{Running, Shutdown, ShutdownSignal, listen};
 use crate::store::{Delivered, MaildirStore, UserDb};
@@ -68,8 +66,6 @@ pub struct App {
     /// Bound to loopback: answer loopback `Host`s only.
     pub loopback_only: bool,
     pub auth_failure_delay: Duration,
-    /// Password hashes checked at once (Argon2id is slow by design).
-    pub logins: Semaphore,
     shutdown: OnceLock<ShutdownSignal>,
 }
 
@@ -98,7 +94,6 @@ pub async fn start(
         csrf: auth::random_token(),
         loopback_only: auth::is_loopback(host),
         auth_failure_delay: config.auth_failure_delay,
-        logins: Semaphore::new(4),
         shutdown: OnceLock::new(),
     });
     let stop = Arc::new(AtomicBool::new(false));
