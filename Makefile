@@ -16,7 +16,7 @@ PEER_PACKAGES += swaks libnet-ssleay-perl libio-socket-ssl-perl
 # The web inbox's browser tests: headless Chromium and its WebDriver, driven by Selenium.
 PEER_PACKAGES += chromium chromium-driver
 
-.PHONY: demo test bench build venv peers lint rust-test pytest stubtest docs clean wheel sdist smoke
+.PHONY: demo test bench build venv peers lint rust-test pytest stubtest docs clean wheel sdist smoke dev
 .PHONY: fuzz fuzz-smoke fuzz-long fuzz-cmin
 .PHONY: stress
 
@@ -72,6 +72,11 @@ build: venv
 	rm -f $(WHEELS)/mailprims-*.whl
 	$(VENV)/bin/maturin build --release --quiet $(WHEEL_FLAGS) --out $(WHEELS)
 	$(PY) tools/dev_install.py $(WHEELS)/mailprims-*.whl
+
+# Iteration build for development: the `fast` profile (no fat LTO, incremental) installed into
+# .venv in place (`maturin develop`); `make build` puts the release wheel back.
+dev: venv
+	$(VENV)/bin/maturin develop --profile fast --quiet
 
 # The wheel of `make build`, its platform tag confirmed by auditwheel (on Linux), and an sdist.
 wheel: build sdist
