@@ -248,3 +248,61 @@ def test_dovecot_reads_our_uidlist_format(dovecot: Dovecot, ours: mp.ImapServer)
     uidlist = (Path(dovecot.maildir("fred")) / "dovecot-uidlist").read_text()
     # As Dovecot writes it: the header's next UID is left as it was when records are appended.
     assert re.fullmatch(r"3 V\d+ N1 G[0-9a-f]{32}\n1 :\S+\n", uidlist), uidlist
+
+
+def test_a_kill_9_loses_no_message_and_no_acknowledged_flag(dovecot: Dovecot) -> None:
+    """The IMAP server process killed outright (no LOGOUT, no shutdown): every APPEND and
+    STORE it answered OK is what Dovecot then reads, with the UIDs it announced, and a
+    change in flight when it died is there whole or not at all."""
+    from stress.scenarios import ServerProcess
+
+    spec = {
+        "kind": "imap",
+        "store": str(dovecot.root / "mail"),
+        "users": {"fred": PASSWORD},
+        "special_folders": False,
+    }
+    expected: dict[int, set[bytes]] = {}
+    with ServerProcess(spec) as server:
+        c = imaplib.IMAP4("127.0.0.1", server.port, timeout=30)
+        c.login("fred", PASSWORD)
+        for i in range(40):
+            typ, data = c.append("INBOX", None, None, f"Subject: m{i}\r\n\r\nbody {i}\r\n".encode())
+            assert typ == "OK", data
+            found = re.search(rb"APPENDUID \d+ (\d+)", data[0] or b"")
+            assert found, data
+            expected[int(found.group(1))] = set()
+        uids = sorted(expected)
+        assert c.select("INBOX")[0] == "OK"
+        every = [b"\\Seen", b"\\Flagged", b"\\Answered", b"$Work", b"$Later"]
+        for n, uid in enumerate(uids[:30]):
+            flags = every[: 1 + n % len(every)]
+            typ, data = c.uid(
+                "STORE", str(uid), "+FLAGS", f"({' '.join(f.decode() for f in flags)})"
+            )
+            assert typ == "OK", data
+            expected[uid] = set(flags)
+        # Ten more changes sent without waiting for their replies, and the process killed
+        # while they are in flight.
+        burst = uids[30:]
+        c.sock.sendall(
+            b"".join(
+                f"B{k} UID STORE {uid} +FLAGS (\\Deleted $Burst)\r\n".encode()
+                for k, uid in enumerate(burst)
+            )
+        )
+        server.kill()
+        c.shutdown()
+    dovecot.hand_over()
+    with connect(dovecot.imap_port) as d:
+        d.select_folder("INBOX")
+        got = {
+            uid: {f for f in item[b"FLAGS"] if f != b"\\Recent"}
+            for uid, item in d.fetch(d.search("ALL"), ["FLAGS"]).items()
+        }
+    assert sorted(got) == uids  # nothing lost, nothing doubled, the UIDs we announced
+    for uid in uids[:30]:
+        assert got[uid] == expected[uid], uid
+    for uid in burst:
+        assert got[uid] in (set(), {b"\\Deleted", b"$Burst"}), (uid, got[uid])
+    assert "Error" not in dovecot.read_log(), dovecot.read_log()

@@ -36,6 +36,8 @@ def main() -> None:
         if spec.pop("sink", False):
             spec["handler"] = mp.Sink(maxlen=10)
         server = mp.SmtpServer(**supported(mp.SmtpServer, {"store": store, "users": users, **spec}))
+    elif kind == "imap":
+        server = mp.ImapServer(**supported(mp.ImapServer, {"store": store, "users": users, **spec}))
     else:
         server = mp.Pop3Server(**supported(mp.Pop3Server, {"store": store, "users": users, **spec}))
     server.start()
