@@ -696,6 +696,73 @@ async fn unsolicited_responses_between_and_during_commands() {
 }
 
 #[tokio::test]
+async fn fetch_flags_folds_answers_and_keeps_interleaved_news() {
+    let mut steps = login_steps();
+    steps.extend(select_steps("A0002"));
+    steps.extend([
+        expect("A0003 UID FETCH 4:7,9 (UID FLAGS)"),
+        // RFC 9051 §7.5.2: untagged EXISTS, EXPUNGE and another session's FETCH (no UID) may
+        // arrive among the answers; a message's items may come in two responses.
+        send(concat!(
+            "* 1 FETCH (UID 4 FLAGS (\\Seen $Work))\r\n",
+            "* 173 EXISTS\r\n",
+            "* 2 FETCH (FLAGS (\\Deleted))\r\n",
+            "* 2 FETCH (UID 5 FLAGS ())\r\n",
+            "* 3 EXPUNGE\r\n",
+            "* 3 FETCH (UID 7 MODSEQ (12))\r\n",
+            "* 3 FETCH (UID 7 FLAGS (\\Seen $Work))\r\n",
+            "* 4 FETCH (UID 9 FLAGS (\\Answered))\r\n",
+            "* 4 FETCH (UID 9 FLAGS (\\Answered \\Flagged))\r\n",
+            "A0003 OK done\r\n",
+        )),
+        expect("A0004 UID FETCH 100:* (UID FLAGS)"),
+        send("A0004 OK nothing there\r\n"),
+        expect("A0005 UID FETCH 1 (UID FLAGS)"),
+        send("* 1 FETCH (UID 1 FLAGS (\\Seen)\r\nA0005 OK done\r\n"),
+    ]);
+    let (port, task) = scripted(steps).await;
+    let mut conn = connect(port, config(port)).await;
+    conn.login("fred", "secret", LoginMethod::Login)
+        .await
+        .unwrap();
+    conn.select("INBOX").await.unwrap();
+    let set = SequenceSet::from_numbers(&[4, 5, 6, 7, 9]).unwrap();
+    let flags = conn.fetch_flags(&set).await.unwrap();
+    assert_eq!(
+        flags.sets,
+        [
+            vec!["\\Seen".to_owned(), "$Work".to_owned()],
+            vec![],
+            vec!["\\Answered".to_owned()],
+            vec!["\\Answered".to_owned(), "\\Flagged".to_owned()],
+        ]
+    );
+    assert_eq!(flags.messages, [(4, 0), (5, 1), (7, 0), (9, 2), (9, 3)]);
+    assert_eq!(flags.get(9).unwrap(), ["\\Answered", "\\Flagged"]);
+    assert_eq!(flags.get(6), None);
+    // The news came through, in order, and the mailbox's size followed it.
+    let events = conn.take_events();
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert_eq!(events[0], IdleEvent::Exists(173));
+    assert!(matches!(&events[1], IdleEvent::Fetch(f) if f.seq == 2 && f.uid.is_none()));
+    assert_eq!(events[2], IdleEvent::Expunge(3));
+    assert!(matches!(&events[3], IdleEvent::Fetch(f) if f.modseq == Some(12)));
+    assert_eq!(conn.selected().unwrap().exists, 172);
+    let none = conn
+        .fetch_flags(&SequenceSet::parse(b"100:*").unwrap())
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    // A malformed answer fails the command, typed; the session stays in step.
+    let err = conn
+        .fetch_flags(&SequenceSet::single(1).unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Protocol(_)), "{err}");
+    finish(task).await;
+}
+
+#[tokio::test]
 async fn idle_events_renewal_and_done() {
     let mut steps = login_steps();
     steps.extend(select_steps("A0002"));

@@ -820,9 +820,22 @@ class ImapClient(_ImapBase):
         """Replace the flags."""
         self.store(uids, flags, mode="set")
 
-    def get_flags(self, uids: Uids) -> dict[int, builtins.list[str]]:
-        """``{uid: flags}``."""
-        return {uid: r.flags or [] for uid, r in self.fetch(uids, "FLAGS").items()}
+    def get_flags(self, uids: Uids) -> dict[int, tuple[str, ...]]:
+        """UID FETCH (FLAGS): ``{uid: ("\\Seen", "$Label", ...)}`` for the messages of
+        ``uids`` (``"1:*"`` for the whole mailbox) that the server answered for; UIDs no
+        longer in the mailbox are absent.
+
+        The answers are folded in the core as they arrive, without a :class:`FetchResult`
+        per message: messages with the same flags share one tuple (immutable, so sharing
+        is safe), and each flag is one ``str``. Flags are as the server sent them
+        (``\\Recent`` included, which belongs to the session that saw a message first).
+        Responses the server sends meanwhile about other changes (a new message, an
+        expunge, another session's flag change without a UID) are kept for :meth:`noop`."""
+        wanted = _uids(uids)
+        if not wanted:
+            return {}  # a search that found nothing: no command to send
+        result: dict[int, tuple[str, ...]] = self._core.get_flags(wanted)
+        return result
 
     def copy(self, uids: Uids, mailbox: str) -> CopyResult | None:
         """UID COPY; the new UIDs when the server has UIDPLUS."""
@@ -1093,9 +1106,13 @@ class AsyncImapClient(_ImapBase):
         """Replace the flags."""
         await self.store(uids, flags, mode="set")
 
-    async def get_flags(self, uids: Uids) -> dict[int, builtins.list[str]]:
-        """``{uid: flags}``."""
-        return {uid: r.flags or [] for uid, r in (await self.fetch(uids, "FLAGS")).items()}
+    async def get_flags(self, uids: Uids) -> dict[int, tuple[str, ...]]:
+        """UID FETCH (FLAGS): ``{uid: flags}`` (see :meth:`ImapClient.get_flags`)."""
+        wanted = _uids(uids)
+        if not wanted:
+            return {}
+        result: dict[int, tuple[str, ...]] = await self._core.get_flags(wanted)
+        return result
 
     async def copy(self, uids: Uids, mailbox: str) -> CopyResult | None:
         """UID COPY."""

@@ -33,7 +33,7 @@ use std::fmt;
 use crate::net::NetError;
 
 pub use client::{
-    ClientConfig, Connection, FetchMessages, IdleEvent, LoginMethod, SessionState, StoreOperation,
+    ClientConfig, Connection, FetchMessages, FlagSets, IdleEvent, LoginMethod, SessionState, StoreOperation,
     StoreResult, TlsMode,
 };
 pub use command::{FetchAttribute, StatusItem};

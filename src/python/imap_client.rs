@@ -3,6 +3,7 @@
 //! conversion of the core's values into the classes of `mailprims/imap.py` (looked up in
 //! `types`).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,7 +16,9 @@ use super::client::{ClientOptions, Converted, Mode, SessionView, Shared, seconds
 use super::message::{message_of_document, parse_owned};
 use super::transcript::ClientTranscript;
 use super::types;
-use crate::imap::client::{ClientConfig, Connection, FetchMessages, IdleEvent, LoginMethod};
+use crate::imap::client::{
+    ClientConfig, Connection, FetchMessages, FlagSets, IdleEvent, LoginMethod,
+};
 use crate::imap::types::{
     Address, AppendUid, BodyKind, BodyStructure, CopyUid, DateTime, Envelope, FetchResult,
     ListEntry, MailboxStatus, Namespace, Namespaces, StatusItems, Value,
@@ -389,6 +392,31 @@ fn py_fetch_map<'py>(py: Python<'py>, list: Vec<FetchResult>) -> PyResult<Bound<
     for f in list {
         let uid = f.uid;
         out.set_item(uid, py_fetch(py, f)?)?;
+    }
+    Ok(out.into_any())
+}
+
+/// `{uid: (flag, ...)}`: one tuple per distinct set of flags, shared by every message that
+/// has it (tuples are immutable), and one `str` per distinct flag: a mailbox of 100,000
+/// messages costs 100,000 dictionary entries and a handful of tuples.
+fn py_flag_sets<'py>(py: Python<'py>, f: FlagSets) -> PyResult<Bound<'py, PyAny>> {
+    let mut strings: HashMap<&str, Bound<'py, PyString>> = HashMap::new();
+    let mut tuples = Vec::with_capacity(f.sets.len());
+    for set in &f.sets {
+        let items: Vec<Bound<'py, PyString>> = set
+            .iter()
+            .map(|flag| {
+                strings
+                    .entry(flag.as_str())
+                    .or_insert_with(|| PyString::new(py, flag))
+                    .clone()
+            })
+            .collect();
+        tuples.push(PyTuple::new(py, items)?);
+    }
+    let out = PyDict::new(py);
+    for &(uid, set) in &f.messages {
+        out.set_item(uid, &tuples[set as usize])?;
     }
     Ok(out.into_any())
 }
@@ -797,6 +825,15 @@ impl ImapClientCore {
             .fetch(&set, &attrs, changed_since)
             .await
             .map(|r| Converted(r, py_fetch_map)))
+    }
+
+    /// UID FETCH (FLAGS) folded in the core: `{uid: (flag, ...)}`.
+    fn get_flags(&self, py: Python<'_>, uids: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let set = uid_set(uids)?;
+        with_conn!(self, py, |c| c
+            .fetch_flags(&set)
+            .await
+            .map(|r| Converted(r, py_flag_sets)))
     }
 
     /// Start streaming whole messages; `parse`: as `Message` objects, else as bytes.

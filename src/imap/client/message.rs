@@ -33,6 +33,54 @@ pub struct StoreResult {
     pub modified: Option<SequenceSet>,
 }
 
+/// The flags of many messages (see [`Connection::fetch_flags`]), each distinct set of flags
+/// kept once: a mailbox of 100,000 messages has a handful of combinations, so the result
+/// costs about 8 octets a message, and the bindings make one tuple per set, not per message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagSets {
+    /// The distinct sets of flags, in the order first seen, each as the server sent it.
+    pub sets: Vec<Vec<String>>,
+    /// `(uid, index into sets)` in the order the server answered. A message answered twice
+    /// (its items split over two responses, or a change made meanwhile) is here twice, the
+    /// later current.
+    pub messages: Vec<(u32, u32)>,
+    index: HashMap<Vec<String>, u32>,
+}
+
+impl FlagSets {
+    fn add(&mut self, uid: u32, flags: Vec<String>) {
+        let set = match self.index.get(flags.as_slice()) {
+            Some(&i) => i,
+            None => {
+                let i = self.sets.len() as u32;
+                self.sets.push(flags.clone());
+                self.index.insert(flags, i);
+                i
+            }
+        };
+        self.messages.push((uid, set));
+    }
+
+    /// The current flags of `uid`, if the server sent them.
+    pub fn get(&self, uid: u32) -> Option<&[String]> {
+        self.messages
+            .iter()
+            .rev()
+            .find(|(u, _)| *u == uid)
+            .map(|&(_, i)| self.sets[i as usize].as_slice())
+    }
+
+    /// How many answers there are (a message answered twice counts twice).
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// Whether no message was answered.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+}
+
 /// Results by UID, in the order the server sent them, several responses for one message
 /// merged.
 fn collect_by_uid(conn: &mut Connection, untagged: Vec<Untagged>) -> Vec<FetchResult> {
@@ -170,6 +218,35 @@ impl Connection {
         }
         let done = self.execute(b.build()).await?;
         Ok(collect_by_uid(self, done.untagged))
+    }
+
+    /// `UID FETCH <uids> (UID FLAGS)`, the flags folded as they arrive (no per-message result
+    /// is held): what a client syncing a mailbox asks for every message. Responses without
+    /// a UID, or with a UID but no FLAGS, are another session's news and are kept as events,
+    /// as are EXISTS and EXPUNGE arriving meanwhile.
+    pub async fn fetch_flags(&mut self, uids: &SequenceSet) -> Result<FlagSets, Error> {
+        self.require_selected()?;
+        let mut b = self.builder("UID FETCH");
+        b.sp().sequence_set(uids).sp();
+        fetch_items(&mut b, &[FetchAttribute::Uid, FetchAttribute::Flags])?;
+        let mut out = FlagSets::default();
+        let done = self
+            .execute_with(b.build(), |u| match u {
+                Untagged::Fetch(mut f) => match (f.uid, f.flags.take()) {
+                    (Some(uid), Some(flags)) => {
+                        out.add(uid, flags);
+                        None
+                    }
+                    (_, flags) => {
+                        f.flags = flags;
+                        Some(Untagged::Fetch(f))
+                    }
+                },
+                u => Some(u),
+            })
+            .await?;
+        self.keep_events(done.untagged);
+        Ok(out)
     }
 
     /// Stream whole messages (`BODY.PEEK[]`) for `uids`, in pipelined batches; see

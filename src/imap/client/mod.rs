@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 
 pub use idle::IdleEvent;
-pub use message::{FetchMessages, StoreOperation, StoreResult};
+pub use message::{FetchMessages, FlagSets, StoreOperation, StoreResult};
 pub use reader::DETACH_AT;
 
 use super::Error;
@@ -633,12 +633,26 @@ impl Connection {
 
     /// Run one command to its completion. NO and BAD are [`Error::Response`].
     pub(crate) async fn execute(&mut self, cmd: Command) -> Result<Completion, Error> {
+        self.execute_with(cmd, Some).await
+    }
+
+    /// [`Connection::execute`], each untagged response first offered to `take`, which
+    /// consumes it (`None`) or gives it back (`Some`) for the completion: a command with
+    /// 100,000 answers is folded as they arrive instead of held as 100,000 responses.
+    pub(crate) async fn execute_with(
+        &mut self,
+        cmd: Command,
+        mut take: impl FnMut(Untagged) -> Option<Untagged>,
+    ) -> Result<Completion, Error> {
         self.ready().await?;
         let tag = self.send(&cmd).await?;
-        let mut untagged = std::mem::take(&mut self.early);
+        let mut untagged: Vec<Untagged> = std::mem::take(&mut self.early)
+            .into_iter()
+            .filter_map(&mut take)
+            .collect();
         loop {
             match self.read_response(self.config.endpoint.io_timeout).await? {
-                Response::Untagged(u) => untagged.push(u),
+                Response::Untagged(u) => untagged.extend(take(u)),
                 Response::Tagged { tag: t, status } if t == tag => {
                     self.outstanding.retain(|x| *x != t);
                     if let Some(message) = self.parse_error.take() {
