@@ -183,3 +183,49 @@ def test_bye_in_the_middle_is_an_imap_error() -> None:
     assert e.value.text == "shutting down"
     assert not c.connected
     thread.join(10)
+
+
+def test_get_flags_keeps_news_the_server_interleaves() -> None:
+    # RFC 9051 §7.5.2: EXISTS, EXPUNGE and another session's FETCH (no UID) may come among
+    # the answers; they are news for noop(), not flags of the messages asked for.
+    commands: list[bytes] = []
+
+    def handler(s: socket.socket) -> None:
+        lines = s.makefile("rb")
+        s.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hello\r\n")
+        while line := lines.readline(1000):
+            tag, _, command = line.rstrip(b"\r\n").partition(b" ")
+            commands.append(command)
+            if command.startswith(b"LOGIN"):
+                s.sendall(tag + b" OK [CAPABILITY IMAP4rev1] in\r\n")
+            elif command == b"SELECT INBOX":
+                s.sendall(
+                    b"* 3 EXISTS\r\n* OK [UIDVALIDITY 1] v\r\n* OK [UIDNEXT 9] n\r\n"
+                    + tag
+                    + b" OK [READ-WRITE] selected\r\n"
+                )
+            elif command == b"UID FETCH 1:* (UID FLAGS)":
+                s.sendall(
+                    b"* 1 FETCH (UID 2 FLAGS (\\Seen $Work))\r\n* 4 EXISTS\r\n"
+                    b"* 2 FETCH (UID 7 FLAGS ())\r\n* 2 EXPUNGE\r\n"
+                    b"* 1 FETCH (FLAGS (\\Deleted))\r\n"
+                    b"* 2 FETCH (UID 8 FLAGS (\\Seen $Work))\r\n" + tag + b" OK done\r\n"
+                )
+            elif command == b"LOGOUT":
+                s.sendall(b"* BYE bye\r\n" + tag + b" OK bye\r\n")
+                return
+            else:
+                s.sendall(tag + b" OK " + command.split(b" ")[0] + b" done\r\n")
+
+    port, thread = serve_once(handler)
+    with mp.ImapClient("127.0.0.1", port, tls="none", allow_insecure_auth=True, timeout=5) as c:
+        c.login("alice", PASSWORD)
+        c.select()
+        flags = c.get_flags("1:*")
+        assert flags == {2: ("\\Seen", "$Work"), 7: (), 8: ("\\Seen", "$Work")}
+        assert flags[2] is flags[8]
+        events = c.noop()
+        assert [(e.kind, e.number) for e in events] == [("exists", 4), ("expunge", 2), ("fetch", 1)]
+        assert events[2].flags == ["\\Deleted"] and events[2].uid is None
+    thread.join(10)
+    assert b"UID FETCH 1:* (UID FLAGS)" in commands

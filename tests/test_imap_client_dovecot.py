@@ -252,6 +252,70 @@ def test_fetch_matches_imaplib(account: Account) -> None:
     m.logout()
 
 
+def test_get_flags_matches_fetch_imaplib_and_imapclient(account: Account) -> None:
+    account.deliver([simple(i) for i in range(1, 301)])
+    with account.client() as c:
+        assert c.select("INBOX").exists == 300
+        uids = c.search()
+        c.add_flags(uids[::2], "\\Seen")
+        c.add_flags(uids[::3], ["\\Flagged", "$Work"])
+        c.add_flags(uids[::7], ["$Label1", "\\Answered", "$MDNSent"])
+        c.add_flags(uids[5], "\\Draft")
+        # Gaps: expunged UIDs asked for are absent from the answer.
+        c.add_flags(uids[40:50], "\\Deleted")
+        c.expunge(uids[40:50])
+        left = uids[:40] + uids[50:]
+        ours = c.get_flags(uids)
+        assert sorted(ours) == left
+        general = c.fetch("1:*", "FLAGS")
+        assert ours == {uid: tuple(r.flags or ()) for uid, r in general.items()}
+        assert c.get_flags("1:*") == ours == c.get_flags(iter(uids))
+        assert c.get_flags(uids[7]) == {uids[7]: ours[uids[7]]}
+        assert "\\Draft" in ours[uids[5]] and "$MDNSent" in ours[uids[7]]
+        # Messages with the same flags share one tuple, and each flag is one str.
+        assert ours[uids[1]] == ours[uids[11]] and ours[uids[1]] is ours[uids[11]]
+        seen = {flag for flags in ours.values() for flag in flags}
+        assert all(type(f) is str for f in seen)
+        assert len({id(f) for flags in ours.values() for f in flags}) == len(seen)
+
+        async def via_async() -> dict[int, tuple[str, ...]]:
+            async with mp.AsyncImapClient(
+                "127.0.0.1", account.dovecot.imap_port, tls="starttls", cafile=account.dovecot.cert
+            ) as a:
+                await a.login(account.user, PASSWORD)
+                await a.select("INBOX", readonly=True)
+                return await a.get_flags(await a.search())
+
+        # Another session: \Recent went to this one.
+        assert asyncio.run(via_async()) == {
+            uid: tuple(f for f in flags if f != "\\Recent") for uid, flags in ours.items()
+        }
+    m = account.imaplib()
+    m.select("INBOX", readonly=True)
+    typ, data = m.uid("FETCH", "1:*", "(FLAGS)")
+    assert typ == "OK", data
+    oracle = {}
+    for line in data:
+        assert isinstance(line, bytes)
+        uid = re.search(rb"UID (\d+)", line)
+        assert uid
+        oracle[int(uid.group(1))] = sorted(f.decode() for f in imaplib.ParseFlags(line))
+    m.logout()
+    theirs_client = IMAPClient("127.0.0.1", port=account.dovecot.imap_port, ssl=False, timeout=30)
+    theirs_client.login(account.user, PASSWORD)
+    theirs_client.select_folder("INBOX", readonly=True)
+    theirs = theirs_client.get_flags(left)
+    theirs_client.logout()
+    assert {uid: kept(list(flags)) for uid, flags in ours.items()} == oracle
+    assert oracle == {uid: sorted(f.decode() for f in flags) for uid, flags in theirs.items()}
+
+
+def test_get_flags_of_an_empty_mailbox(account: Account) -> None:
+    with account.client() as c:
+        assert c.select("INBOX").exists == 0
+        assert c.get_flags("1:*") == {} == c.get_flags(c.search()) == c.get_flags([])
+
+
 def structure(b: BodyStructure) -> tuple[object, ...]:
     if b.kind == "multipart":
         return (b.mime_type, sorted(b.params.items()), [structure(p) for p in b.parts])
@@ -401,7 +465,7 @@ def test_store_flags_and_condstore(account: Account) -> None:
         c.add_flags([1, 2], ["\\Flagged", "$Work"])
         c.remove_flags(2, "\\Flagged")
         c.set_flags("4:5", ["\\Answered"])
-        flags = {uid: kept(f) for uid, f in c.get_flags("1:*").items()}
+        flags = {uid: kept(list(f)) for uid, f in c.get_flags("1:*").items()}
         assert flags == {
             1: ["$Work", "\\Flagged"],
             2: ["$Work"],
