@@ -196,8 +196,10 @@ def test_get_flags_keeps_news_the_server_interleaves() -> None:
         while line := lines.readline(1000):
             tag, _, command = line.rstrip(b"\r\n").partition(b" ")
             commands.append(command)
-            if command.startswith(b"LOGIN"):
+            if command.startswith((b"LOGIN", b"AUTHENTICATE")):
                 s.sendall(tag + b" OK [CAPABILITY IMAP4rev1] in\r\n")
+            elif command == b"CAPABILITY":
+                s.sendall(b"* CAPABILITY IMAP4rev1\r\n" + tag + b" OK done\r\n")
             elif command == b"SELECT INBOX":
                 s.sendall(
                     b"* 3 EXISTS\r\n* OK [UIDVALIDITY 1] v\r\n* OK [UIDNEXT 9] n\r\n"

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 PASSWORD = "pw"
-USERS = [f"user{i}" for i in range(12)]
+USERS = [f"user{i}" for i in range(16)]
 CORPUS = Path(__file__).parent / "corpus"
 _next_user = itertools.count()
 
