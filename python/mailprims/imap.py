@@ -22,7 +22,7 @@ import datetime
 import os
 import types
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeVar
 
 from mailprims import _client, _mailprims
 from mailprims._mailprims import Message
@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 _TlsMode: TypeAlias = Literal["auto", "starttls", "implicit", "none"]
+_T = TypeVar("_T")
 _LoginMethod: TypeAlias = Literal["auto", "login", "plain"]
 #: UIDs: one, several, or a sequence set as IMAP writes it (``"1:*"``, ``"4,7:9"``).
 Uids: TypeAlias = "int | Iterable[int] | str"
@@ -511,6 +512,14 @@ def _items(items: str | Iterable[str]) -> builtins.list[str]:
 _STREAM_BATCH = 64
 
 
+def _drain(batch: builtins.list[_T]) -> Iterator[_T]:
+    """The items of ``batch`` in order, each let go of as it is handed over: a message the
+    caller does not keep is freed then, not when the whole batch (up to 8 MiB) is done."""
+    batch.reverse()
+    while batch:
+        yield batch.pop()
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class _ImapOptions(_client.ClientOptions):
     """The IMAP client's own options, beside those every client has."""
@@ -784,13 +793,13 @@ class ImapClient(_ImapBase):
         in the mailbox are skipped. Another command before the end abandons the stream."""
         stream = self._core.fetch_messages([int(u) for u in uids], True)
         while batch := stream.next_batch(_STREAM_BATCH):
-            yield from batch
+            yield from _drain(batch)
 
     def fetch_messages_bytes(self, uids: Iterable[int]) -> Iterator[tuple[int, bytes]]:
         """``(uid, octets)`` for each UID: :meth:`fetch_messages` without parsing."""
         stream = self._core.fetch_messages([int(u) for u in uids], False)
         while batch := stream.next_batch(_STREAM_BATCH):
-            yield from batch
+            yield from _drain(batch)
 
     def store(
         self,
@@ -1069,14 +1078,14 @@ class AsyncImapClient(_ImapBase):
         """``(uid, message)`` for each UID, streamed (see :meth:`ImapClient.fetch_messages`)."""
         stream = self._core.fetch_messages([int(u) for u in uids], True)
         while batch := await stream.next_batch(_STREAM_BATCH):
-            for item in batch:
+            for item in _drain(batch):
                 yield item
 
     async def fetch_messages_bytes(self, uids: Iterable[int]) -> AsyncIterator[tuple[int, bytes]]:
         """``(uid, octets)`` for each UID, streamed, not parsed."""
         stream = self._core.fetch_messages([int(u) for u in uids], False)
         while batch := await stream.next_batch(_STREAM_BATCH):
-            for item in batch:
+            for item in _drain(batch):
                 yield item
 
     async def store(
