@@ -33,8 +33,8 @@ use std::fmt;
 use crate::net::NetError;
 
 pub use client::{
-    ClientConfig, Connection, FetchMessages, FlagSets, IdleEvent, LoginMethod, SessionState, StoreOperation,
-    StoreResult, TlsMode,
+    ClientConfig, Connection, FetchMessages, FlagSets, IdleEvent, LoginMethod, SessionState,
+    StoreOperation, StoreResult, TlsMode,
 };
 pub use command::{FetchAttribute, StatusItem};
 pub use lex::ParseError;
