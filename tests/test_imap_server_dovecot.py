@@ -6,8 +6,10 @@ Dovecot's answers for the same messages. Skipped when Dovecot is not installed."
 from __future__ import annotations
 
 import imaplib
+import mailbox
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -306,3 +308,41 @@ def test_a_kill_9_loses_no_message_and_no_acknowledged_flag(dovecot: Dovecot) ->
     for uid in burst:
         assert got[uid] in (set(), {b"\\Deleted", b"$Burst"}), (uid, got[uid])
     assert "Error" not in dovecot.read_log(), dovecot.read_log()
+
+
+def test_our_index_file_beside_dovecot_and_python_mailbox(
+    dovecot: Dovecot, ours: mp.ImapServer, users: mp.Users
+) -> None:
+    inbox = Path(dovecot.maildir("fred"))
+    store = mp.MaildirStore(dovecot.root / "mail")
+    with connect(ours.port) as c:
+        for i in range(4):
+            c.append("INBOX", f"Subject: m{i}\r\n\r\nbody {i}\r\n".encode())
+        c.select_folder("INBOX")
+        c.add_flags([2], [b"\\Seen", b"$Work"])
+    # Delivered a while ago: a server started now scans the quiet folder and writes its index.
+    t = time.time() - 10
+    for sub in ("new", "cur"):
+        os.utime(inbox / sub, (t, t))
+    with mp.ImapServer(store=store, users=users, special_folders=False) as server:
+        with connect(server.port) as c:
+            ours_view = snapshot(c)
+    assert (inbox / "mailprims.index").exists()
+    # Dovecot lists no folder for it and serves the same messages; it changes the folder.
+    dovecot.hand_over()
+    with connect(dovecot.imap_port) as d:
+        assert snapshot(d) == ours_view
+        d.select_folder("INBOX")
+        d.add_flags([1], [b"\\Flagged"])
+        d.delete_messages([3])
+        d.expunge()
+        d.append("INBOX", b"Subject: from dovecot\r\n\r\nx\r\n")
+        theirs = snapshot(d)
+    assert "Error" not in dovecot.read_log(), dovecot.read_log()
+    # A restarted server of ours sees all of it: the index no longer matches the directories.
+    with mp.ImapServer(store=store, users=users, special_folders=False) as server:
+        with connect(server.port) as c:
+            assert snapshot(c) == theirs
+    # Python's mailbox reads the folder as before: messages only, no folder for the index.
+    md = mailbox.Maildir(str(inbox), create=False)
+    assert len(md) == 4 and md.list_folders() == []

@@ -15,6 +15,7 @@
 //! process), seen when the `new/` or `cur/` directory's change time moves. All methods block
 //! on the file system: sessions call them on the blocking pool.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::fs;
 use std::io;
@@ -25,7 +26,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
 
-use super::control::{self, Ctx, Record, UidList};
+use super::control::{self, Ctx, FileSig, Record, UidList};
+use super::index::{self, Basis, DirStamp};
 use crate::store::{Maildir, StoreError, Subdir, name};
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -97,6 +99,61 @@ impl Flags {
     }
 }
 
+/// A message's file name: its own allocation, or a range of the one block that holds every
+/// name of a mailbox loaded from its index (a 100,000-message mailbox then costs one
+/// allocation for its names, not 100,000).
+#[derive(Clone)]
+pub struct FileName(NameRepr);
+
+#[derive(Clone)]
+enum NameRepr {
+    Own(Box<str>),
+    Shared(Arc<str>, u32, u32),
+}
+
+impl FileName {
+    /// `len` bytes of `block` from `at`, if that is a range of whole characters.
+    pub fn shared(block: &Arc<str>, at: usize, len: usize) -> Option<FileName> {
+        block.get(at..at.checked_add(len)?)?;
+        Some(FileName(NameRepr::Shared(
+            block.clone(),
+            u32::try_from(at).ok()?,
+            u32::try_from(len).ok()?,
+        )))
+    }
+}
+
+impl std::ops::Deref for FileName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match &self.0 {
+            NameRepr::Own(s) => s,
+            // The range was checked when the name was made.
+            NameRepr::Shared(block, at, len) => block
+                .get(*at as usize..*at as usize + *len as usize)
+                .unwrap_or(""),
+        }
+    }
+}
+
+impl From<String> for FileName {
+    fn from(s: String) -> FileName {
+        FileName(NameRepr::Own(s.into()))
+    }
+}
+
+impl From<&str> for FileName {
+    fn from(s: &str) -> FileName {
+        FileName(NameRepr::Own(s.into()))
+    }
+}
+
+impl std::fmt::Debug for FileName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
 /// One message.
 #[derive(Debug, Clone)]
 pub struct Msg {
@@ -106,7 +163,7 @@ pub struct Msg {
     pub modseq: u64,
     pub sub: Subdir,
     /// The file name in `new/` or `cur/`.
-    pub file: Box<str>,
+    pub file: FileName,
     /// Size with CRLF line ends (RFC822.SIZE), once known.
     pub size: Option<u64>,
     /// INTERNALDATE: the file's modification time (as Dovecot and Python's `mailbox` read
@@ -136,8 +193,9 @@ pub struct State {
     pub next_uid: u32,
     /// Ascending UIDs.
     pub messages: Vec<Msg>,
-    /// Key -> UID.
-    index: HashMap<Box<str>, u32>,
+    /// Key -> UID, built when first needed (a mailbox loaded from its index and only read
+    /// never needs it).
+    by_key: OnceCell<HashMap<Box<str>, u32>>,
     /// Bumped by every change sessions may need to hear of.
     pub version: u64,
     /// The [`State::version`] when the keyword list last grew (sessions send `* FLAGS`).
@@ -148,21 +206,21 @@ pub struct State {
     /// that have it selected must end (`* BYE`).
     pub gone: bool,
     uidlist: UidList,
-    /// The directories' state at the last scan, and whether a change could have been missed
-    /// (the change time is as coarse as the kernel's clock tick).
-    dirs: (i128, i128),
+    /// The directories (`new/`, `cur/`) at the last scan, and whether a change could have
+    /// been missed (the change time is as coarse as the kernel's clock tick).
+    dirs: [DirStamp; 2],
     dirs_dirty: bool,
+    /// What the index file on disk was made from (directories, uidlist), when it is known
+    /// to match the state: it is not written again for nothing.
+    indexed: Option<([DirStamp; 2], Option<FileSig>)>,
 }
 
-/// The change time of a directory in nanoseconds (0 when it is missing).
-fn dir_stamp(path: &Path) -> i128 {
-    match fs::metadata(path) {
-        Ok(m) => {
-            let (secs, nanos) = crate::sys::mtime(&m);
-            i128::from(secs) * 1_000_000_000 + i128::from(nanos)
-        }
-        Err(_) => 0,
-    }
+/// `new/` and `cur/` now.
+fn dir_stamps(path: &Path) -> [DirStamp; 2] {
+    [
+        DirStamp::of(&path.join("new")),
+        DirStamp::of(&path.join("cur")),
+    ]
 }
 
 fn now_ns() -> i128 {
@@ -199,11 +257,15 @@ fn scan_dirs(path: &Path) -> Result<Found> {
 }
 
 impl State {
-    /// Read a Maildir: its uidlist, its files, UIDs for files that have none (written to the
-    /// uidlist before this returns).
+    /// Read a Maildir: from its index file when that is still true, else its uidlist and
+    /// its files, with UIDs for files that have none (written to the uidlist before this
+    /// returns) and the index written again.
     pub fn load(path: &Path, user_root: &Path) -> Result<State> {
+        if let Some(state) = State::from_index(path)? {
+            return Ok(state);
+        }
         let started = now_ns();
-        let dirs = (dir_stamp(&path.join("new")), dir_stamp(&path.join("cur")));
+        let dirs = dir_stamps(path);
         let found = scan_dirs(path)?;
         let keywords = control::read_keywords(path)?;
         let uidlist = control::read_uidlist(path)?.unwrap_or_default();
@@ -211,7 +273,7 @@ impl State {
             uid_validity: uidlist.uid_validity,
             next_uid: uidlist.next_uid.max(1),
             messages: Vec::with_capacity(found.len()),
-            index: HashMap::with_capacity(found.len()),
+            by_key: OnceCell::new(),
             version: 1,
             keywords_version: 1,
             keywords,
@@ -219,6 +281,7 @@ impl State {
             uidlist,
             dirs,
             dirs_dirty: false,
+            indexed: None,
         };
         state.dirs_dirty = state.recent_dirs(started);
         let records = std::mem::take(&mut state.uidlist.records);
@@ -244,18 +307,77 @@ impl State {
             let _lock = control::lock(&path.join(control::UIDLIST))?;
             state.rewrite_uidlist(path)?;
         }
+        state.save_index(
+            path,
+            Basis {
+                dirs,
+                scanned_at: started,
+            },
+        );
         Ok(state)
+    }
+
+    /// The state as the folder's index file recorded it, if that is intact and still true.
+    fn from_index(path: &Path) -> Result<Option<State>> {
+        let Some(loaded) = index::load(path) else {
+            return Ok(None);
+        };
+        let keywords = control::read_keywords(path)?;
+        let dirs = loaded.basis.dirs;
+        let sig = loaded.uidlist.sig;
+        Ok(Some(State {
+            uid_validity: loaded.uidlist.uid_validity,
+            next_uid: loaded.next_uid,
+            messages: loaded.messages,
+            by_key: OnceCell::new(),
+            version: 1,
+            keywords_version: 1,
+            keywords,
+            gone: false,
+            uidlist: loaded.uidlist,
+            dirs,
+            dirs_dirty: false,
+            indexed: Some((dirs, sig)),
+        }))
+    }
+
+    /// Write the index file after a full scan made at `basis`, if the directories were quiet
+    /// then (else a change could hide behind an unchanged time: a later scan writes it) and
+    /// the file on disk is not this one already. A cache: failing to write it (a read-only
+    /// Maildir, say) only costs the next load a scan.
+    fn save_index(&mut self, path: &Path, basis: Basis) {
+        let made_from = (basis.dirs, self.uidlist.sig);
+        if self.gone || !basis.stable() || self.indexed == Some(made_from) {
+            return;
+        }
+        if let Some(data) = index::encode(&basis, &self.uidlist, self.next_uid, &self.messages)
+            && index::write(path, &data).is_ok()
+        {
+            self.indexed = Some(made_from);
+        }
     }
 
     /// Whether a directory changed so recently that a change in the same clock tick could
     /// be missed by comparing times.
     fn recent_dirs(&self, scan_started: i128) -> bool {
-        let margin = 2_000_000_000;
-        self.dirs.0 >= scan_started - margin || self.dirs.1 >= scan_started - margin
+        let since = scan_started - index::STABLE_NS;
+        self.dirs.iter().any(|d| d.mtime >= since)
+    }
+
+    /// Key -> UID (built on first use).
+    fn keys(&self) -> &HashMap<Box<str>, u32> {
+        self.by_key.get_or_init(|| {
+            self.messages
+                .iter()
+                .map(|m| (Box::from(m.key()), m.uid))
+                .collect()
+        })
     }
 
     fn push(&mut self, msg: Msg) {
-        self.index.insert(msg.key().into(), msg.uid);
+        if let Some(keys) = self.by_key.get_mut() {
+            keys.insert(msg.key().into(), msg.uid);
+        }
         self.messages.push(msg);
     }
 
@@ -269,7 +391,7 @@ impl State {
     }
 
     pub fn uid_of_key(&self, key: &str) -> Option<u32> {
-        self.index.get(key).copied()
+        self.keys().get(key).copied()
     }
 
     /// Give UIDs to files that have none, in delivery order, under the uidlist lock: what
@@ -358,7 +480,9 @@ impl State {
             } else {
                 // A UID below ours (another process assigned it before our last read).
                 let at = self.messages.partition_point(|m| m.uid < uid);
-                self.index.insert(msg.key().into(), uid);
+                if let Some(keys) = self.by_key.get_mut() {
+                    keys.insert(msg.key().into(), uid);
+                }
                 self.messages.insert(at, msg);
             }
         }
@@ -398,8 +522,8 @@ impl State {
             return Ok(false);
         }
         let started = now_ns();
-        let dirs = (dir_stamp(&path.join("new")), dir_stamp(&path.join("cur")));
-        if dirs == (0, 0) && !path.join("cur").exists() {
+        let dirs = dir_stamps(path);
+        if dirs.iter().all(|d| d.mtime == 0) && !path.join("cur").exists() {
             // The Maildir is gone (deleted or renamed by someone).
             self.gone = true;
             return Ok(true);
@@ -425,9 +549,11 @@ impl State {
                 None => false,
             });
             if self.messages.len() != before {
-                let live: std::collections::HashSet<u32> =
-                    self.messages.iter().map(|m| m.uid).collect();
-                self.index.retain(|_, uid| live.contains(uid));
+                if let Some(keys) = self.by_key.get_mut() {
+                    let live: std::collections::HashSet<u32> =
+                        self.messages.iter().map(|m| m.uid).collect();
+                    keys.retain(|_, uid| live.contains(uid));
+                }
                 changed = true;
             }
             for (uid, sub, file) in renamed {
@@ -448,6 +574,15 @@ impl State {
             self.version = version;
         }
         let assigned = self.assign(path, user_root, new)?;
+        if rescan {
+            self.save_index(
+                path,
+                Basis {
+                    dirs,
+                    scanned_at: started,
+                },
+            );
+        }
         Ok(changed || assigned)
     }
 
@@ -638,7 +773,9 @@ impl State {
         }
         let gone: std::collections::HashSet<u32> = uids.iter().copied().collect();
         self.messages.retain(|m| !gone.contains(&m.uid));
-        self.index.retain(|_, uid| !gone.contains(uid));
+        if let Some(keys) = self.by_key.get_mut() {
+            keys.retain(|_, uid| !gone.contains(uid));
+        }
         self.version += 1;
     }
 
@@ -1145,6 +1282,191 @@ mod tests {
         assert!(s.keywords_full());
         assert_eq!(s.keyword_index(&p, "one-more", true).unwrap(), None);
         assert_eq!(s.keyword_index(&p, "K3", false).unwrap(), Some(3));
+    }
+
+    /// Set `new/` and `cur/` back `secs` seconds (mail delivered a while ago).
+    fn age(p: &Path, secs: u64) {
+        let t = SystemTime::now() - Duration::from_secs(secs);
+        for sub in ["new", "cur"] {
+            fs::File::open(p.join(sub))
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+    }
+
+    /// Set a directory's change time to exactly `ns` (a change in the same clock tick).
+    fn set_mtime_ns(dir: &Path, ns: i128) {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_nanos(ns as u64);
+        fs::File::open(dir).unwrap().set_modified(t).unwrap();
+    }
+
+    fn summary(s: &State) -> Vec<(u32, Subdir, String, Flags, Option<String>)> {
+        s.messages
+            .iter()
+            .map(|m| {
+                (
+                    m.uid,
+                    m.sub,
+                    m.file.to_string(),
+                    m.flags,
+                    m.ext.as_deref().map(str::to_owned),
+                )
+            })
+            .collect()
+    }
+
+    fn from_index(s: &State) -> bool {
+        // Loaded from the index: no scan, so no key map was built either.
+        s.indexed.is_some() && s.by_key.get().is_none()
+    }
+
+    #[test]
+    fn index_is_written_when_quiet_and_used_until_the_directories_change() {
+        let (_d, p) = maildir();
+        put(&p, "new", "1.M1P1.h");
+        put(&p, "cur", "2.M1P1.h:2,S");
+        put(&p, "cur", "3.M1P1.h:2,FRa");
+        // Just delivered: a change in the same clock tick could hide: no index yet.
+        let first = State::load(&p, &p).unwrap();
+        assert!(!p.join(index::INDEX).exists());
+        assert!(!from_index(&first));
+        age(&p, 10);
+        let full = State::load(&p, &p).unwrap();
+        assert!(p.join(index::INDEX).exists());
+        assert!(!from_index(&full));
+        let cached = State::load(&p, &p).unwrap();
+        assert!(from_index(&cached));
+        assert_eq!(summary(&cached), summary(&full));
+        assert_eq!(summary(&cached), summary(&first));
+        assert_eq!(
+            (cached.uid_validity, cached.next_uid),
+            (full.uid_validity, full.next_uid)
+        );
+        assert_eq!(cached.uidlist, full.uidlist);
+        assert_eq!(cached.uid_of_key("3.M1P1.h"), Some(3));
+        // Another process delivers (Python's mailbox writes into new/): the time moved, so
+        // the next load scans, sees it and gives it the next UID.
+        put(&p, "new", "4.M1P1.h");
+        let s = State::load(&p, &p).unwrap();
+        assert!(!from_index(&s));
+        assert_eq!(s.messages.last().map(|m| (m.uid, m.key())), Some((4, "4.M1P1.h")));
+        // ... and a flag rename, and a removal.
+        age(&p, 8);
+        assert!(!from_index(&State::load(&p, &p).unwrap()));
+        assert!(from_index(&State::load(&p, &p).unwrap()));
+        fs::rename(p.join("new/1.M1P1.h"), p.join("cur/1.M1P1.h:2,FS")).unwrap();
+        fs::remove_file(p.join("cur/2.M1P1.h:2,S")).unwrap();
+        let s = State::load(&p, &p).unwrap();
+        assert!(!from_index(&s));
+        let now: Vec<(u32, String)> = s
+            .messages
+            .iter()
+            .map(|m| (m.uid, m.flags.letters()))
+            .collect();
+        assert_eq!(
+            now,
+            [(1, "FS".into()), (3, "FRa".into()), (4, String::new())]
+        );
+        // A session's sync after a load from the index sees other writers too.
+        age(&p, 6);
+        State::load(&p, &p).unwrap();
+        let mut s = State::load(&p, &p).unwrap();
+        assert!(from_index(&s));
+        put(&p, "new", "5.M1P1.h");
+        assert!(s.sync(&p, &p, Vec::new(), false).unwrap());
+        assert_eq!(s.messages.last().map(|m| m.uid), Some(5));
+        // A new UIDVALIDITY (someone started the UIDs over): the index is stale.
+        age(&p, 4);
+        State::load(&p, &p).unwrap();
+        let mut list = control::read_uidlist(&p).unwrap().unwrap();
+        list.uid_validity += 7;
+        control::write_uidlist(&p, &mut list).unwrap();
+        let s = State::load(&p, &p).unwrap();
+        assert!(!from_index(&s));
+        assert_eq!(s.uid_validity, list.uid_validity);
+    }
+
+    #[test]
+    fn an_index_from_a_scan_in_the_same_tick_as_a_change_is_not_trusted() {
+        let (_d, p) = maildir();
+        put(&p, "cur", "1.M1P1.h:2,S");
+        age(&p, 10);
+        let s = State::load(&p, &p).unwrap();
+        // What a writer without the margin would leave: a scan that began right after the
+        // directories' last change...
+        let dirs = dir_stamps(&p);
+        let basis = Basis {
+            dirs,
+            scanned_at: dirs[0].mtime.max(dirs[1].mtime) + 1_000_000,
+        };
+        let data = index::encode(&basis, &s.uidlist, s.next_uid, &s.messages).unwrap();
+        index::write(&p, &data).unwrap();
+        // ... then a delivery within the same clock tick, which leaves new/'s time as it was.
+        put(&p, "new", "2.M1P1.h");
+        set_mtime_ns(&p.join("new"), dirs[0].mtime);
+        assert_eq!(dir_stamps(&p), dirs);
+        let again = State::load(&p, &p).unwrap();
+        assert!(!from_index(&again));
+        assert_eq!(again.messages.len(), 2);
+        // The same index from a quiet scan is trusted: equal times are all it has to go on.
+        let quiet = Basis {
+            dirs: dir_stamps(&p),
+            scanned_at: now_ns(),
+        };
+        let data = index::encode(&quiet, &again.uidlist, again.next_uid, &again.messages);
+        index::write(&p, &data.unwrap()).unwrap();
+        assert!(from_index(&State::load(&p, &p).unwrap()));
+    }
+
+    #[test]
+    fn a_corrupt_or_foreign_index_is_ignored_and_rebuilt() {
+        let (_d, p) = maildir();
+        put(&p, "new", "1.M1P1.h");
+        put(&p, "cur", "2.M1P1.h:2,RS");
+        age(&p, 10);
+        let full = State::load(&p, &p).unwrap();
+        let good = fs::read(p.join(index::INDEX)).unwrap();
+        assert!(index::parse(&good).is_some());
+        let mut flipped = good.clone();
+        flipped[good.len() / 2] ^= 0x20;
+        let mut other_version = good.clone();
+        other_version[8] = 99;
+        let n = other_version.len() - 4;
+        let crc = crc32fast::hash(&other_version[..n]);
+        other_version[n..].copy_from_slice(&crc.to_le_bytes());
+        // A checksummed index whose name leaves the Maildir.
+        let mut evil = full.messages.clone();
+        evil[0].file = "../../etc/passwd".into();
+        let basis = Basis {
+            dirs: dir_stamps(&p),
+            scanned_at: now_ns(),
+        };
+        let evil = index::encode(&basis, &full.uidlist, full.next_uid, &evil).unwrap();
+        assert!(index::parse(&evil).is_none());
+        let broken: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            b"garbage".to_vec(),
+            good[..good.len() / 2].to_vec(),
+            good[..good.len() - 1].to_vec(),
+            flipped,
+            other_version,
+            evil,
+        ];
+        for bad in broken {
+            fs::write(p.join(index::INDEX), &bad).unwrap();
+            let s = State::load(&p, &p).unwrap();
+            assert!(!from_index(&s));
+            assert_eq!(summary(&s), summary(&full));
+            // Rebuilt by the scan.
+            assert!(index::parse(&fs::read(p.join(index::INDEX)).unwrap()).is_some());
+            let cached = State::load(&p, &p).unwrap();
+            assert!(from_index(&cached));
+            assert_eq!(summary(&cached), summary(&full));
+        }
+        // Deleting it is always safe.
+        fs::remove_file(p.join(index::INDEX)).unwrap();
+        assert_eq!(summary(&State::load(&p, &p).unwrap()), summary(&full));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod command;
 pub mod conn;
 pub mod control;
 pub mod folders;
+pub mod index;
 pub mod mailbox;
 mod mailboxes;
 mod messages;
