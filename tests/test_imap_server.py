@@ -467,7 +467,12 @@ def test_select_after_restart_from_the_index(store: mp.MaildirStore, users: mp.U
     os.rename(inbox / "cur" / name, inbox / "cur" / name.replace(":2,S", ":2,FS"))
     records = (inbox / "dovecot-uidlist").read_text().splitlines()[1:]
     key = next(line.split(":", 1)[1] for line in records if line.startswith("1 "))
-    (path,) = [d / n for d in (inbox / "cur", inbox / "new") for n in os.listdir(d) if n.split(":")[0] == key]
+    (path,) = [
+        d / n
+        for d in (inbox / "cur", inbox / "new")
+        for n in os.listdir(d)
+        if n.split(":")[0] == key
+    ]
     path.unlink()
     view = _view_after_restart(store, users)
     assert [uid for uid, _ in view[4]] == [2, 3, 4, 5, 7]  # type: ignore[index]

@@ -26,13 +26,14 @@
 //! catches).
 //!
 //! Layout (integers little-endian): the magic `mpindex\n`, version, scan start (i128 ns),
-//! the next UID, for `new/` then `cur/` (device, inode, change time), the uidlist (UIDVALIDITY, next UID,
-//! inode, size, change time, octets read, GUID), the message count and the byte lengths of
-//! the two text blocks; then one fixed-size record per message in UID order; then every
-//! file name, then every extension field, each block one run of bytes; then the CRC-32.
+//! the next UID, for `new/` then `cur/` (device, inode, change time), the uidlist
+//! (UIDVALIDITY, next UID, inode, size, change time, octets read, GUID), the message count
+//! and the byte lengths of the two text blocks; then every file name, then every extension
+//! field, each block one run of bytes; then one fixed-size record per message in UID order;
+//! then the CRC-32 of all that. The names are read into one block the loaded messages share.
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -55,6 +56,10 @@ const TMP_STALE: Duration = Duration::from_secs(60);
 /// Bytes per message record: uid, name length, ext length, subdir, system flags, keywords,
 /// other flags.
 const RECORD: usize = 4 + 2 + 2 + 1 + 1 + 4 + 4;
+/// Bytes of the header up to the GUID: magic, version, scan start, next UID, two
+/// directories, the uidlist's UIDVALIDITY, next UID, inode, size, time, octets read, and the
+/// GUID's length.
+const HEAD: usize = 8 + 4 + 16 + 4 + 2 * (8 + 8 + 16) + 4 + 4 + 8 + 8 + 16 + 8 + 1;
 
 /// A directory as the index saw it: which one (device, inode) and its change time in ns (all
 /// 0 when it is missing).
@@ -127,7 +132,7 @@ pub fn encode(
         .iter()
         .map(|m| m.ext.as_deref().map_or(0, str::len))
         .sum();
-    let mut out = Vec::with_capacity(200 + messages.len() * RECORD + names + exts);
+    let mut out = Vec::with_capacity(HEAD + 300 + messages.len() * RECORD + names + exts);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&basis.scanned_at.to_le_bytes());
@@ -149,6 +154,12 @@ pub fn encode(
     out.extend_from_slice(&u32::try_from(names).ok()?.to_le_bytes());
     out.extend_from_slice(&u32::try_from(exts).ok()?.to_le_bytes());
     for m in messages {
+        out.extend_from_slice(m.file.as_bytes());
+    }
+    for m in messages {
+        out.extend_from_slice(m.ext.as_deref().unwrap_or("").as_bytes());
+    }
+    for m in messages {
         out.extend_from_slice(&m.uid.to_le_bytes());
         out.extend_from_slice(&u16::try_from(m.file.len()).ok()?.to_le_bytes());
         let ext = m.ext.as_deref().unwrap_or("");
@@ -157,12 +168,6 @@ pub fn encode(
         out.push(m.flags.system);
         out.extend_from_slice(&m.flags.keywords.to_le_bytes());
         out.extend_from_slice(&m.flags.other.to_le_bytes());
-    }
-    for m in messages {
-        out.extend_from_slice(m.file.as_bytes());
-    }
-    for m in messages {
-        out.extend_from_slice(m.ext.as_deref().unwrap_or("").as_bytes());
     }
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -196,7 +201,9 @@ pub fn write(dir: &Path, data: &[u8]) -> io::Result<()> {
         }
         Err(e) => return Err(e),
     };
-    let done = f.write_all(data).and_then(|()| fs::rename(&tmp, dir.join(INDEX)));
+    let done = f
+        .write_all(data)
+        .and_then(|()| fs::rename(&tmp, dir.join(INDEX)));
     if done.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -229,15 +236,24 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Parse an index file's bytes; `None` when it is not a complete, intact index of this
-/// version whose records make sense (UIDs ascending and below the next UID, names that are
-/// plain file names).
-pub fn parse(data: &[u8]) -> Option<Loaded> {
-    let (body, crc) = data.split_at_checked(data.len().checked_sub(4)?)?;
-    if crc32fast::hash(body).to_le_bytes() != crc {
+/// `n` bytes of `r`, added to the checksum.
+fn read_n(r: &mut impl Read, crc: &mut crc32fast::Hasher, n: usize) -> Option<Vec<u8>> {
+    let mut buf = Vec::with_capacity(n);
+    r.take(n as u64).read_to_end(&mut buf).ok()?;
+    if buf.len() != n {
         return None;
     }
-    let mut c = Cursor(body);
+    crc.update(&buf);
+    Some(buf)
+}
+
+/// Parse an index of `len` bytes from `r`; `None` when it is not a complete, intact index of
+/// this version whose records make sense (UIDs ascending and below the next UID, names that
+/// are plain file names). The names are read straight into the block the messages share.
+pub fn parse(mut r: impl Read, len: u64) -> Option<Loaded> {
+    let mut crc = crc32fast::Hasher::new();
+    let head = read_n(&mut r, &mut crc, HEAD)?;
+    let mut c = Cursor(&head);
     if c.take(MAGIC.len())? != MAGIC || c.u32()? != VERSION {
         return None;
     }
@@ -259,61 +275,81 @@ pub fn parse(data: &[u8]) -> Option<Loaded> {
         mtime_ns: c.i128()?,
     };
     let read_len = c.u64()?;
-    let guid_len = c.u8()?;
-    let guid = std::str::from_utf8(c.take(usize::from(guid_len))?).ok()?;
+    let guid_len = usize::from(c.u8()?);
+    let rest = read_n(&mut r, &mut crc, guid_len + 12)?;
+    let mut c = Cursor(&rest);
+    let guid = String::from_utf8(c.take(guid_len)?.to_vec()).ok()?;
     let count = c.u32()? as usize;
     let names_len = c.u32()? as usize;
     let exts_len = c.u32()? as usize;
-    let records = c.take(count.checked_mul(RECORD)?)?;
-    let names = std::str::from_utf8(c.take(names_len)?).ok()?;
-    let exts = std::str::from_utf8(c.take(exts_len)?).ok()?;
-    if !c.0.is_empty() || uid_validity == 0 || next_uid == 0 || list_next_uid > next_uid {
+    // The sizes must add up to the file's before anything is allocated for them.
+    let body = (count as u64) * RECORD as u64 + names_len as u64 + exts_len as u64;
+    if (HEAD + guid_len + 12) as u64 + body + 4 != len
+        || uid_validity == 0
+        || next_uid == 0
+        || list_next_uid > next_uid
+    {
         return None;
     }
-    // One allocation holds every name; each message's name is a range of it.
-    let names_block: Arc<str> = Arc::from(names);
+    let names = String::from_utf8(read_n(&mut r, &mut crc, names_len)?).ok()?;
+    // No name may leave its directory.
+    if memchr::memchr2(b'/', 0, names.as_bytes()).is_some() {
+        return None;
+    }
+    let names = Arc::new(names);
+    let exts = String::from_utf8(read_n(&mut r, &mut crc, exts_len)?).ok()?;
     let mut messages = Vec::with_capacity(count);
     let (mut name_at, mut ext_at) = (0usize, 0usize);
     let mut last_uid = 0u32;
-    for r in records.chunks_exact(RECORD) {
-        let mut f = Cursor(r);
-        let uid = f.u32()?;
-        let name_len = usize::from(u16::from_le_bytes(f.array()?));
-        let ext_len = usize::from(u16::from_le_bytes(f.array()?));
-        let sub = match f.u8()? {
-            0 => Subdir::New,
-            1 => Subdir::Cur,
-            _ => return None,
-        };
-        let flags = Flags {
-            system: f.u8()?,
-            keywords: f.u32()?,
-            other: f.u32()?,
-        };
-        if uid <= last_uid || uid >= next_uid {
-            return None;
+    let mut chunk = vec![0u8; RECORD * 4096];
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(4096);
+        let buf = &mut chunk[..n * RECORD];
+        r.read_exact(buf).ok()?;
+        crc.update(buf);
+        left -= n;
+        for rec in buf.chunks_exact(RECORD) {
+            let mut f = Cursor(rec);
+            let uid = f.u32()?;
+            let name_len = usize::from(u16::from_le_bytes(f.array()?));
+            let ext_len = usize::from(u16::from_le_bytes(f.array()?));
+            let sub = match f.u8()? {
+                0 => Subdir::New,
+                1 => Subdir::Cur,
+                _ => return None,
+            };
+            let flags = Flags {
+                system: f.u8()?,
+                keywords: f.u32()?,
+                other: f.u32()?,
+            };
+            if uid <= last_uid || uid >= next_uid {
+                return None;
+            }
+            last_uid = uid;
+            let file = FileName::shared(&names, name_at, name_len)?;
+            if file.is_empty() || file.starts_with('.') {
+                return None;
+            }
+            name_at += name_len;
+            let ext = exts.get(ext_at..ext_at + ext_len)?;
+            ext_at += ext_len;
+            messages.push(Msg {
+                uid,
+                flags,
+                modseq: 1,
+                sub,
+                file,
+                size: None,
+                internal_date: None,
+                ext: (!ext.is_empty()).then(|| ext.into()),
+            });
         }
-        last_uid = uid;
-        let name = names.get(name_at..name_at + name_len)?;
-        if name.is_empty() || name.starts_with('.') || name.contains(['/', '\0']) {
-            return None;
-        }
-        let file = FileName::shared(&names_block, name_at, name_len)?;
-        name_at += name_len;
-        let ext = exts.get(ext_at..ext_at + ext_len)?;
-        ext_at += ext_len;
-        messages.push(Msg {
-            uid,
-            flags,
-            modseq: 1,
-            sub,
-            file,
-            size: None,
-            internal_date: None,
-            ext: (!ext.is_empty()).then(|| ext.into()),
-        });
     }
-    if name_at != names_len || ext_at != exts_len {
+    let mut end = [0u8; 4];
+    r.read_exact(&mut end).ok()?;
+    if name_at != names_len || ext_at != exts_len || crc.finalize().to_le_bytes() != end {
         return None;
     }
     Some(Loaded {
@@ -322,7 +358,7 @@ pub fn parse(data: &[u8]) -> Option<Loaded> {
         uidlist: UidList {
             uid_validity,
             next_uid: list_next_uid,
-            guid: guid.to_owned(),
+            guid,
             records: Vec::new(),
             sig: Some(sig),
             read_len,
@@ -335,8 +371,9 @@ pub fn parse(data: &[u8]) -> Option<Loaded> {
 /// The index of the folder at `dir` if it is intact and still true: the directories and
 /// the uidlist are as it recorded them, and its scan was made when they were quiet.
 pub fn load(dir: &Path) -> Option<Loaded> {
-    let data = fs::read(dir.join(INDEX)).ok()?;
-    let loaded = parse(&data)?;
+    let f = fs::File::open(dir.join(INDEX)).ok()?;
+    let len = f.metadata().ok()?.len();
+    let loaded = parse(io::BufReader::with_capacity(1 << 16, f), len)?;
     if !loaded.basis.stable()
         || DirStamp::of(&dir.join("new")) != loaded.basis.dirs[0]
         || DirStamp::of(&dir.join("cur")) != loaded.basis.dirs[1]
