@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::control::{FileSig, UidList};
-use super::mailbox::{FileName, Flags, Msg};
+use super::mailbox::{Extra, FileName, Flags, Msg};
 use crate::store::Subdir;
 use crate::sys::{self, CreateMode};
 
@@ -128,10 +128,7 @@ pub fn encode(
     let sig = uidlist.sig?;
     let guid = uidlist.guid.as_bytes();
     let names: usize = messages.iter().map(|m| m.file.len()).sum();
-    let exts: usize = messages
-        .iter()
-        .map(|m| m.ext.as_deref().map_or(0, str::len))
-        .sum();
+    let exts: usize = messages.iter().map(|m| m.ext().map_or(0, str::len)).sum();
     let mut out = Vec::with_capacity(HEAD + 300 + messages.len() * RECORD + names + exts);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
@@ -157,12 +154,12 @@ pub fn encode(
         out.extend_from_slice(m.file.as_bytes());
     }
     for m in messages {
-        out.extend_from_slice(m.ext.as_deref().unwrap_or("").as_bytes());
+        out.extend_from_slice(m.ext().unwrap_or("").as_bytes());
     }
     for m in messages {
         out.extend_from_slice(&m.uid.to_le_bytes());
         out.extend_from_slice(&u16::try_from(m.file.len()).ok()?.to_le_bytes());
-        let ext = m.ext.as_deref().unwrap_or("");
+        let ext = m.ext().unwrap_or("");
         out.extend_from_slice(&u16::try_from(ext.len()).ok()?.to_le_bytes());
         out.push(u8::from(m.sub == Subdir::Cur));
         out.push(m.flags.system);
@@ -341,9 +338,7 @@ pub fn parse(mut r: impl Read, len: u64) -> Option<Loaded> {
                 modseq: 1,
                 sub,
                 file,
-                size: None,
-                internal_date: None,
-                ext: (!ext.is_empty()).then(|| ext.into()),
+                extra: Extra::with_ext(ext),
             });
         }
     }
