@@ -28,18 +28,20 @@
 //! Layout (integers little-endian): the magic `mpindex\n`, version, scan start (i128 ns),
 //! the next UID, for `new/` then `cur/` (device, inode, change time), the uidlist
 //! (UIDVALIDITY, next UID, inode, size, change time, octets read, GUID), the message count
-//! and the byte lengths of the two text blocks; then every file name, then every extension
-//! field, each block one run of bytes; then one fixed-size record per message in UID order;
-//! then the CRC-32 of all that. The names are read into one block the loaded messages share.
+//! and the byte lengths of the two text blocks, and the names' own CRC-32; then every
+//! extension field (one run of bytes), then one fixed-size record per message in UID order,
+//! then every file name (one run); then the CRC-32 of all that. A load checks the names as
+//! they stream past and keeps none: they are read into one block, shared by the messages,
+//! when a command first needs one (a SELECT does not).
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::control::{FileSig, UidList};
-use super::mailbox::{Extra, FileName, Flags, Msg};
+use super::mailbox::{Extra, FileName, Flags, Msg, NameBlock};
 use crate::store::Subdir;
 use crate::sys::{self, CreateMode};
 
@@ -56,7 +58,8 @@ const TMP_STALE: Duration = Duration::from_secs(60);
 /// Bytes per message record: uid, name length, ext length, subdir, system flags, keywords,
 /// other flags.
 const RECORD: usize = 4 + 2 + 2 + 1 + 1 + 4 + 4;
-/// Bytes of the header up to the GUID: magic, version, scan start, next UID, two
+/// Bytes of the header up to the GUID (after it: message count, the lengths of the names
+/// and of the extension fields, the names' CRC-32): magic, version, scan start, next UID, two
 /// directories, the uidlist's UIDVALIDITY, next UID, inode, size, time, octets read, and the
 /// GUID's length.
 const HEAD: usize = 8 + 4 + 16 + 4 + 2 * (8 + 8 + 16) + 4 + 4 + 8 + 8 + 16 + 8 + 1;
@@ -113,6 +116,8 @@ pub struct Loaded {
     pub basis: Basis,
     /// The mailbox's next UID.
     pub next_uid: u32,
+    /// The block the messages' names are read into when first needed.
+    pub names: Option<Arc<NameBlock>>,
     /// The uidlist's header and identity (no records).
     pub uidlist: UidList,
     pub messages: Vec<Msg>,
@@ -150,9 +155,11 @@ pub fn encode(
     out.extend_from_slice(&u32::try_from(messages.len()).ok()?.to_le_bytes());
     out.extend_from_slice(&u32::try_from(names).ok()?.to_le_bytes());
     out.extend_from_slice(&u32::try_from(exts).ok()?.to_le_bytes());
+    let mut names_crc = crc32fast::Hasher::new();
     for m in messages {
-        out.extend_from_slice(m.file.as_bytes());
+        names_crc.update(m.file.as_bytes());
     }
+    out.extend_from_slice(&names_crc.finalize().to_le_bytes());
     for m in messages {
         out.extend_from_slice(m.ext().unwrap_or("").as_bytes());
     }
@@ -165,6 +172,9 @@ pub fn encode(
         out.push(m.flags.system);
         out.extend_from_slice(&m.flags.keywords.to_le_bytes());
         out.extend_from_slice(&m.flags.other.to_le_bytes());
+    }
+    for m in messages {
+        out.extend_from_slice(m.file.as_bytes());
     }
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -244,10 +254,40 @@ fn read_n(r: &mut impl Read, crc: &mut crc32fast::Hasher, n: usize) -> Option<Ve
     Some(buf)
 }
 
-/// Parse an index of `len` bytes from `r`; `None` when it is not a complete, intact index of
-/// this version whose records make sense (UIDs ascending and below the next UID, names that
-/// are plain file names). The names are read straight into the block the messages share.
-pub fn parse(mut r: impl Read, len: u64) -> Option<Loaded> {
+/// Check that `piece`, after the bytes of a character cut at the end of the previous piece
+/// (`carry`), is UTF-8; a character cut at its end is left in `carry`.
+fn utf8_piece(carry: &mut Vec<u8>, mut piece: &[u8]) -> Option<()> {
+    if let Some(&lead) = carry.first() {
+        let width = match lead {
+            0xc0..=0xdf => 2,
+            0xe0..=0xef => 3,
+            _ => 4,
+        };
+        let need = (width - carry.len()).min(piece.len());
+        carry.extend_from_slice(&piece[..need]);
+        piece = &piece[need..];
+        if carry.len() < width {
+            return Some(());
+        }
+        std::str::from_utf8(carry).ok()?;
+        carry.clear();
+    }
+    match std::str::from_utf8(piece) {
+        Ok(_) => Some(()),
+        Err(e) if e.error_len().is_none() => {
+            carry.extend_from_slice(&piece[e.valid_up_to()..]);
+            Some(())
+        }
+        Err(_) => None,
+    }
+}
+
+/// Parse the index in `file` (`len` bytes); `None` when it is not a complete, intact index
+/// of this version whose records make sense (UIDs ascending and below the next UID, names
+/// that are plain file names). The names are checked as they stream past, not kept: the
+/// messages' names are read again from the (open) file when first needed.
+pub fn parse(file: fs::File, len: u64) -> Option<Loaded> {
+    let mut r = io::BufReader::with_capacity(1 << 16, file);
     let mut crc = crc32fast::Hasher::new();
     let head = read_n(&mut r, &mut crc, HEAD)?;
     let mut c = Cursor(&head);
@@ -273,29 +313,26 @@ pub fn parse(mut r: impl Read, len: u64) -> Option<Loaded> {
     };
     let read_len = c.u64()?;
     let guid_len = usize::from(c.u8()?);
-    let rest = read_n(&mut r, &mut crc, guid_len + 12)?;
+    let rest = read_n(&mut r, &mut crc, guid_len + 16)?;
     let mut c = Cursor(&rest);
     let guid = String::from_utf8(c.take(guid_len)?.to_vec()).ok()?;
     let count = c.u32()? as usize;
     let names_len = c.u32()? as usize;
     let exts_len = c.u32()? as usize;
+    let names_crc = c.u32()?;
     // The sizes must add up to the file's before anything is allocated for them.
+    let head_len = (HEAD + guid_len + 16) as u64;
     let body = (count as u64) * RECORD as u64 + names_len as u64 + exts_len as u64;
-    if (HEAD + guid_len + 12) as u64 + body + 4 != len
-        || uid_validity == 0
-        || next_uid == 0
-        || list_next_uid > next_uid
+    if head_len + body + 4 != len || uid_validity == 0 || next_uid == 0 || list_next_uid > next_uid
     {
         return None;
     }
-    let names = String::from_utf8(read_n(&mut r, &mut crc, names_len)?).ok()?;
-    // No name may leave its directory.
-    if memchr::memchr2(b'/', 0, names.as_bytes()).is_some() {
-        return None;
-    }
-    let names = Arc::new(names);
     let exts = String::from_utf8(read_n(&mut r, &mut crc, exts_len)?).ok()?;
+    let names_at = head_len + exts_len as u64 + (count * RECORD) as u64;
+    let block = Arc::new(NameBlock::deferred(names_at, names_len, names_crc));
     let mut messages = Vec::with_capacity(count);
+    // Where each name starts, to check below that it starts a character (and not a dot).
+    let mut starts = Vec::with_capacity(count);
     let (mut name_at, mut ext_at) = (0usize, 0usize);
     let mut last_uid = 0u32;
     let mut chunk = vec![0u8; RECORD * 4096];
@@ -321,14 +358,12 @@ pub fn parse(mut r: impl Read, len: u64) -> Option<Loaded> {
                 keywords: f.u32()?,
                 other: f.u32()?,
             };
-            if uid <= last_uid || uid >= next_uid {
+            if uid <= last_uid || uid >= next_uid || name_len == 0 {
                 return None;
             }
             last_uid = uid;
-            let file = FileName::shared(&names, name_at, name_len)?;
-            if file.is_empty() || file.starts_with('.') {
-                return None;
-            }
+            starts.push(name_at as u32);
+            let file = FileName::shared(&block, name_at, name_len)?;
             name_at += name_len;
             let ext = exts.get(ext_at..ext_at + ext_len)?;
             ext_at += ext_len;
@@ -342,14 +377,55 @@ pub fn parse(mut r: impl Read, len: u64) -> Option<Loaded> {
             });
         }
     }
-    let mut end = [0u8; 4];
-    r.read_exact(&mut end).ok()?;
-    if name_at != names_len || ext_at != exts_len || crc.finalize().to_le_bytes() != end {
+    if name_at != names_len || ext_at != exts_len {
         return None;
     }
+    // The names: UTF-8 without `/` or NUL (none may leave its directory), each one starting
+    // a character, none a dot file; streamed through the reader's buffer.
+    let mut names_check = crc32fast::Hasher::new();
+    let mut carry: Vec<u8> = Vec::new();
+    let mut done = 0usize;
+    let mut next_start = starts.iter().peekable();
+    while done < names_len {
+        let avail = r.fill_buf().ok()?;
+        let take = avail.len().min(names_len - done);
+        if take == 0 {
+            return None;
+        }
+        let piece = &avail[..take];
+        crc.update(piece);
+        names_check.update(piece);
+        if memchr::memchr2(b'/', 0, piece).is_some() {
+            return None;
+        }
+        while let Some(&&at) = next_start.peek() {
+            let at = at as usize;
+            if at >= done + take {
+                break;
+            }
+            let b = piece[at - done];
+            if b == b'.' || (0x80..0xc0).contains(&b) {
+                return None;
+            }
+            next_start.next();
+        }
+        utf8_piece(&mut carry, piece)?;
+        r.consume(take);
+        done += take;
+    }
+    let mut end = [0u8; 4];
+    r.read_exact(&mut end).ok()?;
+    if !carry.is_empty()
+        || names_check.finalize() != names_crc
+        || crc.finalize().to_le_bytes() != end
+    {
+        return None;
+    }
+    block.set_source(r.into_inner());
     Some(Loaded {
         basis: Basis { dirs, scanned_at },
         next_uid,
+        names: Some(block),
         uidlist: UidList {
             uid_validity,
             next_uid: list_next_uid,
@@ -368,7 +444,7 @@ pub fn parse(mut r: impl Read, len: u64) -> Option<Loaded> {
 pub fn load(dir: &Path) -> Option<Loaded> {
     let f = fs::File::open(dir.join(INDEX)).ok()?;
     let len = f.metadata().ok()?.len();
-    let loaded = parse(io::BufReader::with_capacity(1 << 16, f), len)?;
+    let loaded = parse(f, len)?;
     if !loaded.basis.stable()
         || DirStamp::of(&dir.join("new")) != loaded.basis.dirs[0]
         || DirStamp::of(&dir.join("cur")) != loaded.basis.dirs[1]

@@ -21,7 +21,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
@@ -99,20 +99,95 @@ impl Flags {
     }
 }
 
-/// A message's file name: a range of a shared block. A mailbox loaded from its index keeps
-/// every name in the one block it read them into (100,000 messages, one allocation); a name
-/// made later (a flag change, a delivery) has a block of its own. 16 bytes a message.
+/// The file names of messages, one block for many: a mailbox loaded from its index shares
+/// one for all of them, read from the index file only when a name is first needed (a
+/// SELECT needs none); a name made later (a flag change, a delivery) has its own.
+pub struct NameBlock {
+    text: OnceLock<String>,
+    /// The index file (kept open: a newer index renamed over it does not matter), the
+    /// offset and length of the names in it, and their CRC-32 as checked at load.
+    source: Mutex<Option<std::fs::File>>,
+    offset: u64,
+    len: usize,
+    crc: u32,
+}
+
+impl NameBlock {
+    /// Names held in memory.
+    pub fn loaded(text: String) -> NameBlock {
+        let len = text.len();
+        NameBlock {
+            text: OnceLock::from(text),
+            source: Mutex::new(None),
+            offset: 0,
+            len,
+            crc: 0,
+        }
+    }
+
+    /// Names to be read from `file` when first needed (`set_source` gives the file).
+    pub fn deferred(offset: u64, len: usize, crc: u32) -> NameBlock {
+        NameBlock {
+            text: OnceLock::new(),
+            source: Mutex::new(None),
+            offset,
+            len,
+            crc,
+        }
+    }
+
+    pub fn set_source(&self, file: std::fs::File) {
+        *self.source.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
+    }
+
+    /// The names, read now if they have not been. Empty if they cannot be read as they were
+    /// at load (the file changed in place since, or failed): see [`NameBlock::intact`].
+    pub fn text(&self) -> &str {
+        self.text.get_or_init(|| self.read().unwrap_or_default())
+    }
+
+    fn read(&self) -> Option<String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = self
+            .source
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()?;
+        file.seek(SeekFrom::Start(self.offset)).ok()?;
+        let mut buf = Vec::with_capacity(self.len);
+        file.take(self.len as u64).read_to_end(&mut buf).ok()?;
+        if buf.len() != self.len || crc32fast::hash(&buf) != self.crc {
+            return None;
+        }
+        String::from_utf8(buf).ok()
+    }
+
+    /// Whether the names are all there (read if needed).
+    pub fn intact(&self) -> bool {
+        self.text().len() == self.len
+    }
+}
+
+impl std::fmt::Debug for NameBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NameBlock")
+            .field("len", &self.len)
+            .field("read", &self.text.get().is_some())
+            .finish()
+    }
+}
+
+/// A message's file name: a range of a [`NameBlock`] (16 bytes a message).
 #[derive(Clone)]
 pub struct FileName {
-    block: Arc<String>,
+    block: Arc<NameBlock>,
     at: u32,
     len: u32,
 }
 
 impl FileName {
-    /// `len` bytes of `block` from `at`, if that is a range of whole characters.
-    pub fn shared(block: &Arc<String>, at: usize, len: usize) -> Option<FileName> {
-        block.get(at..at.checked_add(len)?)?;
+    /// `len` bytes of `block` from `at` (checked by the caller: a range of whole characters).
+    pub fn shared(block: &Arc<NameBlock>, at: usize, len: usize) -> Option<FileName> {
         Some(FileName {
             block: block.clone(),
             at: u32::try_from(at).ok()?,
@@ -124,9 +199,11 @@ impl FileName {
 impl std::ops::Deref for FileName {
     type Target = str;
     fn deref(&self) -> &str {
-        // The range was checked when the name was made.
         let at = self.at as usize;
-        self.block.get(at..at + self.len as usize).unwrap_or("")
+        self.block
+            .text()
+            .get(at..at + self.len as usize)
+            .unwrap_or("")
     }
 }
 
@@ -134,7 +211,7 @@ impl From<String> for FileName {
     fn from(s: String) -> FileName {
         let len = u32::try_from(s.len()).unwrap_or(0);
         FileName {
-            block: Arc::new(s),
+            block: Arc::new(NameBlock::loaded(s)),
             at: 0,
             len,
         }
@@ -243,6 +320,8 @@ pub struct State {
     indexed: Option<([DirStamp; 2], Option<FileSig>)>,
     /// Read from the index file (no scan).
     pub from_index: bool,
+    /// The names block of a load from the index, until its names were found intact.
+    names: Option<Arc<NameBlock>>,
 }
 
 /// `new/` and `cur/` now.
@@ -313,6 +392,7 @@ impl State {
             dirs_dirty: false,
             indexed: None,
             from_index: false,
+            names: None,
         };
         state.dirs_dirty = state.recent_dirs(started);
         let records = std::mem::take(&mut state.uidlist.records);
@@ -368,6 +448,7 @@ impl State {
             dirs_dirty: false,
             indexed: Some((dirs, sig)),
             from_index: true,
+            names: loaded.names,
         }))
     }
 
@@ -385,6 +466,29 @@ impl State {
         {
             self.indexed = Some(made_from);
         }
+    }
+
+    /// Whether the names of a load from the index could be read as they were checked at
+    /// load. They cannot only if the index file was changed in place since (not by us: we
+    /// replace it) or failed: then nothing that goes by names (a sync, an expunge) may go
+    /// on, and the mailbox is marked gone so that it is loaded again by a scan.
+    fn names_intact(&mut self) -> bool {
+        let intact = self.names.as_ref().is_none_or(|b| b.intact());
+        if intact {
+            self.names = None;
+        } else if !self.gone {
+            self.gone = true;
+            self.version += 1;
+        }
+        intact
+    }
+
+    fn names_failed(&self, path: &Path) -> StoreError {
+        StoreError::io(
+            "read message names",
+            path.join(index::INDEX),
+            io::Error::other("the index file changed after it was read"),
+        )
     }
 
     /// Whether a directory changed so recently that a change in the same clock tick could
@@ -549,6 +653,9 @@ impl State {
         if self.gone {
             return Ok(false);
         }
+        if !self.names_intact() {
+            return Ok(true);
+        }
         let started = now_ns();
         let dirs = dir_stamps(path);
         if dirs.iter().all(|d| d.mtime == 0) && !path.join("cur").exists() {
@@ -703,6 +810,9 @@ impl State {
     /// Give the messages at `positions` new flags (a rename each). Messages whose file
     /// vanished are skipped (expunged meanwhile). Returns the positions changed.
     pub fn set_flags(&mut self, path: &Path, changes: &[(usize, Flags)]) -> Result<Vec<usize>> {
+        if !self.names_intact() {
+            return Err(self.names_failed(path));
+        }
         let version = self.version + 1;
         let mut done = Vec::with_capacity(changes.len());
         let mut first_error = None;
@@ -744,6 +854,9 @@ impl State {
     /// Remove the messages with these UIDs: unlink each file, then sync the directories once.
     /// Returns the UIDs removed (including files someone else removed first).
     pub fn expunge(&mut self, path: &Path, uids: &[u32]) -> Result<Vec<u32>> {
+        if !self.names_intact() {
+            return Err(self.names_failed(path));
+        }
         let mut removed = Vec::with_capacity(uids.len());
         let mut first_error = None;
         let mut dirs = [false, false];
@@ -837,6 +950,9 @@ impl State {
         user_root: &Path,
         files: Vec<(String, Subdir, String)>,
     ) -> Result<Vec<u32>> {
+        if !self.names_intact() {
+            return Err(self.names_failed(path));
+        }
         let keys: Vec<String> = files.iter().map(|(k, _, _)| k.clone()).collect();
         let new: Found = files
             .into_iter()
@@ -1459,6 +1575,34 @@ mod tests {
     }
 
     #[test]
+    fn names_changed_in_place_after_a_load_end_the_mailbox() {
+        use std::io::{Seek, SeekFrom, Write};
+        let (_d, p) = maildir();
+        put(&p, "cur", "1.M1P1.h:2,S");
+        age(&p, 10);
+        State::load(&p, &p).unwrap();
+        let mut s = State::load(&p, &p).unwrap();
+        assert!(from_index(&s));
+        // Someone writes into the index file in place (a name): the names no longer check,
+        // and nothing that goes by them may run on.
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .open(p.join(index::INDEX))
+            .unwrap();
+        let len = f.metadata().unwrap().len();
+        f.seek(SeekFrom::Start(len - 6)).unwrap();
+        f.write_all(b"X").unwrap();
+        assert!(s.expunge(&p, &[1]).is_err());
+        assert!(s.gone);
+        assert!(p.join("cur/1.M1P1.h:2,S").exists());
+        // Loaded again: by a scan (the index is corrupt now), with the same UID.
+        let again = State::load(&p, &p).unwrap();
+        assert!(!from_index(&again));
+        assert_eq!(again.messages[0].uid, 1);
+        assert_eq!(&*again.messages[0].file, "1.M1P1.h:2,S");
+    }
+
+    #[test]
     fn a_corrupt_or_foreign_index_is_ignored_and_rebuilt() {
         let (_d, p) = maildir();
         put(&p, "new", "1.M1P1.h");
@@ -1466,7 +1610,11 @@ mod tests {
         age(&p, 10);
         let full = State::load(&p, &p).unwrap();
         let good = fs::read(p.join(index::INDEX)).unwrap();
-        let parse = |b: &[u8]| index::parse(b, b.len() as u64);
+        let scratch = p.join("scratch");
+        let parse = |b: &[u8]| {
+            fs::write(&scratch, b).unwrap();
+            index::parse(fs::File::open(&scratch).unwrap(), b.len() as u64)
+        };
         assert!(parse(&good).is_some());
         let mut flipped = good.clone();
         flipped[good.len() / 2] ^= 0x20;
