@@ -266,6 +266,10 @@ impl Session {
             }
             let mut moved = Vec::new();
             for m in &state.messages {
+                // A name that could not be read (see `NameBlock`) names no file.
+                if m.file.is_empty() {
+                    continue;
+                }
                 let from = mb.path.join(m.sub.as_str()).join(&*m.file);
                 let dest = target.join(m.sub.as_str()).join(&*m.file);
                 if std::fs::rename(&from, &dest).is_ok() {

@@ -843,6 +843,8 @@ impl Session {
                 targets
                     .iter()
                     .filter_map(|(_, u)| state.by_uid(*u))
+                    // A name that could not be read (see `NameBlock`) names no file.
+                    .filter(|m| !m.file.is_empty())
                     .map(|m| Source {
                         uid: m.uid,
                         path: mb.path.join(m.sub.as_str()).join(&*m.file),
