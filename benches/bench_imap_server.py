@@ -5,8 +5,8 @@ on the same messages:
 * SELECT of a 100,000-message mailbox right after a restart: for mailprims a new server
   over the store reading the folder's ``mailprims.index`` (UIDs and flags as of the last
   scan, trusted while ``new/`` and ``cur/`` are unchanged), for Dovecot a new imap process
-  (one per connection) reading its index the same way; login is done before the clock,
-  and each SELECT is timed alone (a fresh server per call cannot be made inside a loop);
+  (one per connection) reading its index the same way; each SELECT is timed alone, with
+  the server start and the login before the clock;
 * 1,000 sessions in IDLE on one INBOX (:func:`report`): the server's memory per session
   (over a baseline taken after logins have warmed the password threads, whose Argon2
   working memory is a fixed cost),
@@ -149,39 +149,35 @@ def _select_case() -> list[Case]:
     warm = mailprims.ImapServer(store=store, users=users)
     with warm:
         _select(_ready_sessions(warm.port, 1))
-    # Calls are timed one by one and the best counts: sessions are logged in beforehand, and
-    # once a pool runs dry the next session is opened inside the clock (slower calls, which
-    # the best of each side leaves out).
-    theirs = _ready_sessions(dovecot.imap_port, 64)
+    # Each SELECT is timed alone, the two sides call by call, after a setup outside the
+    # clock: for mailprims a server started afresh (nothing of the mailbox in memory) and a
+    # session logged in to it, for Dovecot a session logged in (a new imap process).
     ours: list[imaplib.IMAP4] = []
+    theirs: list[imaplib.IMAP4] = []
+    servers: list[mailprims.ImapServer] = []
 
-    def fresh_server() -> list[imaplib.IMAP4]:
-        # A server started afresh for each SELECT: nothing of the mailbox in memory.
+    def fresh_server() -> None:
+        while servers:
+            servers.pop().stop()
         server = mailprims.ImapServer(store=store, users=users)
         server.start()
-        atexit.register(server.stop)
-        return _ready_sessions(server.port, 1)
+        servers.append(server)
+        ours.extend(_ready_sessions(server.port, 1))
 
-    for _ in range(12):
-        ours.extend(fresh_server())
+    def fresh_session() -> None:
+        theirs.extend(_ready_sessions(dovecot.imap_port, 1))
 
-    def select_ours() -> int:
-        return _select(ours or fresh_server())
-
-    def select_theirs() -> int:
-        return _select(theirs or _ready_sessions(dovecot.imap_port, 1))
-
+    atexit.register(lambda: [s.stop() for s in servers])
     return [
         Case(
             group="IMAP server",
             name=f"SELECT of a {SELECT_COUNT:,}-message mailbox after a restart",
-            ours=select_ours,
-            peer=select_theirs,
+            ours=lambda: _select(ours),
+            peer=lambda: _select(theirs),
             peer_name="Dovecot",
             target=1.0,
-            # Timed call by call (the harness's one-by-one timer): a loop of calls would
-            # run through the pool of fresh servers and time server starts and logins.
-            exclude_free=True,
+            ours_setup=fresh_server,
+            peer_setup=fresh_session,
         )
     ]
 
