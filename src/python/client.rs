@@ -45,6 +45,7 @@ use pyo3::prelude::*;
 
 use super::errors::IntoPyErr;
 use super::runtime::{awaitable, block_on, runtime};
+use super::transcript::ClientTranscript;
 use crate::net::tls::Trust;
 use crate::net::transcript::Transcript;
 use crate::net::{Endpoint, TlsMode};
@@ -113,12 +114,33 @@ impl ClientOptions {
     }
 }
 
+/// What a client core needs of its protocol's connection: how it is configured and opened,
+/// whether it is still open, and its greeting.
+pub trait ClientConnection: Sized + Send + 'static {
+    /// The protocol's client configuration (an `Endpoint` and its own settings).
+    type Config: Send + Sync + 'static;
+    /// The protocol's error.
+    type Error: IntoPyErr + Send + 'static;
+
+    /// The configuration with the protocol's defaults around `endpoint`.
+    fn config(endpoint: Endpoint) -> Self::Config;
+    fn endpoint(config: &Self::Config) -> &Endpoint;
+    fn connect(
+        config: Arc<Self::Config>,
+    ) -> impl Future<Output = Result<Self, Self::Error>> + Send + 'static;
+    fn is_open(&self) -> bool;
+    /// The greeting's text, which `connect` returns.
+    fn greeting_text(&self) -> String;
+    /// The error for `connect` on an open connection.
+    fn already_connected() -> Self::Error;
+}
+
 /// What a client core shows of its session (`info()`, a frozen pyclass), made from the
 /// connection after each operation.
 pub trait SessionView: Default + Clone + Send + 'static {
-    type Connection: Send + 'static;
+    type Connection: ClientConnection<Error = Self::Error>;
     /// The protocol's error.
-    type Error;
+    type Error: IntoPyErr + Send + 'static;
 
     /// The error for an operation with no connection in the slot.
     fn no_connection(&self) -> Self::Error;
@@ -180,15 +202,105 @@ impl<V: SessionView> Shared<V> {
     }
 }
 
+/// The configuration of a client core's connections.
+pub type ConfigOf<V> = <<V as SessionView>::Connection as ClientConnection>::Config;
+
+/// What every client core holds (the `base` field of `ImapClientCore`, `Pop3ClientCore`):
+/// its configuration, its one connection with the session view, and its `Mode`; and the
+/// operations every client has, which [`client_pymethods`] forwards here.
+pub struct ClientCore<V: SessionView> {
+    pub config: Arc<ConfigOf<V>>,
+    pub shared: Arc<Shared<V>>,
+    pub mode: Mode,
+}
+
+impl<V: SessionView> ClientCore<V> {
+    /// A core from the wrapper's options object (see [`ClientOptions`]); `configure` reads
+    /// the protocol's own fields into the configuration.
+    pub fn new(
+        options: &Bound<'_, PyAny>,
+        blocking: bool,
+        configure: impl FnOnce(&mut ConfigOf<V>) -> PyResult<()>,
+    ) -> PyResult<Self> {
+        let mut config = V::Connection::config(options.extract::<ClientOptions>()?.endpoint()?);
+        configure(&mut config)?;
+        Ok(ClientCore {
+            config: Arc::new(config),
+            shared: Shared::new(),
+            mode: Mode::new(blocking),
+        })
+    }
+
+    pub fn transcript(&self) -> ClientTranscript {
+        ClientTranscript::new(V::Connection::endpoint(&self.config).transcript.as_ref())
+    }
+
+    /// Connect (and secure the session as configured); the greeting's text.
+    pub fn connect(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let shared = self.shared.clone();
+        let config = self.config.clone();
+        self.mode.run(py, async move {
+            let mut slot = shared.conn.lock().await;
+            if slot.as_ref().is_some_and(V::Connection::is_open) {
+                return Err(V::Connection::already_connected());
+            }
+            let conn = V::Connection::connect(config).await?;
+            let greeting = conn.greeting_text();
+            shared.set_info(Some(&conn));
+            *slot = Some(conn);
+            Ok(greeting)
+        })
+    }
+}
+
+/// `client_pymethods! { impl Core(SessionInfo) { ... } }`: `#[pymethods] impl Core { ... }`
+/// with the methods every client core forwards to its `base: ClientCore<SessionInfo>`
+/// (transcript, connect, info, close) added after the protocol's own. A macro for the
+/// reason of `server_pymethods`: a pyclass has one `#[pymethods]` block.
+macro_rules! client_pymethods {
+    (impl $core:ident($info:ty) { $($own:tt)* }) => {
+        #[::pyo3::pymethods]
+        impl $core {
+            $($own)*
+
+            /// The lines recorded with `transcript=True`.
+            #[getter]
+            fn transcript(&self) -> $crate::python::transcript::ClientTranscript {
+                self.base.transcript()
+            }
+
+            /// Connect (and secure the session as configured); returns the greeting's text.
+            fn connect(
+                &self,
+                py: ::pyo3::Python<'_>,
+            ) -> ::pyo3::PyResult<::pyo3::Py<::pyo3::PyAny>> {
+                self.base.connect(py)
+            }
+
+            /// Connection state, without waiting for a running operation.
+            fn info(&self) -> $info {
+                self.base.shared.info()
+            }
+
+            /// Close without the protocol's goodbye (nothing a POP3 QUIT would commit is
+            /// committed, RFC 1939 §6). Never waits.
+            fn close(&self) {
+                self.base.shared.close();
+            }
+        }
+    };
+}
+pub(crate) use client_pymethods;
+
 /// `with_conn!(self, py, |c| body)`: run `body` (an `async` block's contents returning
 /// `Result<T, Error>`, the protocol's error) with the connection
-/// of `self.shared` taken out of its slot, through `self.mode`. A future dropped midway
+/// of `self.base.shared` taken out of its slot, through `self.base.mode`. A future dropped midway
 /// (Ctrl-C, asyncio cancellation) takes the connection with it rather than leave it half-way
 /// through a response; after a fatal error it is not put back either.
 macro_rules! with_conn {
     ($self:ident, $py:ident, |$c:ident| $body:expr) => {{
-        let shared = $self.shared.clone();
-        $self.mode.run($py, async move {
+        let shared = $self.base.shared.clone();
+        $self.base.mode.run($py, async move {
             let mut slot = shared.conn.lock().await;
             let mut $c = slot.take().ok_or_else(|| shared.missing())?;
             let result = $body;

@@ -4,6 +4,7 @@
 //! `types`).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,9 +13,11 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
-use super::client::{ClientOptions, Converted, Mode, SessionView, Shared, seconds, with_conn};
+use super::client::{
+    ClientConnection, ClientCore, Converted, Mode, SessionView, Shared, client_pymethods, seconds,
+    with_conn,
+};
 use super::message::{message_of_document, parse_owned};
-use super::transcript::ClientTranscript;
 use super::types;
 use crate::imap::client::{
     ClientConfig, Connection, FetchMessages, FlagSets, IdleEvent, LoginMethod,
@@ -25,6 +28,7 @@ use crate::imap::types::{
 };
 use crate::imap::{Date, Error, FetchAttribute, SearchKey, SequenceSet, SessionState, StatusItem};
 use crate::message::Document;
+use crate::net::Endpoint;
 
 /// What Python can ask about the connection without waiting for a running operation.
 #[pyclass(module = "mailprims._mailprims", frozen, get_all)]
@@ -85,9 +89,38 @@ impl SessionView for ImapSessionInfo {
 /// The core of `ImapClient` and `AsyncImapClient`: one IMAP connection.
 #[pyclass(module = "mailprims._mailprims", frozen)]
 pub struct ImapClientCore {
-    config: Arc<ClientConfig>,
-    shared: Arc<Shared<ImapSessionInfo>>,
-    mode: Mode,
+    base: ClientCore<ImapSessionInfo>,
+}
+
+impl ClientConnection for Connection {
+    type Config = ClientConfig;
+    type Error = Error;
+
+    fn config(endpoint: Endpoint) -> ClientConfig {
+        ClientConfig::with_endpoint(endpoint)
+    }
+
+    fn endpoint(config: &ClientConfig) -> &Endpoint {
+        &config.endpoint
+    }
+
+    fn connect(
+        config: Arc<ClientConfig>,
+    ) -> impl Future<Output = Result<Connection, Error>> + Send + 'static {
+        Connection::connect(config)
+    }
+
+    fn is_open(&self) -> bool {
+        Connection::is_open(self)
+    }
+
+    fn greeting_text(&self) -> String {
+        self.greeting().text.clone()
+    }
+
+    fn already_connected() -> Error {
+        Error::Usage("already connected".into())
+    }
 }
 
 /// The IMAP client's own options (`mailprims.imap._ImapOptions`).
@@ -568,51 +601,20 @@ fn py_opt_event<'py>(py: Python<'py>, e: Option<IdleEvent>) -> PyResult<Bound<'p
     }
 }
 
-#[pymethods]
-impl ImapClientCore {
+client_pymethods! {
+impl ImapClientCore(ImapSessionInfo) {
     /// `options`: a `mailprims.imap._ImapOptions`; `blocking`: the sync client's core.
     #[new]
     fn new(options: &Bound<'_, PyAny>, blocking: bool) -> PyResult<Self> {
         let own: ImapOptions = options.extract()?;
-        let mut config =
-            ClientConfig::with_endpoint(options.extract::<ClientOptions>()?.endpoint()?);
         if own.fetch_batch == 0 {
             return Err(PyValueError::new_err("fetch_batch must be at least 1"));
         }
-        config.fetch_batch = own.fetch_batch;
-        Ok(ImapClientCore {
-            config: Arc::new(config),
-            shared: Shared::new(),
-            mode: Mode::new(blocking),
-        })
-    }
-
-    /// The lines recorded with `transcript=True`.
-    #[getter]
-    fn transcript(&self) -> ClientTranscript {
-        ClientTranscript::new(self.config.endpoint.transcript.as_ref())
-    }
-
-    /// Connect (and secure the session as configured); returns the greeting's text.
-    fn connect(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let shared = self.shared.clone();
-        let config = self.config.clone();
-        self.mode.run(py, async move {
-            let mut slot = shared.conn.lock().await;
-            if slot.as_ref().is_some_and(Connection::is_open) {
-                return Err(Error::Usage("already connected".into()));
-            }
-            let conn = Connection::connect(config).await?;
-            let greeting = conn.greeting().text.clone();
-            shared.set_info(Some(&conn));
-            *slot = Some(conn);
-            Ok(greeting)
-        })
-    }
-
-    /// Connection state, without waiting for a running operation.
-    fn info(&self) -> ImapSessionInfo {
-        self.shared.info()
+        let base = ClientCore::new(options, blocking, |config: &mut ClientConfig| {
+            config.fetch_batch = own.fetch_batch;
+            Ok(())
+        })?;
+        Ok(ImapClientCore { base })
     }
 
     /// The capabilities; `refresh` asks the server even when they are known.
@@ -698,11 +700,6 @@ impl ImapClientCore {
 
     fn logout(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         with_conn!(self, py, |c| c.logout().await)
-    }
-
-    /// Close without LOGOUT. Never waits.
-    fn close(&self) {
-        self.shared.close();
     }
 
     // ---- mailboxes ----
@@ -842,11 +839,11 @@ impl ImapClientCore {
             return Err(PyValueError::new_err("UIDs start at 1"));
         }
         Ok(ImapMessageStream {
-            shared: self.shared.clone(),
+            shared: self.base.shared.clone(),
             uids: Mutex::new(Some(uids)),
             stream: Arc::new(tokio::sync::Mutex::new(None)),
             parse,
-            mode: self.mode,
+            mode: self.base.mode,
         })
     }
 
@@ -946,10 +943,10 @@ impl ImapClientCore {
     #[pyo3(signature = (timeout=None))]
     fn idle_wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
         let timeout: Option<Duration> = seconds(timeout, "timeout")?;
-        let shared = self.shared.clone();
+        let shared = self.base.shared.clone();
         // In place, not taken out of the slot: waiting is cancel-safe, so a cancelled wait
         // (Ctrl-C, asyncio) leaves the session in IDLE, and the caller's DONE ends it.
-        self.mode.run(py, async move {
+        self.base.mode.run(py, async move {
             let mut slot = shared.conn.lock().await;
             let c = slot.as_mut().ok_or(Error::Closed)?;
             let result = c.idle_wait(timeout).await;
@@ -968,6 +965,7 @@ impl ImapClientCore {
             .await
             .map(|e| Converted(e, py_events)))
     }
+}
 }
 
 fn status_items(items: &[String]) -> PyResult<Vec<StatusItem>> {

@@ -2,18 +2,14 @@
 //! accounts of a `Users`, with the life cycle every server binding shares (`ServerHandle`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
-use super::client::seconds;
-use super::errors::net_error;
-use super::events::PyEventLog;
-use super::server::{ServerHandle, server_pymethods};
-use super::store::{PyMaildirStore, PyUsers};
+use super::server::{
+    ServerHandle, at_least, delay_secs, event_log, maildir_store, needs_tls, required_secs,
+    server_pymethods, server_tls, users_arg,
+};
 use crate::imap::server::{self, Backend, ServerConfig};
-use crate::net::tls;
 
 /// The core of `ImapServer`: the configured server and, once started, its accept loop.
 #[pyclass(module = "mailprims._mailprims", frozen)]
@@ -21,10 +17,6 @@ pub struct ImapServerCore {
     backend: Arc<Backend>,
     config: Arc<ServerConfig>,
     handle: ServerHandle,
-}
-
-fn positive(value: f64, what: &str) -> PyResult<Duration> {
-    seconds(Some(value), what)?.ok_or_else(|| PyValueError::new_err(format!("{what} is required")))
 }
 
 server_pymethods! {
@@ -61,56 +53,29 @@ impl ImapServerCore {
         shutdown_grace: f64,
         on_event: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
-        let store = store
-            .cast::<PyMaildirStore>()
-            .map_err(|_| PyTypeError::new_err("store must be a mailprims.MaildirStore"))?
-            .get()
-            .store()
-            .clone();
-        let users = users
-            .cast::<PyUsers>()
-            .map_err(|_| PyTypeError::new_err("users must be a mailprims.Users"))?
-            .get()
-            .shared();
-        let tls = match (tls_cert, tls_key) {
-            (Some(cert), Some(key)) => {
-                Some(tls::server_config(&cert, &key).map_err(|e| net_error(py, e))?)
-            }
-            (None, None) => None,
-            _ => {
-                return Err(PyValueError::new_err(
-                    "tls_cert and tls_key must be given together",
-                ));
-            }
-        };
-        if implicit_tls && tls.is_none() {
-            return Err(PyValueError::new_err(
-                "implicit_tls needs tls_cert and tls_key",
-            ));
-        }
-        if max_auth_failures == 0 || max_errors == 0 || max_connections == 0 {
-            return Err(PyValueError::new_err(
-                "max_auth_failures, max_errors and max_connections must be at least 1",
-            ));
-        }
-        if max_line < 1024 || max_literal < 1024 || max_message_size < 1024 {
-            return Err(PyValueError::new_err(
-                "max_line, max_literal and max_message_size must be at least 1024",
-            ));
-        }
-        let auth_failure_delay = if auth_failure_delay == 0.0 {
-            Duration::ZERO
-        } else {
-            positive(auth_failure_delay, "auth_failure_delay")?
-        };
-        let events = on_event.map(PyEventLog::start);
+        let store = maildir_store(store)?;
+        let users = users_arg(users, "a mailprims.Users")?.shared();
+        let tls = server_tls(py, tls_cert, tls_key)?;
+        needs_tls("implicit_tls", implicit_tls, &tls)?;
+        at_least(1, "must be at least 1", &[
+            ("max_auth_failures", max_auth_failures.into()),
+            ("max_errors", max_errors.into()),
+            ("max_connections", max_connections as u64),
+        ])?;
+        at_least(1024, "must be at least 1024", &[
+            ("max_line", max_line as u64),
+            ("max_literal", max_literal),
+            ("max_message_size", max_message_size),
+        ])?;
+        let auth_failure_delay = delay_secs(auth_failure_delay, "auth_failure_delay")?;
+        let (events, log) = event_log(on_event);
         let config = ServerConfig {
             hostname,
             tls,
             implicit_tls,
             allow_insecure_auth,
-            login_timeout: positive(login_timeout, "login_timeout")?,
-            idle_timeout: positive(timeout, "timeout")?,
+            login_timeout: required_secs(login_timeout, "login_timeout")?,
+            idle_timeout: required_secs(timeout, "timeout")?,
             auth_failure_delay,
             max_auth_failures,
             max_errors,
@@ -119,11 +84,9 @@ impl ImapServerCore {
             max_literal,
             max_message_size,
             special_folders,
-            check_interval: positive(check_interval, "check_interval")?,
-            shutdown_grace: positive(shutdown_grace, "shutdown_grace")?,
-            events: events
-                .clone()
-                .map(|e| e as Arc<dyn crate::net::events::EventLog>),
+            check_interval: required_secs(check_interval, "check_interval")?,
+            shutdown_grace: required_secs(shutdown_grace, "shutdown_grace")?,
+            events: log,
             ..ServerConfig::default()
         };
         Ok(Self {

@@ -7,17 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::IntoPyObjectExt;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use super::client::{ClientOptions, Mode, SessionView, Shared, seconds, with_conn};
-use super::errors::net_error;
-use super::events::PyEventLog;
-use super::server::{ServerHandle, server_pymethods};
-use super::store::{PyMaildirStore, PyUsers};
-use super::transcript::ClientTranscript;
-use crate::net::tls;
+use super::client::{ClientConnection, ClientCore, SessionView, client_pymethods, with_conn};
+use super::server::{
+    ServerHandle, at_least, delay_secs, event_log, maildir_store, needs_tls, positive_count,
+    required_secs, server_pymethods, server_tls, users_arg,
+};
+use crate::net::Endpoint;
 use crate::pop3::client::{ClientConfig, Connection, LoginMethod};
 use crate::pop3::maildrop::StoreBackend;
 use crate::pop3::server::{self, ServerConfig};
@@ -130,17 +129,37 @@ impl SessionView for Pop3SessionInfo {
 /// The core of `Pop3Client` and `AsyncPop3Client`: one POP3 connection.
 #[pyclass(module = "mailprims._mailprims", frozen)]
 pub struct Pop3ClientCore {
-    config: Arc<ClientConfig>,
-    shared: Arc<Shared<Pop3SessionInfo>>,
-    mode: Mode,
+    base: ClientCore<Pop3SessionInfo>,
 }
 
-impl Pop3ClientCore {
-    fn run<F>(&self, py: Python<'_>, fut: F) -> PyResult<Py<PyAny>>
-    where
-        F: Future<Output = Result<Value, Error>> + Send + 'static,
-    {
-        self.mode.run(py, fut)
+impl ClientConnection for Connection {
+    type Config = ClientConfig;
+    type Error = Error;
+
+    fn config(endpoint: Endpoint) -> ClientConfig {
+        ClientConfig::with_endpoint(endpoint)
+    }
+
+    fn endpoint(config: &ClientConfig) -> &Endpoint {
+        &config.endpoint
+    }
+
+    fn connect(
+        config: Arc<ClientConfig>,
+    ) -> impl Future<Output = Result<Connection, Error>> + Send + 'static {
+        Connection::connect(config)
+    }
+
+    fn is_open(&self) -> bool {
+        Connection::is_open(self)
+    }
+
+    fn greeting_text(&self) -> String {
+        self.greeting().text.clone()
+    }
+
+    fn already_connected() -> Error {
+        Error::Usage("already connected".into())
     }
 }
 
@@ -148,47 +167,16 @@ fn text(status: Status) -> Value {
     Value::Text(status.text)
 }
 
-#[pymethods]
-impl Pop3ClientCore {
+client_pymethods! {
+impl Pop3ClientCore(Pop3SessionInfo) {
     /// `options`: a `mailprims.pop3._Pop3Options`; `blocking`: the sync client's core.
     #[new]
     fn new(options: &Bound<'_, PyAny>, blocking: bool) -> PyResult<Self> {
-        let mut config =
-            ClientConfig::with_endpoint(options.extract::<ClientOptions>()?.endpoint()?);
-        config.max_message_size = options.getattr("max_message_size")?.extract()?;
-        Ok(Pop3ClientCore {
-            config: Arc::new(config),
-            shared: Shared::new(),
-            mode: Mode::new(blocking),
-        })
-    }
-
-    /// The lines recorded with `transcript=True`.
-    #[getter]
-    fn transcript(&self) -> ClientTranscript {
-        ClientTranscript::new(self.config.endpoint.transcript.as_ref())
-    }
-
-    /// Connect (and secure the session as configured); returns the greeting's text.
-    fn connect(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let shared = self.shared.clone();
-        let config = self.config.clone();
-        self.run(py, async move {
-            let mut slot = shared.conn.lock().await;
-            if slot.as_ref().is_some_and(Connection::is_open) {
-                return Err(Error::Usage("already connected".into()));
-            }
-            let conn = Connection::connect(config).await?;
-            let greeting = conn.greeting().text.clone();
-            shared.set_info(Some(&conn));
-            *slot = Some(conn);
-            Ok(Value::Text(greeting))
-        })
-    }
-
-    /// Connection state, without waiting for a running operation.
-    fn info(&self) -> Pop3SessionInfo {
-        self.shared.info()
+        let base = ClientCore::new(options, blocking, |config: &mut ClientConfig| {
+            config.max_message_size = options.getattr("max_message_size")?.extract()?;
+            Ok(())
+        })?;
+        Ok(Pop3ClientCore { base })
     }
 
     fn capa(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -288,10 +276,7 @@ impl Pop3ClientCore {
         with_conn!(self, py, |c| c.quit().await.map(text))
     }
 
-    /// Close without QUIT: nothing is deleted (RFC 1939 §6). Never waits.
-    fn close(&self) {
-        self.shared.close();
-    }
+}
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -309,10 +294,6 @@ pub struct Pop3ServerCore {
     backend: Arc<StoreBackend>,
     config: Arc<ServerConfig>,
     handle: ServerHandle,
-}
-
-fn positive(value: f64, what: &str) -> PyResult<Duration> {
-    seconds(Some(value), what)?.ok_or_else(|| PyValueError::new_err(format!("{what} is required")))
 }
 
 server_pymethods! {
@@ -347,46 +328,20 @@ impl Pop3ServerCore {
         auth_failure_limit: Option<u32>,
         auth_failure_window: f64,
     ) -> PyResult<Self> {
-        let store = store
-            .cast::<PyMaildirStore>()
-            .map_err(|_| PyTypeError::new_err("store must be a mailprims.MaildirStore"))?
-            .get()
-            .store()
-            .clone();
-        let users = users
-            .cast::<PyUsers>()
-            .map_err(|_| PyTypeError::new_err("users must be a mailprims.Users"))?
-            .get();
+        let store = maildir_store(store)?;
+        let users = users_arg(users, "a mailprims.Users")?;
         // Guesses count against the address wherever these accounts are checked.
         let auth_failures = users.auth_failures();
         let users = users.shared();
-        let tls = match (tls_cert, tls_key) {
-            (Some(cert), Some(key)) => {
-                Some(tls::server_config(&cert, &key).map_err(|e| net_error(py, e))?)
-            }
-            (None, None) => None,
-            _ => {
-                return Err(PyValueError::new_err(
-                    "tls_cert and tls_key must be given together",
-                ));
-            }
-        };
-        if implicit_tls && tls.is_none() {
-            return Err(PyValueError::new_err(
-                "implicit_tls needs tls_cert and tls_key",
-            ));
-        }
-        if max_auth_failures == 0 || max_errors == 0 || max_connections == 0 {
-            return Err(PyValueError::new_err(
-                "max_auth_failures, max_errors and max_connections must be at least 1",
-            ));
-        }
-        let idle_timeout = positive(timeout, "timeout")?;
-        let auth_failure_delay = if auth_failure_delay == 0.0 {
-            Duration::ZERO
-        } else {
-            positive(auth_failure_delay, "auth_failure_delay")?
-        };
+        let tls = server_tls(py, tls_cert, tls_key)?;
+        needs_tls("implicit_tls", implicit_tls, &tls)?;
+        at_least(1, "must be at least 1", &[
+            ("max_auth_failures", max_auth_failures.into()),
+            ("max_errors", max_errors.into()),
+            ("max_connections", max_connections as u64),
+        ])?;
+        let idle_timeout = required_secs(timeout, "timeout")?;
+        let auth_failure_delay = delay_secs(auth_failure_delay, "auth_failure_delay")?;
         let config = ServerConfig {
             hostname,
             tls,
@@ -397,24 +352,22 @@ impl Pop3ServerCore {
             max_errors,
             max_connections,
             allow_insecure_auth,
-            shutdown_grace: positive(shutdown_grace, "shutdown_grace")?,
-            max_connections_per_address: super::server::positive_count(
+            shutdown_grace: required_secs(shutdown_grace, "shutdown_grace")?,
+            max_connections_per_address: positive_count(
                 max_connections_per_address,
                 "max_connections_per_address",
             )?,
             max_junk_commands,
             auth_budget: crate::net::limits::AuthBudget {
-                failures: super::server::positive_count(auth_failure_limit, "auth_failure_limit")?,
-                window: positive(auth_failure_window, "auth_failure_window")?,
+                failures: positive_count(auth_failure_limit, "auth_failure_limit")?,
+                window: required_secs(auth_failure_window, "auth_failure_window")?,
             },
             auth_failures,
             ..ServerConfig::default()
         };
-        let events = on_event.map(PyEventLog::start);
+        let (events, log) = event_log(on_event);
         let config = ServerConfig {
-            events: events
-                .clone()
-                .map(|e| e as Arc<dyn crate::net::events::EventLog>),
+            events: log,
             ..config
         };
         let backend = StoreBackend {

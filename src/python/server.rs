@@ -1,18 +1,25 @@
-//! What the SMTP and POP3 server bindings share: where to listen, the running server, and
-//! its event log. Each `#[pymethods]` block forwards its lifecycle methods here.
+//! What the server bindings (SMTP, POP3, IMAP, the web inbox) share: where to listen, the
+//! running server and its event log (each `#[pymethods]` block forwards its life-cycle methods
+//! here), and the checks of their constructors' common arguments (store, users, TLS pair,
+//! limits, durations), so each message is written once.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
+use super::client::seconds;
 use super::errors::net_error;
 use super::events::PyEventLog;
 use super::runtime::{awaitable, block_on};
+use super::store::{PyMaildirStore, PyUsers};
 use crate::net::NetError;
+use crate::net::events::EventLog;
 use crate::net::shutdown::Running;
+use crate::net::tls;
+use crate::store::MaildirStore;
 
 /// How long `stop` waits for the event log to reach Python.
 const EVENT_FLUSH: Duration = Duration::from_secs(5);
@@ -146,6 +153,89 @@ pub(crate) fn positive_count<T: PartialEq + Default>(
         ))),
         other => Ok(other),
     }
+}
+
+/// The `store=` argument: a `mailprims.MaildirStore`.
+pub(crate) fn maildir_store(store: &Bound<'_, PyAny>) -> PyResult<MaildirStore> {
+    Ok(store
+        .cast::<PyMaildirStore>()
+        .map_err(|_| PyTypeError::new_err("store must be a mailprims.MaildirStore"))?
+        .get()
+        .store()
+        .clone())
+}
+
+/// The `users=` argument: a `mailprims.Users` (`expected` says what else is accepted, for the
+/// message: `"a mailprims.Users"`, `"a mailprims.Users or None"`).
+pub(crate) fn users_arg<'a>(users: &'a Bound<'_, PyAny>, expected: &str) -> PyResult<&'a PyUsers> {
+    Ok(users
+        .cast::<PyUsers>()
+        .map_err(|_| PyTypeError::new_err(format!("users must be {expected}")))?
+        .get())
+}
+
+/// The server's TLS configuration: `tls_cert` and `tls_key` (PEM) given together, or neither.
+pub(crate) fn server_tls(
+    py: Python<'_>,
+    cert: Option<Vec<u8>>,
+    key: Option<Vec<u8>>,
+) -> PyResult<Option<Arc<rustls::ServerConfig>>> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => tls::server_config(&cert, &key)
+            .map(Some)
+            .map_err(|e| net_error(py, e)),
+        (None, None) => Ok(None),
+        _ => Err(PyValueError::new_err(
+            "tls_cert and tls_key must be given together",
+        )),
+    }
+}
+
+/// An option that is on (`implicit_tls`, `require_starttls`) needs the TLS pair.
+pub(crate) fn needs_tls<T>(option: &str, on: bool, tls: &Option<T>) -> PyResult<()> {
+    if on && tls.is_none() {
+        return Err(PyValueError::new_err(format!(
+            "{option} needs tls_cert and tls_key"
+        )));
+    }
+    Ok(())
+}
+
+/// Counts and sizes that must be at least `min`, refused together with one message naming
+/// them all: `"a, b and c {requirement}"`.
+pub(crate) fn at_least(min: u64, requirement: &str, limits: &[(&str, u64)]) -> PyResult<()> {
+    if limits.iter().all(|&(_, value)| value >= min) {
+        return Ok(());
+    }
+    let names: Vec<&str> = limits.iter().map(|&(name, _)| name).collect();
+    let named = match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => names.concat(),
+    };
+    Err(PyValueError::new_err(format!("{named} {requirement}")))
+}
+
+/// A required duration: a positive number of seconds.
+pub(crate) fn required_secs(value: f64, what: &str) -> PyResult<Duration> {
+    seconds(Some(value), what)?.ok_or_else(|| PyValueError::new_err(format!("{what} is required")))
+}
+
+/// A delay: zero (none) or a positive number of seconds.
+pub(crate) fn delay_secs(value: f64, what: &str) -> PyResult<Duration> {
+    if value == 0.0 {
+        Ok(Duration::ZERO)
+    } else {
+        required_secs(value, what)
+    }
+}
+
+/// The event log of `on_event=`: the handle's, and the core server's view of it.
+pub(crate) fn event_log(
+    on_event: Option<Py<PyAny>>,
+) -> (Option<Arc<PyEventLog>>, Option<Arc<dyn EventLog>>) {
+    let events = on_event.map(PyEventLog::start);
+    let log = events.clone().map(|e| e as Arc<dyn EventLog>);
+    (events, log)
 }
 
 /// `#[pymethods] impl $core { ... }` with the life-cycle methods every server binding forwards

@@ -14,13 +14,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use super::auth::{PyAuthReport, PyVerifier, report_object};
-use super::errors::net_error;
-use super::events::PyEventLog;
 use super::runtime::attach;
-use super::server::{ServerHandle, non_negative_secs, positive_count, server_pymethods};
+use super::server::{
+    ServerHandle, at_least, event_log, needs_tls, non_negative_secs, positive_count,
+    server_pymethods, server_tls,
+};
 use super::store::{PyMaildirStore, PyUsers};
 use crate::net::limits::AuthBudget;
-use crate::net::tls;
 use crate::smtp::server::store::{Accounts, StoreDelivery};
 use crate::smtp::server::{
     Authenticator, BoxFuture, Config, Domains, Envelope, Hook, HookCall, HookReply, Hooks, Reply,
@@ -392,30 +392,16 @@ impl SmtpServerCore {
         verify: Option<PyRef<'_, PyVerifier>>,
         dmarc_reject: bool,
     ) -> PyResult<Self> {
-        if max_line_length < 512 {
-            return Err(PyValueError::new_err(
-                "max_line_length must be at least 512 (RFC 5321 §4.5.3.1.4)",
-            ));
-        }
-        if max_recipients == 0 || max_connections == 0 {
-            return Err(PyValueError::new_err(
-                "max_recipients and max_connections must be positive",
-            ));
-        }
-        let tls = match (tls_cert, tls_key) {
-            (Some(c), Some(k)) => Some(tls::server_config(&c, &k).map_err(|e| net_error(py, e))?),
-            (None, None) => None,
-            _ => {
-                return Err(PyValueError::new_err(
-                    "tls_cert and tls_key must be given together",
-                ));
-            }
-        };
-        if require_starttls && tls.is_none() {
-            return Err(PyValueError::new_err(
-                "require_starttls needs tls_cert and tls_key",
-            ));
-        }
+        at_least(512, "must be at least 512 (RFC 5321 §4.5.3.1.4)", &[(
+            "max_line_length",
+            max_line_length as u64,
+        )])?;
+        at_least(1, "must be positive", &[
+            ("max_recipients", max_recipients as u64),
+            ("max_connections", max_connections as u64),
+        ])?;
+        let tls = server_tls(py, tls_cert, tls_key)?;
+        needs_tls("require_starttls", require_starttls, &tls)?;
         let config = Config {
             hostname,
             max_message_size,
@@ -517,10 +503,8 @@ impl SmtpServerCore {
         } else if let Some(domains) = domains {
             server.directory = Some(Arc::new(Domains(domains)));
         }
-        let events = on_event.map(PyEventLog::start);
-        server.events = events
-            .clone()
-            .map(|e| e as Arc<dyn crate::net::events::EventLog>);
+        let (events, log) = event_log(on_event);
+        server.events = log;
         Ok(Self {
             server: Arc::new(server),
             handle: ServerHandle::new(host, port, events),

@@ -3,12 +3,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 use super::runtime::block_on;
-use super::server::{ServerHandle, server_pymethods};
-use super::store::{PyMaildirStore, PyUsers};
+use super::server::{ServerHandle, at_least, maildir_store, server_pymethods, users_arg};
+use super::store::PyUsers;
 use crate::store::MaildirStore;
 use crate::web::{self, Index, WebConfig};
 
@@ -55,22 +55,11 @@ impl WebInboxCore {
         session_ttl: f64,
         shutdown_grace: f64,
     ) -> PyResult<Self> {
-        let store = store
-            .cast::<PyMaildirStore>()
-            .map_err(|_| PyTypeError::new_err("store must be a mailprims.MaildirStore"))?
-            .get()
-            .store()
-            .clone();
+        let store = maildir_store(store)?;
         let users = users
-            .map(|u| {
-                u.cast::<PyUsers>()
-                    .map(|u| u.get().shared())
-                    .map_err(|_| PyTypeError::new_err("users must be a mailprims.Users or None"))
-            })
+            .map(|u| users_arg(u, "a mailprims.Users or None").map(PyUsers::shared))
             .transpose()?;
-        if max_connections == 0 {
-            return Err(PyValueError::new_err("max_connections must be at least 1"));
-        }
+        at_least(1, "must be at least 1", &[("max_connections", max_connections as u64)])?;
         let config = WebConfig {
             users,
             max_connections,
