@@ -20,10 +20,15 @@ pub fn advise_huge_pages(ptr: *mut u8, len: usize) {
         let end = (ptr as usize + len) & !(HUGE - 1);
         if end > start {
             // SAFETY: madvise with MADV_HUGEPAGE changes no contents and only affects pages
-            // inside an allocation the caller owns.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-            }
+            // inside an allocation the caller owns (rustix's madvise is unsafe for the advice
+            // that do change contents, such as MADV_DONTNEED).
+            let _ = unsafe {
+                rustix::mm::madvise(
+                    start as *mut std::ffi::c_void,
+                    end - start,
+                    rustix::mm::Advice::LinuxHugepage,
+                )
+            };
         }
     }
     #[cfg(not(target_os = "linux"))]

@@ -303,9 +303,13 @@ mod tests {
     /// TCP_INFO for sockets in the LISTEN state (what `ss -lt` shows as Send-Q).
     #[cfg(target_os = "linux")]
     fn accept_queue_limit(listener: &TcpListener) -> u32 {
+        // rustix has no TCP_INFO socket option, so this test helper stays on libc.
         use std::os::fd::AsRawFd;
+        // SAFETY: tcp_info is plain integers; all zeroes is a valid value.
         let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
         let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: a valid descriptor, and `info` with its true size in `len` for the kernel to
+        // fill.
         let rc = unsafe {
             libc::getsockopt(
                 listener.as_raw_fd(),

@@ -79,6 +79,8 @@ pub(crate) fn close(file: File) -> io::Result<()> {
 pub(crate) fn close(file: File) -> io::Result<()> {
     use std::os::fd::IntoRawFd;
     let fd = file.into_raw_fd();
+    // Dropping a File or an OwnedFd discards close's error, and rustix's `try_close`, which
+    // returns it, is itself unsafe: libc it is.
     // SAFETY: we own `fd` (taken from the File) and close it exactly once.
     if unsafe { libc::close(fd) } != 0 {
         let e = io::Error::last_os_error();

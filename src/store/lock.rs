@@ -11,7 +11,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -224,33 +224,48 @@ fn try_lock(file: &File) -> io::Result<bool> {
     }
 }
 
-#[cfg(unix)]
-fn try_lock(file: &File) -> io::Result<bool> {
+/// An open-file-description lock (`F_OFD_SETLK`, Linux 3.15+): held by this open file, not
+/// by the process, so two threads of this process exclude each other too; it conflicts with
+/// the classic locks of other programs. `None`: the kernel has no OFD locks.
+#[cfg(target_os = "linux")]
+fn try_ofd_lock(file: &File) -> Option<io::Result<bool>> {
+    // rustix's `fcntl_lock` makes only the classic, process-owned F_SETLK lock, so this one
+    // call stays on libc.
     // SAFETY: an all-zero flock is a valid starting value; we set every field fcntl reads.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
     fl.l_type = libc::F_WRLCK as _;
     fl.l_whence = libc::SEEK_SET as _;
     fl.l_start = 0;
     fl.l_len = 0; // the whole file, however long it grows
-    #[cfg(target_os = "linux")]
-    let commands = [libc::F_OFD_SETLK, libc::F_SETLK];
-    #[cfg(not(target_os = "linux"))]
-    let commands = [libc::F_SETLK];
-    for cmd in commands {
-        // SAFETY: a valid descriptor and a valid flock for the duration of the call.
-        let rc = unsafe { libc::fcntl(file.as_raw_fd(), cmd, &mut fl) };
-        if rc == 0 {
-            return Ok(true);
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EAGAIN) | Some(libc::EACCES) => return Ok(false),
-            // Old kernel without OFD locks: fall back to the classic lock.
-            Some(libc::EINVAL) if cmd != libc::F_SETLK => continue,
-            _ => return Err(e),
-        }
+    // SAFETY: a valid descriptor (borrowed from `file`) and a valid flock for the call.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &mut fl) };
+    if rc == 0 {
+        return Some(Ok(true));
     }
-    Ok(false)
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EAGAIN) | Some(libc::EACCES) => Some(Ok(false)),
+        // Old kernel without OFD locks: the caller falls back to the classic lock.
+        Some(libc::EINVAL) => None,
+        _ => Some(Err(e)),
+    }
+}
+
+#[cfg(unix)]
+fn try_lock(file: &File) -> io::Result<bool> {
+    use rustix::fs::{FlockOperation, fcntl_lock};
+    use rustix::io::Errno;
+    #[cfg(target_os = "linux")]
+    if let Some(locked) = try_ofd_lock(file) {
+        return locked;
+    }
+    // The classic fcntl lock, of the whole file however long it grows (what other systems,
+    // and old Linux kernels, have).
+    match fcntl_lock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(e) if e == Errno::AGAIN || e == Errno::ACCESS => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]
