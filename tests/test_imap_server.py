@@ -696,3 +696,39 @@ def test_idle_and_login_timeouts_over_imapclient(store: mp.MaildirStore, users: 
         raw = imaplib.IMAP4("127.0.0.1", server.port, timeout=30)
         assert raw.readline() == b"* BYE Disconnected for inactivity.\r\n"
         raw.shutdown()
+
+
+def test_bad_configuration_messages(
+    tmp_path: Path, store: mp.MaildirStore, users: mp.Users
+) -> None:
+    # The servers' constructors share these checks (src/python/server.rs): one message each.
+    cert, _ = mp.tls.write_self_signed_certificate(tmp_path)
+    refused: list[tuple[dict[str, object], type[Exception], str]] = [
+        ({"store": object()}, TypeError, "store must be a mailprims.MaildirStore"),
+        ({"users": {}}, TypeError, "users must be a mailprims.Users"),
+        ({"tls_cert": cert}, ValueError, "tls_cert and tls_key must be given together"),
+        ({"implicit_tls": True}, ValueError, "implicit_tls needs tls_cert and tls_key"),
+        (
+            {"max_errors": 0},
+            ValueError,
+            "max_auth_failures, max_errors and max_connections must be at least 1",
+        ),
+        (
+            {"max_literal": 1023},
+            ValueError,
+            "max_line, max_literal and max_message_size must be at least 1024",
+        ),
+        ({"auth_failure_delay": -1}, ValueError, "auth_failure_delay must be a positive"),
+    ]
+    for changed, error, message in refused:
+        arguments: dict[str, object] = {"store": store, "users": users, **changed}
+        with pytest.raises(error, match=re.escape(message)):
+            mp.ImapServer(**arguments)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=re.escape("max_connections must be at least 1")):
+        mp.WebInbox(store, max_connections=0)
+    with pytest.raises(ValueError, match=re.escape("require_starttls needs tls_cert and tls_key")):
+        mp.SmtpServer(require_starttls=True)
+    with pytest.raises(
+        ValueError, match=re.escape("max_recipients and max_connections must be positive")
+    ):
+        mp.SmtpServer(max_recipients=0)

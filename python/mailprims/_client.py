@@ -4,7 +4,10 @@ own methods and copies none of this. The Rust half is described in ``src/python/
 **Options.** The public constructor, written once per protocol in the protocol's base class,
 turns its keyword arguments into one frozen :class:`ClientOptions` (a protocol with options
 of its own subclasses it) with :meth:`ClientOptions.of`, and passes that to the Rust core
-together with ``blocking``. The core reads the options by attribute name.
+together with ``blocking``. The core reads the options by attribute name. The signature is
+the one place a constructor writes its keywords: it hands them on by name with
+:func:`arguments` (``ClientOptions.of(**arguments(locals()), ports=...)``), and ``of``
+refuses a missing or unknown one with ``TypeError``.
 
 **Sync and async.** ``XClient`` and ``AsyncXClient`` derive from one ``_XBase(ClientBase)`` that
 makes ``self._core``; they differ in :attr:`ClientBase._blocking` and in ``await``. A core made
@@ -18,7 +21,8 @@ awaitable of it::
             return self._core.noop()                return await self._core.noop()
 
 **Shared.** :class:`ClientBase` gives every client ``host``, ``port``, :attr:`transcript` and
-:meth:`clear_transcript`.
+:meth:`clear_transcript`; :class:`SessionClientBase` adds what a client of one connection
+(IMAP, POP3) reads from its core's ``info()``: ``connected``, ``welcome``, ``tls_version``.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import pathlib
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-__all__ = ["ClientBase", "ClientOptions", "tls_mode"]
+__all__ = ["ClientBase", "ClientOptions", "SessionClientBase", "arguments", "tls_mode"]
 
 _O = TypeVar("_O", bound="ClientOptions")
 
@@ -53,6 +57,12 @@ def _cadata(cafile: str | os.PathLike[str] | None, cadata: str | bytes | None) -
     if isinstance(cadata, str):
         return cadata.encode()
     return cadata
+
+
+def arguments(given: dict[str, Any]) -> dict[str, Any]:
+    """A constructor's arguments by name, from ``locals()`` taken first thing in its
+    ``__init__`` (``self`` left out), to hand on unchanged to :meth:`ClientOptions.of`."""
+    return {name: value for name, value in given.items() if name not in ("self", "__class__")}
 
 
 def seconds(value: float | None) -> float | None:
@@ -143,3 +153,30 @@ class ClientBase:
     def clear_transcript(self) -> None:
         """Forget the lines recorded so far."""
         self._core.transcript.clear()
+
+
+class SessionClientBase(ClientBase):
+    """A client over one connection, whose core tells its state without waiting (``info()``,
+    the protocol's ``SessionInfo``)."""
+
+    def _info(self) -> Any:
+        return self._core.info()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is open."""
+        connected: bool = self._info().connected
+        return connected
+
+    @property
+    def welcome(self) -> str | None:
+        """The text of the server's greeting (after POP3's ``+OK``, IMAP's ``* OK``), None
+        before connecting."""
+        greeting: str | None = self._info().greeting
+        return greeting
+
+    @property
+    def tls_version(self) -> str | None:
+        """The TLS version of the connection (``"TLSv1.3"``), None when unencrypted."""
+        version: str | None = self._info().tls_version
+        return version

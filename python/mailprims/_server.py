@@ -1,15 +1,19 @@
-"""The life cycle the SMTP and POP3 servers share: start, stop, serve, and what they report."""
+"""The life cycle the SMTP, POP3 and IMAP servers share: start, stop, serve, and what they
+report; and :func:`core_arguments`, how a constructor hands its keywords to its Rust core."""
 
 from __future__ import annotations
 
 import os
 import pathlib
+import socket
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from mailprims.events import _callback
 
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["ServerBase"]
+__all__ = ["ServerBase", "core_arguments", "read_file"]
 
 _S = TypeVar("_S", bound="ServerBase")
 
@@ -17,6 +21,21 @@ _S = TypeVar("_S", bound="ServerBase")
 def read_file(path: str | os.PathLike[str] | None) -> bytes | None:
     """A server's certificate or key file (``tls_cert``/``tls_key``), or None."""
     return None if path is None else pathlib.Path(path).read_bytes()
+
+
+def core_arguments(given: dict[str, Any]) -> dict[str, Any]:
+    """A server constructor's arguments (``locals()`` taken first thing in its ``__init__``)
+    as its Rust core takes them, by name: ``self`` left out, the ``tls_cert``/``tls_key``
+    files read, ``hostname`` defaulting to this host's name, ``on_event`` wrapped so that what
+    it raises is logged. The core checks the rest and refuses unknown names."""
+    arguments = {k: v for k, v in given.items() if k not in ("self", "__class__")}
+    arguments.update(
+        hostname=arguments["hostname"] or socket.getfqdn(),
+        tls_cert=read_file(arguments["tls_cert"]),
+        tls_key=read_file(arguments["tls_key"]),
+        on_event=_callback(arguments["on_event"]),
+    )
+    return arguments
 
 
 class ServerBase:

@@ -506,6 +506,12 @@ def _items(items: str | Iterable[str]) -> builtins.list[str]:
     return [items] if isinstance(items, str) else builtins.list(items)
 
 
+def _id_fields(
+    got: builtins.list[tuple[str, str | None]] | None,
+) -> dict[str, str | None] | None:
+    return None if got is None else dict(got)
+
+
 # ---- the clients --------------------------------------------------------------------------
 
 #: Messages a ``fetch_messages`` batch hands over from the core at once.
@@ -527,7 +533,7 @@ class _ImapOptions(_client.ClientOptions):
     fetch_batch: int
 
 
-class _ImapBase(_client.ClientBase):
+class _ImapBase(_client.SessionClientBase):
     def __init__(
         self,
         host: str,
@@ -544,40 +550,11 @@ class _ImapBase(_client.ClientBase):
         fetch_batch: int = 128,
         transcript: bool = False,
     ) -> None:
-        options = _ImapOptions.of(
-            host,
-            port,
-            ports=(143, 993),
-            tls=tls,
-            cafile=cafile,
-            cadata=cadata,
-            verify=verify,
-            tls_hostname=tls_hostname,
-            allow_insecure_auth=allow_insecure_auth,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            transcript=transcript,
-            fetch_batch=fetch_batch,
-        )
+        options = _ImapOptions.of(**_client.arguments(locals()), ports=(143, 993))
         self._start(_mailprims.ImapClientCore, options)
 
     def _info(self) -> _mailprims.ImapSessionInfo:
         return self._core.info()
-
-    @property
-    def connected(self) -> bool:
-        """Whether the connection is open."""
-        return self._info().connected
-
-    @property
-    def welcome(self) -> str | None:
-        """The text of the server's greeting, None before connecting."""
-        return self._info().greeting
-
-    @property
-    def tls_version(self) -> str | None:
-        """The TLS version of the connection (``"TLSv1.3"``), None when unencrypted."""
-        return self._info().tls_version
 
     @property
     def state(self) -> str:
@@ -602,6 +579,50 @@ class _ImapBase(_client.ClientBase):
     def close(self) -> None:
         """Close the connection without LOGOUT."""
         self._core.close()
+
+    # The core calls whose arguments take more than passing on, written once for both
+    # clients: each returns the value (ImapClient) or an awaitable of it (AsyncImapClient).
+
+    def _id(self, fields: dict[str, str | None] | None) -> Any:
+        return self._core.id(None if fields is None else builtins.list(fields.items()))
+
+    def _list(self, pattern: str, reference: str, status: bool, items: Sequence[str]) -> Any:
+        return self._core.list(reference, pattern, status, builtins.list(items))
+
+    def _fetch(self, uids: Uids, items: str | Iterable[str], changed_since: int | None) -> Any:
+        """None for no UIDs (a search that found nothing): no command to send."""
+        wanted = _uids(uids)
+        return self._core.fetch(wanted, _items(items), changed_since) if wanted else None
+
+    def _get_flags(self, uids: Uids) -> Any:
+        """None for no UIDs, as :meth:`_fetch`."""
+        wanted = _uids(uids)
+        return self._core.get_flags(wanted) if wanted else None
+
+    def _stream(self, uids: Iterable[int], parse: bool) -> Any:
+        return self._core.fetch_messages([int(u) for u in uids], parse)
+
+    def _store(
+        self,
+        uids: Uids,
+        flags: str | Iterable[str],
+        mode: str,
+        silent: bool,
+        unchanged_since: int | None,
+    ) -> Any:
+        return self._core.store(_uids(uids), mode, _flags(flags), silent, unchanged_since)
+
+    def _append(
+        self,
+        mailbox: str,
+        message: bytes | Message,
+        flags: str | Iterable[str],
+        date: datetime.datetime | None,
+    ) -> Any:
+        return self._core.append(mailbox, bytes(message), _flags(flags), _date(date))
+
+    def _expunge(self, uids: Uids | None) -> Any:
+        return self._core.expunge() if uids is None else self._core.uid_expunge(_uids(uids))
 
     def __repr__(self) -> str:
         state = self.state if self.connected else "not connected"
@@ -672,9 +693,7 @@ class ImapClient(_ImapBase):
 
     def id(self, fields: dict[str, str | None] | None = None) -> dict[str, str | None] | None:
         """ID (RFC 2971): send ``fields`` (or nothing), get the server's, if it tells."""
-        pairs = None if fields is None else builtins.list(fields.items())
-        got: builtins.list[tuple[str, str | None]] | None = self._core.id(pairs)
-        return None if got is None else dict(got)
+        return _id_fields(self._id(fields))
 
     def enable(self, *names: str) -> builtins.list[str]:
         """ENABLE extensions (RFC 5161); returns those the server enabled."""
@@ -708,9 +727,7 @@ class ImapClient(_ImapBase):
         """Mailboxes matching ``pattern`` (``*`` any depth, ``%`` one level), with their
         special use when the server tells it; with ``status=True`` each one's STATUS too (in
         the same command with LIST-STATUS)."""
-        boxes: builtins.list[Mailbox] = self._core.list(
-            reference, pattern, status, builtins.list(status_items)
-        )
+        boxes: builtins.list[Mailbox] = self._list(pattern, reference, status, status_items)
         return boxes
 
     def list_subscribed(self, pattern: str = "*", reference: str = "") -> builtins.list[Mailbox]:
@@ -781,23 +798,20 @@ class ImapClient(_ImapBase):
         ``"INTERNALDATE"``, ``"RFC822.SIZE"``, ``"ENVELOPE"``, ``"BODYSTRUCTURE"``, ``"MODSEQ"``,
         ``"BODY.PEEK[HEADER]"``, ``"BODY.PEEK[1]<0.1024>"`` (a partial), or ``"FAST"``;
         ``changed_since``: only messages changed after that mod-sequence (CONDSTORE)."""
-        wanted = _uids(uids)
-        if not wanted:
-            return {}  # a search that found nothing: no command to send
-        result: dict[int, FetchResult] = self._core.fetch(wanted, _items(items), changed_since)
-        return result
+        result: dict[int, FetchResult] | None = self._fetch(uids, items, changed_since)
+        return {} if result is None else result
 
     def fetch_messages(self, uids: Iterable[int]) -> Iterator[tuple[int, Message]]:
         """``(uid, message)`` for each UID, whole messages (BODY.PEEK[]) parsed as they
         arrive, in pipelined batches: memory holds a batch, not the mailbox. UIDs no longer
         in the mailbox are skipped. Another command before the end abandons the stream."""
-        stream = self._core.fetch_messages([int(u) for u in uids], True)
+        stream = self._stream(uids, True)
         while batch := stream.next_batch(_STREAM_BATCH):
             yield from _drain(batch)
 
     def fetch_messages_bytes(self, uids: Iterable[int]) -> Iterator[tuple[int, bytes]]:
         """``(uid, octets)`` for each UID: :meth:`fetch_messages` without parsing."""
-        stream = self._core.fetch_messages([int(u) for u in uids], False)
+        stream = self._stream(uids, False)
         while batch := stream.next_batch(_STREAM_BATCH):
             yield from _drain(batch)
 
@@ -812,9 +826,7 @@ class ImapClient(_ImapBase):
     ) -> StoreResult:
         """UID STORE: add, remove or replace flags; ``unchanged_since``: only where the
         mod-sequence is not higher (CONDSTORE)."""
-        result: StoreResult = self._core.store(
-            _uids(uids), mode, _flags(flags), silent, unchanged_since
-        )
+        result: StoreResult = self._store(uids, flags, mode, silent, unchanged_since)
         return result
 
     def add_flags(self, uids: Uids, flags: str | Iterable[str]) -> None:
@@ -840,11 +852,8 @@ class ImapClient(_ImapBase):
         (``\\Recent`` included, which belongs to the session that saw a message first).
         Responses the server sends meanwhile about other changes (a new message, an
         expunge, another session's flag change without a UID) are kept for :meth:`noop`."""
-        wanted = _uids(uids)
-        if not wanted:
-            return {}  # a search that found nothing: no command to send
-        result: dict[int, tuple[str, ...]] = self._core.get_flags(wanted)
-        return result
+        result: dict[int, tuple[str, ...]] | None = self._get_flags(uids)
+        return {} if result is None else result
 
     def copy(self, uids: Uids, mailbox: str) -> CopyResult | None:
         """UID COPY; the new UIDs when the server has UIDPLUS."""
@@ -867,18 +876,13 @@ class ImapClient(_ImapBase):
     ) -> AppendResult | None:
         """APPEND a message (non-synchronising literal with LITERAL+); the new UID when the
         server has UIDPLUS. ``date`` is the internal date (default: now, by the server)."""
-        result: AppendResult | None = self._core.append(
-            mailbox, bytes(message), _flags(flags), _date(date)
-        )
+        result: AppendResult | None = self._append(mailbox, message, flags, date)
         return result
 
     def expunge(self, uids: Uids | None = None) -> builtins.list[int]:
         """EXPUNGE the messages marked ``\\Deleted`` (only ``uids`` with UID EXPUNGE,
         UIDPLUS); the expunged sequence numbers as the server reported them."""
-        if uids is None:
-            numbers: builtins.list[int] = self._core.expunge()
-        else:
-            numbers = self._core.uid_expunge(_uids(uids))
+        numbers: builtins.list[int] = self._expunge(uids)
         return numbers
 
     def idle(self, *, timeout: float | None = None) -> Iterator[IdleEvent]:
@@ -966,9 +970,7 @@ class AsyncImapClient(_ImapBase):
 
     async def id(self, fields: dict[str, str | None] | None = None) -> dict[str, str | None] | None:
         """ID (RFC 2971)."""
-        pairs = None if fields is None else builtins.list(fields.items())
-        got: builtins.list[tuple[str, str | None]] | None = await self._core.id(pairs)
-        return None if got is None else dict(got)
+        return _id_fields(await self._id(fields))
 
     async def enable(self, *names: str) -> builtins.list[str]:
         """ENABLE extensions (RFC 5161)."""
@@ -998,9 +1000,7 @@ class AsyncImapClient(_ImapBase):
         status_items: Sequence[str] = (),
     ) -> builtins.list[Mailbox]:
         """Mailboxes matching ``pattern`` (see :meth:`ImapClient.list`)."""
-        boxes: builtins.list[Mailbox] = await self._core.list(
-            reference, pattern, status, builtins.list(status_items)
-        )
+        boxes: builtins.list[Mailbox] = await self._list(pattern, reference, status, status_items)
         return boxes
 
     async def list_subscribed(
@@ -1066,24 +1066,20 @@ class AsyncImapClient(_ImapBase):
         self, uids: Uids, items: str | Iterable[str], *, changed_since: int | None = None
     ) -> dict[int, FetchResult]:
         """UID FETCH (see :meth:`ImapClient.fetch`)."""
-        wanted = _uids(uids)
-        if not wanted:
-            return {}
-        result: dict[int, FetchResult] = await self._core.fetch(
-            wanted, _items(items), changed_since
-        )
+        call = self._fetch(uids, items, changed_since)
+        result: dict[int, FetchResult] = {} if call is None else await call
         return result
 
     async def fetch_messages(self, uids: Iterable[int]) -> AsyncIterator[tuple[int, Message]]:
         """``(uid, message)`` for each UID, streamed (see :meth:`ImapClient.fetch_messages`)."""
-        stream = self._core.fetch_messages([int(u) for u in uids], True)
+        stream = self._stream(uids, True)
         while batch := await stream.next_batch(_STREAM_BATCH):
             for item in _drain(batch):
                 yield item
 
     async def fetch_messages_bytes(self, uids: Iterable[int]) -> AsyncIterator[tuple[int, bytes]]:
         """``(uid, octets)`` for each UID, streamed, not parsed."""
-        stream = self._core.fetch_messages([int(u) for u in uids], False)
+        stream = self._stream(uids, False)
         while batch := await stream.next_batch(_STREAM_BATCH):
             for item in _drain(batch):
                 yield item
@@ -1098,9 +1094,7 @@ class AsyncImapClient(_ImapBase):
         unchanged_since: int | None = None,
     ) -> StoreResult:
         """UID STORE (see :meth:`ImapClient.store`)."""
-        result: StoreResult = await self._core.store(
-            _uids(uids), mode, _flags(flags), silent, unchanged_since
-        )
+        result: StoreResult = await self._store(uids, flags, mode, silent, unchanged_since)
         return result
 
     async def add_flags(self, uids: Uids, flags: str | Iterable[str]) -> None:
@@ -1117,10 +1111,8 @@ class AsyncImapClient(_ImapBase):
 
     async def get_flags(self, uids: Uids) -> dict[int, tuple[str, ...]]:
         """UID FETCH (FLAGS): ``{uid: flags}`` (see :meth:`ImapClient.get_flags`)."""
-        wanted = _uids(uids)
-        if not wanted:
-            return {}
-        result: dict[int, tuple[str, ...]] = await self._core.get_flags(wanted)
+        call = self._get_flags(uids)
+        result: dict[int, tuple[str, ...]] = {} if call is None else await call
         return result
 
     async def copy(self, uids: Uids, mailbox: str) -> CopyResult | None:
@@ -1142,17 +1134,12 @@ class AsyncImapClient(_ImapBase):
         date: datetime.datetime | None = None,
     ) -> AppendResult | None:
         """APPEND a message (see :meth:`ImapClient.append`)."""
-        result: AppendResult | None = await self._core.append(
-            mailbox, bytes(message), _flags(flags), _date(date)
-        )
+        result: AppendResult | None = await self._append(mailbox, message, flags, date)
         return result
 
     async def expunge(self, uids: Uids | None = None) -> builtins.list[int]:
         """EXPUNGE (or UID EXPUNGE of ``uids``)."""
-        if uids is None:
-            numbers: builtins.list[int] = await self._core.expunge()
-        else:
-            numbers = await self._core.uid_expunge(_uids(uids))
+        numbers: builtins.list[int] = await self._expunge(uids)
         return numbers
 
     async def idle(self, *, timeout: float | None = None) -> AsyncIterator[IdleEvent]:

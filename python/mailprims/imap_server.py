@@ -27,12 +27,11 @@ b'Subject: hi\\r\\n\\r\\n'
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable
 
 from mailprims import _mailprims
-from mailprims._server import ServerBase, read_file
-from mailprims.events import ServerEvent, _callback
+from mailprims._server import ServerBase, core_arguments
+from mailprims.events import ServerEvent
 from mailprims.store import MaildirStore, Users
 
 __all__ = ["ImapServer"]
@@ -100,32 +99,10 @@ class ImapServer(ServerBase):
         shutdown_grace: float = 30.0,
         on_event: Callable[[ServerEvent], object] | None = None,
     ) -> None:
+        arguments = core_arguments(locals())
         self.store = store
         self.users = users
-        self._core = _mailprims.ImapServerCore(
-            host,
-            port,
-            store=store,
-            users=users,
-            hostname=hostname or socket.getfqdn(),
-            tls_cert=read_file(tls_cert),
-            tls_key=read_file(tls_key),
-            implicit_tls=implicit_tls,
-            allow_insecure_auth=allow_insecure_auth,
-            timeout=float(timeout),
-            login_timeout=float(login_timeout),
-            auth_failure_delay=float(auth_failure_delay),
-            max_auth_failures=max_auth_failures,
-            max_errors=max_errors,
-            max_connections=max_connections,
-            max_line=max_line,
-            max_literal=max_literal,
-            max_message_size=max_message_size,
-            special_folders=special_folders,
-            check_interval=float(check_interval),
-            shutdown_grace=float(shutdown_grace),
-            on_event=_callback(on_event),
-        )
+        self._core = _mailprims.ImapServerCore(**arguments)
 
     @property
     def loaded_mailboxes(self) -> int:

@@ -21,15 +21,14 @@ import builtins
 import contextlib
 import dataclasses
 import os
-import socket
 import types
 from collections.abc import AsyncIterator, Callable, Container, Iterator
 from typing import Literal, TypeAlias, overload
 
 from mailprims import _client, _mailprims
 from mailprims._mailprims import Message, parse_many
-from mailprims._server import ServerBase, read_file
-from mailprims.events import ServerEvent, _callback
+from mailprims._server import ServerBase, core_arguments
+from mailprims.events import ServerEvent
 from mailprims.exceptions import MailError
 from mailprims.store import MaildirStore, Users
 
@@ -59,7 +58,7 @@ class _Pop3Options(_client.ClientOptions):
     max_message_size: int | None
 
 
-class _Pop3Base(_client.ClientBase):
+class _Pop3Base(_client.SessionClientBase):
     def __init__(
         self,
         host: str,
@@ -76,45 +75,16 @@ class _Pop3Base(_client.ClientBase):
         max_message_size: int | None = None,
         transcript: bool = False,
     ) -> None:
-        options = _Pop3Options.of(
-            host,
-            port,
-            ports=(110, 995),
-            tls=tls,
-            cafile=cafile,
-            cadata=cadata,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            verify=verify,
-            tls_hostname=tls_hostname,
-            allow_insecure_auth=allow_insecure_auth,
-            transcript=transcript,
-            max_message_size=max_message_size,
-        )
+        options = _Pop3Options.of(**_client.arguments(locals()), ports=(110, 995))
         self._start(_mailprims.Pop3ClientCore, options)
 
     def _info(self) -> _mailprims.Pop3SessionInfo:
         return self._core.info()
 
     @property
-    def connected(self) -> bool:
-        """Whether the connection is open."""
-        return self._info().connected
-
-    @property
-    def welcome(self) -> str | None:
-        """The text of the server's greeting (after ``+OK``), None before connecting."""
-        return self._info().greeting
-
-    @property
     def apop_timestamp(self) -> str | None:
         """The ``<...>`` timestamp of the greeting that APOP signs, if the server sent one."""
         return self._info().apop_timestamp
-
-    @property
-    def tls_version(self) -> str | None:
-        """The TLS version of the connection ("TLSv1.3"), None when unencrypted."""
-        return self._info().tls_version
 
     @property
     def authenticated(self) -> bool:
@@ -500,30 +470,10 @@ class Pop3Server(ServerBase):
         auth_failure_limit: int | None = 10,
         auth_failure_window: float = 300.0,
     ) -> None:
+        arguments = core_arguments(locals())
         self.store = store
         self.users = users
-        self._core = _mailprims.Pop3ServerCore(
-            host,
-            port,
-            store=store,
-            users=users,
-            hostname=hostname or socket.getfqdn(),
-            tls_cert=read_file(tls_cert),
-            tls_key=read_file(tls_key),
-            implicit_tls=implicit_tls,
-            allow_insecure_auth=allow_insecure_auth,
-            timeout=float(timeout),
-            auth_failure_delay=float(auth_failure_delay),
-            max_auth_failures=max_auth_failures,
-            max_errors=max_errors,
-            max_connections=max_connections,
-            shutdown_grace=float(shutdown_grace),
-            on_event=_callback(on_event),
-            max_connections_per_address=max_connections_per_address,
-            max_junk_commands=max_junk_commands,
-            auth_failure_limit=auth_failure_limit,
-            auth_failure_window=float(auth_failure_window),
-        )
+        self._core = _mailprims.Pop3ServerCore(**arguments)
 
     def __repr__(self) -> str:
         port = self._core.port

@@ -212,37 +212,21 @@ class _ClientBase(_client.ClientBase):
         transcript: bool = False,
         dkim: DkimSigner | Iterable[DkimSigner] | None = None,
     ) -> None:
+        given = _client.arguments(locals())
         signers = [] if dkim is None else [dkim] if isinstance(dkim, DkimSigner) else list(dkim)
         for signer in signers:
             if not isinstance(signer, DkimSigner):
                 raise TypeError(f"dkim takes DkimSigner objects, not {type(signer).__name__!r}")
         self.dkim: tuple[DkimSigner, ...] = tuple(signers)
-        options = _SmtpOptions.of(
-            host,
-            port,
-            ports=(25, 465),
-            tls=tls,
-            cafile=cafile,
-            cadata=cadata,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            verify=verify,
-            tls_hostname=tls_hostname,
-            allow_insecure_auth=allow_insecure_auth,
-            transcript=transcript,
+        given.update(
             local_hostname=local_hostname if local_hostname is not None else _local_hostname(),
-            username=username,
-            password=password,
-            oauth2_token=oauth2_token,
-            auth_mechanism=auth_mechanism,
             transaction_timeout=_client.seconds(transaction_timeout),
-            pipelining=pipelining,
-            chunking=chunking,
             max_connections=(
                 self._default_max_connections if max_connections is None else max_connections
             ),
             dkim=signers,
         )
+        options = _SmtpOptions.of(**given, ports=(25, 465))
         self._start(_mailprims.SmtpClientCore, options)
 
     def _info(self) -> _mailprims.SmtpSessionInfo | None:
