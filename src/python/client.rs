@@ -135,6 +135,46 @@ pub trait ClientConnection: Sized + Send + 'static {
     fn already_connected() -> Self::Error;
 }
 
+/// `client_connection!(Connection, ClientConfig, Error)`: `impl ClientConnection` for a
+/// protocol client whose `Connection` has `connect(Arc<ClientConfig>)`, `is_open()` and a
+/// `greeting()` with a `text`, whose `ClientConfig` has `with_endpoint` and an `endpoint`,
+/// and whose `Error` has `Usage` (POP3's and IMAP's have).
+macro_rules! client_connection {
+    ($conn:ident, $config:ident, $error:ident) => {
+        impl $crate::python::client::ClientConnection for $conn {
+            type Config = $config;
+            type Error = $error;
+
+            fn config(endpoint: $crate::net::Endpoint) -> $config {
+                $config::with_endpoint(endpoint)
+            }
+
+            fn endpoint(config: &$config) -> &$crate::net::Endpoint {
+                &config.endpoint
+            }
+
+            fn connect(
+                config: ::std::sync::Arc<$config>,
+            ) -> impl ::std::future::Future<Output = Result<$conn, $error>> + Send + 'static {
+                $conn::connect(config)
+            }
+
+            fn is_open(&self) -> bool {
+                $conn::is_open(self)
+            }
+
+            fn greeting_text(&self) -> String {
+                self.greeting().text.clone()
+            }
+
+            fn already_connected() -> $error {
+                $error::Usage("already connected".into())
+            }
+        }
+    };
+}
+pub(crate) use client_connection;
+
 /// What a client core shows of its session (`info()`, a frozen pyclass), made from the
 /// connection after each operation.
 pub trait SessionView: Default + Clone + Send + 'static {

@@ -4,7 +4,6 @@
 //! `types`).
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::client::{
-    ClientConnection, ClientCore, Converted, Mode, SessionView, Shared, client_pymethods, seconds,
+    ClientCore, Converted, Mode, SessionView, Shared, client_connection, client_pymethods, seconds,
     with_conn,
 };
 use super::message::{message_of_document, parse_owned};
@@ -28,7 +27,6 @@ use crate::imap::types::{
 };
 use crate::imap::{Date, Error, FetchAttribute, SearchKey, SequenceSet, SessionState, StatusItem};
 use crate::message::Document;
-use crate::net::Endpoint;
 
 /// What Python can ask about the connection without waiting for a running operation.
 #[pyclass(module = "mailprims._mailprims", frozen, get_all)]
@@ -92,36 +90,7 @@ pub struct ImapClientCore {
     base: ClientCore<ImapSessionInfo>,
 }
 
-impl ClientConnection for Connection {
-    type Config = ClientConfig;
-    type Error = Error;
-
-    fn config(endpoint: Endpoint) -> ClientConfig {
-        ClientConfig::with_endpoint(endpoint)
-    }
-
-    fn endpoint(config: &ClientConfig) -> &Endpoint {
-        &config.endpoint
-    }
-
-    fn connect(
-        config: Arc<ClientConfig>,
-    ) -> impl Future<Output = Result<Connection, Error>> + Send + 'static {
-        Connection::connect(config)
-    }
-
-    fn is_open(&self) -> bool {
-        Connection::is_open(self)
-    }
-
-    fn greeting_text(&self) -> String {
-        self.greeting().text.clone()
-    }
-
-    fn already_connected() -> Error {
-        Error::Usage("already connected".into())
-    }
-}
+client_connection!(Connection, ClientConfig, Error);
 
 /// The IMAP client's own options (`mailprims.imap._ImapOptions`).
 #[derive(FromPyObject)]

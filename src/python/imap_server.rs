@@ -6,8 +6,8 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 
 use super::server::{
-    ServerHandle, at_least, delay_secs, event_log, maildir_store, needs_tls, required_secs,
-    server_pymethods, server_tls, users_arg,
+    ServerHandle, at_least, delay_secs, event_log, mailbox_tls, maildir_store, required_secs,
+    server_pymethods, session_limits, users_arg,
 };
 use crate::imap::server::{self, Backend, ServerConfig};
 
@@ -55,13 +55,8 @@ impl ImapServerCore {
     ) -> PyResult<Self> {
         let store = maildir_store(store)?;
         let users = users_arg(users, "a mailprims.Users")?.shared();
-        let tls = server_tls(py, tls_cert, tls_key)?;
-        needs_tls("implicit_tls", implicit_tls, &tls)?;
-        at_least(1, "must be at least 1", &[
-            ("max_auth_failures", max_auth_failures.into()),
-            ("max_errors", max_errors.into()),
-            ("max_connections", max_connections as u64),
-        ])?;
+        let tls = mailbox_tls(py, tls_cert, tls_key, implicit_tls)?;
+        session_limits(max_auth_failures, max_errors, max_connections)?;
         at_least(1024, "must be at least 1024", &[
             ("max_line", max_line as u64),
             ("max_literal", max_literal),

@@ -2,7 +2,6 @@
 //! async clients drive the same core, made in either `Mode` (the pattern of `client.rs`). The
 //! server core serves a `MaildirStore` to the accounts of a `Users`.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,12 +10,11 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use super::client::{ClientConnection, ClientCore, SessionView, client_pymethods, with_conn};
+use super::client::{ClientCore, SessionView, client_connection, client_pymethods, with_conn};
 use super::server::{
-    ServerHandle, at_least, delay_secs, event_log, maildir_store, needs_tls, positive_count,
-    required_secs, server_pymethods, server_tls, users_arg,
+    ServerHandle, delay_secs, event_log, mailbox_tls, maildir_store, positive_count, required_secs,
+    server_pymethods, session_limits, users_arg,
 };
-use crate::net::Endpoint;
 use crate::pop3::client::{ClientConfig, Connection, LoginMethod};
 use crate::pop3::maildrop::StoreBackend;
 use crate::pop3::server::{self, ServerConfig};
@@ -132,36 +130,7 @@ pub struct Pop3ClientCore {
     base: ClientCore<Pop3SessionInfo>,
 }
 
-impl ClientConnection for Connection {
-    type Config = ClientConfig;
-    type Error = Error;
-
-    fn config(endpoint: Endpoint) -> ClientConfig {
-        ClientConfig::with_endpoint(endpoint)
-    }
-
-    fn endpoint(config: &ClientConfig) -> &Endpoint {
-        &config.endpoint
-    }
-
-    fn connect(
-        config: Arc<ClientConfig>,
-    ) -> impl Future<Output = Result<Connection, Error>> + Send + 'static {
-        Connection::connect(config)
-    }
-
-    fn is_open(&self) -> bool {
-        Connection::is_open(self)
-    }
-
-    fn greeting_text(&self) -> String {
-        self.greeting().text.clone()
-    }
-
-    fn already_connected() -> Error {
-        Error::Usage("already connected".into())
-    }
-}
+client_connection!(Connection, ClientConfig, Error);
 
 fn text(status: Status) -> Value {
     Value::Text(status.text)
@@ -333,13 +302,8 @@ impl Pop3ServerCore {
         // Guesses count against the address wherever these accounts are checked.
         let auth_failures = users.auth_failures();
         let users = users.shared();
-        let tls = server_tls(py, tls_cert, tls_key)?;
-        needs_tls("implicit_tls", implicit_tls, &tls)?;
-        at_least(1, "must be at least 1", &[
-            ("max_auth_failures", max_auth_failures.into()),
-            ("max_errors", max_errors.into()),
-            ("max_connections", max_connections as u64),
-        ])?;
+        let tls = mailbox_tls(py, tls_cert, tls_key, implicit_tls)?;
+        session_limits(max_auth_failures, max_errors, max_connections)?;
         let idle_timeout = required_secs(timeout, "timeout")?;
         let auth_failure_delay = delay_secs(auth_failure_delay, "auth_failure_delay")?;
         let config = ServerConfig {

@@ -201,6 +201,35 @@ pub(crate) fn needs_tls<T>(option: &str, on: bool, tls: &Option<T>) -> PyResult<
     Ok(())
 }
 
+/// The TLS of a mailbox server (POP3, IMAP): the pair, which `implicit_tls` needs.
+pub(crate) fn mailbox_tls(
+    py: Python<'_>,
+    cert: Option<Vec<u8>>,
+    key: Option<Vec<u8>>,
+    implicit_tls: bool,
+) -> PyResult<Option<Arc<rustls::ServerConfig>>> {
+    let tls = server_tls(py, cert, key)?;
+    needs_tls("implicit_tls", implicit_tls, &tls)?;
+    Ok(tls)
+}
+
+/// The limits of a mailbox server's (POP3, IMAP) sessions, each at least 1.
+pub(crate) fn session_limits(
+    max_auth_failures: u32,
+    max_errors: u32,
+    max_connections: usize,
+) -> PyResult<()> {
+    at_least(
+        1,
+        "must be at least 1",
+        &[
+            ("max_auth_failures", max_auth_failures.into()),
+            ("max_errors", max_errors.into()),
+            ("max_connections", max_connections as u64),
+        ],
+    )
+}
+
 /// Counts and sizes that must be at least `min`, refused together with one message naming
 /// them all: `"a, b and c {requirement}"`.
 pub(crate) fn at_least(min: u64, requirement: &str, limits: &[(&str, u64)]) -> PyResult<()> {
