@@ -20,12 +20,17 @@
 //!
 //! ```ignore
 //! fn noop(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-//!     let conn = self.conn.clone();
-//!     self.mode.run(py, async move { conn.noop().await })
+//!     // the connection taken from `self.base.shared`, run through `self.base.mode`
+//!     with_conn!(self, py, |c| c.noop().await)
 //! }
 //! ```
 //!
-//! and the two Python classes share a base holding `_core`, differing only in `_blocking` and
+//! **The core.** A protocol's `#[pyclass]` holds a [`ClientCore`] as `base` (its configuration,
+//! the connection slot with the session view, the mode) and writes its methods inside
+//! [`client_pymethods`], which adds `transcript`, `connect`, `info` and `close`; its
+//! connection type gets [`ClientConnection`] from [`client_connection`].
+//!
+//! The two Python classes share a base holding `_core`, differing only in `_blocking` and
 //! in `await`:
 //!
 //! ```python
