@@ -727,8 +727,8 @@ def test_bad_configuration_messages(
     with pytest.raises(ValueError, match=re.escape("max_connections must be at least 1")):
         mp.WebInbox(store, max_connections=0)
     with pytest.raises(ValueError, match=re.escape("require_starttls needs tls_cert and tls_key")):
-        mp.SmtpServer(require_starttls=True)
+        mp.SmtpServer(handler=mp.Sink(), require_starttls=True)
     with pytest.raises(
         ValueError, match=re.escape("max_recipients and max_connections must be positive")
     ):
-        mp.SmtpServer(max_recipients=0)
+        mp.SmtpServer(handler=mp.Sink(), max_recipients=0)
