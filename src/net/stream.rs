@@ -143,6 +143,46 @@ impl Stream {
     }
 }
 
+/// How long a mail server waits for a client's TLS handshake.
+pub const SERVER_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A mailbox server's (POP3, IMAP) new connection, ready for its greeting.
+pub struct Accepted {
+    pub stream: Stream,
+    /// Whether passwords may be sent: over TLS, from this host's own address (a client there
+    /// counts as secure, as Dovecot counts it), or where the server allows insecure auth.
+    pub secure: bool,
+}
+
+impl Accepted {
+    /// The TLS handshake first with `implicit_tls` (RFC 8314), then what `secure` says.
+    pub async fn open(
+        stream: Stream,
+        tls: Option<&Arc<rustls::ServerConfig>>,
+        implicit_tls: bool,
+        allow_insecure_auth: bool,
+    ) -> Result<Accepted, NetError> {
+        let same_host = match (stream.peer_addr(), stream.local_addr()) {
+            (Ok(p), Ok(l)) => p.ip() == l.ip(),
+            _ => false,
+        };
+        let stream = if implicit_tls {
+            let Some(tls) = tls else {
+                return Err(NetError::Config(
+                    "implicit TLS without a certificate".into(),
+                ));
+            };
+            stream
+                .start_tls_server(tls.clone(), Some(SERVER_HANDSHAKE_TIMEOUT))
+                .await?
+        } else {
+            stream
+        };
+        let secure = stream.is_tls() || same_host || allow_insecure_auth;
+        Ok(Accepted { stream, secure })
+    }
+}
+
 /// A client handshake failure, classified so the error can say what to do next.
 fn handshake_error(e: &io::Error) -> NetError {
     use super::TlsFailure as F;

@@ -39,6 +39,7 @@ use crate::net::limits::{
 };
 pub use crate::net::shutdown::Running;
 use crate::net::shutdown::{Shutdown, ShutdownSignal, accept, join_or_cut, listen_with_backlog};
+use crate::net::stream::{Accepted, SERVER_HANDSHAKE_TIMEOUT};
 use crate::net::{LineReader, NetError, Stream, with_timeout};
 
 /// One message as the maildrop lists it.
@@ -310,23 +311,9 @@ impl<B: Backend> Session<B> {
         mut signal: ShutdownSignal,
     ) -> Result<(), NetError> {
         let peer = stream.peer_addr().ok();
-        let same_host = match (stream.peer_addr(), stream.local_addr()) {
-            (Ok(p), Ok(l)) => p.ip() == l.ip(),
-            _ => false,
-        };
-        let stream = if config.implicit_tls {
-            let Some(tls) = config.tls.clone() else {
-                return Err(NetError::Config(
-                    "implicit TLS without a certificate".into(),
-                ));
-            };
-            stream
-                .start_tls_server(tls, Some(Duration::from_secs(60)))
-                .await?
-        } else {
-            stream
-        };
-        let secure = stream.is_tls() || same_host || config.allow_insecure_auth;
+        let (tls, implicit) = (config.tls.as_ref(), config.implicit_tls);
+        let Accepted { stream, secure } =
+            Accepted::open(stream, tls, implicit, config.allow_insecure_auth).await?;
         let timestamp = new_timestamp(&config.hostname);
         let mut session = Session {
             backend,
@@ -641,7 +628,7 @@ impl<B: Backend> Session<B> {
             )))
         })?;
         let stream = stream
-            .start_tls_server(tls, Some(Duration::from_secs(60)))
+            .start_tls_server(tls, Some(SERVER_HANDSHAKE_TIMEOUT))
             .await?;
         Ok(Session {
             lines: LineReader::new(stream),

@@ -28,6 +28,7 @@ use crate::imap::types::{ResponseCode, Status, StatusResponse};
 use crate::imap::utf7;
 use crate::net::events::{EventKind, ServerEvent};
 use crate::net::shutdown::ShutdownSignal;
+use crate::net::stream::{Accepted, SERVER_HANDSHAKE_TIMEOUT};
 use crate::net::{NetError, Stream};
 use crate::store::Maildir;
 
@@ -156,23 +157,9 @@ pub async fn run(
     config: Arc<ServerConfig>,
     signal: ShutdownSignal,
 ) -> Result<(), NetError> {
-    let same_host = match (stream.peer_addr(), stream.local_addr()) {
-        (Ok(p), Ok(l)) => p.ip() == l.ip(),
-        _ => false,
-    };
-    let stream = if config.implicit_tls {
-        let Some(tls) = config.tls.clone() else {
-            return Err(NetError::Config(
-                "implicit TLS without a certificate".into(),
-            ));
-        };
-        stream
-            .start_tls_server(tls, Some(Duration::from_secs(60)))
-            .await?
-    } else {
-        stream
-    };
-    let secure = stream.is_tls() || same_host || config.allow_insecure_auth;
+    let (tls, implicit) = (config.tls.as_ref(), config.implicit_tls);
+    let Accepted { stream, secure } =
+        Accepted::open(stream, tls, implicit, config.allow_insecure_auth).await?;
     let mut session = Session {
         conn: Conn::new(stream, config.idle_timeout),
         backend,
@@ -616,7 +603,7 @@ impl Session {
             )))
         })?;
         let stream = stream
-            .start_tls_server(tls, Some(Duration::from_secs(60)))
+            .start_tls_server(tls, Some(SERVER_HANDSHAKE_TIMEOUT))
             .await?;
         Ok(Session {
             conn: Conn::new(stream, timeout),
