@@ -9,6 +9,7 @@ mod error;
 pub mod events;
 pub mod limits;
 pub mod line;
+pub mod sasl;
 pub mod shutdown;
 pub mod stream;
 pub mod tls;

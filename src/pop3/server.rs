@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
 use subtle::ConstantTimeEq;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -742,7 +741,7 @@ impl<B: Backend> Session<B> {
                 String::from_utf8_lossy(&line).into_owned()
             }
         };
-        let Some((user, password)) = decode_plain(&response) else {
+        let Some((user, password)) = crate::net::sasl::plain_base64(response.as_bytes()) else {
             return Ok(self.bad_next("-ERR Invalid AUTH PLAIN response."));
         };
         self.password_login(user, password, "AUTH PLAIN").await
@@ -1067,21 +1066,6 @@ fn one_line(s: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(200)
         .collect()
-}
-
-/// `authzid \0 authcid \0 password`, base64 (RFC 4616). An authorization identity other than
-/// the user's own is refused: there are no proxy logins.
-fn decode_plain(response: &str) -> Option<(String, String)> {
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(response.trim())
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let mut parts = text.split('\0');
-    let (authz, user, password) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || user.is_empty() || (!authz.is_empty() && authz != user) {
-        return None;
-    }
-    Some((user.to_owned(), password.to_owned()))
 }
 
 /// An APOP timestamp (RFC 1939 §7: `<process-ID.clock@hostname>`), unique per session.

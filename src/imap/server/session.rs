@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 
 use super::command::{self, BadCommand, Command};
 use super::conn::Conn;
@@ -744,7 +743,7 @@ impl Session {
             self.bad_response(Some(tag.to_owned()), "Authentication aborted by client.");
             return Ok(Flow::Continue);
         }
-        let Some((user, password)) = decode_plain(&response) else {
+        let Some((user, password)) = crate::net::sasl::plain_base64(&response) else {
             self.bad_response(
                 Some(tag.to_owned()),
                 "Invalid base64 data in continued response.",
@@ -946,19 +945,4 @@ impl Session {
         };
         folders::canonical(&name).map_err(|e| no(Some(ResponseCode::Cannot), &e.to_string()))
     }
-}
-
-/// `authzid \0 authcid \0 password`, base64 (RFC 4616). An authorization identity other
-/// than the user's own is refused: there are no proxy logins.
-fn decode_plain(response: &[u8]) -> Option<(String, String)> {
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(response.trim_ascii())
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let mut parts = text.split('\0');
-    let (authz, user, password) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || user.is_empty() || (!authz.is_empty() && authz != user) {
-        return None;
-    }
-    Some((user.to_owned(), password.to_owned()))
 }

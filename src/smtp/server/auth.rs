@@ -1,6 +1,7 @@
 //! SASL PLAIN (RFC 4616) and LOGIN decoding for AUTH (RFC 4954).
 
 use crate::codec::base64;
+pub use crate::net::sasl::plain;
 
 /// A response line of the AUTH exchange: `*` cancels (RFC 4954 §4), `=` is an empty response.
 #[derive(Debug, PartialEq, Eq)]
@@ -17,26 +18,6 @@ pub fn decode_response(line: &[u8]) -> Result<Response, &'static str> {
             .map(Response::Data)
             .map_err(|_| "invalid base64 in AUTH response"),
     }
-}
-
-/// PLAIN: `authzid NUL authcid NUL passwd` → (authcid, passwd). An authorization identity
-/// other than the login itself (proxy authorization) is refused.
-pub fn plain(message: &[u8]) -> Result<(String, String), &'static str> {
-    let mut parts = message.split(|&b| b == 0);
-    let (Some(authzid), Some(authcid), Some(passwd), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err("malformed PLAIN message");
-    };
-    let user = std::str::from_utf8(authcid).map_err(|_| "user name is not UTF-8")?;
-    let pass = std::str::from_utf8(passwd).map_err(|_| "password is not UTF-8")?;
-    if user.is_empty() {
-        return Err("empty user name");
-    }
-    if !authzid.is_empty() && authzid != authcid {
-        return Err("proxy authorization is not supported");
-    }
-    Ok((user.to_owned(), pass.to_owned()))
 }
 
 /// A LOGIN step's text.
