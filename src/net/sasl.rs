@@ -1,4 +1,5 @@
-//! SASL PLAIN (RFC 4616) as the servers' AUTH commands receive it (SMTP, POP3, IMAP).
+//! SASL PLAIN (RFC 4616): the message the clients send (POP3 AUTH, IMAP AUTHENTICATE) and
+//! the servers' AUTH commands receive (SMTP, POP3, IMAP).
 
 use base64::Engine;
 
@@ -22,6 +23,16 @@ pub fn plain(message: &[u8]) -> Result<(String, String), &'static str> {
     Ok((user.to_owned(), pass.to_owned()))
 }
 
+/// The base64 PLAIN message a client sends (`authzid NUL user NUL password`); None when a
+/// field holds a NUL, which the message could not carry.
+pub fn plain_token(authzid: Option<&str>, user: &str, password: &str) -> Option<String> {
+    let fields = [authzid.unwrap_or(""), user, password];
+    if fields.iter().any(|f| f.contains('\0')) {
+        return None;
+    }
+    Some(base64::engine::general_purpose::STANDARD.encode(fields.join("\0")))
+}
+
 /// A PLAIN response in base64 (POP3 AUTH, IMAP AUTHENTICATE; white space around it ignored):
 /// the user and password, or None for bad base64 or a refused message.
 pub fn plain_base64(response: &[u8]) -> Option<(String, String)> {
@@ -34,6 +45,17 @@ pub fn plain_base64(response: &[u8]) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_tokens_round_trip() {
+        let token = plain_token(None, "tim", "tanstaaftanstaaf").unwrap();
+        assert_eq!(token, "AHRpbQB0YW5zdGFhZnRhbnN0YWFm");
+        assert_eq!(
+            plain_base64(token.as_bytes()),
+            Some(("tim".into(), "tanstaaftanstaaf".into()))
+        );
+        assert_eq!(plain_token(Some("tim"), "tim", "pw\0"), None);
+    }
 
     #[test]
     fn plain_base64_responses() {

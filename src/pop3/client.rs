@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use md5::{Digest, Md5};
 use tokio::io::AsyncWriteExt;
 
@@ -309,11 +308,8 @@ impl Connection {
         authzid: Option<&str>,
     ) -> Result<Status, Error> {
         self.check_password_allowed()?;
-        let fields = [authzid.unwrap_or(""), user, password];
-        if fields.iter().any(|f| f.contains('\0')) {
-            return Err(Error::Usage("AUTH PLAIN: credentials contain NUL".into()));
-        }
-        let token = base64::engine::general_purpose::STANDARD.encode(fields.join("\0"));
+        let token = crate::net::sasl::plain_token(authzid, user, password)
+            .ok_or_else(|| Error::Usage("AUTH PLAIN: credentials contain NUL".into()))?;
         let inline = format!("AUTH PLAIN {token}\r\n");
         let status = if inline.len() <= MAX_AUTH_LINE {
             self.send_secret(inline.as_bytes(), &format!("AUTH PLAIN {REDACTED}"))

@@ -96,13 +96,8 @@ impl Connection {
         authzid: Option<&str>,
     ) -> Result<(), Error> {
         self.check_secret_allowed()?;
-        let fields = [authzid.unwrap_or(""), user, password];
-        if fields.iter().any(|f| f.contains('\0')) {
-            return Err(Error::Usage(
-                "AUTHENTICATE PLAIN: credentials contain NUL".into(),
-            ));
-        }
-        let token = base64::engine::general_purpose::STANDARD.encode(fields.join("\0"));
+        let token = crate::net::sasl::plain_token(authzid, user, password)
+            .ok_or_else(|| Error::Usage("AUTHENTICATE PLAIN: credentials contain NUL".into()))?;
         self.authenticate("PLAIN", token, false).await
     }
 

@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-
 use super::command::{self, BadCommand, Command};
 use super::conn::Conn;
 use super::folders::{self, Folders};
