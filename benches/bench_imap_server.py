@@ -230,12 +230,10 @@ async def _idle_sessions(
 async def _measure(smtp_port: int, imap_port: int, pid: int) -> dict[str, float]:
     # The password threads keep the hash's working memory (19 MiB each, one thread per core)
     # whatever the number of sessions: logins on every one of them come before the baseline.
-    warm = await asyncio.gather(
-        *(_idle_sessions(imap_port, 1) for _ in range(2 * (os.cpu_count() or 1)))
-    )
-    for group in warm:
-        for _, w in group:
-            w.close()
+    # 50 logins at once queue on every thread (a handful could all land on one thread, and
+    # the next one's 19 MiB would then be counted against the sessions: 20 KiB each).
+    for _, w in await _idle_sessions(imap_port, 50):
+        w.close()
     await asyncio.sleep(1.0)
     before = _rss_kib(pid)
     sessions = await _idle_sessions(imap_port, SESSIONS)
