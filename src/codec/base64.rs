@@ -501,6 +501,7 @@ fn flush_partial(quad: &[u8; 4], qn: usize, out: &mut [u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::XorShift;
 
     #[test]
     fn seed_examples() {
@@ -600,13 +601,8 @@ mod tests {
 
     #[test]
     fn fast_paths_match_the_reference() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut next = || rng.next();
         let data: Vec<u8> = (0..40_000).map(|_| next() as u8).collect();
         let lines = encode(&data, Some(76));
         let one_line = encode(&data, None);
@@ -614,11 +610,11 @@ mod tests {
         // long line (which takes the no-copy path).
         for round in 0..600 {
             let clean = if round % 2 == 0 { &lines } else { &one_line };
-            let mut input = clean[..(next() as usize % clean.len())].to_vec();
+            let mut input = clean[..(next() % clean.len())].to_vec();
             if round > 1 {
                 for _ in 0..(next() % 4) {
-                    let at = next() as usize % (input.len() + 1);
-                    let junk = [b'=', b'!', b' ', b'\n', b'-', b'A'][next() as usize % 6];
+                    let at = next() % (input.len() + 1);
+                    let junk = [b'=', b'!', b' ', b'\n', b'-', b'A'][next() % 6];
                     input.insert(at, junk);
                 }
             }
@@ -677,16 +673,11 @@ mod tests {
     #[test]
     fn exact_length_matches_decoding() {
         // A fixed pseudo-random mix of alphabet, padding, line breaks and junk.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
         let symbols = b"QUJDREVGabcz09+/====\r\n\n  \t!-*";
         for len in 0..600 {
             let input: Vec<u8> = (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    symbols[(state % symbols.len() as u64) as usize]
-                })
+                .map(|_| symbols[rng.next() % symbols.len()])
                 .collect();
             let decoded = decode_lenient(&input);
             assert_eq!(decoded_len_lenient(&input), decoded.len(), "{input:?}");

@@ -896,6 +896,7 @@ fn exercise_document(doc: &Document, depth: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{XorShift, mutate};
 
     #[test]
     fn mutated_corpus_never_panics() {
@@ -929,32 +930,11 @@ mod tests {
             b"\"",
             b"\xff",
         ];
-        let mut state = 0x853c_49e6_748f_ea9bu64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as usize
-        };
+        let mut rng = XorShift(0x853c_49e6_748f_ea9b);
         for round in 0..20_000 {
             let mut data = seeds[round % seeds.len()].clone();
-            for _ in 0..(1 + next() % 6) {
-                let at = next() % (data.len() + 1);
-                match next() % 4 {
-                    0 if !data.is_empty() => {
-                        let i = at.min(data.len() - 1);
-                        data[i] = next() as u8;
-                    }
-                    1 => {
-                        let p = pieces[next() % pieces.len()];
-                        data.splice(at..at, p.iter().copied());
-                    }
-                    2 => data.truncate(at),
-                    _ => {
-                        let end = (at + next() % 64).min(data.len());
-                        data.drain(at..end);
-                    }
-                }
+            for _ in 0..(1 + rng.next() % 6) {
+                mutate(&mut data, &pieces, 64, &mut rng);
             }
             exercise(&data);
         }
