@@ -129,23 +129,22 @@ const ONCE: [&str; 11] = [
     "Subject",
 ];
 
-/// The fields `defects` looks at: [`ONCE`], then the ones that tell a MIME message.
-const WATCHED: [&str; 14] = [
-    "Date",
-    "From",
-    "Sender",
-    "Reply-To",
-    "To",
-    "Cc",
-    "Bcc",
-    "Message-ID",
-    "In-Reply-To",
-    "References",
-    "Subject",
-    "MIME-Version",
-    "Content-Type",
-    "Content-Transfer-Encoding",
-];
+/// The fields `defects` looks at: [`ONCE`] (at the same indexes), then the ones that tell a
+/// MIME message.
+const WATCHED: [&str; 14] = {
+    let mime = ["MIME-Version", "Content-Type", "Content-Transfer-Encoding"];
+    let mut all = [""; 14];
+    let mut i = 0;
+    while i < all.len() {
+        all[i] = if i < ONCE.len() {
+            ONCE[i]
+        } else {
+            mime[i - ONCE.len()]
+        };
+        i += 1;
+    }
+    all
+};
 
 /// What a caller of [`MessageView::defects_with`] has already parsed: the Date field (`None`
 /// when not parsed, `Some(None)` when it is not a date) and the `parse_list_checked` result
