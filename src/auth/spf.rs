@@ -259,6 +259,16 @@ fn count_void(ctx: &mut Ctx<'_>) -> bool {
     ctx.voids <= VOID_LIMIT
 }
 
+/// A void lookup's effect on a term: past the limit of void lookups a permerror ends the
+/// check, else the term goes on to `then`.
+fn void_lookup(ctx: &mut Ctx<'_>, then: Match) -> Match {
+    if count_void(ctx) {
+        then
+    } else {
+        Match::Stop(too_many("more than 2 void lookups"))
+    }
+}
+
 enum Match {
     Yes,
     No,
@@ -293,12 +303,7 @@ async fn evaluate(ctx: &mut Ctx<'_>, spf: &Spf, domain: String, depth: u32) -> V
                         ips.iter()
                             .any(|a| masked_eq(ctx.ip, *a, *ip4_mask, *ip6_mask)),
                     ),
-                    Err(LookupError::NotFound) => {
-                        if !count_void(ctx) {
-                            return too_many("more than 2 void lookups");
-                        }
-                        Match::No
-                    }
+                    Err(LookupError::NotFound) => void_lookup(ctx, Match::No),
                     Err(LookupError::Temporary(e)) => temp(e),
                 }
             }
@@ -339,12 +344,7 @@ async fn evaluate(ctx: &mut Ctx<'_>, spf: &Spf, domain: String, depth: u32) -> V
                         }
                         found
                     }
-                    Err(LookupError::NotFound) => {
-                        if !count_void(ctx) {
-                            return too_many("more than 2 void lookups");
-                        }
-                        Match::No
-                    }
+                    Err(LookupError::NotFound) => void_lookup(ctx, Match::No),
                     Err(LookupError::Temporary(e)) => temp(e),
                 }
             }
@@ -376,12 +376,7 @@ async fn evaluate(ctx: &mut Ctx<'_>, spf: &Spf, domain: String, depth: u32) -> V
                 // §5.7: always an A query, whatever the client's address family.
                 match ctx.resolver.ipv4(&target).await {
                     Ok(_) => Match::Yes,
-                    Err(LookupError::NotFound) => {
-                        if !count_void(ctx) {
-                            return too_many("more than 2 void lookups");
-                        }
-                        Match::No
-                    }
+                    Err(LookupError::NotFound) => void_lookup(ctx, Match::No),
                     Err(LookupError::Temporary(e)) => temp(e),
                 }
             }
@@ -402,16 +397,14 @@ async fn evaluate(ctx: &mut Ctx<'_>, spf: &Spf, domain: String, depth: u32) -> V
                     Outcome::Pass => Match::Yes,
                     Outcome::Fail | Outcome::SoftFail | Outcome::Neutral => Match::No,
                     Outcome::TempError => Match::Stop((Outcome::TempError, None, reason)),
-                    Outcome::None => {
-                        if !count_void(ctx) {
-                            return too_many("more than 2 void lookups");
-                        }
+                    Outcome::None => void_lookup(
+                        ctx,
                         Match::Stop((
                             Outcome::PermError,
                             None,
                             Some(format!("include:{target} has no SPF record")),
-                        ))
-                    }
+                        )),
+                    ),
                     _ => Match::Stop((Outcome::PermError, None, reason)),
                 }
             }
