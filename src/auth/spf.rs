@@ -381,30 +381,16 @@ async fn evaluate(ctx: &mut Ctx<'_>, spf: &Spf, domain: String, depth: u32) -> V
                 }
             }
             Mechanism::Include { macro_string } => {
-                if !count_lookup(ctx) {
-                    return too_many("more than 10 DNS-querying terms");
-                }
-                let Some(target) = expand(ctx, macro_string, &domain).await else {
-                    return (
-                        Outcome::PermError,
-                        None,
-                        Some("include: of an invalid domain".into()),
-                    );
-                };
-                let (r, _, reason) = check_host(ctx, target.clone(), depth + 1).await;
+                let (r, _, reason) =
+                    match other_policy(ctx, macro_string, &domain, depth, INCLUDE).await {
+                        Ok(verdict) => verdict,
+                        Err(verdict) => return verdict,
+                    };
                 // §5.2: what an included policy's result means for the including one.
                 match r {
                     Outcome::Pass => Match::Yes,
                     Outcome::Fail | Outcome::SoftFail | Outcome::Neutral => Match::No,
                     Outcome::TempError => Match::Stop((Outcome::TempError, None, reason)),
-                    Outcome::None => void_lookup(
-                        ctx,
-                        Match::Stop((
-                            Outcome::PermError,
-                            None,
-                            Some(format!("include:{target} has no SPF record")),
-                        )),
-                    ),
                     _ => Match::Stop((Outcome::PermError, None, reason)),
                 }
             }
@@ -429,31 +415,57 @@ async fn evaluate(ctx: &mut Ctx<'_>, spf: &Spf, domain: String, depth: u32) -> V
         }
     }
     if let Some(redirect) = &spf.redirect {
-        if !count_lookup(ctx) {
-            return too_many("more than 10 DNS-querying terms");
-        }
-        let Some(target) = expand(ctx, redirect, &domain).await else {
-            return (
-                Outcome::PermError,
-                None,
-                Some("redirect= to an invalid domain".into()),
-            );
+        return match other_policy(ctx, redirect, &domain, depth, REDIRECT).await {
+            Ok(verdict) | Err(verdict) => verdict,
         };
-        let (r, exp, reason) = check_host(ctx, target.clone(), depth + 1).await;
-        // §6.1: a redirect to a domain without a record is a permerror.
-        if r == Outcome::None {
-            if !count_void(ctx) {
-                return too_many("more than 2 void lookups");
-            }
-            return (
-                Outcome::PermError,
-                None,
-                Some(format!("redirect={target} has no SPF record")),
-            );
-        }
-        return (r, exp, reason);
     }
     (Outcome::Neutral, None, None)
+}
+
+/// `include:` or `redirect=`, as [`other_policy`] names it in its permerrors.
+struct OtherPolicy {
+    term: &'static str,
+    invalid: &'static str,
+}
+
+const INCLUDE: OtherPolicy = OtherPolicy {
+    term: "include:",
+    invalid: "include: of an invalid domain",
+};
+const REDIRECT: OtherPolicy = OtherPolicy {
+    term: "redirect=",
+    invalid: "redirect= to an invalid domain",
+};
+
+/// The policy of the domain an `include:` or `redirect=` names (§5.2, §6.1), a DNS-querying
+/// term. `Err`: the permerror that ends the check (past a limit, an invalid domain, a domain
+/// with no SPF record).
+async fn other_policy(
+    ctx: &mut Ctx<'_>,
+    spec: &Macro,
+    domain: &str,
+    depth: u32,
+    kind: OtherPolicy,
+) -> Result<Verdict, Verdict> {
+    if !count_lookup(ctx) {
+        return Err(too_many("more than 10 DNS-querying terms"));
+    }
+    let Some(target) = expand(ctx, spec, domain).await else {
+        return Err((Outcome::PermError, None, Some(kind.invalid.into())));
+    };
+    let verdict = check_host(ctx, target.clone(), depth + 1).await;
+    if verdict.0 != Outcome::None {
+        return Ok(verdict);
+    }
+    // §5.2, §6.1: a domain without a record is a permerror (and a void lookup).
+    if !count_void(ctx) {
+        return Err(too_many("more than 2 void lookups"));
+    }
+    Err((
+        Outcome::PermError,
+        None,
+        Some(format!("{}{target} has no SPF record", kind.term)),
+    ))
 }
 
 fn bool_match(b: bool) -> Match {
