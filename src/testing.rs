@@ -1,6 +1,24 @@
-//! What the unit tests of several modules share: reproducible pseudo-random numbers and the
-//! mutations of the bounded fuzz tests (deterministic cousins of the libFuzzer targets in
-//! `fuzz/`).
+//! What the unit tests of several modules share: the message corpus, reproducible
+//! pseudo-random numbers and the mutations of the bounded fuzz tests (deterministic cousins
+//! of the libFuzzer targets in `fuzz/`).
+
+/// Every message of `tests/corpus/` (one folder per kind of message).
+pub fn corpus_messages() -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let mut out = Vec::new();
+    for kind in std::fs::read_dir(&dir).unwrap() {
+        let kind = kind.unwrap().path();
+        if kind.is_dir() {
+            for f in std::fs::read_dir(kind).unwrap() {
+                let f = f.unwrap().path();
+                if f.extension().is_some_and(|e| e == "eml") {
+                    out.push(std::fs::read(f).unwrap());
+                }
+            }
+        }
+    }
+    out
+}
 
 /// xorshift64: the same numbers on every run, from a fixed non-zero seed.
 pub struct XorShift(pub u64);

@@ -895,25 +895,13 @@ fn exercise_document(doc: &Document, depth: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{XorShift, mutate};
+    use crate::testing::{XorShift, corpus_messages, mutate};
 
     #[test]
     fn mutated_corpus_never_panics() {
         // A bounded, deterministic cousin of the libFuzzer target in fuzz/: mutations of
         // every corpus message.
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-        let mut seeds = Vec::new();
-        for kind in std::fs::read_dir(&dir).unwrap() {
-            let kind = kind.unwrap().path();
-            if kind.is_dir() {
-                for f in std::fs::read_dir(kind).unwrap() {
-                    let f = f.unwrap().path();
-                    if f.extension().is_some_and(|e| e == "eml") {
-                        seeds.push(std::fs::read(f).unwrap());
-                    }
-                }
-            }
-        }
+        let seeds = corpus_messages();
         assert!(seeds.len() >= 40, "corpus missing");
         let pieces: [&[u8]; 12] = [
             b"\r\n",

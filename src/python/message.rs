@@ -353,6 +353,25 @@ fn check_not_a_path(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
     Ok(())
 }
 
+/// The file `path` (a `str` or path-like object) names, and its bytes, read with the GIL
+/// released; `what` is the function named in the `TypeError`. A read error is an `OSError`
+/// with the errno and the path.
+pub(super) fn read_path(
+    py: Python<'_>,
+    path: &Bound<'_, PyAny>,
+    what: &str,
+) -> PyResult<(PathBuf, Vec<u8>)> {
+    let fspath = types::OS_FSPATH.get(py)?.call1((path,))?;
+    let p: PathBuf = fspath
+        .extract()
+        .map_err(|_| type_error(what, "a str or path-like object", path))?;
+    let data = py.detach(|| std::fs::read(&p)).map_err(|e| {
+        let code = e.raw_os_error().unwrap_or(0);
+        pyo3::exceptions::PyOSError::new_err((code, e.to_string(), fspath.clone().unbind()))
+    })?;
+    Ok((p, data))
+}
+
 /// A new list from a cached tuple (so callers cannot change the cache).
 fn list_of<'py>(t: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
     Ok(PyList::new(t.py(), t.iter())?.into_any())
@@ -398,14 +417,7 @@ impl PyMessage {
     /// Read and parse a message file (``str`` or path-like).
     #[staticmethod]
     fn parse_file<'py>(py: Python<'py>, path: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
-        let fspath = types::OS_FSPATH.get(py)?.call1((path,))?;
-        let path: PathBuf = fspath
-            .extract()
-            .map_err(|_| type_error("Message.parse_file()", "a str or path-like object", path))?;
-        let data = py.detach(|| std::fs::read(&path)).map_err(|e| {
-            let code = e.raw_os_error().unwrap_or(0);
-            pyo3::exceptions::PyOSError::new_err((code, e.to_string(), fspath.clone().unbind()))
-        })?;
+        let (_, data) = read_path(py, path, "Message.parse_file()")?;
         parse_input(py, Input::Owned(data))
     }
 
