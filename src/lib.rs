@@ -17,6 +17,8 @@ pub mod pop3;
 pub mod smtp;
 pub mod store;
 pub mod sys;
+#[cfg(test)]
+mod testing;
 pub mod web;
 
 #[cfg(feature = "python")]

@@ -144,8 +144,11 @@ def _serve_log() -> logging.Logger:
     return logger
 
 
+_Server = mp.SmtpServer | mp.Pop3Server | mp.ImapServer | mp.WebInbox
+
+
 def _start(
-    server: mp.SmtpServer | mp.Pop3Server | mp.ImapServer | mp.WebInbox,
+    server: _Server,
     name: str,
     host: str,
     port: int,
@@ -210,52 +213,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
         shutdown_grace=args.shutdown_grace,
         on_event=logged("smtp"),
     )
-    pop3 = mp.Pop3Server(
-        args.host,
-        args.pop3_port,
-        store=store,
-        users=users,
-        hostname=hostname,
-        tls_cert=cert,
-        tls_key=key,
-        allow_insecure_auth=args.allow_insecure_auth,
-        shutdown_grace=args.shutdown_grace,
-        on_event=logged("pop3"),
+    # POP3 and IMAP serve the same mailboxes with the same settings.
+    pop3, imap = (
+        server(
+            args.host,
+            port,
+            store=store,
+            users=users,
+            hostname=hostname,
+            tls_cert=cert,
+            tls_key=key,
+            allow_insecure_auth=args.allow_insecure_auth,
+            shutdown_grace=args.shutdown_grace,
+            on_event=logged(name),
+        )
+        for server, port, name in (
+            (mp.Pop3Server, args.pop3_port, "pop3"),
+            (mp.ImapServer, args.imap_port, "imap"),
+        )
     )
-    imap = mp.ImapServer(
-        args.host,
-        args.imap_port,
-        store=store,
-        users=users,
-        hostname=hostname,
-        tls_cert=cert,
-        tls_key=key,
-        allow_insecure_auth=args.allow_insecure_auth,
-        shutdown_grace=args.shutdown_grace,
-        on_event=logged("imap"),
-    )
-    _start(smtp, "SMTP", args.host, args.smtp_port)
-    try:
-        _start(pop3, "POP3", args.host, args.pop3_port)
-    except BaseException:
-        smtp.stop()
-        raise
-    try:
-        _start(imap, "IMAP", args.host, args.imap_port)
-    except BaseException:
-        smtp.stop()
-        pop3.stop()
-        raise
+    servers: list[tuple[_Server, str, int]] = [
+        (smtp, "SMTP", args.smtp_port),
+        (pop3, "POP3", args.pop3_port),
+        (imap, "IMAP", args.imap_port),
+    ]
     # The web inbox (issue 18): the same accounts log in to read their mail.
     web = None
     if args.web is not None:
         web = mp.WebInbox(store, host=args.host, port=args.web, users=users)
+        servers.append((web, "the web inbox", args.web))
+    for n, (server, name, port) in enumerate(servers):
         try:
-            _start(web, "the web inbox", args.host, args.web)
+            _start(server, name, args.host, port)
         except BaseException:
-            smtp.stop()
-            pop3.stop()
-            imap.stop()
+            for started, _, _ in servers[:n]:
+                started.stop()
             raise
     stop = threading.Event()
     handlers = {
@@ -285,11 +277,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for sig, previous in handlers.items():
             signal.signal(sig, previous)
         log.info("stopping")
-        smtp.stop()
-        pop3.stop()
-        imap.stop()
-        if web is not None:
-            web.stop()
+        for server, _, _ in servers:
+            server.stop()
         log.info("stopped")
     return 0
 

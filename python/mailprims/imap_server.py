@@ -108,8 +108,3 @@ class ImapServer(ServerBase):
     def loaded_mailboxes(self) -> int:
         """Mailboxes held in memory: selected by a session now, or lately."""
         return self._core.loaded_mailboxes
-
-    def __repr__(self) -> str:
-        port = self._core.port
-        where = f"{self.host}:{port}" if port is not None else f"{self.host} (not started)"
-        return f"<ImapServer {where}>"

@@ -474,8 +474,3 @@ class Pop3Server(ServerBase):
         self.store = store
         self.users = users
         self._core = _mailprims.Pop3ServerCore(**arguments)
-
-    def __repr__(self) -> str:
-        port = self._core.port
-        where = f"{self.host}:{port}" if port is not None else f"{self.host} (not started)"
-        return f"<Pop3Server {where}>"

@@ -197,28 +197,18 @@ class MailSystem:
             **tls_options,
             **smtp_options,
         )
-        self.pop3 = mp.Pop3Server(
-            self.host,
-            0,
-            store=self.store,
-            users=self.users,
-            hostname=_HOSTNAME,
-            auth_failure_delay=0.0,
-            shutdown_grace=5.0,
-            on_event=self._events.append,
+        # POP3 and IMAP serve the same mailboxes with the same settings.
+        mailbox_options: dict[str, Any] = {
+            "store": self.store,
+            "users": self.users,
+            "hostname": _HOSTNAME,
+            "auth_failure_delay": 0.0,
+            "shutdown_grace": 5.0,
+            "on_event": self._events.append,
             **tls_options,
-        )
-        self.imap = mp.ImapServer(
-            self.host,
-            0,
-            store=self.store,
-            users=self.users,
-            hostname=_HOSTNAME,
-            auth_failure_delay=0.0,
-            shutdown_grace=5.0,
-            on_event=self._events.append,
-            **tls_options,
-        )
+        }
+        self.pop3 = mp.Pop3Server(self.host, 0, **mailbox_options)
+        self.imap = mp.ImapServer(self.host, 0, **mailbox_options)
 
     def start(self) -> None:
         """Start the servers."""

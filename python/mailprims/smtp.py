@@ -232,6 +232,30 @@ class _ClientBase(_client.ClientBase):
     def _info(self) -> _mailprims.SmtpSessionInfo | None:
         return self._core.session_info()
 
+    def _send(
+        self,
+        message: Any,
+        sender: str | None,
+        recipients: Iterable[str] | None,
+        dsn_notify: Iterable[str] | None,
+        dsn_return: Literal["FULL", "HDRS"] | None,
+        dsn_envelope_id: str | None,
+        mail_options: Sequence[str],
+        rcpt_options: Sequence[str],
+    ) -> Any:
+        """The core's send, given ``send``'s arguments by name (``_client.arguments``), with
+        them as the core takes them: the result, or an awaitable of it for the async client."""
+        return self._core.send(
+            _message_bytes(message),
+            sender,
+            None if recipients is None else list(recipients),
+            None if dsn_notify is None else list(dsn_notify),
+            dsn_return,
+            dsn_envelope_id,
+            list(mail_options),
+            list(rcpt_options),
+        )
+
     @property
     def extensions(self) -> dict[str, str]:
         """The extensions of the last EHLO reply, keyword (lower case) to parameters."""
@@ -326,16 +350,7 @@ class SmtpClient(_ClientBase):
         when the server refuses the sender or the message. ``dsn_*`` are the RFC 3461
         options (NOTIFY, RET, ENVID); ``mail_options``/``rcpt_options`` extra ESMTP parameters.
         """
-        result: SendResult = self._core.send(
-            _message_bytes(message),
-            sender,
-            None if recipients is None else list(recipients),
-            None if dsn_notify is None else list(dsn_notify),
-            dsn_return,
-            dsn_envelope_id,
-            list(mail_options),
-            list(rcpt_options),
-        )
+        result: SendResult = self._send(**_client.arguments(locals()))
         return result
 
     def noop(self) -> SmtpReply:
@@ -392,16 +407,7 @@ class AsyncSmtpClient(_ClientBase):
         rcpt_options: Sequence[str] = (),
     ) -> SendResult:
         """Send one message (see :meth:`SmtpClient.send`)."""
-        result: SendResult = await self._core.send(
-            _message_bytes(message),
-            sender,
-            None if recipients is None else list(recipients),
-            None if dsn_notify is None else list(dsn_notify),
-            dsn_return,
-            dsn_envelope_id,
-            list(mail_options),
-            list(rcpt_options),
-        )
+        result: SendResult = await self._send(**_client.arguments(locals()))
         return result
 
     async def noop(self) -> SmtpReply:

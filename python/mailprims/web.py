@@ -413,8 +413,3 @@ class WebInbox(ServerBase):
         """A :class:`WebInboxClient` for this inbox (logged in with ``user``/``password``
         when given)."""
         return WebInboxClient(self.url, user=user, password=password)
-
-    def __repr__(self) -> str:
-        port = self._core.port
-        where = f"{self.host}:{port}" if port is not None else f"{self.host} (not started)"
-        return f"<WebInbox {where}>"

@@ -340,6 +340,18 @@ type Checked = (Vec<Address>, bool);
 const ADDRESS_FIELDS: [&str; 3] = ["From", "To", "Cc"];
 
 impl<'d> Row<'d> {
+    /// A row of `view`, nothing read yet.
+    fn new(view: MessageView<'d>) -> Self {
+        Row {
+            view,
+            structure: None,
+            hops: None,
+            date: None,
+            auth: None,
+            addresses: [None, None, None],
+        }
+    }
+
     fn structure(&mut self) -> &crate::message::BodyStructure {
         let view = self.view;
         self.structure.get_or_insert_with(|| view.body_structure())
@@ -480,14 +492,7 @@ impl Batch {
         // lives only as long as the row takes to build.
         let tree = crate::message::parse::build(found.bytes);
         let view = MessageView { tree: &tree, id: 0 };
-        let mut row = Row {
-            view,
-            structure: None,
-            hops: None,
-            date: None,
-            auth: None,
-            addresses: [None, None, None],
-        };
+        let mut row = Row::new(view);
         for (col, builder) in self.columns.iter_mut() {
             match (col, builder) {
                 (Column::MessageId, Builder::Str(b)) => b.append_option(view.message_id()),
@@ -647,7 +652,6 @@ mod tests {
     /// say what `Message.defects` says, over the corpus and a few hand-made cases.
     #[test]
     fn defects_as_the_message_reads_them() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
         let mut inputs: Vec<Vec<u8>> = vec![
             b"Subject: a\nSubject: b\nDate: x\nDate: Mon, 8 Mar 2010 19:55:06 -0600\n\
 From: a b c\nTo: <x>\nCc: ,\nContent-Type: text/plain; charset=nope\n\nbody\n"
@@ -657,17 +661,7 @@ From: a b c\nTo: <x>\nCc: ,\nContent-Type: text/plain; charset=nope\n\nbody\n"
             b"Content-Transfer-Encoding: base64\n\nQUJD\r\nRA\n".to_vec(),
             b"".to_vec(),
         ];
-        for kind in std::fs::read_dir(&dir).unwrap() {
-            let kind = kind.unwrap().path();
-            if kind.is_dir() {
-                for f in std::fs::read_dir(kind).unwrap() {
-                    let f = f.unwrap().path();
-                    if f.extension().is_some_and(|e| e == "eml") {
-                        inputs.push(std::fs::read(f).unwrap());
-                    }
-                }
-            }
-        }
+        inputs.extend(crate::testing::corpus_messages());
         assert!(inputs.len() > 40, "corpus missing");
         let mut with_defects = 0;
         for data in &inputs {
@@ -675,14 +669,7 @@ From: a b c\nTo: <x>\nCc: ,\nContent-Type: text/plain; charset=nope\n\nbody\n"
             let view = MessageView { tree: &tree, id: 0 };
             let expected: Vec<String> = view.defects().iter().map(|d| format!("{d:?}")).collect();
             for columns_first in [false, true] {
-                let mut row = Row {
-                    view,
-                    structure: None,
-                    hops: None,
-                    date: None,
-                    auth: None,
-                    addresses: [None, None, None],
-                };
+                let mut row = Row::new(view);
                 if columns_first {
                     row.date();
                     for i in 0..3 {

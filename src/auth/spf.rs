@@ -259,6 +259,16 @@ fn count_void(ctx: &mut Ctx<'_>) -> bool {
     ctx.voids <= VOID_LIMIT
 }
 
+/// A void lookup's effect on a term: past the limit of void lookups a permerror ends the
+/// check, else the term goes on to `then`.
+fn void_lookup(ctx: &mut Ctx<'_>, then: Match) -> Match {
+    if count_void(ctx) {
+        then
+    } else {
+        Match::Stop(too_many("more than 2 void lookups"))
+    }
+}
+
 enum Match {
     Yes,
     No,
@@ -293,12 +303,7 @@ async fn evaluate(ctx: &mut Ctx<'_>, spf: &Spf, domain: String, depth: u32) -> V
                         ips.iter()
                             .any(|a| masked_eq(ctx.ip, *a, *ip4_mask, *ip6_mask)),
                     ),
-                    Err(LookupError::NotFound) => {
-                        if !count_void(ctx) {
-                            return too_many("more than 2 void lookups");
-                        }
-                        Match::No
-                    }
+                    Err(LookupError::NotFound) => void_lookup(ctx, Match::No),
                     Err(LookupError::Temporary(e)) => temp(e),
                 }
             }
@@ -339,12 +344,7 @@ async fn evaluate(ctx: &mut Ctx<'_>, spf: &Spf, domain: String, depth: u32) -> V
                         }
                         found
                     }
-                    Err(LookupError::NotFound) => {
-                        if !count_void(ctx) {
-                            return too_many("more than 2 void lookups");
-                        }
-                        Match::No
-                    }
+                    Err(LookupError::NotFound) => void_lookup(ctx, Match::No),
                     Err(LookupError::Temporary(e)) => temp(e),
                 }
             }
@@ -376,42 +376,21 @@ async fn evaluate(ctx: &mut Ctx<'_>, spf: &Spf, domain: String, depth: u32) -> V
                 // §5.7: always an A query, whatever the client's address family.
                 match ctx.resolver.ipv4(&target).await {
                     Ok(_) => Match::Yes,
-                    Err(LookupError::NotFound) => {
-                        if !count_void(ctx) {
-                            return too_many("more than 2 void lookups");
-                        }
-                        Match::No
-                    }
+                    Err(LookupError::NotFound) => void_lookup(ctx, Match::No),
                     Err(LookupError::Temporary(e)) => temp(e),
                 }
             }
             Mechanism::Include { macro_string } => {
-                if !count_lookup(ctx) {
-                    return too_many("more than 10 DNS-querying terms");
-                }
-                let Some(target) = expand(ctx, macro_string, &domain).await else {
-                    return (
-                        Outcome::PermError,
-                        None,
-                        Some("include: of an invalid domain".into()),
-                    );
-                };
-                let (r, _, reason) = check_host(ctx, target.clone(), depth + 1).await;
+                let (r, _, reason) =
+                    match other_policy(ctx, macro_string, &domain, depth, INCLUDE).await {
+                        Ok(verdict) => verdict,
+                        Err(verdict) => return verdict,
+                    };
                 // §5.2: what an included policy's result means for the including one.
                 match r {
                     Outcome::Pass => Match::Yes,
                     Outcome::Fail | Outcome::SoftFail | Outcome::Neutral => Match::No,
                     Outcome::TempError => Match::Stop((Outcome::TempError, None, reason)),
-                    Outcome::None => {
-                        if !count_void(ctx) {
-                            return too_many("more than 2 void lookups");
-                        }
-                        Match::Stop((
-                            Outcome::PermError,
-                            None,
-                            Some(format!("include:{target} has no SPF record")),
-                        ))
-                    }
                     _ => Match::Stop((Outcome::PermError, None, reason)),
                 }
             }
@@ -436,31 +415,57 @@ async fn evaluate(ctx: &mut Ctx<'_>, spf: &Spf, domain: String, depth: u32) -> V
         }
     }
     if let Some(redirect) = &spf.redirect {
-        if !count_lookup(ctx) {
-            return too_many("more than 10 DNS-querying terms");
-        }
-        let Some(target) = expand(ctx, redirect, &domain).await else {
-            return (
-                Outcome::PermError,
-                None,
-                Some("redirect= to an invalid domain".into()),
-            );
+        return match other_policy(ctx, redirect, &domain, depth, REDIRECT).await {
+            Ok(verdict) | Err(verdict) => verdict,
         };
-        let (r, exp, reason) = check_host(ctx, target.clone(), depth + 1).await;
-        // §6.1: a redirect to a domain without a record is a permerror.
-        if r == Outcome::None {
-            if !count_void(ctx) {
-                return too_many("more than 2 void lookups");
-            }
-            return (
-                Outcome::PermError,
-                None,
-                Some(format!("redirect={target} has no SPF record")),
-            );
-        }
-        return (r, exp, reason);
     }
     (Outcome::Neutral, None, None)
+}
+
+/// `include:` or `redirect=`, as [`other_policy`] names it in its permerrors.
+struct OtherPolicy {
+    term: &'static str,
+    invalid: &'static str,
+}
+
+const INCLUDE: OtherPolicy = OtherPolicy {
+    term: "include:",
+    invalid: "include: of an invalid domain",
+};
+const REDIRECT: OtherPolicy = OtherPolicy {
+    term: "redirect=",
+    invalid: "redirect= to an invalid domain",
+};
+
+/// The policy of the domain an `include:` or `redirect=` names (§5.2, §6.1), a DNS-querying
+/// term. `Err`: the permerror that ends the check (past a limit, an invalid domain, a domain
+/// with no SPF record).
+async fn other_policy(
+    ctx: &mut Ctx<'_>,
+    spec: &Macro,
+    domain: &str,
+    depth: u32,
+    kind: OtherPolicy,
+) -> Result<Verdict, Verdict> {
+    if !count_lookup(ctx) {
+        return Err(too_many("more than 10 DNS-querying terms"));
+    }
+    let Some(target) = expand(ctx, spec, domain).await else {
+        return Err((Outcome::PermError, None, Some(kind.invalid.into())));
+    };
+    let verdict = check_host(ctx, target.clone(), depth + 1).await;
+    if verdict.0 != Outcome::None {
+        return Ok(verdict);
+    }
+    // §5.2, §6.1: a domain without a record is a permerror (and a void lookup).
+    if !count_void(ctx) {
+        return Err(too_many("more than 2 void lookups"));
+    }
+    Err((
+        Outcome::PermError,
+        None,
+        Some(format!("{}{target} has no SPF record", kind.term)),
+    ))
 }
 
 fn bool_match(b: bool) -> Match {

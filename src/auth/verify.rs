@@ -186,6 +186,13 @@ impl Verifier {
         }
     }
 
+    /// SPF for the session the message came in, when the envelope has the client's address.
+    async fn envelope_spf(&self, deadline: Instant, envelope: &Envelope) -> Option<SpfCheck> {
+        let ip = envelope.ip?;
+        let (helo, mail_from) = (envelope.helo.as_deref(), envelope.mail_from.as_deref());
+        Some(self.spf(deadline, ip, helo, mail_from).await)
+    }
+
     async fn run(
         &self,
         message: &[u8],
@@ -207,17 +214,7 @@ impl Verifier {
             report.arc.reason = None;
             report.arc.result = Outcome::None;
             report.dmarc = DmarcCheck::none(None, Some("the message has no header section".into()));
-            if let Some(ip) = envelope.ip {
-                report.spf = Some(
-                    self.spf(
-                        deadline,
-                        ip,
-                        envelope.helo.as_deref(),
-                        envelope.mail_from.as_deref(),
-                    )
-                    .await,
-                );
-            }
+            report.spf = self.envelope_spf(deadline, envelope).await;
             let sealed = seal.map(|_| Err(Error::Sign("the message has no header section".into())));
             return (report, sealed);
         };
@@ -226,20 +223,7 @@ impl Verifier {
         let params = || Parameters::new(&am).with_txt_cache(&self.resolver.txt_cache);
         let dkim_fut = timeout_at(deadline, self.resolver.authenticator.verify_dkim(params()));
         let arc_fut = timeout_at(deadline, self.resolver.authenticator.verify_arc(params()));
-        let spf_fut = async {
-            match envelope.ip {
-                Some(ip) => Some(
-                    self.spf(
-                        deadline,
-                        ip,
-                        envelope.helo.as_deref(),
-                        envelope.mail_from.as_deref(),
-                    )
-                    .await,
-                ),
-                None => None,
-            }
-        };
+        let spf_fut = self.envelope_spf(deadline, envelope);
         let (dkim_out, arc_out, spf_check) = tokio::join!(dkim_fut, arc_fut, spf_fut);
 
         let mut dkim: Vec<DkimCheck> = malformed

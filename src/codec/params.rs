@@ -505,27 +505,30 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// RFC 2045 `tspecials`: the separators a `token` cannot hold.
+pub(crate) fn is_tspecial(b: u8) -> bool {
+    matches!(
+        b,
+        b'(' | b')'
+            | b'<'
+            | b'>'
+            | b'@'
+            | b','
+            | b';'
+            | b':'
+            | b'\\'
+            | b'"'
+            | b'/'
+            | b'['
+            | b']'
+            | b'?'
+            | b'='
+    )
+}
+
 /// RFC 2045 `token` characters (and 8-bit bytes, which real mail puts in names).
 fn is_token(b: u8) -> bool {
-    b > b' '
-        && b != 0x7f
-        && !matches!(
-            b,
-            b'(' | b')'
-                | b'<'
-                | b'>'
-                | b'@'
-                | b','
-                | b';'
-                | b':'
-                | b'\\'
-                | b'"'
-                | b'/'
-                | b'['
-                | b']'
-                | b'?'
-                | b'='
-        )
+    b > b' ' && b != 0x7f && !is_tspecial(b)
 }
 
 /// Bytes of a main value as text (8-bit bytes as undeclared text).
@@ -540,55 +543,14 @@ fn text(v: Cow<'_, [u8]>) -> Cow<'_, str> {
     Cow::Owned(charset::decode_undeclared(&v))
 }
 
-/// RFC 2045 `tspecials`: a value containing any of these (or space, controls) must be quoted.
+/// A value containing tspecials, space or controls (or 8-bit bytes) must be quoted.
 fn needs_quoting(v: &str) -> bool {
-    v.is_empty()
-        || v.bytes().any(|b| {
-            b <= b' '
-                || b >= 0x7f
-                || matches!(
-                    b,
-                    b'(' | b')'
-                        | b'<'
-                        | b'>'
-                        | b'@'
-                        | b','
-                        | b';'
-                        | b':'
-                        | b'\\'
-                        | b'"'
-                        | b'/'
-                        | b'['
-                        | b']'
-                        | b'?'
-                        | b'='
-                )
-        })
+    v.is_empty() || v.bytes().any(|b| b <= b' ' || b >= 0x7f || is_tspecial(b))
 }
 
 // RFC 2231 §7 `attribute-char`: what may appear unescaped in an extended value.
 fn attribute_char(b: u8) -> bool {
-    b.is_ascii_graphic()
-        && !matches!(
-            b,
-            b'*' | b'\''
-                | b'%'
-                | b'('
-                | b')'
-                | b'<'
-                | b'>'
-                | b'@'
-                | b','
-                | b';'
-                | b':'
-                | b'\\'
-                | b'"'
-                | b'/'
-                | b'['
-                | b']'
-                | b'?'
-                | b'='
-        )
+    b.is_ascii_graphic() && !matches!(b, b'*' | b'\'' | b'%') && !is_tspecial(b)
 }
 
 /// Format one parameter: `name=value`, `name="quoted value"`, or for non-ASCII values the

@@ -224,14 +224,7 @@ pub fn value(c: &mut Cursor<'_>) -> Result<Value> {
 }
 
 fn address_list(c: &mut Cursor<'_>) -> Result<Vec<Address>> {
-    let mut out = Vec::new();
-    if c.nil() {
-        return Ok(out);
-    }
-    c.open()?;
-    while !c.close() {
-        c.skip_space();
-        c.open()?;
+    c.nil_or_groups(|c| {
         let name = c.nstring()?.map(Cow::into_owned);
         c.sp()?;
         let adl = c.nstring()?.map(Cow::into_owned);
@@ -242,14 +235,13 @@ fn address_list(c: &mut Cursor<'_>) -> Result<Vec<Address>> {
         if !c.close() {
             return c.error("')' closing an address");
         }
-        out.push(Address {
+        Ok(Address {
             name,
             adl,
             mailbox,
             host,
-        });
-    }
-    Ok(out)
+        })
+    })
 }
 
 /// `envelope`.

@@ -341,6 +341,25 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// `NIL` (no items) or a parenthesised list of items that each start with `(` (spaces
+    /// between them allowed): `item` reads one after its opening parenthesis.
+    pub fn nil_or_groups<T>(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        if self.nil() {
+            return Ok(out);
+        }
+        self.open()?;
+        while !self.close() {
+            self.skip_space();
+            self.open()?;
+            out.push(item(self)?);
+        }
+        Ok(out)
+    }
+
     /// Octets while `pred` holds (possibly none).
     pub fn take_while(&mut self, pred: impl Fn(u8) -> bool) -> &'a [u8] {
         let start = self.pos;

@@ -657,14 +657,7 @@ fn esearch(c: &mut Cursor<'_>) -> Result<Esearch> {
 }
 
 fn namespace_list(c: &mut Cursor<'_>, o: ParseOptions) -> Result<Vec<Namespace>> {
-    let mut out = Vec::new();
-    if c.nil() {
-        return Ok(out);
-    }
-    c.open()?;
-    while !c.close() {
-        c.skip_space();
-        c.open()?;
+    c.nil_or_groups(|c| {
         let prefix = mailbox_name_string(c, o)?;
         c.sp()?;
         let delimiter = if c.nil() {
@@ -684,13 +677,12 @@ fn namespace_list(c: &mut Cursor<'_>, o: ParseOptions) -> Result<Vec<Namespace>>
             })?;
             extensions.push((name, values));
         }
-        out.push(Namespace {
+        Ok(Namespace {
             prefix,
             delimiter,
             extensions,
-        });
-    }
-    Ok(out)
+        })
+    })
 }
 
 fn mailbox_name_string(c: &mut Cursor<'_>, o: ParseOptions) -> Result<String> {

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::imap::types::{BodyKind, Status};
+use crate::testing::{XorShift, mutate};
 
 fn one(line: &str) -> Response {
     parse(line.as_bytes()).unwrap_or_else(|e| panic!("{line:?}: {e}"))
@@ -654,36 +655,15 @@ fn mutated_corpus_never_panics() {
         b"]",
         b"\xff",
     ];
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state as usize
-    };
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     for round in 0..20_000 {
         let mut data = if round % 3 == 0 {
             seed.clone()
         } else {
-            lines[next() % lines.len()].to_vec()
+            lines[rng.next() % lines.len()].to_vec()
         };
-        for _ in 0..(1 + next() % 5) {
-            let at = next() % (data.len() + 1);
-            match next() % 4 {
-                0 if !data.is_empty() => {
-                    let i = at.min(data.len() - 1);
-                    data[i] = next() as u8;
-                }
-                1 => {
-                    let p = pieces[next() % pieces.len()];
-                    data.splice(at..at, p.iter().copied());
-                }
-                2 => data.truncate(at),
-                _ => {
-                    let end = (at + next() % 16).min(data.len());
-                    data.drain(at..end);
-                }
-            }
+        for _ in 0..(1 + rng.next() % 5) {
+            mutate(&mut data, &pieces, 16, &mut rng);
         }
         exercise(&data);
     }

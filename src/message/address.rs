@@ -207,14 +207,7 @@ fn addr_spec(tokens: &[Tok]) -> String {
                 if plain {
                     out.push_str(q);
                 } else {
-                    out.push('"');
-                    for c in q.chars() {
-                        if c == '"' || c == '\\' {
-                            out.push('\\');
-                        }
-                        out.push(c);
-                    }
-                    out.push('"');
+                    push_quoted(&mut out, q);
                 }
             }
             Token::Literal(l) => out.push_str(l),
@@ -441,22 +434,32 @@ pub fn format(name: &str, email: &str) -> String {
     let display = if name.chars().all(atext) && !name.starts_with(' ') && !name.ends_with(' ') {
         name.to_owned()
     } else {
-        let mut q = String::with_capacity(name.len() + 2);
-        q.push('"');
-        for c in name.chars() {
-            if c == '"' || c == '\\' {
-                q.push('\\');
-            }
-            q.push(c);
-        }
-        q.push('"');
-        q
+        quoted_string(name)
     };
     if email.is_empty() {
         display
     } else {
         format!("{display} <{email}>")
     }
+}
+
+/// `text` as an RFC 5322 quoted-string: in double quotes, `"` and `\` escaped.
+pub fn quoted_string(text: &str) -> String {
+    let mut q = String::with_capacity(text.len() + 2);
+    push_quoted(&mut q, text);
+    q
+}
+
+/// [`quoted_string`] appended to `out`.
+pub fn push_quoted(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
 }
 
 /// The domain of an addr-spec (`user@example.org`), lower-cased; `None` without one. The

@@ -28,13 +28,7 @@ pub fn parse_urls(value: &str) -> UrlList {
             None => break,
             Some(b',') => p.pos += 1,
             Some(b'<') => {
-                p.pos += 1;
-                let start = p.pos;
-                while p.peek().is_some_and(|c| c != b'>') {
-                    p.pos += 1;
-                }
-                let url: String = p.slice(start, p.pos).split_ascii_whitespace().collect();
-                p.eat(b'>');
+                let url = bracketed(&mut p);
                 if !url.is_empty() {
                     out.urls.push(url);
                 }
@@ -105,13 +99,7 @@ pub fn parse_list_id(value: &str) -> ListId {
             Some(b'(') => p.cfws(&mut comments),
             Some(b' ' | b'\t' | b'\r' | b'\n') => p.pos += 1,
             Some(b'<') => {
-                p.pos += 1;
-                let start = p.pos;
-                while p.peek().is_some_and(|c| c != b'>') {
-                    p.pos += 1;
-                }
-                let id: String = p.slice(start, p.pos).split_ascii_whitespace().collect();
-                p.eat(b'>');
+                let id = bracketed(&mut p);
                 if !id.is_empty() {
                     out.id = Some(id);
                 }
@@ -139,6 +127,19 @@ pub fn parse_list_id(value: &str) -> ListId {
         out.description = Some(phrase);
     }
     out
+}
+
+/// What stands between `<` (next) and `>` (or the end), white space removed: folding may
+/// break a URL or a list-id anywhere.
+fn bracketed(p: &mut Cursor<'_>) -> String {
+    p.pos += 1;
+    let start = p.pos;
+    while p.peek().is_some_and(|c| c != b'>') {
+        p.pos += 1;
+    }
+    let inside: String = p.slice(start, p.pos).split_ascii_whitespace().collect();
+    p.eat(b'>');
+    inside
 }
 
 fn push_word(phrase: &mut String, word: &str) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::server::{Backend, Entry, Maildrop, MaildropError};
 use crate::store::{
-    DotLock, Maildir, MaildirStore, StoreError, UserDb, name, users::verify_password_hash_pooled,
+    DotLock, Maildir, MaildirStore, StoreError, UserDb, name, users::verify_login_pooled,
 };
 
 /// Accounts and their Maildirs.
@@ -29,21 +29,7 @@ impl Backend for StoreBackend {
     type Maildrop = StoreMaildrop;
 
     fn verify_password(&self, user: &str, password: &str) -> Option<String> {
-        // Copy what is needed and release the lock before the slow hash.
-        let (account, hash) = {
-            let db = self.db();
-            (
-                db.account_name(user).map(str::to_owned),
-                db.password_hash(user).map(str::to_owned),
-            )
-        };
-        // Unknown users take the same time: the store verifies against a dummy hash.
-        // Called on the password pool's threads, which keep the hash's memory between checks.
-        if verify_password_hash_pooled(hash.as_deref(), password) {
-            account
-        } else {
-            None
-        }
+        verify_login_pooled(&self.users, user, password)
     }
 
     fn apop_secret(&self, user: &str) -> Option<(String, String)> {

@@ -511,14 +511,8 @@ impl PyDkimResult {
     /// The result as plain data (for JSON).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        d.set_item("result", self.result)?;
-        d.set_item("domain", &self.domain)?;
-        d.set_item("selector", &self.selector)?;
-        d.set_item("algorithm", &self.algorithm)?;
-        d.set_item("identity", &self.identity)?;
-        d.set_item("signature_prefix", &self.signature_prefix)?;
-        d.set_item("body_length", self.body_length)?;
-        d.set_item("reason", &self.reason)?;
+        set_fields!(d, self; result, domain, selector, algorithm, identity, signature_prefix,
+            body_length, reason)?;
         Ok(d)
     }
 
@@ -582,14 +576,7 @@ impl PySpfResult {
     /// The result as plain data (for JSON).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        d.set_item("result", self.result)?;
-        d.set_item("identity", self.identity)?;
-        d.set_item("domain", &self.domain)?;
-        d.set_item("sender", &self.sender)?;
-        d.set_item("ip", &self.ip)?;
-        d.set_item("helo", &self.helo)?;
-        d.set_item("explanation", &self.explanation)?;
-        d.set_item("reason", &self.reason)?;
+        set_fields!(d, self; result, identity, domain, sender, ip, helo, explanation, reason)?;
         Ok(d)
     }
 
@@ -659,16 +646,8 @@ impl PyDmarcResult {
     /// The result as plain data (for JSON).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        d.set_item("result", self.result)?;
-        d.set_item("domain", &self.domain)?;
-        d.set_item("record_domain", &self.record_domain)?;
-        d.set_item("policy", self.policy)?;
-        d.set_item("applied_policy", self.applied_policy)?;
-        d.set_item("pct", self.pct)?;
-        d.set_item("disposition", self.disposition)?;
-        d.set_item("dkim_aligned", self.dkim_aligned)?;
-        d.set_item("spf_aligned", self.spf_aligned)?;
-        d.set_item("reason", &self.reason)?;
+        set_fields!(d, self; result, domain, record_domain, policy, applied_policy, pct,
+            disposition, dkim_aligned, spf_aligned, reason)?;
         Ok(d)
     }
 
@@ -716,10 +695,7 @@ impl PyArcResult {
     /// The result as plain data (for JSON).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        d.set_item("result", self.result)?;
-        d.set_item("instances", self.instances)?;
-        d.set_item("sealers", self.sealers.clone())?;
-        d.set_item("reason", &self.reason)?;
+        set_fields!(d, self; result, instances, sealers, reason)?;
         Ok(d)
     }
 

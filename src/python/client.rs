@@ -74,6 +74,28 @@ pub fn seconds(value: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
         .transpose()
 }
 
+/// The choice named `value` among `choices` (an argument such as `method="plain"`).
+pub fn one_of<T: Copy>(what: &str, value: &str, choices: &[(&str, T)]) -> PyResult<T> {
+    choices
+        .iter()
+        .find(|(name, _)| *name == value)
+        .map(|&(_, choice)| choice)
+        .ok_or_else(|| {
+            let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+            not_one_of(what, &names, value)
+        })
+}
+
+/// `ValueError: <what> must be 'a', 'b' or 'c', not 'd'`.
+pub fn not_one_of(what: &str, names: &[&str], got: &str) -> PyErr {
+    let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    let listed = match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.concat(),
+    };
+    PyValueError::new_err(format!("{what} must be {listed}, not {got:?}"))
+}
+
 fn tls_mode(value: &Bound<'_, PyAny>) -> PyResult<TlsMode> {
     value
         .extract::<String>()?

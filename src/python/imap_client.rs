@@ -13,8 +13,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use super::client::{
-    ClientCore, Converted, Mode, SessionView, Shared, client_connection, client_pymethods, seconds,
-    with_conn,
+    ClientCore, Converted, Mode, SessionView, Shared, client_connection, client_pymethods,
+    not_one_of, one_of, seconds, with_conn,
 };
 use super::message::{message_of_document, parse_owned};
 use super::types;
@@ -192,16 +192,15 @@ fn search_key(obj: &Bound<'_, PyAny>) -> PyResult<SearchKey> {
 }
 
 fn login_method(method: &str) -> PyResult<LoginMethod> {
-    Ok(match method {
-        "auto" => LoginMethod::Auto,
-        "login" => LoginMethod::Login,
-        "plain" => LoginMethod::Plain,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "method must be 'auto', 'login' or 'plain', not {other:?}"
-            )));
-        }
-    })
+    one_of(
+        "method",
+        method,
+        &[
+            ("auto", LoginMethod::Auto),
+            ("login", LoginMethod::Login),
+            ("plain", LoginMethod::Plain),
+        ],
+    )
 }
 
 // ---- core values as Python objects -----------------------------------------------------
@@ -425,31 +424,15 @@ fn py_flag_sets<'py>(py: Python<'py>, f: FlagSets) -> PyResult<Bound<'py, PyAny>
 
 fn py_status_items<'py>(py: Python<'py>, s: StatusItems) -> PyResult<Bound<'py, PyAny>> {
     types::STATUS_RESULT.call_kw(py, |kw| {
-        kw.set_item("mailbox", s.mailbox)?;
-        kw.set_item("messages", s.messages)?;
-        kw.set_item("recent", s.recent)?;
-        kw.set_item("uid_next", s.uid_next)?;
-        kw.set_item("uid_validity", s.uid_validity)?;
-        kw.set_item("unseen", s.unseen)?;
-        kw.set_item("deleted", s.deleted)?;
-        kw.set_item("size", s.size)?;
-        kw.set_item("highest_modseq", s.highest_modseq)
+        set_fields!(kw, s; mailbox, messages, recent, uid_next, uid_validity, unseen, deleted,
+            size, highest_modseq)
     })
 }
 
 fn py_mailbox_status<'py>(py: Python<'py>, s: MailboxStatus) -> PyResult<Bound<'py, PyAny>> {
     types::MAILBOX_STATUS.call_kw(py, |kw| {
-        kw.set_item("name", s.name)?;
-        kw.set_item("read_only", s.read_only)?;
-        kw.set_item("exists", s.exists)?;
-        kw.set_item("recent", s.recent)?;
-        kw.set_item("unseen", s.unseen)?;
-        kw.set_item("uid_validity", s.uid_validity)?;
-        kw.set_item("uid_next", s.uid_next)?;
-        kw.set_item("flags", s.flags)?;
-        kw.set_item("permanent_flags", s.permanent_flags)?;
-        kw.set_item("highest_modseq", s.highest_modseq)?;
-        kw.set_item("no_modseq", s.no_modseq)
+        set_fields!(kw, s; name, read_only, exists, recent, unseen, uid_validity, uid_next, flags,
+            permanent_flags, highest_modseq, no_modseq)
     })
 }
 
@@ -630,9 +613,7 @@ impl ImapClientCore(ImapSessionInfo) {
                 .authenticate_plain(&user, &secret, authzid.as_deref())
                 .await),
             "XOAUTH2" => with_conn!(self, py, |c| c.authenticate_xoauth2(&user, &secret).await),
-            other => Err(PyValueError::new_err(format!(
-                "mechanism must be 'PLAIN' or 'XOAUTH2', not {other:?}"
-            ))),
+            other => Err(not_one_of("mechanism", &["PLAIN", "XOAUTH2"], other)),
         }
     }
 
@@ -828,16 +809,11 @@ impl ImapClientCore(ImapSessionInfo) {
     ) -> PyResult<Py<PyAny>> {
         use crate::imap::StoreOperation as Op;
         let set = uid_set(uids)?;
-        let op = match operation {
-            "set" => Op::Set,
-            "add" => Op::Add,
-            "remove" => Op::Remove,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "operation must be 'set', 'add' or 'remove', not {other:?}"
-                )));
-            }
-        };
+        let op = one_of("operation", operation, &[
+            ("set", Op::Set),
+            ("add", Op::Add),
+            ("remove", Op::Remove),
+        ])?;
         with_conn!(self, py, |c| c
             .store(&set, op, &strs(&flags), silent, unchanged_since)
             .await

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use pyo3::PyClass;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -240,28 +241,19 @@ impl PyMessage {
     }
 
     fn addresses_at<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
-        let t = self.c(py).addresses[i].get_or_try_init(py, || -> PyResult<_> {
+        list_of(tuple_once(py, &self.c(py).addresses[i], || {
             let list = self.view().addresses(ADDRESS_FIELDS[i]);
-            let objs: Vec<Py<PyAddress>> = list
-                .into_iter()
-                .map(|a| Py::new(py, PyAddress::from_core(a)))
-                .collect::<PyResult<_>>()?;
-            Ok(PyTuple::new(py, objs)?.unbind())
-        })?;
-        list_of(t.bind(py))
+            list.into_iter().map(|a| Ok(PyAddress::from_core(a)))
+        })?)
     }
 
     /// Every part of the message in walk order, created once.
     fn part_objects<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyTuple>> {
-        let t = self.c(py).parts.get_or_try_init(py, || -> PyResult<_> {
-            let objs: Vec<Py<PyPart>> = self
-                .view()
+        tuple_once(py, &self.c(py).parts, || {
+            self.view()
                 .walk()
-                .map(|id| Py::new(py, PyPart::new(self.doc.clone(), id)))
-                .collect::<PyResult<_>>()?;
-            Ok(PyTuple::new(py, objs)?.unbind())
-        })?;
-        Ok(t.bind(py))
+                .map(|id| Ok(PyPart::new(self.doc.clone(), id)))
+        })
     }
 
     fn part_object<'py>(&self, py: Python<'py>, id: PartId) -> PyResult<Bound<'py, PyAny>> {
@@ -269,10 +261,35 @@ impl PyMessage {
         self.part_objects(py)?.get_item((id - root) as usize)
     }
 
+    /// The parts `ids` as a new list of the message's `Part` objects.
+    fn part_list<'py>(&self, py: Python<'py>, ids: &[PartId]) -> PyResult<Bound<'py, PyAny>> {
+        let objs: Vec<Bound<'py, PyAny>> = ids
+            .iter()
+            .map(|&id| self.part_object(py, id))
+            .collect::<PyResult<_>>()?;
+        Ok(PyList::new(py, objs)?.into_any())
+    }
+
     fn structure(&self, py: Python<'_>) -> &crate::message::BodyStructure {
         self.c(py)
             .structure
             .get_or_init(py, || self.view().body_structure())
+    }
+
+    /// The `text` or the `html` body, converted once.
+    fn body(&self, py: Python<'_>, html: bool) -> Option<Py<PyString>> {
+        let c = self.c(py);
+        let (cell, subtype) = if html {
+            (&c.html, "html")
+        } else {
+            (&c.text, "plain")
+        };
+        cell.get_or_init(py, || {
+            let s = self.structure(py);
+            self.body_text(py, if html { &s.html } else { &s.text }, subtype)
+        })
+        .as_ref()
+        .map(|s| s.clone_ref(py))
     }
 
     /// The text of the body parts of one type, joined, or None.
@@ -336,9 +353,49 @@ fn check_not_a_path(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
     Ok(())
 }
 
+/// The file `path` (a `str` or path-like object) names, and its bytes, read with the GIL
+/// released; `what` is the function named in the `TypeError`. A read error is an `OSError`
+/// with the errno and the path.
+pub(super) fn read_path(
+    py: Python<'_>,
+    path: &Bound<'_, PyAny>,
+    what: &str,
+) -> PyResult<(PathBuf, Vec<u8>)> {
+    let fspath = types::OS_FSPATH.get(py)?.call1((path,))?;
+    let p: PathBuf = fspath
+        .extract()
+        .map_err(|_| type_error(what, "a str or path-like object", path))?;
+    let data = py.detach(|| std::fs::read(&p)).map_err(|e| {
+        let code = e.raw_os_error().unwrap_or(0);
+        pyo3::exceptions::PyOSError::new_err((code, e.to_string(), fspath.clone().unbind()))
+    })?;
+    Ok((p, data))
+}
+
 /// A new list from a cached tuple (so callers cannot change the cache).
 fn list_of<'py>(t: &Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
-    Ok(pyo3::types::PyList::new(t.py(), t.iter())?.into_any())
+    Ok(PyList::new(t.py(), t.iter())?.into_any())
+}
+
+/// The tuple in `cell`, made on first use from `items` (each as a new Python object): the
+/// cache behind the list getters, which hand out copies with `list_of`.
+fn tuple_once<'a, 'py, T, I>(
+    py: Python<'py>,
+    cell: &'a PyOnceLock<Py<PyTuple>>,
+    items: impl FnOnce() -> I,
+) -> PyResult<&'a Bound<'py, PyTuple>>
+where
+    T: PyClass + Into<PyClassInitializer<T>>,
+    I: IntoIterator<Item = PyResult<T>>,
+{
+    let t = cell.get_or_try_init(py, || -> PyResult<_> {
+        let objs: Vec<Py<T>> = items()
+            .into_iter()
+            .map(|item| Py::new(py, item?))
+            .collect::<PyResult<_>>()?;
+        Ok(PyTuple::new(py, objs)?.unbind())
+    })?;
+    Ok(t.bind(py))
 }
 
 #[pymethods]
@@ -360,14 +417,7 @@ impl PyMessage {
     /// Read and parse a message file (``str`` or path-like).
     #[staticmethod]
     fn parse_file<'py>(py: Python<'py>, path: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Self>> {
-        let fspath = types::OS_FSPATH.get(py)?.call1((path,))?;
-        let path: PathBuf = fspath
-            .extract()
-            .map_err(|_| type_error("Message.parse_file()", "a str or path-like object", path))?;
-        let data = py.detach(|| std::fs::read(&path)).map_err(|e| {
-            let code = e.raw_os_error().unwrap_or(0);
-            pyo3::exceptions::PyOSError::new_err((code, e.to_string(), fspath.clone().unbind()))
-        })?;
+        let (_, data) = read_path(py, path, "Message.parse_file()")?;
         parse_input(py, Input::Owned(data))
     }
 
@@ -695,16 +745,10 @@ impl PyMessage {
     /// The Received trace, newest hop first.
     #[getter]
     fn received<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let t = self.c(py).received.get_or_try_init(py, || -> PyResult<_> {
-            let objs: Vec<Py<PyReceived>> = self
-                .view()
-                .received()
-                .into_iter()
-                .map(|r| Py::new(py, PyReceived::from_core(py, r)?))
-                .collect::<PyResult<_>>()?;
-            Ok(PyTuple::new(py, objs)?.unbind())
-        })?;
-        list_of(t.bind(py))
+        list_of(tuple_once(py, &self.c(py).received, || {
+            let hops = self.view().received();
+            hops.into_iter().map(|r| PyReceived::from_core(py, r))
+        })?)
     }
 
     /// The message's top-level entity as a :class:`Part`.
@@ -716,12 +760,7 @@ impl PyMessage {
     /// The top-level MIME parts (the children of a multipart message; ``[]`` otherwise).
     #[getter]
     fn parts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let children = self.view().root().children();
-        let objs: Vec<Bound<'py, PyAny>> = children
-            .iter()
-            .map(|&id| self.part_object(py, id))
-            .collect::<PyResult<_>>()?;
-        Ok(pyo3::types::PyList::new(py, objs)?.into_any())
+        self.part_list(py, self.view().root().children())
     }
 
     /// Every part, depth first, starting with the top-level entity; parts of attached
@@ -734,58 +773,34 @@ impl PyMessage {
     /// ``textBody``), or ``None``.
     #[getter]
     fn text(&self, py: Python<'_>) -> Option<Py<PyString>> {
-        self.c(py)
-            .text
-            .get_or_init(py, || {
-                let ids = self.structure(py).text.clone();
-                self.body_text(py, &ids, "plain")
-            })
-            .as_ref()
-            .map(|s| s.clone_ref(py))
+        self.body(py, false)
     }
 
     /// The HTML body: the text of the ``text/html`` body parts (``htmlBody``), or ``None``.
     #[getter]
     fn html(&self, py: Python<'_>) -> Option<Py<PyString>> {
-        self.c(py)
-            .html
-            .get_or_init(py, || {
-                let ids = self.structure(py).html.clone();
-                self.body_text(py, &ids, "html")
-            })
-            .as_ref()
-            .map(|s| s.clone_ref(py))
+        self.body(py, true)
     }
 
     /// The parts that are not the message body (RFC 8621 §4.1.4 ``attachments``): files,
     /// attached messages, inline images of an HTML body.
     #[getter]
     fn attachments<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let ids = self.structure(py).attachments.clone();
-        let objs: Vec<Bound<'py, PyAny>> = ids
-            .iter()
-            .map(|&id| self.part_object(py, id))
-            .collect::<PyResult<_>>()?;
-        Ok(pyo3::types::PyList::new(py, objs)?.into_any())
+        self.part_list(py, &self.structure(py).attachments)
     }
 
     /// What was malformed and how it was read (:class:`Defect` objects).
     #[getter]
     fn defects<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let t = self.c(py).defects.get_or_try_init(py, || -> PyResult<_> {
+        list_of(tuple_once(py, &self.c(py).defects, || {
             let view = self.view();
             let found = if view.bytes().len() >= DETACH_THRESHOLD {
                 py.detach(|| view.defects())
             } else {
                 view.defects()
             };
-            let objs: Vec<Py<PyDefect>> = found
-                .into_iter()
-                .map(|d| Py::new(py, PyDefect::from_core(d)))
-                .collect::<PyResult<_>>()?;
-            Ok(PyTuple::new(py, objs)?.unbind())
-        })?;
-        list_of(t.bind(py))
+            found.into_iter().map(|d| Ok(PyDefect::from_core(d)))
+        })?)
     }
 
     /// Every Authentication-Results result (RFC 8601), newest field first: a list of
@@ -1148,16 +1163,12 @@ impl PyPart {
     /// The parts of a multipart (``[]`` for other parts).
     #[getter]
     fn parts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let t = self.children.get_or_try_init(py, || -> PyResult<_> {
-            let objs: Vec<Py<PyPart>> = self
-                .view()
-                .children()
+        list_of(tuple_once(py, &self.children, || {
+            let children = self.view().children();
+            children
                 .iter()
-                .map(|&id| Py::new(py, PyPart::new(self.doc.clone(), id)))
-                .collect::<PyResult<_>>()?;
-            Ok(PyTuple::new(py, objs)?.unbind())
-        })?;
-        list_of(t.bind(py))
+                .map(|&id| Ok(PyPart::new(self.doc.clone(), id)))
+        })?)
     }
 
     /// The attached message of a ``message/rfc822`` part, or ``None``.

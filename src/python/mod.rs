@@ -1,6 +1,16 @@
 //! The `mailprims._mailprims` extension module. Every pyo3 line of the crate lives in this
 //! folder; the core modules know nothing about Python.
 
+/// `dict[name] = value.name` for each named field: the result classes' `to_dict` and the
+/// keyword arguments of the dataclasses the IMAP client returns. A `PyResult<()>`.
+/// (A macro defined before the modules, so all of them see it.)
+macro_rules! set_fields {
+    ($dict:expr, $value:expr; $($field:ident),+) => {{
+        $($dict.set_item(stringify!($field), &$value.$field)?;)+
+        Ok::<(), ::pyo3::PyErr>(())
+    }};
+}
+
 mod archive;
 mod auth;
 mod buffer;

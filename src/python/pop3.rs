@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::IntoPyObjectExt;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use super::client::{ClientCore, SessionView, client_connection, client_pymethods, with_conn};
+use super::client::{
+    ClientCore, SessionView, client_connection, client_pymethods, one_of, with_conn,
+};
 use super::server::{
     ServerHandle, delay_secs, event_log, mailbox_tls, maildir_store, positive_count, required_secs,
     server_pymethods, session_limits, users_arg,
@@ -164,16 +165,11 @@ impl Pop3ClientCore(Pop3SessionInfo) {
         password: String,
         method: &str,
     ) -> PyResult<Py<PyAny>> {
-        let method = match method {
-            "auto" => LoginMethod::Auto,
-            "user" => LoginMethod::UserPass,
-            "plain" => LoginMethod::Plain,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "mechanism must be 'auto', 'user' or 'plain', not {other:?}"
-                )));
-            }
-        };
+        let method = one_of("mechanism", method, &[
+            ("auto", LoginMethod::Auto),
+            ("user", LoginMethod::UserPass),
+            ("plain", LoginMethod::Plain),
+        ])?;
         with_conn!(self, py, |c| c
             .login(&user, &password, method)
             .await

@@ -11,7 +11,7 @@ use pyo3::types::PyDict;
 
 use super::auth::PyDkimSigner;
 use super::buffer::{BytesLike, run};
-use super::client::{ClientOptions, Converted, Mode, seconds};
+use super::client::{ClientOptions, Converted, Mode, not_one_of, seconds};
 use super::errors::{smtp_error, smtp_reply};
 use super::transcript::ClientTranscript;
 use super::types;
@@ -118,9 +118,7 @@ impl SmtpOptions {
                     mechanism: match &self.auth_mechanism {
                         None => None,
                         Some(m) => Some(Mechanism::parse(m).ok_or_else(|| {
-                            PyValueError::new_err(format!(
-                                "auth_mechanism must be 'PLAIN', 'LOGIN' or 'XOAUTH2', not {m:?}"
-                            ))
+                            not_one_of("auth_mechanism", &["PLAIN", "LOGIN", "XOAUTH2"], m)
                         })?),
                     },
                 },

@@ -9,6 +9,37 @@ use super::Error;
 /// RFC 5321 §4.5.3.1.3: a path is at most 256 octets; we allow some slack for quoting.
 const MAX_ADDRESS: usize = 512;
 
+/// Where an address's characters stand: in a quoted string or not (a `\\` pair inside one
+/// escapes the next character), fed one character at a time.
+#[derive(Default)]
+pub(crate) struct Quotes {
+    /// Inside a quoted string (at the end: one left open).
+    pub quoted: bool,
+    escaped: bool,
+}
+
+impl Quotes {
+    /// Whether `c`, the next character, stands outside quotes (a quote mark or an escaped
+    /// character does not).
+    pub fn outside(&mut self, c: char) -> bool {
+        if self.escaped {
+            self.escaped = false;
+            return false;
+        }
+        match c {
+            '\\' if self.quoted => {
+                self.escaped = true;
+                false
+            }
+            '"' => {
+                self.quoted = !self.quoted;
+                false
+            }
+            _ => !self.quoted,
+        }
+    }
+}
+
 /// An envelope address ready for `MAIL FROM:<...>` / `RCPT TO:<...>`: surrounding angle
 /// brackets and whitespace are removed, and control characters, brackets and unquoted
 /// spaces are refused. The empty string is the null reverse-path (`<>`, for bounces) and only
@@ -33,25 +64,20 @@ pub fn envelope_address(addr: &str, allow_null: bool) -> Result<String, Error> {
     if inner.len() > MAX_ADDRESS {
         return Err(bad("address too long"));
     }
-    let mut quoted = false;
-    let mut escaped = false;
+    let mut quotes = Quotes::default();
     for c in inner.chars() {
         if c.is_control() {
             return Err(bad("control character (CR, LF, NUL...) in address"));
         }
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '<' | '>' if !quoted => return Err(bad("angle bracket in address")),
-            ' ' if !quoted => return Err(bad("space outside quotes in address")),
-            _ => {}
+        if quotes.outside(c) {
+            match c {
+                '<' | '>' => return Err(bad("angle bracket in address")),
+                ' ' => return Err(bad("space outside quotes in address")),
+                _ => {}
+            }
         }
     }
-    if quoted {
+    if quotes.quoted {
         return Err(bad("unterminated quoted string in address"));
     }
     if !inner.contains('@') && !inner.eq_ignore_ascii_case("postmaster") {

@@ -31,6 +31,7 @@ use std::fmt::Write as _;
 use std::fs::{self, OpenOptions};
 use std::io::Write as _;
 use std::path::Path;
+use std::sync::RwLock;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
@@ -671,6 +672,22 @@ impl UserDb {
 /// Argon2 work; see [`UserDb::verify`]. The working memory is allocated for this call.
 pub fn verify_password_hash(hash: Option<&str>, password: &str) -> bool {
     verify_with(hash, password, &mut Vec::new())
+}
+
+/// The account `user` logs in to if `password` is right, checked with
+/// [`verify_password_hash_pooled`] (so on the servers' password threads). The name and hash
+/// are copied under the read lock, released before the slow hash; unknown users take as long.
+pub fn verify_login_pooled(users: &RwLock<UserDb>, user: &str, password: &str) -> Option<String> {
+    let (account, hash) = {
+        let db = users.read().unwrap_or_else(|e| e.into_inner());
+        (
+            db.account_name(user).map(str::to_owned),
+            db.password_hash(user).map(str::to_owned),
+        )
+    };
+    verify_password_hash_pooled(hash.as_deref(), password)
+        .then_some(account)
+        .flatten()
 }
 
 /// [`verify_password_hash`] keeping the working memory (19 MiB with the default parameters)

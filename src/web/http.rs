@@ -32,7 +32,7 @@ use super::{App, assets, detail, html};
 use crate::message::Document;
 use crate::net::shutdown::{Shutdown, ShutdownSignal};
 use crate::store::users::verify_password_hash_pooled;
-use crate::store::{StoreError, validate_name};
+use crate::store::{Maildir, StoreError, validate_name};
 
 /// Most messages one page of a listing may have.
 const MAX_LIMIT: usize = 500;
@@ -72,6 +72,11 @@ fn store_error(e: StoreError) -> ApiError {
 
 fn joined() -> ApiError {
     ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+}
+
+/// `f` on tokio's blocking pool: the index and the store read files.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|_| joined())
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -339,9 +344,7 @@ async fn mailboxes(
 ) -> ApiResult<Json<Value>> {
     let v = the_viewer(v)?;
     let index = app.index.clone();
-    let list = tokio::task::spawn_blocking(move || index.mailboxes())
-        .await
-        .map_err(|_| joined())?;
+    let list = blocking(move || index.mailboxes()).await?;
     let list: Vec<Value> = list
         .into_iter()
         .filter(|m| v.may_read(&m.name))
@@ -363,12 +366,11 @@ async fn messages(
         p.before,
     );
     let index = app.index.clone();
-    let (page, cursor) = tokio::task::spawn_blocking(move || {
+    let (page, cursor) = blocking(move || {
         let cursor = index.cursor();
         (index.list(&q, offset, limit, before), cursor)
     })
-    .await
-    .map_err(|_| joined())?;
+    .await?;
     Ok(Json(json!({
         "total": page.total,
         "offset": offset,
@@ -402,23 +404,39 @@ async fn wait(
 
 // ---- one message ---------------------------------------------------------------------------
 
-fn entry_for(app: &App, v: &Viewer, user: &str, key: &str) -> ApiResult<Arc<Entry>> {
+/// The message `key` of `user`, when the request's viewer may read it (404 otherwise).
+fn entry_for(
+    app: &App,
+    v: Option<axum::Extension<Viewer>>,
+    user: &str,
+    key: &str,
+) -> ApiResult<Arc<Entry>> {
+    let v = the_viewer(v)?;
     if validate_name(user).is_err() || !v.may_read(user) {
         return Err(not_found());
     }
     app.index.get(user, key).ok_or_else(not_found)
 }
 
-async fn load(app: &App, user: &str, key: &str) -> ApiResult<Document> {
+/// `f` with `user`'s mailbox and the message name `key`, on the blocking pool.
+async fn in_mailbox<T: Send + 'static>(
+    app: &App,
+    user: &str,
+    key: &str,
+    f: impl FnOnce(&Maildir, &str) -> Result<T, StoreError> + Send + 'static,
+) -> ApiResult<T> {
     let store = app.index.store().clone();
     let (user, key) = (user.to_owned(), key.to_owned());
-    tokio::task::spawn_blocking(move || {
-        let md = store.mailbox(&user, false)?;
-        md.read(&key).map(Document::from_vec)
+    blocking(move || f(&store.mailbox(&user, false)?, &key))
+        .await?
+        .map_err(store_error)
+}
+
+async fn load(app: &App, user: &str, key: &str) -> ApiResult<Document> {
+    in_mailbox(app, user, key, |md, key| {
+        md.read(key).map(Document::from_vec)
     })
     .await
-    .map_err(|_| joined())?
-    .map_err(store_error)
 }
 
 async fn message(
@@ -426,12 +444,9 @@ async fn message(
     v: Option<axum::Extension<Viewer>>,
     Path((user, key)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let v = the_viewer(v)?;
-    let entry = entry_for(&app, &v, &user, &key)?;
+    let entry = entry_for(&app, v, &user, &key)?;
     let doc = load(&app, &user, &key).await?;
-    let mut out = tokio::task::spawn_blocking(move || detail::detail(&doc))
-        .await
-        .map_err(|_| joined())?;
+    let mut out = blocking(move || detail::detail(&doc)).await?;
     if let (Value::Object(out), Value::Object(summary)) = (&mut out, entry_json(&entry)) {
         for (k, val) in summary {
             if !matches!(
@@ -506,14 +521,8 @@ async fn raw(
     Path((user, key)): Path<(String, String)>,
     UrlQuery(d): UrlQuery<Download>,
 ) -> ApiResult<Response> {
-    let v = the_viewer(v)?;
-    entry_for(&app, &v, &user, &key)?;
-    let store = app.index.store().clone();
-    let k = key.clone();
-    let data = tokio::task::spawn_blocking(move || store.mailbox(&user, false)?.read(&k))
-        .await
-        .map_err(|_| joined())?
-        .map_err(store_error)?;
+    entry_for(&app, v, &user, &key)?;
+    let data = in_mailbox(&app, &user, &key, |md, key| md.read(key)).await?;
     let name = format!("{}.eml", key.replace(['/', '\\'], "_"));
     let (kind, ctype) = if flag_set(&d.download) {
         ("attachment", "message/rfc822")
@@ -528,8 +537,7 @@ async fn part(
     v: Option<axum::Extension<Viewer>>,
     Path((user, key, n)): Path<(String, String, u32)>,
 ) -> ApiResult<Response> {
-    let v = the_viewer(v)?;
-    entry_for(&app, &v, &user, &key)?;
+    entry_for(&app, v, &user, &key)?;
     let doc = load(&app, &user, &key).await?;
     let p = detail::part(&doc, n)
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such part".into()))?;
@@ -554,15 +562,11 @@ async fn preview(
     Path((user, key)): Path<(String, String)>,
     UrlQuery(d): UrlQuery<Download>,
 ) -> ApiResult<Response> {
-    let v = the_viewer(v)?;
-    entry_for(&app, &v, &user, &key)?;
+    entry_for(&app, v, &user, &key)?;
     let doc = load(&app, &user, &key).await?;
-    let page = tokio::task::spawn_blocking(move || {
-        detail::html_body(&doc).map(|h| html::preview(&doc, &h))
-    })
-    .await
-    .map_err(|_| joined())?
-    .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "the message has no HTML".into()))?;
+    let page = blocking(move || detail::html_body(&doc).map(|h| html::preview(&doc, &h)))
+        .await?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "the message has no HTML".into()))?;
     let mut r = Response::new(Body::from(page));
     let h = r.headers_mut();
     h.insert(
@@ -582,14 +586,8 @@ async fn delete(
     v: Option<axum::Extension<Viewer>>,
     Path((user, key)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let v = the_viewer(v)?;
-    entry_for(&app, &v, &user, &key)?;
-    let store = app.index.store().clone();
-    let (u, k) = (user.clone(), key.clone());
-    tokio::task::spawn_blocking(move || store.mailbox(&u, false)?.remove_many(&[k]))
-        .await
-        .map_err(|_| joined())?
-        .map_err(store_error)?;
+    entry_for(&app, v, &user, &key)?;
+    in_mailbox(&app, &user, &key, |md, key| md.remove_many(&[key])).await?;
     app.index.removed(&user, &key);
     Ok(Json(json!({"deleted": format!("{user}/{key}")})))
 }
@@ -606,25 +604,19 @@ async fn flags(
     Path((user, key)): Path<(String, String)>,
     Json(f): Json<Flags>,
 ) -> ApiResult<Json<Value>> {
-    let v = the_viewer(v)?;
-    entry_for(&app, &v, &user, &key)?;
-    let store = app.index.store().clone();
-    let (u, k) = (user.clone(), key.clone());
-    tokio::task::spawn_blocking(move || {
-        let md = store.mailbox(&u, false)?;
+    entry_for(&app, v, &user, &key)?;
+    in_mailbox(&app, &user, &key, move |md, key| {
         // The letters IMAP reads: S is \Seen, F is \Flagged (moving the file to cur/).
         for (want, letter) in [(f.seen, "S"), (f.flagged, "F")] {
             match want {
-                Some(true) => md.add_flags(&k, letter)?,
-                Some(false) => md.remove_flags(&k, letter)?,
+                Some(true) => md.add_flags(key, letter)?,
+                Some(false) => md.remove_flags(key, letter)?,
                 None => {}
             }
         }
-        Ok::<(), StoreError>(())
+        Ok(())
     })
-    .await
-    .map_err(|_| joined())?
-    .map_err(store_error)?;
+    .await?;
     app.index.moved(&user, &key);
     let entry = app.index.get(&user, &key).ok_or_else(not_found)?;
     Ok(Json(entry_json(&entry)))

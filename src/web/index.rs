@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -432,12 +433,7 @@ impl Index {
         if known == Some(true) {
             return;
         }
-        let path = self
-            .store
-            .root()
-            .join(user)
-            .join(sub.as_str())
-            .join(file_name);
+        let path = self.file_path(user, sub, file_name);
         let parsed = if known.is_none() {
             match read_message(&path) {
                 Ok((data, size, mtime)) => Some((size, mtime, summarize(data))),
@@ -459,6 +455,15 @@ impl Index {
         }
     }
 
+    /// Where the file `file_name` of `user`'s `sub` is.
+    fn file_path(&self, user: &str, sub: Subdir, file_name: &str) -> PathBuf {
+        self.store
+            .root()
+            .join(user)
+            .join(sub.as_str())
+            .join(file_name)
+    }
+
     /// A file left `user`'s `sub` (inotify): forget the message unless it is elsewhere now.
     pub fn file_left(&self, user: &str, sub: Subdir, file_name: &str) {
         let key = name::split(file_name).0;
@@ -468,12 +473,7 @@ impl Index {
         if !here {
             return;
         }
-        let path = self
-            .store
-            .root()
-            .join(user)
-            .join(sub.as_str())
-            .join(file_name);
+        let path = self.file_path(user, sub, file_name);
         if path.exists() {
             return;
         }

@@ -328,19 +328,7 @@ pub fn append_head(head: &[u8]) -> Option<Result<AppendHead, BadCommand>> {
         return None;
     }
     let result = (|| {
-        c.sp()?;
-        let mailbox = c.astring()?.into_owned();
-        c.sp()?;
-        let mut flags = Vec::new();
-        if c.peek() == Some(b'(') {
-            flags = c.flag_list()?;
-            c.sp()?;
-        }
-        let mut date = None;
-        if c.peek() == Some(b'"') {
-            date = Some(c.date_time()?);
-            c.sp()?;
-        }
+        let (mailbox, flags, date) = append_args(&mut c)?;
         // The message: the literal's header ends the head.
         if c.literal_header()?.is_none() || !c.at_end() {
             return c.error("the message as a literal");
@@ -360,6 +348,27 @@ pub fn append_head(head: &[u8]) -> Option<Result<AppendHead, BadCommand>> {
 
 fn mailbox(c: &mut Cursor<'_>) -> Result<Vec<u8>, ParseError> {
     Ok(c.astring()?.into_owned())
+}
+
+/// An APPEND's mailbox, flags and date.
+type AppendArgs = (Vec<u8>, Vec<String>, Option<DateTime>);
+
+/// What APPEND gives before its message, with the spaces around: ` mailbox [flags] [date] `.
+fn append_args(c: &mut Cursor<'_>) -> Result<AppendArgs, ParseError> {
+    c.sp()?;
+    let mailbox = mailbox(c)?;
+    c.sp()?;
+    let mut flags = Vec::new();
+    if c.peek() == Some(b'(') {
+        flags = c.flag_list()?;
+        c.sp()?;
+    }
+    let mut date = None;
+    if c.peek() == Some(b'"') {
+        date = Some(c.date_time()?);
+        c.sp()?;
+    }
+    Ok((mailbox, flags, date))
 }
 
 fn command(c: &mut Cursor<'_>) -> Result<Command, ParseError> {
@@ -498,19 +507,7 @@ fn command(c: &mut Cursor<'_>) -> Result<Command, ParseError> {
             Command::Status { mailbox, items }
         }
         "APPEND" => {
-            c.sp()?;
-            let mailbox = mailbox(c)?;
-            c.sp()?;
-            let mut flags = Vec::new();
-            if c.peek() == Some(b'(') {
-                flags = c.flag_list()?;
-                c.sp()?;
-            }
-            let mut date = None;
-            if c.peek() == Some(b'"') {
-                date = Some(c.date_time()?);
-                c.sp()?;
-            }
+            let (mailbox, flags, date) = append_args(c)?;
             if !matches!(c.peek(), Some(b'{' | b'~')) {
                 return c.error("the message as a literal");
             }

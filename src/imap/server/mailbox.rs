@@ -572,15 +572,7 @@ impl State {
         if self.uidlist.sig.is_none() {
             // The file did not exist: write every record.
             self.uidlist.next_uid = next;
-            let mut all: Vec<Record> = self
-                .messages
-                .iter()
-                .map(|m| Record {
-                    uid: m.uid,
-                    name: m.key().to_owned(),
-                    ext: m.ext().unwrap_or("").to_owned(),
-                })
-                .collect();
+            let mut all = self.records();
             all.extend(records);
             all.sort_by_key(|r| r.uid);
             self.uidlist.records = all;
@@ -622,18 +614,22 @@ impl State {
         Ok(true)
     }
 
-    /// Write the uidlist again from the live messages (the caller holds its lock).
-    fn rewrite_uidlist(&mut self, path: &Path) -> Result<()> {
-        control::refresh_uidlist(path, &mut self.uidlist)?;
-        self.uidlist.records = self
-            .messages
+    /// The uidlist records of the live messages.
+    fn records(&self) -> Vec<Record> {
+        self.messages
             .iter()
             .map(|m| Record {
                 uid: m.uid,
                 name: m.key().to_owned(),
                 ext: m.ext().unwrap_or("").to_owned(),
             })
-            .collect();
+            .collect()
+    }
+
+    /// Write the uidlist again from the live messages (the caller holds its lock).
+    fn rewrite_uidlist(&mut self, path: &Path) -> Result<()> {
+        control::refresh_uidlist(path, &mut self.uidlist)?;
+        self.uidlist.records = self.records();
         self.uidlist.next_uid = self.uidlist.next_uid.max(self.next_uid);
         let result = control::write_uidlist(path, &mut self.uidlist);
         self.uidlist.records.clear();

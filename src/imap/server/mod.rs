@@ -41,7 +41,7 @@ use crate::net::events::EventLog;
 pub use crate::net::shutdown::Running;
 use crate::net::shutdown::{Shutdown, accept, join_or_cut, listen};
 use crate::net::{NetError, Stream};
-use crate::store::users::verify_password_hash_pooled;
+use crate::store::users::verify_login_pooled;
 use crate::store::{MaildirStore, UserDb};
 
 /// Server settings.
@@ -132,18 +132,7 @@ impl Backend {
     /// as slow for unknown users). Only on [`crate::net::blocking::passwords`], whose threads
     /// keep the hash's working memory between checks.
     pub fn verify_password(&self, user: &str, password: &str) -> Option<String> {
-        let (account, hash) = {
-            let db = self.users.read().unwrap_or_else(|e| e.into_inner());
-            (
-                db.account_name(user).map(str::to_owned),
-                db.password_hash(user).map(str::to_owned),
-            )
-        };
-        if verify_password_hash_pooled(hash.as_deref(), password) {
-            account
-        } else {
-            None
-        }
+        verify_login_pooled(&self.users, user, password)
     }
 }
 

@@ -511,25 +511,15 @@ fn part_structure(doc: &Document, id: PartId, depth: usize) -> BodyStructure {
     let ct = part_field(doc, id, "Content-Type");
     let parsed = ct.as_deref().map(|v| content_value(v, true));
     if let Body::Multipart { children } = &node.body {
-        let subtype = parsed
-            .as_ref()
-            .and_then(|p| p.1.clone())
-            .map(text)
-            .unwrap_or_else(|| "mixed".into());
-        let mut b = BodyStructure::new(BodyKind::Multipart, "multipart", &subtype);
-        if depth < crate::imap::lex::MAX_DEPTH - 4 {
-            b.parts = children
+        let parts = if depth < crate::imap::lex::MAX_DEPTH - 4 {
+            children
                 .iter()
                 .map(|&c| part_structure(doc, c, depth + 1))
-                .collect();
-        }
-        if b.parts.is_empty() {
-            // A multipart must have a part (RFC 9051 §9 `body-type-mpart`).
-            b.parts.push(empty_text());
-        }
-        b.params = parsed.map(|p| p.2).unwrap_or_default();
-        extension(doc, id, &mut b);
-        return b;
+                .collect()
+        } else {
+            Vec::new()
+        };
+        return multipart_structure(doc, id, parsed, parts);
     }
     if parsed
         .as_ref()
@@ -539,16 +529,7 @@ fn part_structure(doc: &Document, id: PartId, depth: usize) -> BodyStructure {
         // A multipart whose boundary is missing or never appears: one empty text part, as
         // Dovecot shows it (a single part typed multipart would be no IMAP body at all);
         // `resolve` gives BODY[1] the same empty part.
-        let subtype = parsed
-            .as_ref()
-            .and_then(|p| p.1.clone())
-            .map(text)
-            .unwrap_or_else(|| "mixed".into());
-        let mut b = BodyStructure::new(BodyKind::Multipart, "multipart", &subtype);
-        b.parts.push(empty_text());
-        b.params = parsed.map(|p| p.2).unwrap_or_default();
-        extension(doc, id, &mut b);
-        return b;
+        return multipart_structure(doc, id, parsed, Vec::new());
     }
     let (media, subtype) = match &parsed {
         Some((t, Some(s), _)) if !t.is_empty() && !s.is_empty() => {
@@ -610,6 +591,29 @@ fn part_structure(doc: &Document, id: PartId, depth: usize) -> BodyStructure {
 }
 
 /// An empty `text/plain` part.
+/// A multipart's structure from its parsed Content-Type and its parts' (an empty text part
+/// when there are none: a multipart must have a part, RFC 9051 §9 `body-type-mpart`).
+fn multipart_structure(
+    doc: &Document,
+    id: PartId,
+    parsed: Option<ContentValue>,
+    mut parts: Vec<BodyStructure>,
+) -> BodyStructure {
+    let subtype = parsed
+        .as_ref()
+        .and_then(|p| p.1.clone())
+        .map(text)
+        .unwrap_or_else(|| "mixed".into());
+    let mut b = BodyStructure::new(BodyKind::Multipart, "multipart", &subtype);
+    if parts.is_empty() {
+        parts.push(empty_text());
+    }
+    b.parts = parts;
+    b.params = parsed.map(|p| p.2).unwrap_or_default();
+    extension(doc, id, &mut b);
+    b
+}
+
 fn empty_text() -> BodyStructure {
     let mut empty = BodyStructure::new(BodyKind::Text, "text", "plain");
     empty.params = vec![("charset".into(), "us-ascii".into())];

@@ -2,7 +2,6 @@
 //! the editor accept in its place.
 
 use std::borrow::Cow;
-use std::path::PathBuf;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -10,7 +9,7 @@ use pyo3::types::{PyBytes, PyString, PyTuple};
 
 use crate::message::build::{self, Attachment, Content, MediaType};
 use crate::python::buffer::BytesLike;
-use crate::python::message::PyMessage;
+use crate::python::message::{PyMessage, read_path};
 use crate::python::types;
 use crate::python::values::type_error;
 
@@ -151,18 +150,6 @@ impl PyAttachment {
     }
 }
 
-fn read_path(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<(PathBuf, Vec<u8>)> {
-    let fspath = types::OS_FSPATH.get(py)?.call1((path,))?;
-    let p: PathBuf = fspath
-        .extract()
-        .map_err(|_| type_error("Attachment.from_path()", "a str or path-like object", path))?;
-    let data = py.detach(|| std::fs::read(&p)).map_err(|e| {
-        let code = e.raw_os_error().unwrap_or(0);
-        pyo3::exceptions::PyOSError::new_err((code, e.to_string(), fspath.clone().unbind()))
-    })?;
-    Ok((p, data))
-}
-
 #[pymethods]
 impl PyAttachment {
     #[new]
@@ -189,7 +176,7 @@ impl PyAttachment {
         inline: bool,
         content_id: Option<String>,
     ) -> PyResult<Self> {
-        let (p, data) = read_path(py, path)?;
+        let (p, data) = read_path(py, path, "Attachment.from_path()")?;
         let filename = filename.or_else(|| p.file_name().map(|n| n.to_string_lossy().into_owned()));
         let data = PyBytes::new(py, &data);
         Self::make(

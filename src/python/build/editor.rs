@@ -45,9 +45,17 @@ impl PyMessageEditor {
         self.current.bind(py).get().document().0.clone()
     }
 
-    fn replace(&mut self, py: Python<'_>, data: Vec<u8>) -> PyResult<()> {
-        self.current = message_from_vec(py, data)?.unbind();
-        Ok(())
+    /// One edit: `change` makes the new message from the current one's document; the editor
+    /// takes it as its message and is returned, so calls chain.
+    fn edited<'py>(
+        mut slf: PyRefMut<'py, Self>,
+        change: impl FnOnce(Python<'py>, &Self, &Arc<Document>) -> PyResult<Vec<u8>>,
+    ) -> PyResult<PyRefMut<'py, Self>> {
+        let py = slf.py();
+        let doc = slf.doc(py);
+        let out = change(py, &slf, &doc)?;
+        slf.current = message_from_vec(py, out)?.unbind();
+        Ok(slf)
     }
 
     fn field_line(
@@ -116,96 +124,82 @@ impl PyMessageEditor {
     /// Set the header field ``name``: the first field of that name is replaced where it
     /// is (the others removed), or the field is added after the last one.
     fn set_header<'py>(
-        mut slf: PyRefMut<'py, Self>,
+        slf: PyRefMut<'py, Self>,
         name: &str,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<PyRefMut<'py, Self>> {
-        let py = slf.py();
-        let line = slf.field_line(py, name, value)?;
-        let out = edit::set_field(&slf.doc(py), name, line);
-        slf.replace(py, out)?;
-        Ok(slf)
+        Self::edited(slf, |py, ed, doc| {
+            Ok(edit::set_field(doc, name, ed.field_line(py, name, value)?))
+        })
     }
 
     /// Add a header field after the last one (fields RFC 5322 allows once cannot be added
     /// when present).
     fn add_header<'py>(
-        mut slf: PyRefMut<'py, Self>,
+        slf: PyRefMut<'py, Self>,
         name: &str,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<PyRefMut<'py, Self>> {
-        let py = slf.py();
-        let line = slf.field_line(py, name, value)?;
-        let doc = slf.doc(py);
-        if build::is_once(name) && doc.root().field(name).is_some() {
-            return Err(build_error(
-                py,
-                BuildError::Duplicate {
-                    field: name.to_owned(),
-                },
-            ));
-        }
-        let out = edit::add_field(&doc, line);
-        slf.replace(py, out)?;
-        Ok(slf)
+        Self::edited(slf, |py, ed, doc| {
+            let line = ed.field_line(py, name, value)?;
+            if build::is_once(name) && doc.root().field(name).is_some() {
+                return Err(build_error(
+                    py,
+                    BuildError::Duplicate {
+                        field: name.to_owned(),
+                    },
+                ));
+            }
+            Ok(edit::add_field(doc, line))
+        })
     }
 
     /// Remove every header field ``name``.
-    fn remove_header<'py>(
-        mut slf: PyRefMut<'py, Self>,
-        name: &str,
-    ) -> PyResult<PyRefMut<'py, Self>> {
-        let py = slf.py();
-        build::check_name(name).map_err(err(py))?;
-        let out = edit::remove_field(&slf.doc(py), name);
-        slf.replace(py, out)?;
-        Ok(slf)
+    fn remove_header<'py>(slf: PyRefMut<'py, Self>, name: &str) -> PyResult<PyRefMut<'py, Self>> {
+        Self::edited(slf, |py, _, doc| {
+            build::check_name(name).map_err(err(py))?;
+            Ok(edit::remove_field(doc, name))
+        })
     }
 
     /// Replace the plain-text body (or add one, next to the HTML body in a
     /// multipart/alternative).
-    fn set_text<'py>(mut slf: PyRefMut<'py, Self>, text: &str) -> PyResult<PyRefMut<'py, Self>> {
-        let py = slf.py();
-        let out = edit::set_body(&slf.doc(py), "plain", text, &slf.options).map_err(err(py))?;
-        slf.replace(py, out)?;
-        Ok(slf)
+    fn set_text<'py>(slf: PyRefMut<'py, Self>, text: &str) -> PyResult<PyRefMut<'py, Self>> {
+        Self::edited(slf, |py, ed, doc| {
+            edit::set_body(doc, "plain", text, &ed.options).map_err(err(py))
+        })
     }
 
     /// Replace the HTML body (or add one, next to the plain text in a
     /// multipart/alternative).
-    fn set_html<'py>(mut slf: PyRefMut<'py, Self>, html: &str) -> PyResult<PyRefMut<'py, Self>> {
-        let py = slf.py();
-        let out = edit::set_body(&slf.doc(py), "html", html, &slf.options).map_err(err(py))?;
-        slf.replace(py, out)?;
-        Ok(slf)
+    fn set_html<'py>(slf: PyRefMut<'py, Self>, html: &str) -> PyResult<PyRefMut<'py, Self>> {
+        Self::edited(slf, |py, ed, doc| {
+            edit::set_body(doc, "html", html, &ed.options).map_err(err(py))
+        })
     }
 
     /// Add an attachment (what ``MessageBuilder.add_attachment`` takes) as the last part of
     /// the message's multipart/mixed, which is made around the content when there is none.
     fn add_attachment<'py>(
-        mut slf: PyRefMut<'py, Self>,
+        slf: PyRefMut<'py, Self>,
         item: &Bound<'py, PyAny>,
     ) -> PyResult<PyRefMut<'py, Self>> {
-        let py = slf.py();
-        let a = attachment_item(py, item)?;
-        let out =
-            edit::add_attachment(&slf.doc(py), &a.get().core(py), &slf.options).map_err(err(py))?;
-        slf.replace(py, out)?;
-        Ok(slf)
+        Self::edited(slf, |py, ed, doc| {
+            let a = attachment_item(py, item)?;
+            edit::add_attachment(doc, &a.get().core(py), &ed.options).map_err(err(py))
+        })
     }
 
     /// Remove an attachment, given as a :class:`Part` of the message being edited, an index
     /// into its ``attachments``, or a file name.
     fn remove_attachment<'py>(
-        mut slf: PyRefMut<'py, Self>,
+        slf: PyRefMut<'py, Self>,
         which: &Bound<'py, PyAny>,
     ) -> PyResult<PyRefMut<'py, Self>> {
-        let py = slf.py();
-        let doc = slf.doc(py);
-        let id = slf.resolve(py, &doc, which)?;
-        let out = edit::remove_part(&doc, id).map_err(err(py))?;
-        slf.replace(py, out)?;
-        Ok(slf)
+        Self::edited(slf, |py, ed, doc| {
+            let id = ed.resolve(py, doc, which)?;
+            edit::remove_part(doc, id).map_err(err(py))
+        })
     }
 
     /// The edited message.

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::config::ClientConfig;
 use super::connection::{Connection, Outcome, SessionInfo, timed};
@@ -79,6 +79,32 @@ impl Pool {
         Ok((self.open().await?, false))
     }
 
+    /// A turn among the `max` connections that may be in use at once.
+    async fn permit(&self) -> Result<SemaphorePermit<'_>, Error> {
+        self.permits
+            .acquire()
+            .await
+            .map_err(|_| Error::ClientClosed)
+    }
+
+    /// Back to the idle ones, unless it is in no state for another command.
+    fn check_in(&self, conn: Connection) {
+        if !conn.busy {
+            self.put_idle(conn);
+        }
+    }
+
+    /// QUIT every idle connection.
+    async fn quit_idle(&self) {
+        let conns: Vec<Connection> = match self.idle.lock() {
+            Ok(mut idle) => idle.drain(..).collect(),
+            Err(_) => Vec::new(),
+        };
+        for conn in conns {
+            conn.quit().await;
+        }
+    }
+
     fn check_open(&self) -> Result<(), Error> {
         if self.closed.load(Ordering::SeqCst) {
             Err(Error::ClientClosed)
@@ -90,11 +116,7 @@ impl Pool {
     /// Make sure one connection is open (to report connection problems early).
     pub async fn connect(&self) -> Result<SessionInfo, Error> {
         self.check_open()?;
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Error::ClientClosed)?;
+        let _permit = self.permit().await?;
         let (conn, _) = timed(
             self.config.endpoint.connect_timeout.map(|t| t * 2),
             "connecting",
@@ -120,11 +142,7 @@ impl Pool {
     }
 
     async fn send_inner(&self, msg: &Prepared, opts: &SendOptions) -> Result<Outcome, Error> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Error::ClientClosed)?;
+        let _permit = self.permit().await?;
         let (mut conn, reused) = self.checkout().await?;
         let result = conn.send(msg, opts).await;
         let result = match result {
@@ -136,24 +154,16 @@ impl Pool {
             }
             other => other,
         };
-        if !conn.busy {
-            self.put_idle(conn);
-        }
+        self.check_in(conn);
         result
     }
 
     pub async fn noop(&self) -> Result<Reply, Error> {
         self.check_open()?;
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| Error::ClientClosed)?;
+        let _permit = self.permit().await?;
         let (mut conn, _) = self.checkout().await?;
         let reply = conn.noop().await;
-        if !conn.busy {
-            self.put_idle(conn);
-        }
+        self.check_in(conn);
         reply
     }
 
@@ -161,24 +171,12 @@ impl Pool {
     /// their send finishes.
     pub async fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
-        let conns: Vec<Connection> = match self.idle.lock() {
-            Ok(mut idle) => idle.drain(..).collect(),
-            Err(_) => Vec::new(),
-        };
-        for conn in conns {
-            conn.quit().await;
-        }
+        self.quit_idle().await;
     }
 
     /// Close idle connections without refusing further use.
     pub async fn disconnect(&self) {
-        let conns: Vec<Connection> = match self.idle.lock() {
-            Ok(mut idle) => idle.drain(..).collect(),
-            Err(_) => Vec::new(),
-        };
-        for conn in conns {
-            conn.quit().await;
-        }
+        self.quit_idle().await;
     }
 
     pub fn is_closed(&self) -> bool {

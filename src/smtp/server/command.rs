@@ -98,24 +98,15 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 /// may contain `>`.
 fn split_path(s: &str) -> Option<(&str, &str)> {
     let rest = s.strip_prefix('<')?;
-    let mut quoted = false;
-    let mut escaped = false;
+    let mut quotes = crate::smtp::command::Quotes::default();
     for (i, c) in rest.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '>' if !quoted => {
-                let params = &rest[i + 1..];
-                if !params.is_empty() && !params.starts_with(' ') {
-                    return None;
-                }
-                return Some((&rest[..i], params.trim_matches(' ')));
+        // Every character goes through `outside`, which follows the quotes.
+        if quotes.outside(c) && c == '>' {
+            let params = &rest[i + 1..];
+            if !params.is_empty() && !params.starts_with(' ') {
+                return None;
             }
-            _ => {}
+            return Some((&rest[..i], params.trim_matches(' ')));
         }
     }
     None

@@ -337,34 +337,31 @@ async fn a_transaction_has_a_deadline_however_the_data_is_paced() {
     )
     .await;
     let port = running.local_addr.port();
-    let mut c = Client::connect(port).await;
-    c.expect(b"", GREETING).await;
-    c.expect(
-        b"HELO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n",
-        b"250 mx.test\r\n250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n\
-          354 End data with <CR><LF>.<CR><LF>\r\n",
-    )
-    .await;
-    let said = trickle(&mut c, Duration::from_millis(100), Duration::from_secs(20)).await;
-    assert_eq!(
-        String::from_utf8_lossy(&said),
-        "421 4.4.2 mx.test Error: transaction time limit exceeded\r\n"
-    );
-    // BDAT chunks, and the commands between MAIL and the data, count too.
-    let mut c = Client::connect(port).await;
-    c.expect(b"", GREETING).await;
-    c.expect(
-        b"EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nBDAT 100000 LAST\r\n",
-        b"250-mx.test\r\n250-PIPELINING\r\n250-SIZE 33554432\r\n250-8BITMIME\r\n\
-          250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n250 HELP\r\n\
-          250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n",
-    )
-    .await;
-    let said = trickle(&mut c, Duration::from_millis(100), Duration::from_secs(20)).await;
-    assert_eq!(
-        String::from_utf8_lossy(&said),
-        "421 4.4.2 mx.test Error: transaction time limit exceeded\r\n"
-    );
+    // DATA, then BDAT chunks (the commands between MAIL and the data count too).
+    let paced: [(&[u8], &[u8]); 2] = [
+        (
+            b"HELO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n",
+            b"250 mx.test\r\n250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n\
+              354 End data with <CR><LF>.<CR><LF>\r\n",
+        ),
+        (
+            b"EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\n\
+              BDAT 100000 LAST\r\n",
+            b"250-mx.test\r\n250-PIPELINING\r\n250-SIZE 33554432\r\n250-8BITMIME\r\n\
+              250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n250 HELP\r\n\
+              250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n",
+        ),
+    ];
+    for (commands, replies) in paced {
+        let mut c = Client::connect(port).await;
+        c.expect(b"", GREETING).await;
+        c.expect(commands, replies).await;
+        let said = trickle(&mut c, Duration::from_millis(100), Duration::from_secs(20)).await;
+        assert_eq!(
+            String::from_utf8_lossy(&said),
+            "421 4.4.2 mx.test Error: transaction time limit exceeded\r\n"
+        );
+    }
     let mut c = Client::connect(port).await;
     c.expect(b"", GREETING).await;
     c.expect(

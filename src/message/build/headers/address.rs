@@ -27,16 +27,7 @@ fn write_phrase(f: &mut Folder<'_>, name: &str, utf8: bool, tail: &str) {
     let display: Cow<'_, str> = if plain {
         Cow::Borrowed(name)
     } else {
-        let mut q = String::with_capacity(name.len() + 2);
-        q.push('"');
-        for c in name.chars() {
-            if c == '"' || c == '\\' {
-                q.push('\\');
-            }
-            q.push(c);
-        }
-        q.push('"');
-        Cow::Owned(q)
+        Cow::Owned(address::quoted_string(name))
     };
     let words = split_ws(&display);
     let last = words.len().saturating_sub(1);

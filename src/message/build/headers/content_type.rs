@@ -18,7 +18,7 @@ pub struct MediaType {
 fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
-            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
+            .all(|b| b.is_ascii_graphic() && !params::is_tspecial(b))
 }
 
 impl MediaType {
@@ -113,7 +113,7 @@ pub(in crate::message::build) fn write_content_type(
             && !name.chars().any(char::is_control)
             && !name.contains("=?");
         if plain {
-            let quoted = format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""));
+            let quoted = crate::message::address::quoted_string(name);
             for (i, (ws, word)) in split_ws(&format!("name={quoted}")).into_iter().enumerate() {
                 f.word(if i == 0 { " " } else { ws }, word);
             }
