@@ -63,6 +63,12 @@ pub fn mtime(meta: &Metadata) -> (i64, i64) {
     }
 }
 
+/// Last modification time in nanoseconds since the epoch (one number to compare and store).
+pub fn mtime_ns(meta: &Metadata) -> i128 {
+    let (secs, nanos) = mtime(meta);
+    i128::from(secs) * 1_000_000_000 + i128::from(nanos)
+}
+
 /// Last status change (ctime) as (seconds, nanoseconds); off Unix, the creation time (a file
 /// replaced under the same name is a new file there too).
 pub fn ctime(meta: &Metadata) -> (i64, i64) {

@@ -97,10 +97,7 @@ impl FileSig {
         FileSig {
             ino: sys::dev_ino(meta).1,
             size: meta.len(),
-            mtime_ns: {
-                let (secs, nanos) = sys::mtime(meta);
-                i128::from(secs) * 1_000_000_000 + i128::from(nanos)
-            },
+            mtime_ns: sys::mtime_ns(meta),
         }
     }
 }

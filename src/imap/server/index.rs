@@ -79,11 +79,10 @@ impl DirStamp {
         match fs::metadata(path) {
             Ok(m) => {
                 let (dev, ino) = sys::dev_ino(&m);
-                let (secs, nanos) = sys::mtime(&m);
                 DirStamp {
                     dev,
                     ino,
-                    mtime: i128::from(secs) * 1_000_000_000 + i128::from(nanos),
+                    mtime: sys::mtime_ns(&m),
                 }
             }
             Err(_) => DirStamp::default(),
