@@ -48,7 +48,7 @@ use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use super::errors::IntoPyErr;
+use super::errors::{IntoPyErr, listed};
 use super::runtime::{awaitable, block_on, runtime};
 use super::transcript::ClientTranscript;
 use crate::net::tls::Trust;
@@ -89,11 +89,8 @@ pub fn one_of<T: Copy>(what: &str, value: &str, choices: &[(&str, T)]) -> PyResu
 /// `ValueError: <what> must be 'a', 'b' or 'c', not 'd'`.
 pub fn not_one_of(what: &str, names: &[&str], got: &str) -> PyErr {
     let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
-    let listed = match quoted.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-        _ => quoted.concat(),
-    };
-    PyValueError::new_err(format!("{what} must be {listed}, not {got:?}"))
+    let choices = listed(&quoted, "or");
+    PyValueError::new_err(format!("{what} must be {choices}, not {got:?}"))
 }
 
 fn tls_mode(value: &Bound<'_, PyAny>) -> PyResult<TlsMode> {

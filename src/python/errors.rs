@@ -15,6 +15,17 @@ use crate::codec::CodecError;
 use crate::net::NetError;
 use crate::smtp::{Error as SmtpError, Reply};
 
+/// `a, b and c` (`last` = `"and"`) or `a, b or c`: the names an error message lists.
+pub fn listed<S: AsRef<str>>(names: &[S], last: &str) -> String {
+    match names.split_last() {
+        Some((end, rest)) if !rest.is_empty() => {
+            let rest: Vec<&str> = rest.iter().map(AsRef::as_ref).collect();
+            format!("{} {last} {}", rest.join(", "), end.as_ref())
+        }
+        _ => names.iter().map(AsRef::as_ref).collect(),
+    }
+}
+
 /// A core error that becomes a Python exception (called with the GIL held).
 pub trait IntoPyErr: Send + 'static {
     fn into_py_err(self, py: Python<'_>) -> PyErr;

@@ -11,7 +11,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use super::client::seconds;
-use super::errors::net_error;
+use super::errors::{listed, net_error};
 use super::events::PyEventLog;
 use super::runtime::{awaitable, block_on};
 use super::store::{PyMaildirStore, PyUsers};
@@ -237,11 +237,10 @@ pub(crate) fn at_least(min: u64, requirement: &str, limits: &[(&str, u64)]) -> P
         return Ok(());
     }
     let names: Vec<&str> = limits.iter().map(|&(name, _)| name).collect();
-    let named = match names.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-        _ => names.concat(),
-    };
-    Err(PyValueError::new_err(format!("{named} {requirement}")))
+    Err(PyValueError::new_err(format!(
+        "{} {requirement}",
+        listed(&names, "and")
+    )))
 }
 
 /// A required duration: a positive number of seconds.
