@@ -8,6 +8,7 @@ import pathlib
 import socket
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mailprims import _client
 from mailprims.events import _callback
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def core_arguments(given: dict[str, Any]) -> dict[str, Any]:
     as its Rust core takes them, by name: ``self`` left out, the ``tls_cert``/``tls_key``
     files read, ``hostname`` defaulting to this host's name, ``on_event`` wrapped so that what
     it raises is logged. The core checks the rest and refuses unknown names."""
-    arguments = {k: v for k, v in given.items() if k not in ("self", "__class__")}
+    arguments = _client.arguments(given)
     arguments.update(
         hostname=arguments["hostname"] or socket.getfqdn(),
         tls_cert=read_file(arguments["tls_cert"]),
